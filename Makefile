@@ -1,0 +1,58 @@
+# The service desk: `make run` to use it, `make test` to check it.
+# Every variable below can be overridden from the environment.
+
+SHELL := /bin/bash
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+# Where each process listens (development defaults, one machine).
+export HANDOFF_HOST ?= 127.0.0.1
+export HANDOFF_PORT ?= 8000
+export RASA_PORT ?= 5005
+export ACTIONS_PORT ?= 5055
+export HANDOFF_URL ?= http://127.0.0.1:$(HANDOFF_PORT)
+export HANDOFF_RASA_URL ?= http://127.0.0.1:$(RASA_PORT)
+export RASA_ACTIONS_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
+
+# Development-only secrets; set real ones in production.
+export HANDOFF_RASA_TOKEN ?= dev-rasa-token
+export HANDOFF_SERVICE_TOKEN ?= dev-service-token
+
+# Databases: SQLite files in var/ unless DATABASE_URL names PostgreSQL, in
+# which case Rasa's tracker store uses the same database.
+export DATABASE_URL ?= sqlite:///$(CURDIR)/var/handoff.db
+ifeq ($(findstring postgresql,$(DATABASE_URL)),postgresql)
+export RASA_TRACKER_DB ?= $(DATABASE_URL)
+else
+export RASA_TRACKER_DB ?= sqlite:///$(CURDIR)/var/rasa.db
+endif
+
+.PHONY: help setup train run test lint
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## Create .venv-rasa (Python 3.10) and .venv (Python 3.11+) when missing or stale
+	@bash scripts/setup.sh
+
+train: setup ## Train the Rasa model when its inputs changed
+	@bash scripts/train.sh
+
+run: train ## Migrate, load demo data, start Rasa, actions and the handoff service
+	@mkdir -p var
+	@.venv/bin/python -m handoff prepare
+	@echo
+	@echo "  Operator console:  http://$(HANDOFF_HOST):$(HANDOFF_PORT)/console/"
+	@echo "  Demo operator:     operador / $${HANDOFF_DEMO_PASSWORD:-atendimento123}"
+	@echo "  Visitor's widget:  http://$(HANDOFF_HOST):$(HANDOFF_PORT)/widget/"
+	@echo "  Health:            http://$(HANDOFF_HOST):$(HANDOFF_PORT)/health"
+	@echo "  Ctrl-C stops everything."
+	@echo
+	@exec .venv/bin/honcho start -f Procfile
+
+test: train ## Run the whole test suite (SQLite and PostgreSQL)
+	@.venv/bin/python -m pytest
+
+lint: setup ## ruff check and ruff format --check
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .

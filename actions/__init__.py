@@ -1,0 +1,1 @@
+"""Custom actions of the service desk bot (run by `rasa run actions`)."""

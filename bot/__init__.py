@@ -1,0 +1,1 @@
+"""Rasa extensions of the service desk: channels and the event broker."""

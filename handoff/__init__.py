@@ -1,0 +1,1 @@
+"""The handoff service: attendances, operators, protocols and the console's back end."""

@@ -1,0 +1,53 @@
+"""The handoff service's Sanic application, built by a factory."""
+
+from __future__ import annotations
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, redirect
+
+from handoff.api import api, health_bp, install_errors
+from handoff.db import Database
+from handoff.desk import Desk
+from handoff.rasa_client import RasaClient
+from handoff.realtime import create_socket_server, make_publisher, register_handlers
+from handoff.settings import PROJECT_ROOT, Settings
+
+
+def create_app(settings: Settings | None = None) -> Sanic:
+    settings = settings or Settings()
+    app = Sanic("handoff")
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    sio = create_socket_server(settings)
+    sio.attach(app)
+    db = Database(settings.database_url)
+    rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds)
+    desk = Desk(db, rasa, make_publisher(sio))
+    app.ctx.desk = desk
+    register_handlers(sio, desk)
+
+    app.blueprint(health_bp)
+    app.blueprint(api)
+    install_errors(app)
+    app.static("/console/", PROJECT_ROOT / "operator_console", index="index.html", name="console")
+    app.static("/widget/", PROJECT_ROOT / "widget", index="index.html", name="widget")
+
+    @app.get("/")
+    async def root(_request: Request) -> HTTPResponse:
+        return redirect("/console/")
+
+    @app.before_server_start
+    async def start(_app: Sanic) -> None:
+        await rasa.start()
+
+    @app.after_server_start
+    async def catch_up(_app: Sanic) -> None:
+        desk.in_background(desk.deliver_pending())
+
+    @app.before_server_stop
+    async def stop(_app: Sanic) -> None:
+        await desk.drain()
+        await rasa.close()
+        db.dispose()
+
+    return app

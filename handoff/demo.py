@@ -1,0 +1,38 @@
+"""Demo data for a first run: one room, one operator, the knowledge base."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import select
+
+from handoff.db import Database
+from handoff.domain.knowledge_base import load_articles
+from handoff.domain.operators import create_operator
+from handoff.models import Operator, Room
+from handoff.settings import PROJECT_ROOT
+
+KB_FOLDER = PROJECT_ROOT / "data" / "knowledge_base"
+DEMO_USERNAME = "operador"
+# Development only: `make run` prints it; production creates its own operators.
+DEMO_PASSWORD = os.environ.get("HANDOFF_DEMO_PASSWORD", "atendimento123")
+
+
+def seed(db: Database, default_room: str) -> bool:
+    """Fill an empty database; returns whether it did. Always reloads the KB."""
+    with db.unit_of_work() as uow:
+        session = uow.session
+        load_articles(session, KB_FOLDER)
+        if session.scalar(select(Operator.id).limit(1)) is not None:
+            return False
+        room = Room(slug=default_room, name="Atendimento ao cidadão")
+        session.add(room)
+        session.flush()
+        create_operator(
+            session,
+            username=DEMO_USERNAME,
+            name="Operador de demonstração",
+            password=DEMO_PASSWORD,
+            rooms=[room],
+        )
+        return True

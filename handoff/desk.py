@@ -1,0 +1,111 @@
+"""The service desk's application layer: runs domain functions in a unit of
+work off the event loop, publishes their notices after commit, and talks to
+Rasa on the domain's behalf. HTTP and socket.io handlers call only this."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from handoff.db import Database, Notice, UnitOfWork
+from handoff.domain import attendances
+from handoff.domain.operators import operator_for_token
+from handoff.models import CANCELLED, FAILED, FINISHED, SENT, Attendance, Operator
+from handoff.rasa_client import INTENT_CANCELLED, INTENT_FINISHED, RasaClient, RasaUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Publisher = Callable[[list[Notice]], Awaitable[None]]
+
+
+class Desk:
+    def __init__(self, db: Database, rasa: RasaClient, publish: Publisher) -> None:
+        self.db = db
+        self.rasa = rasa
+        self._publish = publish
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def run(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work`` in its own transaction in a worker thread; after the
+        commit, push the real-time notices it queued."""
+
+        def in_transaction() -> tuple[T, list[Notice]]:
+            with self.db.unit_of_work() as uow:
+                result = work(uow)
+            return result, uow.notices
+
+        result, notices = await asyncio.to_thread(in_transaction)
+        if notices:
+            await self._publish(notices)
+        return result
+
+    async def as_operator(
+        self, token: str, work: Callable[[UnitOfWork, Operator], T]
+    ) -> T:
+        """Like :meth:`run`, for a logged-in operator's request."""
+        return await self.run(lambda uow: work(uow, operator_for_token(uow.session, token)))
+
+    def in_background(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def deliver(self, message_id: int, conversation_id: str, text: str) -> None:
+        """Hand a stored operator message to Rasa and record the outcome."""
+        try:
+            await self.rasa.send_bot_message(conversation_id, text, message_id)
+            state = SENT
+        except RasaUnavailable as error:
+            log.warning("delivery of message %s failed: %s", message_id, error)
+            state = FAILED
+        await self.run(lambda uow: attendances.set_delivery(uow, message_id, state))
+
+    async def deliver_pending(self) -> None:
+        """Deliver messages stored before a restart but never handed to Rasa."""
+        pending = await self.run(lambda uow: attendances.pending_deliveries(uow.session))
+        for message_id, conversation_id, text in pending:
+            await self.deliver(message_id, conversation_id, text)
+
+    async def send_message(
+        self, token: str, attendance_id: Any, text: Any, client_id: Any
+    ) -> dict[str, Any]:
+        """Store first, then deliver in the background; a retry is harmless."""
+        message, attendance, created = await self.as_operator(
+            token,
+            lambda uow, op: attendances.send_operator_message(
+                uow, op, attendance_id, text, client_id
+            ),
+        )
+        if created:
+            self.in_background(self.deliver(message.id, attendance.conversation_id, message.text))
+        return {
+            "message": attendances.message_view(message),
+            "protocol": attendance.protocol,
+        }
+
+    async def end(self, token: str, attendance_id: Any, outcome: str) -> dict[str, Any]:
+        """Finish or cancel; then let Rasa's closing flow speak (Z3)."""
+        attendance, changed = await self.as_operator(
+            token, lambda uow, op: attendances.end_attendance(uow, op, attendance_id, outcome)
+        )
+        if changed:
+            self.in_background(self._close_conversation(attendance))
+        return attendances.attendance_view(attendance)
+
+    async def _close_conversation(self, attendance: Attendance) -> None:
+        if attendance.status == FINISHED:
+            intent, entities = INTENT_FINISHED, {"protocol": attendance.protocol or ""}
+        else:
+            assert attendance.status == CANCELLED
+            intent, entities = INTENT_CANCELLED, {}
+        try:
+            await self.rasa.resume_with_intent(attendance.conversation_id, intent, entities)
+        except RasaUnavailable as error:
+            log.error("closing flow of attendance %s failed: %s", attendance.id, error)
+
+    async def drain(self) -> None:
+        """Wait for background deliveries (used on shutdown)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)

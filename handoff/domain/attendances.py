@@ -1,0 +1,395 @@
+"""Attendances: queue, taking a call, conversation and ending (O2-O4, O13)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from handoff.db import UnitOfWork
+from handoff.domain.audit import audit
+from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from handoff.domain.operators import room_ids
+from handoff.domain.protocols import next_protocol
+from handoff.models import (
+    ACTIVE,
+    CANCELLED,
+    FINISHED,
+    FROM_BOT,
+    FROM_CUSTOMER,
+    FROM_OPERATOR,
+    OPEN_STATES,
+    PENDING,
+    QUEUED,
+    Attendance,
+    Message,
+    Operator,
+    Room,
+    utcnow,
+)
+from handoff.settings import MAX_MESSAGE_LENGTH
+
+
+def _text(value: Any, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{what} is required")
+    if len(value) > limit:
+        raise Invalid(f"{what} is longer than {limit} characters")
+    return value
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def attendance_view(attendance: Attendance) -> dict[str, Any]:
+    return {
+        "id": attendance.id,
+        "conversation_id": attendance.conversation_id,
+        "channel": attendance.channel,
+        "room_id": attendance.room_id,
+        "status": attendance.status,
+        "protocol": attendance.protocol,
+        "operator_id": attendance.operator_id,
+        "customer_id": attendance.customer_id,
+        "contact_name": attendance.contact_name,
+        "contact_email": attendance.contact_email,
+        "contact_phone": attendance.contact_phone,
+        "queued_at": _iso(attendance.queued_at),
+        "taken_at": _iso(attendance.taken_at),
+        "first_response_at": _iso(attendance.first_response_at),
+        "ended_at": _iso(attendance.ended_at),
+    }
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "attendance_id": message.attendance_id,
+        "direction": message.direction,
+        "operator_id": message.operator_id,
+        "text": message.text,
+        "delivery": message.delivery,
+        "client_id": message.dedup_key[3:] if message.direction == FROM_OPERATOR else None,
+        "created_at": _iso(message.created_at),
+    }
+
+
+def _audience(attendance: Attendance) -> str:
+    """Who hears about an attendance: its operator, or its room while queued."""
+    if attendance.operator_id is not None:
+        return f"operator:{attendance.operator_id}"
+    return f"room:{attendance.room_id}"
+
+
+# --- access helpers: every lookup on behalf of an operator goes through these
+
+
+def attendance_for(session: Session, operator: Operator, attendance_id: Any) -> Attendance:
+    """An attendance of one of the operator's rooms; NotFound otherwise."""
+    attendance = session.get(Attendance, attendance_id) if isinstance(attendance_id, int) else None
+    if attendance is None or attendance.room_id not in room_ids(session, operator):
+        raise NotFound("Atendimento não encontrado.")
+    return attendance
+
+
+def own_attendance(session: Session, operator: Operator, attendance_id: Any) -> Attendance:
+    """An attendance this operator is handling (or handled)."""
+    attendance = attendance_for(session, operator, attendance_id)
+    if attendance.operator_id != operator.id:
+        raise Forbidden("Este atendimento é de outro operador.")
+    return attendance
+
+
+# --- opening and the queue
+
+
+def open_attendance(
+    uow: UnitOfWork,
+    *,
+    conversation_id: Any,
+    channel: Any,
+    room: Any = None,
+    default_room: str,
+    contact: dict[str, Any] | None = None,
+    first_message: dict[str, Any] | None = None,
+) -> tuple[Attendance, bool]:
+    """Queue an attendance for a conversation, or return its open one.
+
+    Returns the attendance and whether it was created now. Asking twice
+    (a retried action) never queues the conversation twice.
+    """
+    conversation_id = _text(conversation_id, "conversation_id", 255)
+    channel = _text(channel, "channel", 32)
+    slug = _text(room, "room", 64) if room is not None else default_room
+    contact = contact or {}
+    session = uow.session
+    room_row = session.scalar(select(Room).where(Room.slug == slug))
+    if room_row is None:
+        raise NotFound(f"unknown room '{slug}'")
+    existing = _open_attendance_of(session, conversation_id)
+    if existing is not None:
+        return existing, False
+    attendance = Attendance(
+        conversation_id=conversation_id,
+        channel=channel,
+        room_id=room_row.id,
+        status=QUEUED,
+        contact_name=_optional(contact, "name", 200),
+        contact_email=_optional(contact, "email", 254),
+        contact_phone=_optional(contact, "phone", 20),
+    )
+    try:
+        with session.begin_nested():
+            session.add(attendance)
+    except IntegrityError:
+        # Another request queued this conversation a moment ago.
+        existing = _open_attendance_of(session, conversation_id)
+        assert existing is not None
+        return existing, False
+    audit(session, "queued", attendance_id=attendance.id, room=slug, channel=channel)
+    uow.notify(f"room:{attendance.room_id}", "attendance:queued", attendance_view(attendance))
+    if first_message:
+        _store_customer_message(uow, attendance, first_message)
+    return attendance, True
+
+
+def _optional(data: dict[str, Any], key: str, limit: int) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    return _text(value, key, limit).strip()
+
+
+def _open_attendance_of(session: Session, conversation_id: str) -> Attendance | None:
+    return session.scalar(
+        select(Attendance).where(
+            Attendance.conversation_id == conversation_id,
+            Attendance.status.in_(OPEN_STATES),
+        )
+    )
+
+
+def operator_attendances(session: Session, operator: Operator) -> dict[str, list[dict[str, Any]]]:
+    """The queue of the operator's rooms (oldest first) and their own calls."""
+    queued = session.scalars(
+        select(Attendance)
+        .where(Attendance.status == QUEUED, Attendance.room_id.in_(room_ids(session, operator)))
+        .order_by(Attendance.queued_at, Attendance.id)
+    )
+    mine = session.scalars(
+        select(Attendance)
+        .where(Attendance.status == ACTIVE, Attendance.operator_id == operator.id)
+        .order_by(Attendance.taken_at)
+    )
+    return {
+        "queued": [attendance_view(a) for a in queued],
+        "active": [attendance_view(a) for a in mine],
+    }
+
+
+def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> Attendance:
+    """Give a queued attendance to this operator; exactly one taker wins (O2)."""
+    session = uow.session
+    if not operator.active_for_chat:
+        raise Forbidden("Operador não está ativado para o chat.")
+    attendance = attendance_for(session, operator, attendance_id)
+    if attendance.status == ACTIVE and attendance.operator_id == operator.id:
+        return attendance
+    active_count = session.scalar(
+        select(func.count())
+        .select_from(Attendance)
+        .where(Attendance.operator_id == operator.id, Attendance.status == ACTIVE)
+    )
+    if active_count >= operator.max_concurrent:
+        raise Conflict(
+            f"Você já está com {active_count} atendimentos, o máximo permitido."
+        )
+    taken = session.execute(
+        update(Attendance)
+        .where(Attendance.id == attendance.id, Attendance.status == QUEUED)
+        .values(status=ACTIVE, operator_id=operator.id, taken_at=utcnow())
+    ).rowcount
+    if taken != 1:
+        raise Conflict("Este atendimento já foi assumido por outro operador.")
+    session.refresh(attendance)
+    audit(session, "taken", operator_id=operator.id, attendance_id=attendance.id)
+    view = attendance_view(attendance)
+    uow.notify(f"room:{attendance.room_id}", "attendance:taken", view)
+    return attendance
+
+
+def attendance_messages(session: Session, operator: Operator, attendance_id: Any) -> list[dict[str, Any]]:
+    """The conversation of an attendance, oldest first."""
+    attendance = attendance_for(session, operator, attendance_id)
+    rows = session.scalars(
+        select(Message).where(Message.attendance_id == attendance.id).order_by(Message.id)
+    )
+    return [message_view(m) for m in rows]
+
+
+# --- the conversation
+
+
+def send_operator_message(
+    uow: UnitOfWork, operator: Operator, attendance_id: Any, text: Any, client_id: Any
+) -> tuple[Message, Attendance, bool]:
+    """Store an operator's message before it is delivered (O3, O4).
+
+    The first operator message gives the attendance its protocol. A retry
+    with the same ``client_id`` returns the stored message and changes
+    nothing. Returns the message, its attendance and whether it is new.
+    """
+    text = _text(text, "text", MAX_MESSAGE_LENGTH)
+    client_id = _text(client_id, "client_id", 100)
+    session = uow.session
+    dedup_key = f"op:{client_id}"
+    existing = session.scalar(select(Message).where(Message.dedup_key == dedup_key))
+    if existing is not None:
+        if existing.operator_id != operator.id:
+            raise Conflict("client_id already used")
+        return existing, session.get(Attendance, existing.attendance_id), False  # type: ignore[return-value]
+    attendance = own_attendance(session, operator, attendance_id)
+    if attendance.status != ACTIVE:
+        raise Conflict("Este atendimento já foi encerrado.")
+    now = utcnow()
+    if attendance.protocol is None:
+        _give_protocol(uow, attendance)
+    if attendance.first_response_at is None:
+        attendance.first_response_at = now
+    message = Message(
+        attendance_id=attendance.id,
+        direction=FROM_OPERATOR,
+        operator_id=operator.id,
+        text=text,
+        dedup_key=dedup_key,
+        delivery=PENDING,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    uow.notify(_audience(attendance), "message:new", message_view(message))
+    return message, attendance, True
+
+
+def _give_protocol(uow: UnitOfWork, attendance: Attendance) -> None:
+    attendance.protocol = next_protocol(uow.session, utcnow())
+    audit(uow.session, "protocol", attendance_id=attendance.id, protocol=attendance.protocol)
+    uow.notify(
+        _audience(attendance),
+        "attendance:protocol",
+        {"attendance_id": attendance.id, "protocol": attendance.protocol},
+    )
+
+
+def set_delivery(uow: UnitOfWork, message_id: int, state: str) -> None:
+    """Record how far an operator message got on its way to the customer."""
+    message = uow.session.get(Message, message_id)
+    if message is None:
+        raise NotFound("message not found")
+    message.delivery = state
+    attendance = uow.session.get(Attendance, message.attendance_id)
+    assert attendance is not None
+    uow.notify(
+        _audience(attendance),
+        "message:delivery",
+        {"id": message.id, "attendance_id": attendance.id, "delivery": state},
+    )
+
+
+def pending_deliveries(session: Session) -> list[tuple[int, str, str]]:
+    """Operator messages stored but not yet handed to Rasa: (id, conversation, text)."""
+    rows = session.execute(
+        select(Message.id, Attendance.conversation_id, Message.text)
+        .join(Attendance, Attendance.id == Message.attendance_id)
+        .where(Message.direction == FROM_OPERATOR, Message.delivery == PENDING)
+        .order_by(Message.id)
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def record_rasa_events(uow: UnitOfWork, events: Any) -> int:
+    """Store what Rasa's event broker reports for conversations in attendance.
+
+    Customer messages (``user`` events) and the bot's own utterances are
+    kept in the attendance's history; events of conversations without an
+    open attendance are ignored. Replays are harmless. Returns how many
+    messages were stored.
+    """
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise Invalid("events must be a list of Rasa events")
+    stored = 0
+    for event in events:
+        kind, sender = event.get("event"), event.get("sender_id")
+        if kind not in ("user", "bot") or not isinstance(sender, str):
+            continue
+        if kind == "bot" and (event.get("metadata") or {}).get("handoff_message_id"):
+            continue  # the echo of an operator message we delivered
+        attendance = _open_attendance_of(uow.session, sender)
+        if attendance is None:
+            continue
+        if kind == "user":
+            stored += _store_customer_message(uow, attendance, event)
+        else:
+            stored += _store_bot_message(uow, attendance, event)
+    return stored
+
+
+def _store_customer_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
+    message_id, text = event.get("message_id"), event.get("text")
+    if not message_id or not isinstance(text, str):
+        return 0
+    return _store_once(uow, attendance, FROM_CUSTOMER, text, f"rasa:{message_id}")
+
+
+def _store_bot_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
+    text = event.get("text")
+    if not isinstance(text, str) or not text:
+        return 0
+    key = f"bot:{attendance.conversation_id}:{event.get('timestamp')}"
+    return _store_once(uow, attendance, FROM_BOT, text, key[:255])
+
+
+def _store_once(uow: UnitOfWork, attendance: Attendance, direction: str, text: str, key: str) -> int:
+    session = uow.session
+    if session.scalar(select(Message.id).where(Message.dedup_key == key)) is not None:
+        return 0
+    message = Message(
+        attendance_id=attendance.id,
+        direction=direction,
+        text=text[:MAX_MESSAGE_LENGTH],
+        dedup_key=key,
+    )
+    session.add(message)
+    session.flush()
+    uow.notify(_audience(attendance), "message:new", message_view(message))
+    return 1
+
+
+# --- ending
+
+
+def end_attendance(
+    uow: UnitOfWork, operator: Operator, attendance_id: Any, outcome: str
+) -> tuple[Attendance, bool]:
+    """Finish or cancel an attendance (O13). Idempotent.
+
+    A finished attendance always has a protocol, so the customer can be
+    given one (Z3). Returns the attendance and whether it changed now.
+    """
+    if outcome not in (FINISHED, CANCELLED):
+        raise Invalid("outcome must be finished or cancelled")
+    attendance = own_attendance(uow.session, operator, attendance_id)
+    if attendance.status == outcome:
+        return attendance, False
+    if attendance.status != ACTIVE:
+        raise Conflict("Este atendimento já foi encerrado.")
+    if outcome == FINISHED and attendance.protocol is None:
+        _give_protocol(uow, attendance)
+    attendance.status = outcome
+    attendance.ended_at = utcnow()
+    audit(uow.session, outcome, operator_id=operator.id, attendance_id=attendance.id)
+    uow.notify(_audience(attendance), "attendance:ended", attendance_view(attendance))
+    return attendance, True

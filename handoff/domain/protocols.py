@@ -1,0 +1,37 @@
+"""Protocol numbers (O4): year + zero-padded sequence, unique, never reused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from handoff.models import ProtocolCounter
+
+SEQUENCE_DIGITS = 6
+
+
+def next_protocol(session: Session, now: datetime) -> str:
+    """Take the next number of ``now``'s year.
+
+    The counter row is incremented with one UPDATE ... RETURNING, which
+    locks the row until commit: concurrent callers queue and each gets its
+    own number. A rolled-back transaction gives its number back, so no
+    number is ever seen twice.
+    """
+    year = now.year
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(ProtocolCounter)
+        .values(year=year, last=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
+    sequence = session.execute(
+        update(ProtocolCounter)
+        .where(ProtocolCounter.year == year)
+        .values(last=ProtocolCounter.last + 1)
+        .returning(ProtocolCounter.last)
+    ).scalar_one()
+    return f"{year}{sequence:0{SEQUENCE_DIGITS}d}"

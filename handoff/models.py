@@ -1,0 +1,228 @@
+"""Tables of the handoff service. Only the handoff service writes them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Attendance states. Queued and active ones are "open".
+QUEUED, ACTIVE, FINISHED, CANCELLED = "queued", "active", "finished", "cancelled"
+OPEN_STATES = (QUEUED, ACTIVE)
+
+# Operator availability.
+AVAILABLE, PAUSED, OFFLINE = "available", "paused", "offline"
+
+# Message directions: from the customer, from an operator, from the bot.
+FROM_CUSTOMER, FROM_OPERATOR, FROM_BOT = "customer", "operator", "bot"
+
+# Delivery of operator messages to the customer's channel.
+PENDING, SENT, DELIVERED, FAILED = "pending", "sent", "delivered", "failed"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every engine (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime")
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Room(Base):
+    __tablename__ = "room"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Operator(Base):
+    __tablename__ = "operator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="operator")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active_for_chat: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_concurrent: Mapped[int] = mapped_column(Integer, default=5)
+    status: Mapped[str] = mapped_column(String(16), default=OFFLINE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OperatorRoom(Base):
+    __tablename__ = "operator_room"
+
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operator.id"), primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id"), primary_key=True)
+
+
+class OperatorStatusChange(Base):
+    __tablename__ = "operator_status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operator.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OperatorSession(Base):
+    __tablename__ = "operator_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operator.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Customer(Base):
+    __tablename__ = "customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Lower-case, accent-free copy of the name for searching.
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    # CPF (11 digits) or CNPJ (14 digits), digits only.
+    document: Mapped[str | None] = mapped_column(String(14), unique=True)
+    # E.164, e.g. +5511987654321.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+    __table_args__ = (
+        # At most one open attendance per conversation, even under races.
+        Index(
+            "uq_attendance_open_conversation",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'active')"),
+            postgresql_where=text("status IN ('queued', 'active')"),
+        ),
+        Index("ix_attendance_room_status", "room_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Rasa's sender id: the widget's session id or the WhatsApp number.
+    conversation_id: Mapped[str] = mapped_column(String(255), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"), index=True)
+    protocol: Mapped[str | None] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Message(Base):
+    __tablename__ = "message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    text: Mapped[str] = mapped_column(Text)
+    # Makes every hand-over idempotent: "op:<client id>" for operator
+    # messages, "rasa:<message id>" for customer messages, "bot:<...>".
+    dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
+    delivery: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProtocolCounter(Base):
+    """The last protocol sequence number handed out in a year."""
+
+    __tablename__ = "protocol_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KbArticle(Base):
+    __tablename__ = "kb_article"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stable key: the content file's name without extension.
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(120), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Registration(Base):
+    """An article that an operator gave the customer in an attendance (O10)."""
+
+    __tablename__ = "registration"
+    __table_args__ = (UniqueConstraint("attendance_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id"), index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_article.id"))
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operator.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendance.id"))
+    details: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,126 @@
+"""The console's socket.io server: authenticates operators and maps their
+events to the desk; pushes the domain's notices to the right rooms."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from handoff.db import Notice
+from handoff.desk import Desk
+from handoff.domain import attendances
+from handoff.domain.errors import DomainError, Invalid, Unauthorized
+from handoff.domain.operators import operator_for_token, operator_view, room_ids
+from handoff.models import CANCELLED, FINISHED
+from handoff.settings import Settings
+
+Ack = dict[str, Any]
+
+
+def create_socket_server(settings: Settings) -> socketio.AsyncServer:
+    """One AsyncServer per process; origins are explicit, never ``*``."""
+    origins = settings.allowed_origins or [settings.base_url]
+    return socketio.AsyncServer(async_mode="sanic", cors_allowed_origins=origins)
+
+
+def make_publisher(sio: socketio.AsyncServer) -> Callable[[list[Notice]], Awaitable[None]]:
+    async def publish(notices: list[Notice]) -> None:
+        for notice in notices:
+            await sio.emit(notice.name, notice.payload, room=notice.target)
+
+    return publish
+
+
+def _field(data: Any, name: str) -> Any:
+    if not isinstance(data, dict) or name not in data:
+        raise Invalid(f"{name} is required")
+    return data[name]
+
+
+def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
+    async def token_of(sid: str) -> str:
+        session = await sio.get_session(sid)
+        return session["token"]
+
+    def acked(handler: Callable[[str, Any], Awaitable[Ack]]) -> Callable[[str, Any], Awaitable[Ack]]:
+        """Turn domain errors into ``{"error": {...}}`` acks."""
+
+        async def wrapper(sid: str, data: Any = None) -> Ack:
+            try:
+                return {"ok": True, **await handler(sid, data)}
+            except DomainError as error:
+                return {"ok": False, "error": error.as_dict()}
+
+        return wrapper
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str):
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized")
+        try:
+            operator, rooms = await desk.run(
+                lambda uow: _operator_and_rooms(uow.session, token)
+            )
+        except Unauthorized as error:
+            raise socketio.exceptions.ConnectionRefusedError(error.message) from error
+        await sio.save_session(sid, {"token": token, "operator_id": operator["id"]})
+        await sio.enter_room(sid, f"operator:{operator['id']}")
+        for room_id in rooms:
+            await sio.enter_room(sid, f"room:{room_id}")
+
+    @sio.on("attendances:list")
+    @acked
+    async def list_attendances(sid: str, _data: Any) -> Ack:
+        return await desk.as_operator(
+            await token_of(sid), lambda uow, op: attendances.operator_attendances(uow.session, op)
+        )
+
+    @sio.on("attendance:messages")
+    @acked
+    async def messages(sid: str, data: Any) -> Ack:
+        attendance_id = _field(data, "attendance_id")
+        rows = await desk.as_operator(
+            await token_of(sid),
+            lambda uow, op: attendances.attendance_messages(uow.session, op, attendance_id),
+        )
+        return {"messages": rows}
+
+    @sio.on("attendance:take")
+    @acked
+    async def take(sid: str, data: Any) -> Ack:
+        attendance_id = _field(data, "attendance_id")
+        attendance = await desk.as_operator(
+            await token_of(sid),
+            lambda uow, op: attendances.take_attendance(uow, op, attendance_id),
+        )
+        return {"attendance": attendances.attendance_view(attendance)}
+
+    @sio.on("message:send")
+    @acked
+    async def send(sid: str, data: Any) -> Ack:
+        return await desk.send_message(
+            await token_of(sid),
+            _field(data, "attendance_id"),
+            _field(data, "text"),
+            _field(data, "client_id"),
+        )
+
+    @sio.on("attendance:finish")
+    @acked
+    async def finish(sid: str, data: Any) -> Ack:
+        view = await desk.end(await token_of(sid), _field(data, "attendance_id"), FINISHED)
+        return {"attendance": view}
+
+    @sio.on("attendance:cancel")
+    @acked
+    async def cancel(sid: str, data: Any) -> Ack:
+        view = await desk.end(await token_of(sid), _field(data, "attendance_id"), CANCELLED)
+        return {"attendance": view}
+
+
+def _operator_and_rooms(session: Any, token: str) -> tuple[dict[str, Any], list[int]]:
+    operator = operator_for_token(session, token)
+    return operator_view(operator), room_ids(session, operator)
