@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SlotSet
@@ -16,14 +16,14 @@ logger = logging.getLogger(__name__)
 WHATSAPP = "whatsapp"
 
 
-def _metadata(tracker: Tracker) -> Dict[Text, Any]:
+def _metadata(tracker: Tracker) -> Dict[str, Any]:
     """Channel metadata: the current message's, else the session's first."""
     latest = (tracker.latest_message or {}).get("metadata") or {}
     started = tracker.get_slot("session_started_metadata") or {}
     return {**started, **latest}
 
 
-def _latest_user_message(tracker: Tracker) -> Optional[Dict[Text, Any]]:
+def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return {"message_id": event.get("message_id"), "text": event.get("text")}
@@ -70,11 +70,11 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
 class ActionStartAttendance(Action):
     """The customer asked for a human."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_start_attendance"
 
     def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         return start_attendance(dispatcher, tracker)
 
@@ -82,11 +82,11 @@ class ActionStartAttendance(Action):
 class ActionRouteMessage(Action):
     """Any other message: a first contact goes to a human, later ones get help."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_route_message"
 
     def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         if not tracker.get_slot("handed_off_before"):
             return start_attendance(dispatcher, tracker)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 import aiohttp
 from rasa.core.brokers.broker import EventBroker
@@ -27,18 +27,18 @@ MAX_BACKOFF_SECONDS = 30.0
 class HandoffEventBroker(EventBroker):
     """Register in endpoints.yml as ``type: bot.handoff_broker.HandoffEventBroker``."""
 
-    def __init__(self, url: Text, token: Text, timeout_seconds: float = 10.0) -> None:
+    def __init__(self, url: str, token: str, timeout_seconds: float = 10.0) -> None:
         self.url = url.rstrip("/") + "/api/rasa/events"
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._queue: "asyncio.Queue[Dict[Text, Any]]" = asyncio.Queue()
+        self._queue: asyncio.Queue[Dict[str, Any]] = asyncio.Queue()
         self._worker: Optional[asyncio.Task] = None
         self._session: Optional[aiohttp.ClientSession] = None
 
     @classmethod
     async def from_endpoint_config(
         cls, broker_config: EndpointConfig, event_loop: Optional[asyncio.AbstractEventLoop] = None
-    ) -> "HandoffEventBroker":
+    ) -> HandoffEventBroker:
         if not broker_config.url:
             raise ValueError("event_broker.url (the handoff service) is required")
         token = broker_config.token or ""
@@ -46,7 +46,7 @@ class HandoffEventBroker(EventBroker):
             raise ValueError("event_broker.token (the handoff service token) is required")
         return cls(broker_config.url, token)
 
-    def publish(self, event: Dict[Text, Any]) -> None:
+    def publish(self, event: Dict[str, Any]) -> None:
         if event.get("event") not in FORWARDED_EVENTS:
             return
         self._queue.put_nowait(event)
@@ -81,7 +81,7 @@ class HandoffEventBroker(EventBroker):
             for _ in batch:
                 self._queue.task_done()
 
-    async def _send(self, batch: List[Dict[Text, Any]]) -> bool:
+    async def _send(self, batch: List[Dict[str, Any]]) -> bool:
         assert self._session is not None
         try:
             async with self._session.post(self.url, json=batch, headers=self._headers) as response:

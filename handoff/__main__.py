@@ -1,7 +1,7 @@
 """Command line of the handoff service.
 
-    python -m handoff prepare   migrate, load demo data on an empty database
-    python -m handoff serve     run the service (Sanic + socket.io)
+python -m handoff prepare   migrate, load demo data on an empty database
+python -m handoff serve     run the service (Sanic + socket.io)
 """
 
 from __future__ import annotations

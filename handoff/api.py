@@ -15,7 +15,7 @@ from sqlalchemy import text
 from handoff.desk import Desk
 from handoff.domain import attendances
 from handoff.domain.errors import DomainError, Invalid, Unauthorized
-from handoff.domain.operators import login, logout, operator_view
+from handoff.domain.operators import login, logout, operator_view, set_status
 from handoff.models import CANCELLED, FINISHED
 from handoff.settings import Settings
 
@@ -98,6 +98,18 @@ async def logout_route(request: Request) -> HTTPResponse:
 async def me(request: Request) -> HTTPResponse:
     view = await _desk(request).as_operator(_bearer(request), lambda _uow, op: operator_view(op))
     return json(view)
+
+
+@api.post("/me/status")
+async def change_status(request: Request) -> HTTPResponse:
+    data = _body(request)
+    status, reason = data.get("status"), data.get("reason")
+
+    def work(uow, operator):  # noqa: ANN001
+        set_status(uow, operator, status, reason)
+        return operator_view(operator)
+
+    return json(await _desk(request).as_operator(_bearer(request), work))
 
 
 @api.get("/attendances")
@@ -200,4 +212,3 @@ def install_errors(app: Sanic) -> None:
     async def unexpected(request: Request, error: Exception) -> HTTPResponse:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return json({"error": {"code": "internal", "message": "internal error"}}, status=500)
-

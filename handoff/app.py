@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     install_errors(app)
     app.static("/console/", PROJECT_ROOT / "operator_console", index="index.html", name="console")
     app.static("/widget/", PROJECT_ROOT / "widget", index="index.html", name="widget")
+    app.static("/vendor/", PROJECT_ROOT / "vendor", name="vendor")
 
     @app.get("/")
     async def root(_request: Request) -> HTTPResponse:

@@ -41,9 +41,7 @@ class Desk:
             await self._publish(notices)
         return result
 
-    async def as_operator(
-        self, token: str, work: Callable[[UnitOfWork, Operator], T]
-    ) -> T:
+    async def as_operator(self, token: str, work: Callable[[UnitOfWork, Operator], T]) -> T:
         """Like :meth:`run`, for a logged-in operator's request."""
         return await self.run(lambda uow: work(uow, operator_for_token(uow.session, token)))
 

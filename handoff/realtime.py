@@ -44,7 +44,9 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
         session = await sio.get_session(sid)
         return session["token"]
 
-    def acked(handler: Callable[[str, Any], Awaitable[Ack]]) -> Callable[[str, Any], Awaitable[Ack]]:
+    def acked(
+        handler: Callable[[str, Any], Awaitable[Ack]],
+    ) -> Callable[[str, Any], Awaitable[Ack]]:
         """Turn domain errors into ``{"error": {...}}`` acks."""
 
         async def wrapper(sid: str, data: Any = None) -> Ack:
@@ -61,9 +63,7 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
         if not isinstance(token, str):
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
         try:
-            operator, rooms = await desk.run(
-                lambda uow: _operator_and_rooms(uow.session, token)
-            )
+            operator, rooms = await desk.run(lambda uow: _operator_and_rooms(uow.session, token))
         except Unauthorized as error:
             raise socketio.exceptions.ConnectionRefusedError(error.message) from error
         await sio.save_session(sid, {"token": token, "operator_id": operator["id"]})

@@ -45,9 +45,7 @@ class Settings:
     # Room that receives attendances that do not name one.
     default_room: str = field(default_factory=lambda: _env("DEFAULT_ROOM", "atendimento"))
     # Origins allowed to open the console's socket.io connection.
-    allowed_origins: list[str] = field(
-        default_factory=lambda: _csv(_env("ALLOWED_ORIGINS", ""))
-    )
+    allowed_origins: list[str] = field(default_factory=lambda: _csv(_env("ALLOWED_ORIGINS", "")))
     # Operator sessions expire after this many seconds without renewal.
     session_ttl_seconds: int = field(
         default_factory=lambda: int(_env("SESSION_TTL_SECONDS", str(12 * 3600)))

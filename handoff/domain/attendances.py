@@ -204,9 +204,7 @@ def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> 
         .where(Attendance.operator_id == operator.id, Attendance.status == ACTIVE)
     )
     if active_count >= operator.max_concurrent:
-        raise Conflict(
-            f"Você já está com {active_count} atendimentos, o máximo permitido."
-        )
+        raise Conflict(f"Você já está com {active_count} atendimentos, o máximo permitido.")
     taken = session.execute(
         update(Attendance)
         .where(Attendance.id == attendance.id, Attendance.status == QUEUED)
@@ -221,7 +219,9 @@ def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> 
     return attendance
 
 
-def attendance_messages(session: Session, operator: Operator, attendance_id: Any) -> list[dict[str, Any]]:
+def attendance_messages(
+    session: Session, operator: Operator, attendance_id: Any
+) -> list[dict[str, Any]]:
     """The conversation of an attendance, oldest first."""
     attendance = attendance_for(session, operator, attendance_id)
     rows = session.scalars(
@@ -352,7 +352,9 @@ def _store_bot_message(uow: UnitOfWork, attendance: Attendance, event: dict[str,
     return _store_once(uow, attendance, FROM_BOT, text, key[:255])
 
 
-def _store_once(uow: UnitOfWork, attendance: Attendance, direction: str, text: str, key: str) -> int:
+def _store_once(
+    uow: UnitOfWork, attendance: Attendance, direction: str, text: str, key: str
+) -> int:
     session = uow.session
     if session.scalar(select(Message.id).where(Message.dedup_key == key)) is not None:
         return 0

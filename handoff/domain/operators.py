@@ -120,8 +120,10 @@ def set_status(uow: UnitOfWork, operator: Operator, status: str, reason: str | N
     """Change availability and keep the change in its history."""
     if status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
-    if status == PAUSED and not reason:
+    if status == PAUSED and (not isinstance(reason, str) or not reason.strip()):
         raise Invalid("Informe o motivo da pausa.")
+    if isinstance(reason, str) and len(reason) > 120:
+        raise Invalid("O motivo da pausa deve ter até 120 caracteres.")
     operator.status = status
     uow.session.add(
         OperatorStatusChange(

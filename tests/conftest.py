@@ -1,0 +1,36 @@
+"""Fixtures that start the real product: every test talks to real processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.databases import BACKENDS, fresh_database
+from tests.support.processes import Service, Stack, start_handoff, start_stack
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Rasa, the action server and the handoff service on one database engine."""
+    folder = tmp_path_factory.mktemp(f"stack-{backend}")
+    with fresh_database(backend, folder) as url:
+        tracker_url = url if backend == "postgresql" else f"sqlite:///{folder / 'rasa.db'}"
+        running = start_stack(url, tracker_url, folder)
+        yield running
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def handoff(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The handoff service alone (Rasa unreachable)."""
+    folder = tmp_path_factory.mktemp(f"handoff-{backend}")
+    with fresh_database(backend, folder) as url:
+        service = start_handoff(url, folder)
+        yield service
+        service.stop()

@@ -1,0 +1,189 @@
+"""Start the project's real processes on free ports and stop them after."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+RASA = str(ROOT / ".venv-rasa" / "bin" / "rasa")
+MODEL = ROOT / "models" / "servicedesk.tar.gz"
+RASA_TOKEN = "test-rasa-token"
+SERVICE_TOKEN = "test-service-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Service:
+    """One process, its log file, and the URL that answers once it is ready."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    base_url: str
+    ready_path: str
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self, timeout: float = 90) -> Service:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
+            try:
+                if requests.get(self.base_url + self.ready_path, timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    """The three processes of the product, wired to each other."""
+
+    handoff_url: str
+    rasa_url: str
+    services: list[Service]
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+
+def handoff_env(database_url: str, port: int, rasa_url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "HANDOFF_HOST": "127.0.0.1",
+        "HANDOFF_PORT": str(port),
+        "HANDOFF_RASA_URL": rasa_url,
+        "HANDOFF_RASA_TOKEN": RASA_TOKEN,
+        "HANDOFF_SERVICE_TOKEN": SERVICE_TOKEN,
+    }
+
+
+def start_handoff(
+    database_url: str, log_dir: Path, rasa_url: str = "http://127.0.0.1:9"
+) -> Service:
+    """Migrate, load demo data and serve the handoff service."""
+    port = free_port()
+    env = handoff_env(database_url, port, rasa_url)
+    subprocess.run(
+        [PYTHON, "-m", "handoff", "prepare"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    return Service(
+        "handoff",
+        [PYTHON, "-m", "handoff", "serve"],
+        env,
+        log_dir / "handoff.log",
+        f"http://127.0.0.1:{port}",
+        "/health",
+    ).start()
+
+
+def start_stack(database_url: str, tracker_url: str, log_dir: Path) -> Stack:
+    """Handoff service, action server and Rasa, all real, on free ports."""
+    if not MODEL.exists():
+        raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it)")
+    rasa_port, actions_port = free_port(), free_port()
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    started: list[Service] = []
+    try:
+        handoff = start_handoff(database_url, log_dir, rasa_url)
+        started.append(handoff)
+        handoff_url = handoff.base_url
+        rasa_env = {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "PYTHONWARNINGS": "ignore",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "HANDOFF_URL": handoff_url,
+            "HANDOFF_SERVICE_TOKEN": SERVICE_TOKEN,
+            "RASA_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
+            "RASA_TRACKER_DB": tracker_url,
+            "SANIC_HOST": "127.0.0.1",
+        }
+        started.append(
+            Service(
+                "actions",
+                [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
+                rasa_env,
+                log_dir / "actions.log",
+                f"http://127.0.0.1:{actions_port}",
+                "/health",
+            ).start()
+        )
+        started.append(
+            Service(
+                "rasa",
+                [
+                    RASA,
+                    "run",
+                    "--enable-api",
+                    "--auth-token",
+                    RASA_TOKEN,
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(rasa_port),
+                    "--model",
+                    str(MODEL),
+                    "--credentials",
+                    "credentials.yml",
+                    "--endpoints",
+                    "endpoints.yml",
+                    "--cors",
+                    "*",
+                ],
+                rasa_env,
+                log_dir / "rasa.log",
+                rasa_url,
+                f"/status?token={RASA_TOKEN}",
+            ).start()
+        )
+    except BaseException:
+        for service in reversed(started):
+            service.stop()
+        raise
+    return Stack(handoff_url, rasa_url, started)

@@ -1,0 +1,40 @@
+"""Rasa's own checks of the training data and the rules (in `make test`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.support.processes import MODEL, RASA, ROOT
+
+ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"}
+
+pytestmark = pytest.mark.slow
+
+
+def _rasa(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [RASA, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_training_data_is_valid():
+    result = _rasa("data", "validate", "--fail-on-warnings")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_story_tests_pass(tmp_path):
+    result = _rasa(
+        "test",
+        "core",
+        "--model",
+        str(MODEL),
+        "--stories",
+        "tests/rasa/test_stories.yml",
+        "--fail-on-prediction-errors",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
