@@ -27,7 +27,7 @@ else
 export RASA_TRACKER_DB ?= sqlite:///$(CURDIR)/var/rasa.db
 endif
 
-.PHONY: help setup train run test lint
+.PHONY: help setup train run test lint bench
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -56,3 +56,7 @@ test: train ## Run the whole test suite (SQLite and PostgreSQL)
 lint: setup ## ruff check and ruff format --check
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
+
+bench: train ## Measure latency and memory of a running stack (see bench/README.md)
+	@.venv/bin/python -m bench.roundtrip --backend sqlite
+	@.venv/bin/python -m bench.roundtrip --backend postgresql

@@ -20,8 +20,12 @@ Ack = dict[str, Any]
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
-    """One AsyncServer per process; origins are explicit, never ``*``."""
-    origins = settings.allowed_origins or [settings.base_url]
+    """One AsyncServer per process; origins are explicit, never ``*``.
+
+    Without ``HANDOFF_ALLOWED_ORIGINS`` only pages of the service's own
+    origin (the console) may connect.
+    """
+    origins = settings.allowed_origins or None
     return socketio.AsyncServer(async_mode="sanic", cors_allowed_origins=origins)
 
 

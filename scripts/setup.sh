@@ -44,7 +44,8 @@ ensure_venv() { # dir python requirement-file
   fi
   echo "setup: installing $requirements into $dir (once) ..."
   [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+    2> >(grep -v "^WARNING: Location" >&2)
   echo "$stamp" > "$dir/.installed"
 }
 

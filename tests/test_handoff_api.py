@@ -121,3 +121,12 @@ def test_operator_messages_are_validated_and_idempotent(handoff: Service):
     history = requests.get(f"{base}/api/attendances/{attendance_id}/messages", headers=headers)
     assert [m["text"] for m in history.json()["messages"]] == ["olá"]
     _error(requests.get(f"{base}/api/nothing-here"), 404)
+
+
+def test_console_socket_refuses_other_origins(handoff: Service):
+    handshake = f"{handoff.base_url}/socket.io/?EIO=4&transport=polling"
+    refused = requests.get(handshake, headers={"Origin": "http://evil.example"})
+    assert refused.status_code == 400
+    assert "not an accepted origin" in refused.text
+    same_origin = requests.get(handshake, headers={"Origin": handoff.base_url})
+    assert same_origin.status_code == 200
