@@ -19,7 +19,7 @@ def prepare(settings: Settings) -> None:
     upgrade(settings.database_url)
     db = Database(settings.database_url)
     try:
-        if seed(db, settings.default_room):
+        if seed(db, settings):
             print(
                 f"Demo data loaded. Operator: {DEMO_USERNAME} / password: {DEMO_PASSWORD}",
                 flush=True,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, redirect
 
-from handoff.api import api, health_bp, install_errors
 from handoff.db import Database
 from handoff.desk import Desk
 from handoff.rasa_client import RasaClient
 from handoff.realtime import create_socket_server, make_publisher, register_handlers
+from handoff.routes import routes
+from handoff.routes.errors import install_errors
 from handoff.settings import PROJECT_ROOT, Settings
 
 
@@ -22,12 +23,11 @@ def create_app(settings: Settings | None = None) -> Sanic:
     sio.attach(app)
     db = Database(settings.database_url)
     rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds)
-    desk = Desk(db, rasa, make_publisher(sio))
+    desk = Desk(db, rasa, make_publisher(sio), settings)
     app.ctx.desk = desk
     register_handlers(sio, desk)
 
-    app.blueprint(health_bp)
-    app.blueprint(api)
+    app.blueprint(routes)
     install_errors(app)
     app.static("/console/", PROJECT_ROOT / "operator_console", index="index.html", name="console")
     app.static("/widget/", PROJECT_ROOT / "widget", index="index.html", name="widget")
@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     @app.after_server_start
     async def catch_up(_app: Sanic) -> None:
         desk.in_background(desk.deliver_pending())
+        await desk.watch_absent_operators()
+        await desk.reload_knowledge_base_if_changed()
 
     @app.before_server_stop
     async def stop(_app: Sanic) -> None:

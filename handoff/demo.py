@@ -10,22 +10,21 @@ from handoff.db import Database
 from handoff.domain.knowledge_base import load_articles
 from handoff.domain.operators import create_operator
 from handoff.models import Operator, Room
-from handoff.settings import PROJECT_ROOT
+from handoff.settings import Settings
 
-KB_FOLDER = PROJECT_ROOT / "data" / "knowledge_base"
 DEMO_USERNAME = "operador"
 # Development only: `make run` prints it; production creates its own operators.
 DEMO_PASSWORD = os.environ.get("HANDOFF_DEMO_PASSWORD", "atendimento123")
 
 
-def seed(db: Database, default_room: str) -> bool:
+def seed(db: Database, settings: Settings) -> bool:
     """Fill an empty database; returns whether it did. Always reloads the KB."""
     with db.unit_of_work() as uow:
         session = uow.session
-        load_articles(session, KB_FOLDER)
+        load_articles(session, settings.kb_dir)
         if session.scalar(select(Operator.id).limit(1)) is not None:
             return False
-        room = Room(slug=default_room, name="Atendimento ao cidadão")
+        room = Room(slug=settings.default_room, name="Atendimento ao cidadão")
         session.add(room)
         session.flush()
         create_operator(

@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from handoff.db import Database, Notice, UnitOfWork
-from handoff.domain import attendances
+from handoff.domain import attendances, knowledge_base, operators
 from handoff.domain.operators import operator_for_token
-from handoff.models import CANCELLED, FAILED, FINISHED, SENT, Attendance, Operator
+from handoff.models import CANCELLED, FAILED, FINISHED, OFFLINE, SENT, Attendance, Operator
+from handoff.presence import Presence
 from handoff.rasa_client import INTENT_CANCELLED, INTENT_FINISHED, RasaClient, RasaUnavailable
+from handoff.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -21,11 +23,16 @@ Publisher = Callable[[list[Notice]], Awaitable[None]]
 
 
 class Desk:
-    def __init__(self, db: Database, rasa: RasaClient, publish: Publisher) -> None:
+    def __init__(
+        self, db: Database, rasa: RasaClient, publish: Publisher, settings: Settings
+    ) -> None:
         self.db = db
         self.rasa = rasa
+        self.settings = settings
         self._publish = publish
         self._background: set[asyncio.Task[Any]] = set()
+        self.presence = Presence(settings.reconnect_grace_seconds, self._operator_gone)
+        self._kb_signature: tuple[tuple[str, int, int], ...] | None = None
 
     async def run(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in its own transaction in a worker thread; after the
@@ -103,7 +110,56 @@ class Desk:
         except RasaUnavailable as error:
             log.error("closing flow of attendance %s failed: %s", attendance.id, error)
 
+    # --- operators' availability and absence
+
+    async def change_status(self, token: str, status: Any, reason: Any) -> dict[str, Any]:
+        def work(uow: UnitOfWork, operator: Operator) -> dict[str, Any]:
+            operators.set_status(uow, operator, status, reason, self.settings.pause_reasons)
+            return operators.operator_view(operator)
+
+        view = await self.as_operator(token, work)
+        if view["status"] == OFFLINE:
+            self.presence.start_grace(view["id"])
+        return view
+
+    async def logout(self, token: str) -> None:
+        operator_id = await self.run(lambda uow: operators.logout(uow, token))
+        self.presence.start_grace(operator_id)
+
+    async def _operator_gone(self, operator_id: int) -> None:
+        """Grace is over: requeue unless the operator is back and not offline."""
+
+        def work(uow: UnitOfWork) -> list[int]:
+            operator = uow.session.get(Operator, operator_id)
+            if operator is not None and operator.status != OFFLINE:
+                if self.presence.is_connected(operator_id):
+                    return []
+            return attendances.requeue_attendances_of(uow, operator_id)
+
+        requeued = await self.run(work)
+        if requeued:
+            log.info("operator %s gone: attendances %s back in the queue", operator_id, requeued)
+
+    async def watch_absent_operators(self) -> None:
+        """After a restart no console is connected yet: give every operator
+        with active attendances the grace period to come back."""
+        operator_ids = await self.run(lambda uow: attendances.operators_with_active(uow.session))
+        for operator_id in operator_ids:
+            if not self.presence.is_connected(operator_id):
+                self.presence.start_grace(operator_id)
+
+    # --- knowledge base
+
+    async def reload_knowledge_base_if_changed(self) -> None:
+        """Content editors save files; the next reader sees them (O9)."""
+        folder = self.settings.kb_dir
+        signature = await asyncio.to_thread(knowledge_base.folder_signature, folder)
+        if signature != self._kb_signature:
+            await self.run(lambda uow: knowledge_base.load_articles(uow.session, folder))
+            self._kb_signature = signature
+
     async def drain(self) -> None:
         """Wait for background deliveries (used on shutdown)."""
+        self.presence.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)

@@ -74,6 +74,13 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
         await sio.enter_room(sid, f"operator:{operator['id']}")
         for room_id in rooms:
             await sio.enter_room(sid, f"room:{room_id}")
+        desk.presence.connected(operator["id"], sid)
+
+    @sio.event
+    async def disconnect(sid: str, _reason: Any = None) -> None:
+        session = await sio.get_session(sid)
+        if session and "operator_id" in session:
+            desk.presence.disconnected(session["operator_id"], sid)
 
     @sio.on("attendances:list")
     @acked

@@ -50,6 +50,21 @@ class Settings:
     session_ttl_seconds: int = field(
         default_factory=lambda: int(_env("SESSION_TTL_SECONDS", str(12 * 3600)))
     )
+    # An operator whose console is gone this long (or who went offline) has
+    # their active attendances put back in the queue.
+    reconnect_grace_seconds: float = field(
+        default_factory=lambda: float(_env("RECONNECT_GRACE_SECONDS", "60"))
+    )
+    # Reasons an operator can give for a pause.
+    pause_reasons: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            _csv(_env("PAUSE_REASONS", "Almoço,Intervalo,Reunião,Treinamento,Outro"))
+        )
+    )
+    # The content editors' knowledge-base files.
+    kb_dir: Path = field(
+        default_factory=lambda: Path(_env("KB_DIR", str(PROJECT_ROOT / "data" / "knowledge_base")))
+    )
     # Seconds to wait for Rasa's HTTP API before giving up on one call.
     rasa_timeout_seconds: float = field(
         default_factory=lambda: float(_env("RASA_TIMEOUT_SECONDS", "10"))

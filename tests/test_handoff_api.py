@@ -19,7 +19,9 @@ def _login(base: str) -> dict[str, str]:
         f"{base}/api/auth/login", json={"username": "operador", "password": "atendimento123"}
     )
     assert response.status_code == 200
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+    headers = {"Authorization": f"Bearer {response.json()['token']}"}
+    requests.post(f"{base}/api/me/status", json={"status": "available"}, headers=headers)
+    return headers
 
 
 def _open(base: str, **payload) -> requests.Response:

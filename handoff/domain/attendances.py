@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
 from handoff.domain.audit import audit
+from handoff.domain.brazil import phone_e164
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from handoff.domain.operators import room_ids
+from handoff.domain.operators import is_supervisor, room_ids
 from handoff.domain.protocols import next_protocol
 from handoff.models import (
     ACTIVE,
+    AVAILABLE,
     CANCELLED,
     FINISHED,
     FROM_BOT,
@@ -24,8 +26,11 @@ from handoff.models import (
     PENDING,
     QUEUED,
     Attendance,
+    Customer,
+    KbArticle,
     Message,
     Operator,
+    Registration,
     Room,
     utcnow,
 )
@@ -95,10 +100,13 @@ def attendance_for(session: Session, operator: Operator, attendance_id: Any) -> 
     return attendance
 
 
-def own_attendance(session: Session, operator: Operator, attendance_id: Any) -> Attendance:
-    """An attendance this operator is handling (or handled)."""
+def own_attendance(
+    session: Session, operator: Operator, attendance_id: Any, supervisors_too: bool = False
+) -> Attendance:
+    """An attendance this operator is handling (or handled); with
+    ``supervisors_too``, a supervisor of its room may act on it as well."""
     attendance = attendance_for(session, operator, attendance_id)
-    if attendance.operator_id != operator.id:
+    if attendance.operator_id != operator.id and not (supervisors_too and is_supervisor(operator)):
         raise Forbidden("Este atendimento é de outro operador.")
     return attendance
 
@@ -141,6 +149,7 @@ def open_attendance(
         contact_email=_optional(contact, "email", 254),
         contact_phone=_optional(contact, "phone", 20),
     )
+    attendance.customer_id = _customer_with_phone(session, attendance.contact_phone)
     try:
         with session.begin_nested():
             session.add(attendance)
@@ -154,6 +163,14 @@ def open_attendance(
     if first_message:
         _store_customer_message(uow, attendance, first_message)
     return attendance, True
+
+
+def _customer_with_phone(session: Session, phone: str | None) -> int | None:
+    """The id of the one customer with this phone (WhatsApp attendances)."""
+    normalised = phone_e164(phone) if phone else None
+    if normalised is None:
+        return None
+    return session.scalar(select(Customer.id).where(Customer.phone == normalised))
 
 
 def _optional(data: dict[str, Any], key: str, limit: int) -> str | None:
@@ -195,6 +212,8 @@ def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> 
     session = uow.session
     if not operator.active_for_chat:
         raise Forbidden("Operador não está ativado para o chat.")
+    if operator.status != AVAILABLE:
+        raise Conflict("Fique Disponível para atender.")
     attendance = attendance_for(session, operator, attendance_id)
     if attendance.status == ACTIVE and attendance.operator_id == operator.id:
         return attendance
@@ -383,7 +402,7 @@ def end_attendance(
     """
     if outcome not in (FINISHED, CANCELLED):
         raise Invalid("outcome must be finished or cancelled")
-    attendance = own_attendance(uow.session, operator, attendance_id)
+    attendance = own_attendance(uow.session, operator, attendance_id, supervisors_too=True)
     if attendance.status == outcome:
         return attendance, False
     if attendance.status != ACTIVE:
@@ -395,3 +414,91 @@ def end_attendance(
     audit(uow.session, outcome, operator_id=operator.id, attendance_id=attendance.id)
     uow.notify(_audience(attendance), "attendance:ended", attendance_view(attendance))
     return attendance, True
+
+
+# --- an operator who is gone
+
+
+def requeue_attendances_of(uow: UnitOfWork, operator_id: int) -> list[int]:
+    """Put an absent operator's active attendances back at the head of their queue.
+
+    They keep their place in arrival order (``queued_at`` is unchanged).
+    """
+    attendances = uow.session.scalars(
+        select(Attendance).where(Attendance.operator_id == operator_id, Attendance.status == ACTIVE)
+    ).all()
+    for attendance in attendances:
+        attendance.status, attendance.operator_id, attendance.taken_at = QUEUED, None, None
+        audit(uow.session, "requeued", operator_id=operator_id, attendance_id=attendance.id)
+        view = attendance_view(attendance)
+        uow.notify(f"operator:{operator_id}", "attendance:requeued", view)
+        uow.notify(f"room:{attendance.room_id}", "attendance:queued", view)
+    return [a.id for a in attendances]
+
+
+def operators_with_active(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(Attendance.operator_id).where(Attendance.status == ACTIVE).distinct()
+        )
+    )
+
+
+# --- reading an attendance whole
+
+
+def _seconds(start: Any, end: Any) -> float | None:
+    return round((end - start).total_seconds(), 1) if start and end else None
+
+
+def attendance_summary(session: Session, operator: Operator, attendance_id: Any) -> dict[str, Any]:
+    """Customer, protocol, times and the information given (O12)."""
+    attendance = attendance_for(session, operator, attendance_id)
+    record = attendance_record(session, attendance)
+    customer = session.get(Customer, attendance.customer_id) if attendance.customer_id else None
+    now = utcnow()
+    started = attendance.taken_at
+    return {
+        "attendance": attendance_view(attendance),
+        "customer": {"id": customer.id, "name": customer.name, "phone": customer.phone}
+        if customer
+        else None,
+        "operator_name": record["operator_name"],
+        "waiting_seconds": _seconds(attendance.queued_at, started or attendance.ended_at or now),
+        "first_response_seconds": _seconds(started, attendance.first_response_at),
+        "duration_seconds": _seconds(started, attendance.ended_at or now),
+        "registrations": record["registrations"],
+        "message_count": len(record["messages"]),
+    }
+
+
+def find_by_protocol(session: Session, operator: Operator, protocol: Any) -> dict[str, Any]:
+    """The whole attendance with this protocol, if it is of the operator's rooms."""
+    number = "".join(ch for ch in str(protocol) if ch.isdigit())
+    attendance = session.scalar(select(Attendance).where(Attendance.protocol == number))
+    if attendance is None or attendance.room_id not in room_ids(session, operator):
+        raise NotFound("Protocolo não encontrado.")
+    return attendance_record(session, attendance)
+
+
+def attendance_record(session: Session, attendance: Attendance) -> dict[str, Any]:
+    """An attendance with its messages and registrations, for history views."""
+    operator = session.get(Operator, attendance.operator_id) if attendance.operator_id else None
+    messages = session.scalars(
+        select(Message).where(Message.attendance_id == attendance.id).order_by(Message.id)
+    )
+    registrations = session.execute(
+        select(Registration.at, KbArticle.id, KbArticle.title, KbArticle.category)
+        .join(KbArticle, KbArticle.id == Registration.article_id)
+        .where(Registration.attendance_id == attendance.id)
+        .order_by(Registration.at, Registration.id)
+    )
+    return {
+        **attendance_view(attendance),
+        "operator_name": operator.name if operator else None,
+        "messages": [message_view(m) for m in messages],
+        "registrations": [
+            {"at": at.isoformat(), "article_id": aid, "title": title, "category": category}
+            for at, aid, title, category in registrations
+        ],
+    }

@@ -9,12 +9,17 @@ class DomainError(Exception):
     code = "error"
     status = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # The input field at fault, so a form can show the error in place.
+        self.field = field
 
     def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+        error = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return error
 
 
 class Invalid(DomainError):

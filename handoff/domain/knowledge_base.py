@@ -17,12 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handoff.domain.errors import Invalid
-from handoff.models import KbArticle, utcnow
+from handoff.db import UnitOfWork
+from handoff.domain.attendances import own_attendance
+from handoff.domain.audit import audit
+from handoff.domain.brazil import search_key
+from handoff.domain.errors import Conflict, Invalid, NotFound
+from handoff.models import ACTIVE, KbArticle, Operator, Registration, utcnow
 
 
 @dataclass(frozen=True)
@@ -67,3 +72,88 @@ def load_articles(session: Session, folder: Path) -> int:
         row.updated_at = utcnow()
         changed += 1
     return changed
+
+
+def folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times: changes when an editor saves a file."""
+    return tuple(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.md"))
+    )
+
+
+def article_view(article: KbArticle, registered: bool = False) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "key": article.key,
+        "title": article.title,
+        "category": article.category,
+        "body": article.body,
+        "registered": registered,
+    }
+
+
+def list_articles(
+    session: Session, category: Any = None, text: Any = None, attendance_id: int | None = None
+) -> dict[str, Any]:
+    """All articles (O9), by category then title, optionally filtered.
+
+    ``text`` matches title or body ignoring case and accents. With an
+    attendance, each article says whether it was registered in it.
+    """
+    registered: set[int] = set()
+    if attendance_id is not None:
+        registered = set(
+            session.scalars(
+                select(Registration.article_id).where(Registration.attendance_id == attendance_id)
+            )
+        )
+    articles = session.scalars(select(KbArticle).order_by(KbArticle.category, KbArticle.title))
+    key = search_key(text) if isinstance(text, str) and text.strip() else None
+    all_articles = list(articles)
+    chosen = [
+        a
+        for a in all_articles
+        if (not category or a.category == category)
+        and (key is None or key in search_key(a.title) or key in search_key(a.body))
+    ]
+    return {
+        "categories": sorted({a.category for a in all_articles}),
+        "articles": [article_view(a, a.id in registered) for a in chosen],
+    }
+
+
+def register_information(
+    uow: UnitOfWork, operator: Operator, attendance_id: Any, article_id: Any
+) -> tuple[Registration, bool]:
+    """REGISTRAR (O10): this article was given in this attendance. Idempotent."""
+    attendance = own_attendance(uow.session, operator, attendance_id)
+    if attendance.status != ACTIVE:
+        raise Conflict("Este atendimento já foi encerrado.")
+    article = uow.session.get(KbArticle, article_id) if isinstance(article_id, int) else None
+    if article is None:
+        raise NotFound("Informação não encontrada na base de conhecimento.")
+    existing = uow.session.scalar(
+        select(Registration).where(
+            Registration.attendance_id == attendance.id, Registration.article_id == article.id
+        )
+    )
+    if existing is not None:
+        return existing, False
+    registration = Registration(
+        attendance_id=attendance.id, article_id=article.id, operator_id=operator.id
+    )
+    uow.session.add(registration)
+    uow.session.flush()
+    audit(
+        uow.session,
+        "registered",
+        operator_id=operator.id,
+        attendance_id=attendance.id,
+        article_id=article.id,
+    )
+    uow.notify(
+        f"operator:{operator.id}",
+        "attendance:registration",
+        {"attendance_id": attendance.id, "article_id": article.id, "title": article.title},
+    )
+    return registration, True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -30,6 +31,12 @@ from handoff.models import (
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 STATUSES = (AVAILABLE, PAUSED, OFFLINE)
+ROLES = ("operator", "supervisor", "admin")
+
+
+def is_supervisor(operator: Operator) -> bool:
+    """Supervisors and admins may act on any attendance of their rooms."""
+    return operator.role in ("supervisor", "admin")
 
 
 def hash_password(password: str) -> str:
@@ -104,8 +111,8 @@ def operator_for_token(session: Session, token: str) -> Operator:
     return operator
 
 
-def logout(uow: UnitOfWork, token: str) -> None:
-    """Revoke the session and set the operator offline (O1)."""
+def logout(uow: UnitOfWork, token: str) -> int:
+    """Revoke the session and set the operator offline (O1); returns their id."""
     operator = operator_for_token(uow.session, token)
     row = uow.session.scalar(
         select(OperatorSession).where(OperatorSession.token_hash == _token_hash(token))
@@ -114,16 +121,30 @@ def logout(uow: UnitOfWork, token: str) -> None:
     row.revoked_at = utcnow()
     set_status(uow, operator, OFFLINE)
     audit(uow.session, "logout", operator_id=operator.id)
+    return operator.id
 
 
-def set_status(uow: UnitOfWork, operator: Operator, status: str, reason: str | None = None) -> None:
-    """Change availability and keep the change in its history."""
+def set_status(
+    uow: UnitOfWork,
+    operator: Operator,
+    status: Any,
+    reason: Any = None,
+    pause_reasons: tuple[str, ...] = (),
+) -> None:
+    """Change availability and keep the change in its history.
+
+    A pause needs a reason from ``pause_reasons`` (when that list is empty,
+    any short text).
+    """
     if status not in STATUSES:
-        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
-    if status == PAUSED and (not isinstance(reason, str) or not reason.strip()):
-        raise Invalid("Informe o motivo da pausa.")
-    if isinstance(reason, str) and len(reason) > 120:
-        raise Invalid("O motivo da pausa deve ter até 120 caracteres.")
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
+    if status == PAUSED:
+        if not isinstance(reason, str) or not reason.strip():
+            raise Invalid("Informe o motivo da pausa.", field="reason")
+        if pause_reasons and reason not in pause_reasons:
+            raise Invalid(f"Motivo de pausa desconhecido: {reason}.", field="reason")
+        if len(reason) > 120:
+            raise Invalid("O motivo da pausa deve ter até 120 caracteres.", field="reason")
     operator.status = status
     uow.session.add(
         OperatorStatusChange(

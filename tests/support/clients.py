@@ -58,6 +58,12 @@ class Operator:
         )
         response.raise_for_status()
         self.token = response.json()["token"]
+        requests.post(
+            f"{handoff_url}/api/me/status",
+            json={"status": "available"},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        ).raise_for_status()
         self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._seen: list[tuple[str, Any]] = []
         self.sio = socketio.Client(reconnection=False)

@@ -1,0 +1,13 @@
+"""REST routes. Each parses and authorises, then calls one desk or domain
+function; typed domain errors become JSON errors in :mod:`.errors`."""
+
+from __future__ import annotations
+
+from sanic import Blueprint
+
+from handoff.routes import attendances, customers, health, integration, knowledge, operators
+
+api = Blueprint.group(
+    operators.bp, attendances.bp, customers.bp, knowledge.bp, integration.bp, url_prefix="/api"
+)
+routes = Blueprint.group(health.bp, api)

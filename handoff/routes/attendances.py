@@ -1,0 +1,75 @@
+"""The operator's attendances: queue, take, conversation, summary, ending."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from handoff.domain import attendances
+from handoff.models import CANCELLED, FINISHED
+from handoff.routes.common import bearer, desk, json_body
+
+bp = Blueprint("attendances")
+
+
+@bp.get("/attendances")
+async def list_attendances(request: Request) -> HTTPResponse:
+    result = await desk(request).as_operator(
+        bearer(request), lambda uow, op: attendances.operator_attendances(uow.session, op)
+    )
+    return json(result)
+
+
+@bp.get("/attendances/<attendance_id:int>/messages")
+async def messages(request: Request, attendance_id: int) -> HTTPResponse:
+    rows = await desk(request).as_operator(
+        bearer(request),
+        lambda uow, op: attendances.attendance_messages(uow.session, op, attendance_id),
+    )
+    return json({"messages": rows})
+
+
+@bp.get("/attendances/<attendance_id:int>/summary")
+async def summary(request: Request, attendance_id: int) -> HTTPResponse:
+    result = await desk(request).as_operator(
+        bearer(request),
+        lambda uow, op: attendances.attendance_summary(uow.session, op, attendance_id),
+    )
+    return json(result)
+
+
+@bp.get("/protocols/<protocol:str>")
+async def by_protocol(request: Request, protocol: str) -> HTTPResponse:
+    record = await desk(request).as_operator(
+        bearer(request), lambda uow, op: attendances.find_by_protocol(uow.session, op, protocol)
+    )
+    return json(record)
+
+
+@bp.post("/attendances/<attendance_id:int>/take")
+async def take(request: Request, attendance_id: int) -> HTTPResponse:
+    attendance = await desk(request).as_operator(
+        bearer(request), lambda uow, op: attendances.take_attendance(uow, op, attendance_id)
+    )
+    return json({"attendance": attendances.attendance_view(attendance)})
+
+
+@bp.post("/attendances/<attendance_id:int>/messages")
+async def send(request: Request, attendance_id: int) -> HTTPResponse:
+    data = json_body(request)
+    result = await desk(request).send_message(
+        bearer(request), attendance_id, data.get("text"), data.get("client_id")
+    )
+    return json(result, status=201)
+
+
+@bp.post("/attendances/<attendance_id:int>/finish")
+async def finish(request: Request, attendance_id: int) -> HTTPResponse:
+    view = await desk(request).end(bearer(request), attendance_id, FINISHED)
+    return json({"attendance": view})
+
+
+@bp.post("/attendances/<attendance_id:int>/cancel")
+async def cancel(request: Request, attendance_id: int) -> HTTPResponse:
+    view = await desk(request).end(bearer(request), attendance_id, CANCELLED)
+    return json({"attendance": view})

@@ -1,0 +1,42 @@
+"""Calls from the Rasa side: the custom actions and the event broker."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from handoff.domain import attendances
+from handoff.routes.common import desk, json_body, require_service, settings
+
+bp = Blueprint("integration")
+
+
+@bp.post("/attendances")
+async def open_attendance(request: Request) -> HTTPResponse:
+    require_service(request)
+    data = json_body(request)
+    contact, first = data.get("contact"), data.get("first_message")
+    default_room = settings(request).default_room
+    attendance, created = await desk(request).run(
+        lambda uow: attendances.open_attendance(
+            uow,
+            conversation_id=data.get("conversation_id"),
+            channel=data.get("channel"),
+            room=data.get("room"),
+            default_room=default_room,
+            contact=contact if isinstance(contact, dict) else None,
+            first_message=first if isinstance(first, dict) else None,
+        )
+    )
+    return json(
+        {"attendance": attendances.attendance_view(attendance), "created": created},
+        status=201 if created else 200,
+    )
+
+
+@bp.post("/rasa/events")
+async def rasa_events(request: Request) -> HTTPResponse:
+    require_service(request)
+    events = json_body(request, list)
+    stored = await desk(request).run(lambda uow: attendances.record_rasa_events(uow, events))
+    return json({"stored": stored})
