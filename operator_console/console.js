@@ -335,6 +335,7 @@ function unlockSound() {
 }
 
 function ring(a) {
+  if (!state.me || state.me.status !== "available") return;
   if (state.audio) {
     const oscillator = state.audio.createOscillator();
     const gain = state.audio.createGain();

@@ -27,10 +27,18 @@ def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
 
 
 @pytest.fixture(scope="module")
-def handoff(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def handoff_settings() -> dict[str, str]:
+    """Extra HANDOFF_* variables for a module's handoff service."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def handoff(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, handoff_settings: dict[str, str]
+) -> Iterator[Service]:
     """The handoff service alone (Rasa unreachable)."""
     folder = tmp_path_factory.mktemp(f"handoff-{backend}")
     with fresh_database(backend, folder) as url:
-        service = start_handoff(url, folder)
+        service = start_handoff(url, folder, extra_env=handoff_settings)
         yield service
         service.stop()

@@ -24,8 +24,8 @@ def test_concurrent_protocols_are_unique_and_sequential(backend, tmp_path):
                 return next_protocol(uow.session, WHEN)
 
         with ThreadPoolExecutor(max_workers=16) as pool:
-            protocols = list(pool.map(take_one, range(100)))
+            protocols = list(pool.map(take_one, range(200)))
         db.dispose()
-    assert len(set(protocols)) == 100
+    assert len(set(protocols)) == 200
     assert all(re.fullmatch(r"2026\d{6}", p) for p in protocols)
-    assert sorted(protocols) == [f"2026{n:06d}" for n in range(1, 101)]
+    assert sorted(protocols) == [f"2026{n:06d}" for n in range(1, 201)]

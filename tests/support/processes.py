@@ -101,11 +101,14 @@ def handoff_env(database_url: str, port: int, rasa_url: str) -> dict[str, str]:
 
 
 def start_handoff(
-    database_url: str, log_dir: Path, rasa_url: str = "http://127.0.0.1:9"
+    database_url: str,
+    log_dir: Path,
+    rasa_url: str = "http://127.0.0.1:9",
+    extra_env: dict[str, str] | None = None,
 ) -> Service:
     """Migrate, load demo data and serve the handoff service."""
     port = free_port()
-    env = handoff_env(database_url, port, rasa_url)
+    env = {**handoff_env(database_url, port, rasa_url), **(extra_env or {})}
     subprocess.run(
         [PYTHON, "-m", "handoff", "prepare"],
         cwd=ROOT,

@@ -1,0 +1,102 @@
+"""Small factories over the real domain functions and a REST client, for
+tests that talk to a running handoff service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import requests
+from sqlalchemy import select
+
+from handoff.db import Database
+from handoff.domain.operators import create_operator
+from handoff.models import Room
+from tests.support.processes import SERVICE_TOKEN, Service
+
+PASSWORD = "senha-de-teste-123"
+
+
+def add_room(service: Service, slug: str) -> None:
+    db = Database(service.env["DATABASE_URL"])
+    with db.unit_of_work() as uow:
+        if uow.session.scalar(select(Room).where(Room.slug == slug)) is None:
+            uow.session.add(Room(slug=slug, name=slug.title()))
+    db.dispose()
+
+
+def add_operator(service: Service, rooms: list[str], **fields: Any) -> str:
+    """A new operator linked to ``rooms``; returns the username."""
+    username = fields.pop("username", f"op-{uuid.uuid4().hex[:8]}")
+    db = Database(service.env["DATABASE_URL"])
+    with db.unit_of_work() as uow:
+        room_rows = list(uow.session.scalars(select(Room).where(Room.slug.in_(rooms))))
+        operator = create_operator(
+            uow.session,
+            username=username,
+            name=fields.pop("name", username),
+            password=PASSWORD,
+            rooms=room_rows,
+            role=fields.pop("role", "operator"),
+        )
+        for key, value in fields.items():
+            setattr(operator, key, value)
+    db.dispose()
+    return username
+
+
+class Client:
+    """An operator's REST session."""
+
+    def __init__(self, service: Service, username: str, password: str = PASSWORD) -> None:
+        self.base = service.base_url
+        response = requests.post(
+            f"{self.base}/api/auth/login",
+            json={"username": username, "password": password},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        self.token = response.json()["token"]
+        self.operator = response.json()["operator"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path: str, **params: Any) -> requests.Response:
+        return requests.get(f"{self.base}{path}", params=params, headers=self.headers, timeout=10)
+
+    def post(self, path: str, payload: Any = None) -> requests.Response:
+        return requests.post(f"{self.base}{path}", json=payload, headers=self.headers, timeout=10)
+
+    def put(self, path: str, payload: Any) -> requests.Response:
+        return requests.put(f"{self.base}{path}", json=payload, headers=self.headers, timeout=10)
+
+    def available(self) -> Client:
+        assert self.post("/api/me/status", {"status": "available"}).status_code == 200
+        return self
+
+    def take(self, attendance_id: int) -> requests.Response:
+        return self.post(f"/api/attendances/{attendance_id}/take")
+
+    def send(self, attendance_id: int, text: str) -> requests.Response:
+        return self.post(
+            f"/api/attendances/{attendance_id}/messages",
+            {"text": text, "client_id": uuid.uuid4().hex},
+        )
+
+
+def open_attendance(service: Service, room: str | None = None, **fields: Any) -> dict[str, Any]:
+    """What the custom action does; returns the attendance."""
+    payload = {"conversation_id": uuid.uuid4().hex, "channel": "socketio", "room": room, **fields}
+    response = requests.post(
+        f"{service.base_url}/api/attendances",
+        json=payload,
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["attendance"]
+
+
+def error_of(response: requests.Response, status: int) -> dict[str, str]:
+    """The JSON error of a response that must have ``status``."""
+    assert response.status_code == status, response.text
+    return response.json()["error"]
