@@ -1,45 +1,71 @@
-"""Actions that hand a conversation to a human (W2, Z1, Z2) and route the rest."""
+"""Actions that hand a conversation to a human (W2, Z1, Z2), route the rest,
+and keep the bot silent while a human attends, whatever happens to the
+Rasa session."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional
+import os
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted,
+    ConversationPaused,
+    EventType,
+    ReminderScheduled,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+)
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff_client import HandoffUnavailable, open_attendance
+from actions.handoff_client import HandoffUnavailable, has_open_attendance, open_attendance
 
 logger = logging.getLogger(__name__)
 
 WHATSAPP = "whatsapp"
+RETRY_INTENT = "EXTERNAL_retry_handoff"
 
 
-def _metadata(tracker: Tracker) -> Dict[str, Any]:
+def _retry_seconds() -> float:
+    """How long to wait before asking the handoff service again."""
+    return float(os.environ.get("HANDOFF_RETRY_SECONDS", "30"))
+
+
+def _metadata(tracker: Tracker) -> Dict[Text, Any]:
     """Channel metadata: the current message's, else the session's first."""
     latest = (tracker.latest_message or {}).get("metadata") or {}
     started = tracker.get_slot("session_started_metadata") or {}
     return {**started, **latest}
 
 
-def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
+def _latest_user_message(tracker: Tracker) -> Optional[Dict[Text, Any]]:
     for event in reversed(tracker.events):
-        if event.get("event") == "user":
+        # Skip intents triggered from outside (their text is "EXTERNAL: <intent>").
+        if event.get("event") == "user" and not str(event.get("text") or "").startswith("EXTERNAL"):
             return {"message_id": event.get("message_id"), "text": event.get("text")}
     return None
+
+
+def _paused() -> List[EventType]:
+    # action_listen after the pause: once resumed, the rules start clean.
+    return [ConversationPaused(), ActionExecuted("action_listen")]
 
 
 def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
     """Queue the conversation in the handoff service and pause the bot.
 
-    On a citizen's first WhatsApp message the welcome comes first (Z1).
-    The pause is followed by ``action_listen`` so that after the attendance
-    the rules start from a clean state (see docs/architecture.md).
+    On a citizen's first WhatsApp message the welcome comes first (Z1). If
+    the handoff service cannot be reached, the customer is told once and a
+    reminder asks again later, until it answers.
     """
     channel = tracker.get_latest_input_channel() or "unknown"
+    retrying = (tracker.latest_message or {}).get("intent", {}).get("name") == RETRY_INTENT
     first_contact = not tracker.get_slot("handed_off_before")
-    if first_contact and channel == WHATSAPP:
+    if first_contact and channel == WHATSAPP and not retrying:
         dispatcher.utter_message(response="utter_welcome")
     metadata = _metadata(tracker)
     contact = {"name": metadata.get("name"), "email": metadata.get("email")}
@@ -55,26 +81,38 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
         )
     except HandoffUnavailable as error:
         logger.error("could not open an attendance for %s: %s", tracker.sender_id, error)
-        dispatcher.utter_message(response="utter_handoff_unavailable")
-        return []
+        if not retrying:
+            dispatcher.utter_message(response="utter_handoff_unavailable")
+        return [
+            ReminderScheduled(
+                RETRY_INTENT,
+                trigger_date_time=datetime.now(timezone.utc) + timedelta(seconds=_retry_seconds()),
+                name="retry_handoff",
+                kill_on_user_message=False,
+            )
+        ]
     dispatcher.utter_message(
         response="utter_transferred" if opened.created else "utter_already_in_attendance"
     )
-    return [
-        SlotSet("handed_off_before", True),
-        ConversationPaused(),
-        ActionExecuted("action_listen"),
-    ]
+    return [SlotSet("handed_off_before", True), *_paused()]
+
+
+def _in_attendance(tracker: Tracker) -> bool:
+    try:
+        return has_open_attendance(tracker.sender_id)
+    except HandoffUnavailable as error:
+        logger.warning("could not ask about %s: %s", tracker.sender_id, error)
+        return False
 
 
 class ActionStartAttendance(Action):
-    """The customer asked for a human."""
+    """The customer asked for a human (or a retry of that is due)."""
 
-    def name(self) -> str:
+    def name(self) -> Text:
         return "action_start_attendance"
 
     def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         return start_attendance(dispatcher, tracker)
 
@@ -82,13 +120,52 @@ class ActionStartAttendance(Action):
 class ActionRouteMessage(Action):
     """Any other message: a first contact goes to a human, later ones get help."""
 
-    def name(self) -> str:
+    def name(self) -> Text:
         return "action_route_message"
 
     def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[EventType]:
         if not tracker.get_slot("handed_off_before"):
             return start_attendance(dispatcher, tracker)
         dispatcher.utter_message(response="utter_fallback_help")
         return []
+
+
+class ActionSessionStart(Action):
+    """Rasa's session start, plus: a session that starts while a human is
+    attending stays paused (a new session would otherwise un-pause it)."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        events: List[EventType] = [SessionStarted()]
+        events.extend(
+            SlotSet(name, value)
+            for name, value in tracker.slots.items()
+            if value is not None and name != "requested_slot"
+        )
+        if _in_attendance(tracker):
+            events.append(ConversationPaused())
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionRestart(Action):
+    """`/restart` during an attendance must not wake the bot: the customer
+    stays with the human. Outside an attendance it restarts as usual."""
+
+    def name(self) -> Text:
+        return "action_restart"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        if _in_attendance(tracker):
+            # Forget the restart request itself: the conversation stays paused
+            # and Rasa stops predicting (a paused tracker runs no action).
+            return [UserUtteranceReverted()]
+        return [Restarted()]

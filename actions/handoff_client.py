@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
+from urllib.parse import quote
 
 import requests
 
@@ -21,8 +22,19 @@ class OpenedAttendance:
     created: bool
 
 
-def _base_url() -> str:
-    return os.environ.get("HANDOFF_URL", "http://127.0.0.1:8000").rstrip("/")
+def _call(method: str, path: str, payload: Optional[Dict[str, Any]] = None) -> requests.Response:
+    base = os.environ.get("HANDOFF_URL", "http://127.0.0.1:8000").rstrip("/")
+    token = os.environ.get("HANDOFF_SERVICE_TOKEN", "dev-service-token")
+    try:
+        return requests.request(
+            method,
+            f"{base}{path}",
+            json=payload,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=TIMEOUT_SECONDS,
+        )
+    except requests.RequestException as error:
+        raise HandoffUnavailable(repr(error)) from error
 
 
 def open_attendance(
@@ -33,23 +45,25 @@ def open_attendance(
     first_message: Optional[Dict[str, Any]] = None,
 ) -> OpenedAttendance:
     """Queue the conversation for a human; idempotent for an open attendance."""
-    payload = {
-        "conversation_id": conversation_id,
-        "channel": channel,
-        "room": room,
-        "contact": contact,
-        "first_message": first_message,
-    }
-    token = os.environ.get("HANDOFF_SERVICE_TOKEN", "dev-service-token")
-    try:
-        response = requests.post(
-            f"{_base_url()}/api/attendances",
-            json=payload,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=TIMEOUT_SECONDS,
-        )
-    except requests.RequestException as error:
-        raise HandoffUnavailable(repr(error)) from error
+    response = _call(
+        "POST",
+        "/api/attendances",
+        {
+            "conversation_id": conversation_id,
+            "channel": channel,
+            "room": room,
+            "contact": contact,
+            "first_message": first_message,
+        },
+    )
     if response.status_code not in (200, 201):
         raise HandoffUnavailable(f"HTTP {response.status_code}: {response.text[:300]}")
     return OpenedAttendance(response.json()["attendance"]["id"], response.status_code == 201)
+
+
+def has_open_attendance(conversation_id: str) -> bool:
+    """Whether a human is attending this conversation now."""
+    response = _call("GET", f"/api/conversations/{quote(conversation_id, safe='')}/attendance")
+    if response.status_code != 200:
+        raise HandoffUnavailable(f"HTTP {response.status_code}: {response.text[:300]}")
+    return bool(response.json()["open"])

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     @app.after_server_start
     async def catch_up(_app: Sanic) -> None:
         desk.in_background(desk.deliver_pending())
+        desk.in_background(desk.reconcile())
         await desk.watch_absent_operators()
         await desk.reload_knowledge_base_if_changed()
 

@@ -73,6 +73,22 @@ class Desk:
         for message_id, conversation_id, text in pending:
             await self.deliver(message_id, conversation_id, text)
 
+    async def reconcile(self) -> None:
+        """Import what Rasa holds for open attendances but we never received
+        (the event broker's queue lives in Rasa's memory). Idempotent."""
+        conversations = await self.run(lambda uow: attendances.open_conversations(uow.session))
+        for conversation_id in conversations:
+            try:
+                events = await self.rasa.conversation_events(conversation_id)
+            except RasaUnavailable as error:
+                log.warning("reconciliation of %s skipped: %s", conversation_id, error)
+                continue
+            stored = await self.run(
+                lambda uow, c=conversation_id, e=events: attendances.import_missed_events(uow, c, e)
+            )
+            if stored:
+                log.info("reconciled %s message(s) of %s from Rasa", stored, conversation_id)
+
     async def send_message(
         self, token: str, attendance_id: Any, text: Any, client_id: Any
     ) -> dict[str, Any]:

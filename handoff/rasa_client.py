@@ -55,6 +55,19 @@ class RasaClient:
         except (aiohttp.ClientError, TimeoutError):
             return False
 
+    async def conversation_events(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The events of the conversation's tracker, each with its sender id."""
+        assert self._session is not None
+        url = f"{self.base_url}{self._conversation(conversation_id)}/tracker"
+        try:
+            async with self._session.get(url, params={"token": self._token}) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"tracker: HTTP {response.status}")
+                tracker = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RasaUnavailable(f"tracker: {error!r}") from error
+        return [{**event, "sender_id": conversation_id} for event in tracker.get("events", [])]
+
     async def send_bot_message(self, conversation_id: str, text: str, message_id: int) -> None:
         """Append a bot event and send it on the customer's latest channel."""
         event = {"event": "bot", "text": text, "metadata": {"handoff_message_id": message_id}}

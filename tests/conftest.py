@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.databases import BACKENDS, fresh_database
-from tests.support.processes import Service, Stack, start_handoff, start_stack
+from tests.support.processes import MODEL, Service, Stack, start_handoff, start_stack
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -16,12 +17,28 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack_settings() -> dict[str, str]:
+    """Extra environment for a module's stack (all three processes)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def stack_model() -> Path:
+    return MODEL
+
+
+@pytest.fixture(scope="module")
+def stack(
+    backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_settings: dict[str, str],
+    stack_model: Path,
+) -> Iterator[Stack]:
     """Rasa, the action server and the handoff service on one database engine."""
     folder = tmp_path_factory.mktemp(f"stack-{backend}")
     with fresh_database(backend, folder) as url:
         tracker_url = url if backend == "postgresql" else f"sqlite:///{folder / 'rasa.db'}"
-        running = start_stack(url, tracker_url, folder)
+        running = start_stack(url, tracker_url, folder, stack_model, stack_settings)
         yield running
         running.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -38,3 +39,23 @@ def test_story_tests_pass(tmp_path):
         str(tmp_path),
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_held_out_examples_are_understood(tmp_path):
+    """Every held-out request for a person is recognised, and nothing else is
+    taken for one (a false transfer would bother an operator)."""
+    result = _rasa(
+        "test",
+        "nlu",
+        "--model",
+        str(MODEL),
+        "--nlu",
+        "tests/rasa/nlu_heldout.yml",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((tmp_path / "intent_report.json").read_text())
+    assert report["request_human"]["precision"] == 1.0
+    assert report["request_human"]["recall"] == 1.0
+    assert report["accuracy"] >= 0.9

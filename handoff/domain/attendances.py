@@ -137,7 +137,7 @@ def open_attendance(
     room_row = session.scalar(select(Room).where(Room.slug == slug))
     if room_row is None:
         raise NotFound(f"unknown room '{slug}'")
-    existing = _open_attendance_of(session, conversation_id)
+    existing = open_attendance_of(session, conversation_id)
     if existing is not None:
         return existing, False
     attendance = Attendance(
@@ -155,7 +155,7 @@ def open_attendance(
             session.add(attendance)
     except IntegrityError:
         # Another request queued this conversation a moment ago.
-        existing = _open_attendance_of(session, conversation_id)
+        existing = open_attendance_of(session, conversation_id)
         assert existing is not None
         return existing, False
     audit(session, "queued", attendance_id=attendance.id, room=slug, channel=channel)
@@ -180,7 +180,7 @@ def _optional(data: dict[str, Any], key: str, limit: int) -> str | None:
     return _text(value, key, limit).strip()
 
 
-def _open_attendance_of(session: Session, conversation_id: str) -> Attendance | None:
+def open_attendance_of(session: Session, conversation_id: str) -> Attendance | None:
     return session.scalar(
         select(Attendance).where(
             Attendance.conversation_id == conversation_id,
@@ -346,7 +346,7 @@ def record_rasa_events(uow: UnitOfWork, events: Any) -> int:
             continue
         if kind == "bot" and (event.get("metadata") or {}).get("handoff_message_id"):
             continue  # the echo of an operator message we delivered
-        attendance = _open_attendance_of(uow.session, sender)
+        attendance = open_attendance_of(uow.session, sender)
         if attendance is None:
             continue
         if kind == "user":
@@ -354,6 +354,19 @@ def record_rasa_events(uow: UnitOfWork, events: Any) -> int:
         else:
             stored += _store_bot_message(uow, attendance, event)
     return stored
+
+
+def import_missed_events(uow: UnitOfWork, conversation_id: str, events: list[dict]) -> int:
+    """Store the messages of Rasa's tracker that arrived since the open
+    attendance was queued and are not stored yet (reconciliation)."""
+    attendance = open_attendance_of(uow.session, conversation_id)
+    if attendance is None:
+        return 0
+    since = attendance.queued_at.timestamp()
+    recent = [
+        e for e in events if isinstance(e.get("timestamp"), int | float) and e["timestamp"] >= since
+    ]
+    return record_rasa_events(uow, recent)
 
 
 def _store_customer_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
@@ -434,6 +447,14 @@ def requeue_attendances_of(uow: UnitOfWork, operator_id: int) -> list[int]:
         uow.notify(f"operator:{operator_id}", "attendance:requeued", view)
         uow.notify(f"room:{attendance.room_id}", "attendance:queued", view)
     return [a.id for a in attendances]
+
+
+def open_conversations(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(Attendance.conversation_id).where(Attendance.status.in_(OPEN_STATES))
+        )
+    )
 
 
 def operators_with_active(session: Session) -> list[int]:

@@ -40,3 +40,18 @@ async def rasa_events(request: Request) -> HTTPResponse:
     events = json_body(request, list)
     stored = await desk(request).run(lambda uow: attendances.record_rasa_events(uow, events))
     return json({"stored": stored})
+
+
+@bp.get("/conversations/<conversation_id:str>/attendance")
+async def open_attendance_of(request: Request, conversation_id: str) -> HTTPResponse:
+    """Whether the conversation is with a human now (the bot must stay silent)."""
+    require_service(request)
+    attendance = await desk(request).run(
+        lambda uow: attendances.open_attendance_of(uow.session, conversation_id)
+    )
+    return json(
+        {
+            "open": attendance is not None,
+            "attendance": attendances.attendance_view(attendance) if attendance else None,
+        }
+    )

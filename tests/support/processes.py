@@ -126,15 +126,21 @@ def start_handoff(
     ).start()
 
 
-def start_stack(database_url: str, tracker_url: str, log_dir: Path) -> Stack:
+def start_stack(
+    database_url: str,
+    tracker_url: str,
+    log_dir: Path,
+    model: Path = MODEL,
+    extra_env: dict[str, str] | None = None,
+) -> Stack:
     """Handoff service, action server and Rasa, all real, on free ports."""
-    if not MODEL.exists():
-        raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it)")
+    if not model.exists():
+        raise RuntimeError(f"{model} is missing: run `make train` (make test does it)")
     rasa_port, actions_port = free_port(), free_port()
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     started: list[Service] = []
     try:
-        handoff = start_handoff(database_url, log_dir, rasa_url)
+        handoff = start_handoff(database_url, log_dir, rasa_url, extra_env)
         started.append(handoff)
         handoff_url = handoff.base_url
         rasa_env = {
@@ -146,6 +152,7 @@ def start_stack(database_url: str, tracker_url: str, log_dir: Path) -> Stack:
             "RASA_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
             "RASA_TRACKER_DB": tracker_url,
             "SANIC_HOST": "127.0.0.1",
+            **(extra_env or {}),
         }
         started.append(
             Service(
@@ -171,7 +178,7 @@ def start_stack(database_url: str, tracker_url: str, log_dir: Path) -> Stack:
                     "--port",
                     str(rasa_port),
                     "--model",
-                    str(MODEL),
+                    str(model),
                     "--credentials",
                     "credentials.yml",
                     "--endpoints",

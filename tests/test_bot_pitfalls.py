@@ -1,0 +1,185 @@
+"""Rasa 3.6 pitfalls, each met with real processes (issue: bot and channels).
+
+While a human attends, the bot stays silent whatever happens to the Rasa
+session; a transfer asked while the handoff service is away is retried;
+customer messages reach the operator across restarts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.clients import Operator, Visitor
+from tests.support.processes import RASA, RASA_TOKEN, ROOT, Stack
+
+pytestmark = pytest.mark.slow
+
+QUIET = 2.0  # seconds in which a silent bot must say nothing
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """These are about Rasa; the engines are covered by the other modules."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
+def stack_settings() -> dict[str, str]:
+    return {"HANDOFF_RETRY_SECONDS": "2"}
+
+
+@pytest.fixture(scope="module")
+def stack_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real bot with sessions that expire after three seconds."""
+    folder = tmp_path_factory.mktemp("short-sessions")
+    for name in ("config.yml", "domain.yml"):
+        shutil.copy(ROOT / name, folder / name)
+    domain = (folder / "domain.yml").read_text()
+    (folder / "domain.yml").write_text(
+        domain.replace("session_expiration_time: 1440", "session_expiration_time: 0.05")
+    )
+    subprocess.run(
+        [
+            RASA,
+            "train",
+            "--quiet",
+            "--fixed-model-name",
+            "short",
+            "--out",
+            str(folder),
+            "--config",
+            str(folder / "config.yml"),
+            "--domain",
+            str(folder / "domain.yml"),
+            "--data",
+            str(ROOT / "data"),
+        ],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"},
+    )
+    return folder / "short.tar.gz"
+
+
+def tracker(stack: Stack, conversation_id: str) -> dict:
+    response = requests.get(
+        f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
+        params={"token": RASA_TOKEN},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def handed_off(stack: Stack, operator: Operator, text: str = "oi") -> tuple[Visitor, dict]:
+    visitor = Visitor(stack.rasa_url)
+    visitor.say(text, metadata={"name": "Teste", "email": "teste@example.com"})
+    assert "transferido" in visitor.next_text()
+    queued = operator.wait_for(
+        "attendance:queued", lambda a: a["conversation_id"] == visitor.session_id
+    )
+    return visitor, queued
+
+
+def service(stack: Stack, name: str):
+    return next(s for s in stack.services if s.name == name)
+
+
+@pytest.fixture
+def operator(stack: Stack):
+    client = Operator(stack.handoff_url)
+    yield client
+    client.close()
+
+
+def test_restart_payload_does_not_wake_the_bot(stack: Stack, operator: Operator):
+    visitor, queued = handed_off(stack, operator)
+    visitor.say("/restart")
+    operator.wait_for("message:new", lambda m: m["text"] == "/restart")
+    visitor.say("alguém aí?")
+    operator.wait_for("message:new", lambda m: m["text"] == "alguém aí?")
+    time.sleep(QUIET)
+    assert visitor.received_nothing()
+    assert tracker(stack, visitor.session_id)["paused"] is True
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    visitor.close()
+
+
+def test_restart_outside_an_attendance_restarts(stack: Stack, operator: Operator):
+    visitor, queued = handed_off(stack, operator)
+    operator.call("attendance:take", {"attendance_id": queued["id"]})
+    operator.call("attendance:cancel", {"attendance_id": queued["id"]})
+    assert "encerrado" in visitor.next_text()
+    visitor.say("obrigado")
+    assert "atendente" in visitor.next_text()  # the help text: not a first contact
+    visitor.say("/restart")
+    visitor.say("bom dia")
+    assert "transferido" in visitor.next_text()  # restarted: a first contact again
+    visitor.close()
+
+
+def test_session_expiry_during_an_attendance_keeps_the_bot_silent(stack: Stack, operator: Operator):
+    visitor, queued = handed_off(stack, operator)
+    time.sleep(4)  # the session (3 s in this model) expires
+    visitor.say("ainda estou esperando")
+    operator.wait_for("message:new", lambda m: m["text"] == "ainda estou esperando")
+    time.sleep(QUIET)
+    assert visitor.received_nothing()
+    state = tracker(stack, visitor.session_id)
+    assert state["paused"] is True
+    assert [e["event"] for e in state["events"]].count("session_started") >= 1
+    visitor.close()
+
+
+def test_transfer_asked_while_the_handoff_service_is_down_is_retried(stack: Stack):
+    handoff = service(stack, "handoff")
+    handoff.stop()
+    visitor = Visitor(stack.rasa_url)
+    try:
+        visitor.say("preciso de ajuda", metadata={"name": "Rui", "email": "rui@example.com"})
+        assert "tentar de novo" in visitor.next_text()
+        handoff.start()
+        assert "transferido" in visitor.next_text(timeout=30)
+        operator = Operator(stack.handoff_url)
+        listed = operator.call("attendances:list", {})["queued"]
+        mine = [a for a in listed if a["conversation_id"] == visitor.session_id]
+        assert len(mine) == 1
+        messages = operator.call("attendance:messages", {"attendance_id": mine[0]["id"]})
+        assert "preciso de ajuda" in [m["text"] for m in messages["messages"]]
+        operator.close()
+    finally:
+        visitor.close()
+        handoff.start() if handoff.process.poll() is not None else None
+
+
+def test_messages_lost_by_the_broker_are_reconciled_from_rasa(stack: Stack, operator: Operator):
+    visitor, queued = handed_off(stack, operator)
+    operator.close()
+    handoff, rasa = service(stack, "handoff"), service(stack, "rasa")
+    handoff.stop()
+    visitor.say("escrevi enquanto vocês estavam fora")
+    time.sleep(1)  # Rasa stores it; its broker cannot deliver it
+    visitor.close()
+    rasa.stop()  # the broker's queue dies with Rasa
+    rasa.start()
+    handoff.start()  # reconciles from Rasa's tracker
+    reader = Operator(stack.handoff_url)
+    deadline = time.monotonic() + 20
+    texts: list[str] = []
+    while time.monotonic() < deadline:
+        rows = reader.get(f"/api/attendances/{queued['id']}/messages").json()["messages"]
+        texts = [m["text"] for m in rows if m["direction"] == "customer"]
+        if "escrevi enquanto vocês estavam fora" in texts:
+            break
+        time.sleep(0.5)
+    assert texts == ["oi", "escrevi enquanto vocês estavam fora"]
+    reader.close()
