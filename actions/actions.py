@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import (
@@ -35,14 +35,14 @@ def _retry_seconds() -> float:
     return float(os.environ.get("HANDOFF_RETRY_SECONDS", "30"))
 
 
-def _metadata(tracker: Tracker) -> Dict[Text, Any]:
+def _metadata(tracker: Tracker) -> Dict[str, Any]:
     """Channel metadata: the current message's, else the session's first."""
     latest = (tracker.latest_message or {}).get("metadata") or {}
     started = tracker.get_slot("session_started_metadata") or {}
     return {**started, **latest}
 
 
-def _latest_user_message(tracker: Tracker) -> Optional[Dict[Text, Any]]:
+def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
     for event in reversed(tracker.events):
         # Skip intents triggered from outside (their text is "EXTERNAL: <intent>").
         if event.get("event") == "user" and not str(event.get("text") or "").startswith("EXTERNAL"):
@@ -108,11 +108,11 @@ def _in_attendance(tracker: Tracker) -> bool:
 class ActionStartAttendance(Action):
     """The customer asked for a human (or a retry of that is due)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_start_attendance"
 
     def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         return start_attendance(dispatcher, tracker)
 
@@ -120,11 +120,11 @@ class ActionStartAttendance(Action):
 class ActionRouteMessage(Action):
     """Any other message: a first contact goes to a human, later ones get help."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_route_message"
 
     def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         if not tracker.get_slot("handed_off_before"):
             return start_attendance(dispatcher, tracker)
@@ -136,11 +136,11 @@ class ActionSessionStart(Action):
     """Rasa's session start, plus: a session that starts while a human is
     attending stays paused (a new session would otherwise un-pause it)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_session_start"
 
     def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         events: List[EventType] = [SessionStarted()]
         events.extend(
@@ -158,11 +158,11 @@ class ActionRestart(Action):
     """`/restart` during an attendance must not wake the bot: the customer
     stays with the human. Outside an attendance it restarts as usual."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_restart"
 
     def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         if _in_attendance(tracker):
             # Forget the restart request itself: the conversation stays paused

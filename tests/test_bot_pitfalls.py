@@ -128,7 +128,7 @@ def test_restart_outside_an_attendance_restarts(stack: Stack, operator: Operator
 
 
 def test_session_expiry_during_an_attendance_keeps_the_bot_silent(stack: Stack, operator: Operator):
-    visitor, queued = handed_off(stack, operator)
+    visitor, _queued = handed_off(stack, operator)
     time.sleep(4)  # the session (3 s in this model) expires
     visitor.say("ainda estou esperando")
     operator.wait_for("message:new", lambda m: m["text"] == "ainda estou esperando")
