@@ -18,6 +18,13 @@ export RASA_ACTIONS_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 export HANDOFF_RASA_TOKEN ?= dev-rasa-token
 export HANDOFF_SERVICE_TOKEN ?= dev-service-token
 
+# WhatsApp Cloud API (Meta's app settings); development placeholders.
+export WHATSAPP_VERIFY_TOKEN ?= dev-verify-token
+export WHATSAPP_APP_SECRET ?= dev-app-secret
+export WHATSAPP_ACCESS_TOKEN ?= dev-access-token
+export WHATSAPP_PHONE_NUMBER_ID ?= 000000000000000
+export WHATSAPP_API_BASE_URL ?= https://graph.facebook.com/v21.0
+
 # Databases: SQLite files in var/ unless DATABASE_URL names PostgreSQL, in
 # which case Rasa's tracker store uses the same database.
 export DATABASE_URL ?= sqlite:///$(CURDIR)/var/handoff.db

@@ -38,8 +38,10 @@ AVAILABLE, PAUSED, OFFLINE = "available", "paused", "offline"
 # Message directions: from the customer, from an operator, from the bot.
 FROM_CUSTOMER, FROM_OPERATOR, FROM_BOT = "customer", "operator", "bot"
 
-# Delivery of operator messages to the customer's channel.
-PENDING, SENT, DELIVERED, FAILED = "pending", "sent", "delivered", "failed"
+# Delivery of operator messages to the customer's channel, in order; a
+# failure can end any of them.
+PENDING, SENT, DELIVERED, READ, FAILED = "pending", "sent", "delivered", "read", "failed"
+DELIVERY_ORDER = (PENDING, SENT, DELIVERED, READ)
 
 
 def utcnow() -> datetime:
@@ -180,6 +182,8 @@ class Message(Base):
     # messages, "rasa:<message id>" for customer messages, "bot:<...>".
     dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
     delivery: Mapped[str | None] = mapped_column(String(16))
+    # The channel's own id of a sent operator message (WhatsApp's wamid).
+    channel_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

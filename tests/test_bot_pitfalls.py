@@ -173,13 +173,6 @@ def test_messages_lost_by_the_broker_are_reconciled_from_rasa(stack: Stack, oper
     rasa.start()
     handoff.start()  # reconciles from Rasa's tracker
     reader = Operator(stack.handoff_url)
-    deadline = time.monotonic() + 20
-    texts: list[str] = []
-    while time.monotonic() < deadline:
-        rows = reader.get(f"/api/attendances/{queued['id']}/messages").json()["messages"]
-        texts = [m["text"] for m in rows if m["direction"] == "customer"]
-        if "escrevi enquanto vocês estavam fora" in texts:
-            break
-        time.sleep(0.5)
+    texts = reader.customer_texts(queued["id"], "escrevi enquanto vocês estavam fora")
     assert texts == ["oi", "escrevi enquanto vocês estavam fora"]
     reader.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -18,6 +19,8 @@ from handoff.models import (
     ACTIVE,
     AVAILABLE,
     CANCELLED,
+    DELIVERY_ORDER,
+    FAILED,
     FINISHED,
     FROM_BOT,
     FROM_CUSTOMER,
@@ -35,6 +38,10 @@ from handoff.models import (
     utcnow,
 )
 from handoff.settings import MAX_MESSAGE_LENGTH
+
+WHATSAPP = "whatsapp"
+# WhatsApp accepts free text only within 24 hours of the customer's last message.
+WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 def _text(value: Any, what: str, limit: int) -> str:
@@ -274,6 +281,8 @@ def send_operator_message(
     if attendance.status != ACTIVE:
         raise Conflict("Este atendimento já foi encerrado.")
     now = utcnow()
+    if attendance.channel == WHATSAPP:
+        _require_whatsapp_window(session, attendance, now)
     if attendance.protocol is None:
         _give_protocol(uow, attendance)
     if attendance.first_response_at is None:
@@ -291,6 +300,24 @@ def send_operator_message(
     session.flush()
     uow.notify(_audience(attendance), "message:new", message_view(message))
     return message, attendance, True
+
+
+def _require_whatsapp_window(session: Session, attendance: Attendance, now: datetime) -> None:
+    last = session.scalar(
+        select(func.max(Message.created_at))
+        .join(Attendance, Attendance.id == Message.attendance_id)
+        .where(
+            Attendance.conversation_id == attendance.conversation_id,
+            Message.direction == FROM_CUSTOMER,
+        )
+    )
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=timezone.utc)
+    if last is None or now - last > WHATSAPP_WINDOW:
+        raise Conflict(
+            "Fora da janela de 24 horas do WhatsApp: só é possível responder até 24 horas "
+            "depois da última mensagem do cidadão."
+        )
 
 
 def _give_protocol(uow: UnitOfWork, attendance: Attendance) -> None:
@@ -316,6 +343,42 @@ def set_delivery(uow: UnitOfWork, message_id: int, state: str) -> None:
         "message:delivery",
         {"id": message.id, "attendance_id": attendance.id, "delivery": state},
     )
+
+
+def record_receipts(uow: UnitOfWork, receipts: Any) -> int:
+    """What the customer's channel reports about operator messages: the id it
+    gave a message (``handoff_message_id`` + ``channel_message_id``) or a
+    delivery status (``channel_message_id`` + ``status``). Statuses only move
+    forward (sent, delivered, read); ``failed`` ends any of them."""
+    if not isinstance(receipts, list) or not all(isinstance(r, dict) for r in receipts):
+        raise Invalid("receipts must be a list of objects")
+    changed = 0
+    for receipt in receipts:
+        channel_id = receipt.get("channel_message_id")
+        if not isinstance(channel_id, str) or not channel_id:
+            continue
+        if isinstance(receipt.get("handoff_message_id"), int):
+            message = uow.session.get(Message, receipt["handoff_message_id"])
+            if message is not None and message.direction == FROM_OPERATOR:
+                message.channel_message_id = channel_id
+            continue
+        message = uow.session.scalar(
+            select(Message).where(Message.channel_message_id == channel_id)
+        )
+        status = receipt.get("status")
+        if message is None or message.delivery == FAILED or not _moves_forward(message, status):
+            continue
+        set_delivery(uow, message.id, status)
+        changed += 1
+    return changed
+
+
+def _moves_forward(message: Message, status: Any) -> bool:
+    if status == FAILED:
+        return True
+    if status not in DELIVERY_ORDER or message.delivery not in DELIVERY_ORDER:
+        return False
+    return DELIVERY_ORDER.index(status) > DELIVERY_ORDER.index(message.delivery)
 
 
 def pending_deliveries(session: Session) -> list[tuple[int, str, str]]:

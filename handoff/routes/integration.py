@@ -42,6 +42,15 @@ async def rasa_events(request: Request) -> HTTPResponse:
     return json({"stored": stored})
 
 
+@bp.post("/channel/receipts")
+async def channel_receipts(request: Request) -> HTTPResponse:
+    """Ids and delivery statuses of operator messages, from a channel (WhatsApp)."""
+    require_service(request)
+    receipts = json_body(request, list)
+    changed = await desk(request).run(lambda uow: attendances.record_receipts(uow, receipts))
+    return json({"changed": changed})
+
+
 @bp.get("/conversations/<conversation_id:str>/attendance")
 async def open_attendance_of(request: Request, conversation_id: str) -> HTTPResponse:
     """Whether the conversation is with a human now (the bot must stay silent)."""

@@ -94,6 +94,16 @@ class Operator:
                 return data
             self._seen.append((name, data))
 
+    def customer_texts(self, attendance_id: int, expected: str, timeout: float = WAIT) -> list[str]:
+        """The customer's messages in the attendance's history, once ``expected`` is there."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.get(f"/api/attendances/{attendance_id}/messages").json()["messages"]
+            texts = [m["text"] for m in rows if m["direction"] == "customer"]
+            if expected in texts or time.monotonic() > deadline:
+                return texts
+            time.sleep(0.3)
+
     def get(self, path: str) -> requests.Response:
         return requests.get(
             f"{self.url}{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=10

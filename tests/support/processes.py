@@ -152,6 +152,11 @@ def start_stack(
             "RASA_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
             "RASA_TRACKER_DB": tracker_url,
             "SANIC_HOST": "127.0.0.1",
+            "WHATSAPP_VERIFY_TOKEN": "test-verify-token",
+            "WHATSAPP_APP_SECRET": "test-app-secret",
+            "WHATSAPP_ACCESS_TOKEN": "test-access-token",
+            "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+            "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9/v21.0",
             **(extra_env or {}),
         }
         started.append(

@@ -1,0 +1,277 @@
+"""A citizen on WhatsApp, end to end (Z1-Z3), with real Rasa, actions and
+handoff processes; Meta's Graph API is a local fake that speaks its
+documented shapes. Webhook bodies follow Meta's published examples."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import update
+
+from handoff.db import Database
+from handoff.models import Message, utcnow
+from tests.support.clients import Operator
+from tests.support.fake_graph import FakeGraph
+from tests.support.processes import Stack
+
+pytestmark = pytest.mark.slow
+
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[FakeGraph]:
+    fake = FakeGraph()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def stack_settings(graph: FakeGraph) -> dict[str, str]:
+    return {"WHATSAPP_API_BASE_URL": graph.base_url}
+
+
+@pytest.fixture
+def operator(stack: Stack) -> Iterator[Operator]:
+    client = Operator(stack.handoff_url)
+    yield client
+    client.close()
+
+
+def citizen() -> str:
+    """A WhatsApp id (the phone, digits only) of a new citizen."""
+    return f"55119{uuid.uuid4().int % 10**8:08d}"
+
+
+def envelope(value: dict) -> dict:
+    """Meta's webhook envelope around one ``messages`` change."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": "106540352242922",
+                            },
+                            **value,
+                        },
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def incoming(wa_id: str, message: dict, name: str = "Sheena Nelson") -> dict:
+    return envelope(
+        {
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [
+                {
+                    "from": wa_id,
+                    "id": f"wamid.{uuid.uuid4().hex}",
+                    "timestamp": "1749416383",
+                    **message,
+                }
+            ],
+        }
+    )
+
+
+def text(wa_id: str, body: str, name: str = "Sheena Nelson") -> dict:
+    return incoming(wa_id, {"type": "text", "text": {"body": body}}, name)
+
+
+def post(stack: Stack, payload: dict, secret: str | None = APP_SECRET) -> requests.Response:
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        headers["X-Hub-Signature-256"] = f"sha256={digest}"
+    return requests.post(
+        f"{stack.rasa_url}/webhooks/whatsapp/webhook", data=body, headers=headers, timeout=30
+    )
+
+
+def test_verification_handshake(stack: Stack):
+    url = f"{stack.rasa_url}/webhooks/whatsapp/webhook"
+    ok = requests.get(
+        url,
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": VERIFY_TOKEN,
+            "hub.challenge": "1158201444",
+        },
+    )
+    assert (ok.status_code, ok.text) == (200, "1158201444")
+    wrong = requests.get(
+        url, params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"}
+    )
+    assert wrong.status_code == 403
+
+
+def test_bad_or_missing_signature_is_refused_and_nothing_processed(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    wa_id = citizen()
+    assert post(stack, text(wa_id, "oi"), secret="wrong-secret").status_code == 401
+    assert post(stack, text(wa_id, "oi"), secret=None).status_code == 401
+    with pytest.raises(TimeoutError):
+        operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id, timeout=2)
+    assert graph.texts_to(wa_id) == []
+
+
+def test_whatsapp_attendance_end_to_end(stack: Stack, graph: FakeGraph, operator: Operator):
+    wa_id = citizen()
+    first = text(wa_id, "Bom dia, preciso de ajuda com o IPTU", name="Joana Lima")
+    assert post(stack, first).status_code == 200
+
+    # Z1 + Z2: the organisation's welcome and, in the same turn, the transfer.
+    graph.wait_for_text(wa_id, "Bem-vindo")
+    graph.wait_for_text(wa_id, "transferido")
+    assert graph.texts_to(wa_id)[0].startswith("Olá! Bem-vindo(a)")
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
+    assert queued["channel"] == "whatsapp"
+    assert queued["contact_name"] == "Joana Lima"
+    assert queued["contact_phone"] == wa_id
+
+    # Meta retries the same delivery: processed once.
+    assert post(stack, first).status_code == 200
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    messages = operator.call("attendance:messages", {"attendance_id": queued["id"]})["messages"]
+    customer = [m["text"] for m in messages if m["direction"] == "customer"]
+    assert customer == ["Bom dia, preciso de ajuda com o IPTU"]
+    assert len([t for t in graph.texts_to(wa_id) if "transferido" in t]) == 1
+
+    # The operator's message goes out through the Graph API; statuses come back.
+    sent = operator.call(
+        "message:send",
+        {
+            "attendance_id": queued["id"],
+            "text": "Olá, Joana! Qual a inscrição?",
+            "client_id": uuid.uuid4().hex,
+        },
+    )
+    assert sent["ok"], sent
+    outbound = graph.wait_for_text(wa_id, "Olá, Joana!")
+    assert outbound["messaging_product"] == "whatsapp" and outbound["type"] == "text"
+    operator.wait_for("message:delivery", lambda d: d["delivery"] == "sent")
+    status = envelope(
+        {
+            "statuses": [
+                {
+                    "id": outbound["id"],
+                    "status": "delivered",
+                    "timestamp": "1749416400",
+                    "recipient_id": wa_id,
+                }
+            ]
+        }
+    )
+    assert post(stack, status).status_code == 200
+    delivered = operator.wait_for("message:delivery", lambda d: d["delivery"] == "delivered")
+    assert delivered["id"] == sent["message"]["id"]
+
+    # An interactive reply reaches the operator as its title.
+    button = incoming(
+        wa_id,
+        {
+            "type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": "b1", "title": "Sim"}},
+        },
+    )
+    assert post(stack, button).status_code == 200
+    operator.wait_for("message:new", lambda m: m["text"] == "Sim")
+
+    # Media the bot cannot read gets a polite answer instead of an error.
+    image = incoming(
+        wa_id, {"type": "image", "image": {"id": "1", "mime_type": "image/jpeg", "sha256": "x"}}
+    )
+    assert post(stack, image).status_code == 200
+    graph.wait_for_text(wa_id, "escreva sua mensagem em texto")
+
+    # Z3: finishing sends the protocol and the closing message.
+    finished = operator.call("attendance:finish", {"attendance_id": queued["id"]})
+    protocol = finished["attendance"]["protocol"]
+    graph.wait_for_text(wa_id, f"Número do protocolo: {protocol}")
+    graph.wait_for_text(wa_id, "pedir para falar com um atendente")
+
+    # Asking again opens a new attendance, without a second welcome.
+    assert post(stack, text(wa_id, "quero falar com um atendente")).status_code == 200
+    again = operator.wait_for(
+        "attendance:queued", lambda a: a["conversation_id"] == wa_id and a["id"] != queued["id"]
+    )
+    assert again["status"] == "queued"
+    assert len([t for t in graph.texts_to(wa_id) if "Bem-vindo" in t]) == 1
+
+
+def test_graph_api_errors_are_retried_or_reported(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    wa_id = citizen()
+    post(stack, text(wa_id, "oi"))
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
+    operator.call("attendance:take", {"attendance_id": queued["id"]})
+
+    graph.failures_left = 2  # two HTTP 500s, then success
+    operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "primeira", "client_id": uuid.uuid4().hex},
+    )
+    graph.wait_for_text(wa_id, "primeira")
+
+    graph.outside_window.add(wa_id)  # Meta refuses free text: the operator is told
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "segunda", "client_id": uuid.uuid4().hex},
+    )
+    failed = operator.wait_for(
+        "message:delivery",
+        lambda d: d["id"] == sent["message"]["id"] and d["delivery"] != "pending",
+    )
+    assert failed["delivery"] == "failed"
+    graph.outside_window.discard(wa_id)
+
+
+def test_operator_cannot_write_after_the_24_hour_window(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    wa_id = citizen()
+    post(stack, text(wa_id, "oi"))
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
+    operator.call("attendance:take", {"attendance_id": queued["id"]})
+    handoff = next(s for s in stack.services if s.name == "handoff")
+    db = Database(handoff.env["DATABASE_URL"])
+    with db.unit_of_work() as uow:
+        uow.session.execute(
+            update(Message)
+            .where(Message.attendance_id == queued["id"])
+            .values(created_at=utcnow() - timedelta(hours=25))
+        )
+    db.dispose()
+    refused = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "olá", "client_id": uuid.uuid4().hex},
+    )
+    assert refused["ok"] is False
+    assert "24 horas" in refused["error"]["message"]
+    assert graph.texts_to(wa_id).count("olá") == 0
