@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from handoff.db import Database, Notice, UnitOfWork
-from handoff.domain import attendances, knowledge_base, operators
+from handoff.domain import attendances, conversation, knowledge_base, operators, views
 from handoff.domain.operators import operator_for_token
 from handoff.models import CANCELLED, FAILED, FINISHED, OFFLINE, SENT, Attendance, Operator
 from handoff.presence import Presence
@@ -65,11 +66,11 @@ class Desk:
         except RasaUnavailable as error:
             log.warning("delivery of message %s failed: %s", message_id, error)
             state = FAILED
-        await self.run(lambda uow: attendances.set_delivery(uow, message_id, state))
+        await self.run(lambda uow: conversation.set_delivery(uow, message_id, state))
 
     async def deliver_pending(self) -> None:
         """Deliver messages stored before a restart but never handed to Rasa."""
-        pending = await self.run(lambda uow: attendances.pending_deliveries(uow.session))
+        pending = await self.run(lambda uow: conversation.pending_deliveries(uow.session))
         for message_id, conversation_id, text in pending:
             await self.deliver(message_id, conversation_id, text)
 
@@ -84,7 +85,11 @@ class Desk:
                 log.warning("reconciliation of %s skipped: %s", conversation_id, error)
                 continue
             stored = await self.run(
-                lambda uow, c=conversation_id, e=events: attendances.import_missed_events(uow, c, e)
+                partial(
+                    conversation.import_missed_events,
+                    conversation_id=conversation_id,
+                    events=events,
+                )
             )
             if stored:
                 log.info("reconciled %s message(s) of %s from Rasa", stored, conversation_id)
@@ -95,14 +100,14 @@ class Desk:
         """Store first, then deliver in the background; a retry is harmless."""
         message, attendance, created = await self.as_operator(
             token,
-            lambda uow, op: attendances.send_operator_message(
+            lambda uow, op: conversation.send_operator_message(
                 uow, op, attendance_id, text, client_id
             ),
         )
         if created:
             self.in_background(self.deliver(message.id, attendance.conversation_id, message.text))
         return {
-            "message": attendances.message_view(message),
+            "message": views.message_view(message),
             "protocol": attendance.protocol,
         }
 
@@ -113,7 +118,7 @@ class Desk:
         )
         if changed:
             self.in_background(self._close_conversation(attendance))
-        return attendances.attendance_view(attendance)
+        return views.attendance_view(attendance)
 
     async def _close_conversation(self, attendance: Attendance) -> None:
         if attendance.status == FINISHED:

@@ -10,7 +10,7 @@ import socketio
 
 from handoff.db import Notice
 from handoff.desk import Desk
-from handoff.domain import attendances
+from handoff.domain import attendances, conversation, views
 from handoff.domain.errors import DomainError, Invalid, Unauthorized
 from handoff.domain.operators import operator_for_token, operator_view, room_ids
 from handoff.models import CANCELLED, FINISHED
@@ -95,7 +95,7 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
         attendance_id = _field(data, "attendance_id")
         rows = await desk.as_operator(
             await token_of(sid),
-            lambda uow, op: attendances.attendance_messages(uow.session, op, attendance_id),
+            lambda uow, op: conversation.attendance_messages(uow.session, op, attendance_id),
         )
         return {"messages": rows}
 
@@ -107,7 +107,7 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
             await token_of(sid),
             lambda uow, op: attendances.take_attendance(uow, op, attendance_id),
         )
-        return {"attendance": attendances.attendance_view(attendance)}
+        return {"attendance": views.attendance_view(attendance)}
 
     @sio.on("message:send")
     @acked

@@ -9,11 +9,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
-from handoff.domain.attendances import attendance_record, own_attendance
+from handoff.domain.access import own_attendance
 from handoff.domain.audit import audit
 from handoff.domain.brazil import digits, phone_e164, search_key, valid_cnpj, valid_cpf
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.operators import is_supervisor, room_ids
+from handoff.domain.records import attendance_record
 from handoff.models import Attendance, Customer, Operator
 
 SEARCH_LIMIT = 20

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
-from handoff.domain.attendances import own_attendance
+from handoff.domain.access import own_attendance
 from handoff.domain.audit import audit
 from handoff.domain.brazil import search_key
 from handoff.domain.errors import Conflict, Invalid, NotFound

@@ -8,7 +8,10 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from handoff.models import ProtocolCounter
+from handoff.db import UnitOfWork
+from handoff.domain.audit import audit
+from handoff.domain.views import audience
+from handoff.models import Attendance, ProtocolCounter, utcnow
 
 SEQUENCE_DIGITS = 6
 
@@ -35,3 +38,13 @@ def next_protocol(session: Session, now: datetime) -> str:
         .returning(ProtocolCounter.last)
     ).scalar_one()
     return f"{year}{sequence:0{SEQUENCE_DIGITS}d}"
+
+
+def give_protocol(uow: UnitOfWork, attendance: Attendance) -> None:
+    attendance.protocol = next_protocol(uow.session, utcnow())
+    audit(uow.session, "protocol", attendance_id=attendance.id, protocol=attendance.protocol)
+    uow.notify(
+        audience(attendance),
+        "attendance:protocol",
+        {"attendance_id": attendance.id, "protocol": attendance.protocol},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff.domain import attendances
+from handoff.domain import attendances, conversation, records, views
 from handoff.models import CANCELLED, FINISHED
 from handoff.routes.common import bearer, desk, json_body
 
@@ -24,7 +24,7 @@ async def list_attendances(request: Request) -> HTTPResponse:
 async def messages(request: Request, attendance_id: int) -> HTTPResponse:
     rows = await desk(request).as_operator(
         bearer(request),
-        lambda uow, op: attendances.attendance_messages(uow.session, op, attendance_id),
+        lambda uow, op: conversation.attendance_messages(uow.session, op, attendance_id),
     )
     return json({"messages": rows})
 
@@ -33,7 +33,7 @@ async def messages(request: Request, attendance_id: int) -> HTTPResponse:
 async def summary(request: Request, attendance_id: int) -> HTTPResponse:
     result = await desk(request).as_operator(
         bearer(request),
-        lambda uow, op: attendances.attendance_summary(uow.session, op, attendance_id),
+        lambda uow, op: records.attendance_summary(uow.session, op, attendance_id),
     )
     return json(result)
 
@@ -41,7 +41,7 @@ async def summary(request: Request, attendance_id: int) -> HTTPResponse:
 @bp.get("/protocols/<protocol:str>")
 async def by_protocol(request: Request, protocol: str) -> HTTPResponse:
     record = await desk(request).as_operator(
-        bearer(request), lambda uow, op: attendances.find_by_protocol(uow.session, op, protocol)
+        bearer(request), lambda uow, op: records.find_by_protocol(uow.session, op, protocol)
     )
     return json(record)
 
@@ -51,7 +51,7 @@ async def take(request: Request, attendance_id: int) -> HTTPResponse:
     attendance = await desk(request).as_operator(
         bearer(request), lambda uow, op: attendances.take_attendance(uow, op, attendance_id)
     )
-    return json({"attendance": attendances.attendance_view(attendance)})
+    return json({"attendance": views.attendance_view(attendance)})
 
 
 @bp.post("/attendances/<attendance_id:int>/messages")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff.domain import attendances, customers
+from handoff.domain import customers, views
 from handoff.routes.common import bearer, desk, json_body
 
 bp = Blueprint("customers")
@@ -53,4 +53,4 @@ async def link(request: Request, attendance_id: int) -> HTTPResponse:
         bearer(request),
         lambda uow, op: customers.link_customer(uow, op, attendance_id, customer_id),
     )
-    return json({"attendance": attendances.attendance_view(attendance)})
+    return json({"attendance": views.attendance_view(attendance)})

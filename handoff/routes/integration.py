@@ -5,7 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff.domain import attendances
+from handoff.domain import access, attendances, conversation, views
 from handoff.routes.common import desk, json_body, require_service, settings
 
 bp = Blueprint("integration")
@@ -29,7 +29,7 @@ async def open_attendance(request: Request) -> HTTPResponse:
         )
     )
     return json(
-        {"attendance": attendances.attendance_view(attendance), "created": created},
+        {"attendance": views.attendance_view(attendance), "created": created},
         status=201 if created else 200,
     )
 
@@ -38,7 +38,7 @@ async def open_attendance(request: Request) -> HTTPResponse:
 async def rasa_events(request: Request) -> HTTPResponse:
     require_service(request)
     events = json_body(request, list)
-    stored = await desk(request).run(lambda uow: attendances.record_rasa_events(uow, events))
+    stored = await desk(request).run(lambda uow: conversation.record_rasa_events(uow, events))
     return json({"stored": stored})
 
 
@@ -47,7 +47,7 @@ async def channel_receipts(request: Request) -> HTTPResponse:
     """Ids and delivery statuses of operator messages, from a channel (WhatsApp)."""
     require_service(request)
     receipts = json_body(request, list)
-    changed = await desk(request).run(lambda uow: attendances.record_receipts(uow, receipts))
+    changed = await desk(request).run(lambda uow: conversation.record_receipts(uow, receipts))
     return json({"changed": changed})
 
 
@@ -56,11 +56,11 @@ async def open_attendance_of(request: Request, conversation_id: str) -> HTTPResp
     """Whether the conversation is with a human now (the bot must stay silent)."""
     require_service(request)
     attendance = await desk(request).run(
-        lambda uow: attendances.open_attendance_of(uow.session, conversation_id)
+        lambda uow: access.open_attendance_of(uow.session, conversation_id)
     )
     return json(
         {
             "open": attendance is not None,
-            "attendance": attendances.attendance_view(attendance) if attendance else None,
+            "attendance": views.attendance_view(attendance) if attendance else None,
         }
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff.domain import attendances, knowledge_base
+from handoff.domain import access, knowledge_base
 from handoff.routes.common import bearer, desk, int_arg, json_body
 
 bp = Blueprint("knowledge")
@@ -20,7 +20,7 @@ async def articles(request: Request) -> HTTPResponse:
 
     def work(uow, operator):  # noqa: ANN001
         if attendance_id is not None:
-            attendances.attendance_for(uow.session, operator, attendance_id)
+            access.attendance_for(uow.session, operator, attendance_id)
         return knowledge_base.list_articles(uow.session, category, text, attendance_id)
 
     return json(await desk(request).as_operator(bearer(request), work))

@@ -1,0 +1,40 @@
+"""Access helpers: every lookup on behalf of an operator goes through these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handoff.domain.errors import Forbidden, NotFound
+from handoff.domain.operators import is_supervisor, room_ids
+from handoff.models import OPEN_STATES, Attendance, Operator
+
+
+def attendance_for(session: Session, operator: Operator, attendance_id: Any) -> Attendance:
+    """An attendance of one of the operator's rooms; NotFound otherwise."""
+    attendance = session.get(Attendance, attendance_id) if isinstance(attendance_id, int) else None
+    if attendance is None or attendance.room_id not in room_ids(session, operator):
+        raise NotFound("Atendimento não encontrado.")
+    return attendance
+
+
+def own_attendance(
+    session: Session, operator: Operator, attendance_id: Any, supervisors_too: bool = False
+) -> Attendance:
+    """An attendance this operator is handling (or handled); with
+    ``supervisors_too``, a supervisor of its room may act on it as well."""
+    attendance = attendance_for(session, operator, attendance_id)
+    if attendance.operator_id != operator.id and not (supervisors_too and is_supervisor(operator)):
+        raise Forbidden("Este atendimento é de outro operador.")
+    return attendance
+
+
+def open_attendance_of(session: Session, conversation_id: str) -> Attendance | None:
+    return session.scalar(
+        select(Attendance).where(
+            Attendance.conversation_id == conversation_id,
+            Attendance.status.in_(OPEN_STATES),
+        )
+    )

@@ -1,0 +1,71 @@
+"""Reading an attendance whole: summary (O12), protocol lookup, history rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handoff.domain.access import attendance_for
+from handoff.domain.errors import NotFound
+from handoff.domain.operators import room_ids
+from handoff.domain.views import attendance_view, message_view
+from handoff.models import Attendance, Customer, KbArticle, Message, Operator, Registration, utcnow
+
+
+def _seconds(start: Any, end: Any) -> float | None:
+    return round((end - start).total_seconds(), 1) if start and end else None
+
+
+def attendance_summary(session: Session, operator: Operator, attendance_id: Any) -> dict[str, Any]:
+    """Customer, protocol, times and the information given (O12)."""
+    attendance = attendance_for(session, operator, attendance_id)
+    record = attendance_record(session, attendance)
+    customer = session.get(Customer, attendance.customer_id) if attendance.customer_id else None
+    now = utcnow()
+    started = attendance.taken_at
+    return {
+        "attendance": attendance_view(attendance),
+        "customer": {"id": customer.id, "name": customer.name, "phone": customer.phone}
+        if customer
+        else None,
+        "operator_name": record["operator_name"],
+        "waiting_seconds": _seconds(attendance.queued_at, started or attendance.ended_at or now),
+        "first_response_seconds": _seconds(started, attendance.first_response_at),
+        "duration_seconds": _seconds(started, attendance.ended_at or now),
+        "registrations": record["registrations"],
+        "message_count": len(record["messages"]),
+    }
+
+
+def find_by_protocol(session: Session, operator: Operator, protocol: Any) -> dict[str, Any]:
+    """The whole attendance with this protocol, if it is of the operator's rooms."""
+    number = "".join(ch for ch in str(protocol) if ch.isdigit())
+    attendance = session.scalar(select(Attendance).where(Attendance.protocol == number))
+    if attendance is None or attendance.room_id not in room_ids(session, operator):
+        raise NotFound("Protocolo não encontrado.")
+    return attendance_record(session, attendance)
+
+
+def attendance_record(session: Session, attendance: Attendance) -> dict[str, Any]:
+    """An attendance with its messages and registrations, for history views."""
+    operator = session.get(Operator, attendance.operator_id) if attendance.operator_id else None
+    messages = session.scalars(
+        select(Message).where(Message.attendance_id == attendance.id).order_by(Message.id)
+    )
+    registrations = session.execute(
+        select(Registration.at, KbArticle.id, KbArticle.title, KbArticle.category)
+        .join(KbArticle, KbArticle.id == Registration.article_id)
+        .where(Registration.attendance_id == attendance.id)
+        .order_by(Registration.at, Registration.id)
+    )
+    return {
+        **attendance_view(attendance),
+        "operator_name": operator.name if operator else None,
+        "messages": [message_view(m) for m in messages],
+        "registrations": [
+            {"at": at.isoformat(), "article_id": aid, "title": title, "category": category}
+            for at, aid, title, category in registrations
+        ],
+    }

@@ -1,0 +1,60 @@
+"""How attendances and messages look to clients, and who hears about them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handoff.domain.errors import Invalid
+from handoff.models import FROM_OPERATOR, Attendance, Message
+
+
+def required_text(value: Any, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{what} is required")
+    if len(value) > limit:
+        raise Invalid(f"{what} is longer than {limit} characters")
+    return value
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def attendance_view(attendance: Attendance) -> dict[str, Any]:
+    return {
+        "id": attendance.id,
+        "conversation_id": attendance.conversation_id,
+        "channel": attendance.channel,
+        "room_id": attendance.room_id,
+        "status": attendance.status,
+        "protocol": attendance.protocol,
+        "operator_id": attendance.operator_id,
+        "customer_id": attendance.customer_id,
+        "contact_name": attendance.contact_name,
+        "contact_email": attendance.contact_email,
+        "contact_phone": attendance.contact_phone,
+        "queued_at": iso(attendance.queued_at),
+        "taken_at": iso(attendance.taken_at),
+        "first_response_at": iso(attendance.first_response_at),
+        "ended_at": iso(attendance.ended_at),
+    }
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "attendance_id": message.attendance_id,
+        "direction": message.direction,
+        "operator_id": message.operator_id,
+        "text": message.text,
+        "delivery": message.delivery,
+        "client_id": message.dedup_key[3:] if message.direction == FROM_OPERATOR else None,
+        "created_at": iso(message.created_at),
+    }
+
+
+def audience(attendance: Attendance) -> str:
+    """Who hears about an attendance: its operator, or its room while queued."""
+    if attendance.operator_id is not None:
+        return f"operator:{attendance.operator_id}"
+    return f"room:{attendance.room_id}"
