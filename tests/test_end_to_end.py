@@ -161,3 +161,28 @@ def test_a_message_sent_while_the_handoff_service_is_down_is_not_lost(stack: Sta
     finally:
         operator.close()
         visitor.close()
+
+
+def test_widget_history_shows_the_whole_conversation(stack: Stack, operator: Operator):
+    visitor = Visitor(stack.rasa_url)
+    try:
+        visitor.say("olá", metadata={"name": "Lia", "email": "lia@example.com"})
+        visitor.next_text()
+        queued = operator.wait_for(
+            "attendance:queued", lambda a: a["conversation_id"] == visitor.session_id
+        )
+        operator.call("attendance:take", {"attendance_id": queued["id"]})
+        operator.call(
+            "message:send",
+            {"attendance_id": queued["id"], "text": "Oi, Lia!", "client_id": uuid.uuid4().hex},
+        )
+        assert visitor.next_text() == "Oi, Lia!"
+        history = requests.get(f"{stack.handoff_url}/widget/api/history/{visitor.session_id}")
+        assert history.headers["Access-Control-Allow-Origin"] == "*"
+        messages = history.json()["messages"]
+        assert messages[0] == {"from": "visitor", "text": "olá"}
+        assert messages[-1] == {"from": "bot", "text": "Oi, Lia!"}
+        short = requests.get(f"{stack.handoff_url}/widget/api/history/abc")
+        assert short.status_code == 404
+    finally:
+        visitor.close()

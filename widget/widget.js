@@ -16,7 +16,7 @@
   const store = () => localStorage.setItem(KEY, JSON.stringify(saved));
   // 128 random bits: the session id is the conversation's only secret.
   saved.sessionId = saved.sessionId || crypto.randomUUID().replace(/-/g, "");
-  saved.messages = saved.messages || [];
+  delete saved.messages;
   store();
 
   const host = document.createElement("div");
@@ -80,25 +80,31 @@
     list.append(item);
     list.scrollTop = list.scrollHeight;
   }
-  function remember(text, mine) {
-    saved.messages.push({ text, mine });
-    store();
-    show(text, mine);
+  // The conversation as Rasa holds it: after a reload or a reconnection the
+  // visitor sees everything, including what arrived while the page was closed.
+  async function loadHistory() {
+    try {
+      const url = new URL(`/widget/api/history/${saved.sessionId}`, script.src);
+      const response = await fetch(url);
+      if (!response.ok) return;
+      const { messages } = await response.json();
+      list.replaceChildren();
+      messages.forEach((m) => show(m.text, m.from === "visitor"));
+    } catch (_) { /* keep what is on screen */ }
   }
 
   let socket = null;
   function startChat() {
     prechat.hidden = true;
     list.hidden = composer.hidden = false;
-    list.replaceChildren();
-    saved.messages.forEach((m) => show(m.text, m.mine));
     socket = io(config.rasaUrl);
     socket.on("connect", () => {
       status.textContent = "";
       socket.emit("session_request", { session_id: saved.sessionId });
+      loadHistory();
     });
     socket.on("disconnect", () => { status.textContent = "Reconectando…"; });
-    socket.on("bot_uttered", (message) => { if (message.text) remember(message.text, false); });
+    socket.on("bot_uttered", (message) => { if (message.text) show(message.text, false); });
   }
 
   prechat.addEventListener("submit", (event) => {
@@ -124,7 +130,7 @@
     const text = composer.elements.message.value.trim();
     if (!text || !socket) return;
     socket.emit("user_uttered", { message: text, session_id: saved.sessionId, metadata: saved.profile });
-    remember(text, true);
+    show(text, true);
     composer.elements.message.value = "";
   });
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from sanic import Blueprint
 
-from handoff.routes import attendances, customers, health, integration, knowledge, operators
+from handoff.routes import (
+    attendances,
+    customers,
+    health,
+    integration,
+    knowledge,
+    operators,
+    widget,
+)
 
 api = Blueprint.group(
     operators.bp, attendances.bp, customers.bp, knowledge.bp, integration.bp, url_prefix="/api"
 )
-routes = Blueprint.group(health.bp, api)
+routes = Blueprint.group(health.bp, widget.bp, api)
