@@ -111,6 +111,14 @@ class Desk:
             "protocol": attendance.protocol,
         }
 
+    async def retry(self, token: str, message_id: Any) -> dict[str, Any]:
+        """Deliver a failed operator message again (same message, no duplicate)."""
+        message, conversation_id = await self.as_operator(
+            token, lambda uow, op: conversation.retry_delivery(uow, op, message_id)
+        )
+        self.in_background(self.deliver(message.id, conversation_id, message.text))
+        return {"message": views.message_view(message)}
+
     async def end(self, token: str, attendance_id: Any, outcome: str) -> dict[str, Any]:
         """Finish or cancel; then let Rasa's closing flow speak (Z3)."""
         attendance, changed = await self.as_operator(

@@ -92,6 +92,7 @@ class Operator(Base):
     active_for_chat: Mapped[bool] = mapped_column(Boolean, default=True)
     max_concurrent: Mapped[int] = mapped_column(Integer, default=5)
     status: Mapped[str] = mapped_column(String(16), default=OFFLINE)
+    status_reason: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -119,6 +119,11 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
             _field(data, "client_id"),
         )
 
+    @sio.on("message:retry")
+    @acked
+    async def retry(sid: str, data: Any) -> Ack:
+        return await desk.retry(await token_of(sid), _field(data, "message_id"))
+
     @sio.on("attendance:finish")
     @acked
     async def finish(sid: str, data: Any) -> Ack:

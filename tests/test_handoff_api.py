@@ -3,6 +3,7 @@ already stored changes (issue: foundation, "bad input already matters")."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -132,3 +133,34 @@ def test_console_socket_refuses_other_origins(handoff: Service):
     assert "not an accepted origin" in refused.text
     same_origin = requests.get(handshake, headers={"Origin": handoff.base_url})
     assert same_origin.status_code == 200
+
+
+def test_a_failed_delivery_can_be_retried_once(handoff: Service):
+    """Rasa is unreachable here, so every delivery fails and can be retried."""
+    base = handoff.base_url
+    headers = _login(base)
+    attendance_id = _open(base, conversation_id=uuid.uuid4().hex, channel="socketio").json()[
+        "attendance"
+    ]["id"]
+    requests.post(f"{base}/api/attendances/{attendance_id}/take", headers=headers)
+    sent = requests.post(
+        f"{base}/api/attendances/{attendance_id}/messages",
+        json={"text": "olá", "client_id": uuid.uuid4().hex},
+        headers=headers,
+    ).json()["message"]
+    messages_url = f"{base}/api/attendances/{attendance_id}/messages"
+    for _ in range(50):
+        rows = requests.get(messages_url, headers=headers).json()["messages"]
+        if rows[0]["delivery"] == "failed":
+            break
+        time.sleep(0.1)
+    assert rows[0]["delivery"] == "failed"
+    retried = requests.post(f"{base}/api/messages/{sent['id']}/retry", headers=headers)
+    assert retried.status_code == 200
+    assert retried.json()["message"]["delivery"] == "pending"
+    _error(requests.post(f"{base}/api/messages/999999/retry", headers=headers), 404)
+    rows = requests.get(messages_url, headers=headers).json()["messages"]
+    assert [m["text"] for m in rows] == ["olá"]
+    requests.post(f"{base}/api/attendances/{attendance_id}/finish", headers=headers)
+    after_finish = requests.post(f"{base}/api/messages/{sent['id']}/retry", headers=headers)
+    assert "encerrado" in _error(after_finish, 409)

@@ -107,6 +107,20 @@ def _require_whatsapp_window(session: Session, attendance: Attendance, now: date
         )
 
 
+def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> tuple[Message, str]:
+    """Put a failed operator message back on its way; returns it and its conversation."""
+    message = uow.session.get(Message, message_id) if isinstance(message_id, int) else None
+    if message is None or message.operator_id != operator.id:
+        raise NotFound("Mensagem não encontrada.")
+    attendance = own_attendance(uow.session, operator, message.attendance_id)
+    if attendance.status != ACTIVE:
+        raise Conflict("Este atendimento já foi encerrado.")
+    if message.delivery != FAILED:
+        raise Conflict("Esta mensagem não falhou.")
+    set_delivery(uow, message.id, PENDING)
+    return message, attendance.conversation_id
+
+
 def set_delivery(uow: UnitOfWork, message_id: int, state: str) -> None:
     """Record how far an operator message got on its way to the customer."""
     message = uow.session.get(Message, message_id)

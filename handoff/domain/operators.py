@@ -146,6 +146,7 @@ def set_status(
         if len(reason) > 120:
             raise Invalid("O motivo da pausa deve ter até 120 caracteres.", field="reason")
     operator.status = status
+    operator.status_reason = reason if status == PAUSED else None
     uow.session.add(
         OperatorStatusChange(
             operator_id=operator.id, status=status, reason=reason if status == PAUSED else None
@@ -168,5 +169,6 @@ def operator_view(operator: Operator) -> dict[str, object]:
         "name": operator.name,
         "role": operator.role,
         "status": operator.status,
+        "status_reason": operator.status_reason,
         "active_for_chat": operator.active_for_chat,
     }

@@ -63,6 +63,11 @@ async def send(request: Request, attendance_id: int) -> HTTPResponse:
     return json(result, status=201)
 
 
+@bp.post("/messages/<message_id:int>/retry")
+async def retry(request: Request, message_id: int) -> HTTPResponse:
+    return json(await desk(request).retry(bearer(request), message_id))
+
+
 @bp.post("/attendances/<attendance_id:int>/finish")
 async def finish(request: Request, attendance_id: int) -> HTTPResponse:
     view = await desk(request).end(bearer(request), attendance_id, FINISHED)

@@ -1,0 +1,80 @@
+// Talking to the handoff service: REST with the session token, socket.io calls with acks.
+
+export const session = {
+  token: sessionStorage.getItem("token"),
+  onExpired: () => {},
+};
+
+export class ApiError extends Error {
+  constructor(message, status, field) {
+    super(message);
+    this.status = status;
+    this.field = field || null;
+  }
+}
+
+export async function api(path, { method = "GET", body, params } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
+  }
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${session.token}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (_) {
+    throw new ApiError("Sem conexão com o servidor. Tente novamente.", 0);
+  }
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && session.token) session.onExpired();
+  if (!response.ok) {
+    const error = data.error || {};
+    throw new ApiError(error.message || `Erro ${response.status}`, response.status, error.field);
+  }
+  return data;
+}
+
+export function call(socket, event, data = {}) {
+  return new Promise((resolve, reject) => {
+    if (!socket || !socket.connected) {
+      reject(new ApiError("Sem conexão com o servidor. Tente novamente.", 0));
+      return;
+    }
+    socket.timeout(15000).emit(event, data, (timeout, ack) => {
+      if (timeout) reject(new ApiError("Sem resposta do servidor. Tente novamente.", 0));
+      else if (!ack.ok) reject(new ApiError(ack.error.message, 400, ack.error.field));
+      else resolve(ack);
+    });
+  });
+}
+
+export function el(tag, props = {}, ...children) {
+  // Builds DOM nodes; text always goes in as text, never as HTML.
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+export const $ = (id) => document.getElementById(id);
+
+export function formatTime(iso) {
+  return iso ? new Date(iso).toLocaleString("pt-BR") : "—";
+}
+
+export function formatDuration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  const total = Math.round(seconds);
+  const m = Math.floor(total / 60), s = total % 60;
+  return m ? `${m} min ${s} s` : `${s} s`;
+}
+
+export const CHANNELS = { socketio: "Chat", whatsapp: "WhatsApp" };

@@ -1,0 +1,294 @@
+// Operator console: login, availability, real time, the attendance on screen.
+import { $, api, call, session, CHANNELS } from "./api.js";
+import { label, renderCalls, ring, unlockSound } from "./calls.js";
+import { createConversation } from "./conversation.js";
+import { createCustomers } from "./customers.js";
+import { createKnowledge } from "./knowledge.js";
+import { showSummary } from "./summary.js";
+
+const state = {
+  me: null,
+  socket: null,
+  queue: new Map(),   // attendance id -> attendance waiting in the operator's rooms
+  mine: new Map(),    // attendance id -> the operator's active attendances
+  unread: new Map(),
+  linked: new Map(),  // attendance id -> linked customer
+  current: null,      // attendance on screen
+  tab: "conversa",
+};
+let conversation, customers, knowledge;
+
+// --- login and logout
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  const username = $("login-username").value.trim();
+  const password = $("login-password").value;
+  if (!username || !password) {
+    $("login-error").textContent = "Informe usuário e senha.";
+    return;
+  }
+  unlockSound();
+  try {
+    const response = await fetch("/api/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username, password }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error.message);
+    session.token = body.token;
+    sessionStorage.setItem("token", body.token);
+    $("login-password").value = "";
+    await enterDesk();
+  } catch (error) {
+    $("login-error").textContent = error.message === "Failed to fetch" ? "Sem conexão com o servidor." : error.message;
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  try { await api("/api/auth/logout", { method: "POST" }); } catch (_) { /* already gone */ }
+  leaveDesk();
+});
+
+session.onExpired = () => {
+  leaveDesk();
+  $("login-error").textContent = "Sua sessão expirou. Entre novamente; o texto digitado foi guardado.";
+};
+
+function leaveDesk() {
+  if (state.socket) state.socket.disconnect();
+  sessionStorage.removeItem("token");
+  session.token = null;
+  Object.assign(state, { me: null, socket: null, current: null });
+  state.queue.clear(); state.mine.clear(); state.unread.clear();
+  $("desk-view").hidden = true;
+  $("login-view").hidden = false;
+}
+
+async function enterDesk() {
+  const me = await api("/api/me");
+  state.me = me;
+  $("operator-name").textContent = me.name;
+  $("pause-reason").replaceChildren(...me.pause_reasons.map((r) => new Option(r, r)));
+  showAvailability(me);
+  $("login-view").hidden = true;
+  $("desk-view").hidden = false;
+  conversation = conversation || createConversation(state);
+  customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, attendance); });
+  knowledge = knowledge || createKnowledge(state);
+  if (me.status === "offline") await setAvailability("available");
+  connect();
+}
+
+// --- availability (O1): always visible
+
+function showAvailability(me) {
+  $("availability").value = me.status;
+  $("pause-reason-label").hidden = me.status !== "paused";
+  if (me.status_reason) $("pause-reason").value = me.status_reason;
+}
+
+let statusChanges = Promise.resolve();
+
+function setAvailability(status) {
+  // One change at a time, in the order the operator made them.
+  const body = { status };
+  if (status === "paused") body.reason = $("pause-reason").value;
+  statusChanges = statusChanges.then(async () => {
+    try {
+      state.me = { ...state.me, ...(await api("/api/me/status", { method: "POST", body })) };
+    } catch (error) {
+      $("attendance-error").textContent = error.message;
+    }
+    showAvailability(state.me);
+  });
+  return statusChanges;
+}
+$("availability").addEventListener("change", (event) => {
+  if (event.target.value === "paused") $("pause-reason-label").hidden = false;
+  setAvailability(event.target.value);
+});
+$("pause-reason").addEventListener("change", () => setAvailability("paused"));
+
+// --- real time
+
+function connect() {
+  const socket = io({ auth: { token: session.token }, transports: ["websocket"] });
+  state.socket = socket;
+  socket.on("connect", async () => {
+    setConnection(true);
+    await resync();
+    await conversation.resendUnsent();
+  });
+  socket.on("disconnect", () => setConnection(false));
+  socket.on("connect_error", (error) => {
+    setConnection(false);
+    if (/expirada|unauthorized/i.test(error.message)) session.onExpired();
+  });
+  socket.on("attendance:queued", (a) => {
+    state.queue.set(a.id, a);
+    state.mine.delete(a.id);
+    if (state.me.status === "available") ring(a);
+    renderCalls(state, openAttendance);
+  });
+  socket.on("attendance:taken", (a) => {
+    state.queue.delete(a.id);
+    if (a.operator_id === state.me.id) state.mine.set(a.id, a);
+    else if (state.current === a.id) closeAttendance();
+    renderCalls(state, openAttendance);
+  });
+  socket.on("attendance:requeued", (a) => {
+    state.mine.delete(a.id);
+    if (state.current === a.id) closeAttendance();
+    renderCalls(state, openAttendance);
+  });
+  socket.on("attendance:ended", (a) => {
+    state.mine.delete(a.id);
+    conversation.forget(a.id);
+    if (state.current === a.id) closeAttendance();
+    renderCalls(state, openAttendance);
+  });
+  socket.on("attendance:protocol", ({ attendance_id, protocol }) => {
+    const a = state.mine.get(attendance_id);
+    if (!a) return;
+    a.protocol = protocol;
+    if (state.current === attendance_id) {
+      showHeader(a);
+      $("protocol-number").textContent = protocol;
+      $("protocol-dialog").showModal();
+    }
+  });
+  socket.on("message:new", (m) => {
+    if (m.attendance_id === state.current) conversation.onMessage(m);
+    else if (m.direction === "customer") state.unread.set(m.attendance_id, (state.unread.get(m.attendance_id) || 0) + 1);
+    renderCalls(state, openAttendance);
+  });
+  socket.on("message:delivery", (d) => conversation.onDelivery(d));
+  socket.on("operator:status", (me) => { state.me = { ...state.me, ...me }; showAvailability(state.me); });
+}
+
+function setConnection(online) {
+  $("connection").textContent = online ? "" : "Sem conexão, tentando reconectar…";
+  $("connection").classList.toggle("offline", !online);
+}
+
+async function resync() {
+  const lists = await call(state.socket, "attendances:list");
+  state.queue = new Map(lists.queued.map((a) => [a.id, a]));
+  state.mine = new Map(lists.active.map((a) => [a.id, a]));
+  renderCalls(state, openAttendance);
+  if (state.current !== null) await openAttendance(state.current);
+}
+
+// --- the attendance on screen
+
+function attendanceById(id) { return state.mine.get(id) || state.queue.get(id); }
+
+function showHeader(a) {
+  $("attendance-title").textContent = label(a);
+  $("attendance-channel").textContent = CHANNELS[a.channel] || a.channel;
+  $("attendance-protocol").textContent = a.protocol ? `Protocolo ${a.protocol}` : "";
+  const mine = state.mine.has(a.id);
+  $("take").hidden = mine;
+  $("finish").hidden = $("cancel").hidden = !mine;
+  $("composer").hidden = !mine;
+}
+
+async function openAttendance(id) {
+  const a = attendanceById(id);
+  if (!a) { closeAttendance(); return; }
+  state.current = id;
+  state.unread.delete(id);
+  $("no-attendance").hidden = true;
+  $("attendance").hidden = false;
+  $("attendance-error").textContent = "";
+  showHeader(a);
+  renderCalls(state, openAttendance);
+  if (a.customer_id && !state.linked.has(id)) {
+    const summary = await api(`/api/attendances/${id}/summary`);
+    customers.remember(id, summary.customer);
+  }
+  customers.onAttendanceChanged();
+  await showTab(state.tab);
+}
+
+function closeAttendance() {
+  state.current = null;
+  $("attendance").hidden = true;
+  $("no-attendance").hidden = false;
+  customers.onAttendanceChanged();
+}
+
+async function showTab(name) {
+  state.tab = name;
+  for (const tab of ["inicio", "conversa", "resumo"]) {
+    $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
+    $(`panel-${tab}`).hidden = tab !== name;
+  }
+  try {
+    if (name === "conversa") await conversation.open(state.current);
+    if (name === "inicio") await knowledge.show();
+    if (name === "resumo") await showSummary(state.current);
+  } catch (error) {
+    $("attendance-error").textContent = error.message;
+  }
+}
+for (const tab of ["inicio", "conversa", "resumo"]) {
+  $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
+}
+
+$("take").addEventListener("click", async () => {
+  try {
+    const { attendance } = await call(state.socket, "attendance:take", { attendance_id: state.current });
+    state.queue.delete(attendance.id);
+    state.mine.set(attendance.id, attendance);
+    showHeader(attendance);
+    renderCalls(state, openAttendance);
+    customers.onAttendanceChanged();
+    await showTab("conversa");
+    $("draft").focus();
+  } catch (error) {
+    $("attendance-error").textContent = error.message;
+  }
+});
+
+function confirmAction(text, buttonLabel) {
+  $("confirm-text").textContent = text;
+  $("confirm-button").textContent = buttonLabel;
+  $("confirm-dialog").returnValue = "";
+  $("confirm-dialog").showModal();
+  return new Promise((resolve) => {
+    $("confirm-dialog").addEventListener("close", () => resolve($("confirm-dialog").returnValue === "yes"), { once: true });
+  });
+}
+
+for (const [buttonId, event, question, buttonLabel] of [
+  ["finish", "attendance:finish", "Deseja finalizar este atendimento? O cliente receberá o número do protocolo.", "Finalizar"],
+  ["cancel", "attendance:cancel", "Deseja cancelar este atendimento?", "Cancelar"],
+]) {
+  $(buttonId).addEventListener("click", async () => {
+    if (!(await confirmAction(question, buttonLabel))) return;
+    try {
+      const { attendance } = await call(state.socket, event, { attendance_id: state.current });
+      state.mine.delete(attendance.id);
+      conversation.forget(attendance.id);
+      closeAttendance();
+      renderCalls(state, openAttendance);
+    } catch (error) {
+      $("attendance-error").textContent = error.message;
+    }
+  });
+}
+
+// --- start
+
+(async () => {
+  if (!session.token) { $("login-view").hidden = false; return; }
+  try {
+    await enterDesk();
+  } catch (_) {
+    leaveDesk();
+  }
+})();

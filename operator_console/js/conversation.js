@@ -1,0 +1,128 @@
+// The tab Conversa (O3, O11): history, sending with Enter, delivery marks,
+// retries without duplicates, a draft per attendance that survives a new login.
+import { $, el, call, formatTime } from "./api.js";
+
+const DELIVERY = { pending: "enviando…", sent: "enviada", delivered: "entregue", read: "lida", failed: "falhou" };
+const AUTHOR = { customer: "Cliente", operator: "Você", bot: "Assistente" };
+
+export function createConversation(state) {
+  const draftKey = (id) => `draft:${state.me.id}:${id}`;
+  const unsent = new Map(); // client id -> {attendance_id, text}: sends not acknowledged yet
+
+  function messageNode(m) {
+    const meta = el("span", { class: "meta" }, `${AUTHOR[m.direction] || ""} · ${formatTime(m.created_at)}`);
+    const item = el("li", { class: m.direction, "data-message-id": m.id ?? "", "data-client-id": m.client_id ?? "" },
+      el("span", { class: "text", text: m.text }), meta);
+    if (m.direction === "operator") {
+      const mark = el("span", { class: `delivery ${m.delivery}`, text: DELIVERY[m.delivery] || "" });
+      meta.append(" · ", mark);
+      if (m.delivery === "failed") meta.append(" ", retryButton(m));
+    }
+    return item;
+  }
+
+  function retryButton(m) {
+    return el("button", {
+      type: "button", class: "link retry", text: "Tentar novamente",
+      onclick: async () => {
+        try {
+          if (m.id) await call(state.socket, "message:retry", { message_id: m.id });
+          else await send(m.attendance_id, m.text, m.client_id);
+        } catch (error) {
+          $("attendance-error").textContent = error.message;
+        }
+      },
+    });
+  }
+
+  function put(m) {
+    const list = $("messages");
+    const existing = (m.id && list.querySelector(`[data-message-id="${m.id}"]`))
+      || (m.client_id && list.querySelector(`[data-client-id="${m.client_id}"]`));
+    const node = messageNode(m);
+    if (existing) existing.replaceWith(node);
+    else list.append(node);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  async function send(attendanceId, text, clientId) {
+    unsent.set(clientId, { attendance_id: attendanceId, text });
+    if (state.current === attendanceId) {
+      put({ client_id: clientId, attendance_id: attendanceId, direction: "operator", text, delivery: "pending", created_at: new Date().toISOString() });
+    }
+    try {
+      const { message, protocol } = await call(state.socket, "message:send", { attendance_id: attendanceId, text, client_id: clientId });
+      unsent.delete(clientId);
+      if (state.current === attendanceId) put(message);
+      return protocol;
+    } catch (error) {
+      if (error.status === 0) {
+        if (state.current === attendanceId) {
+          put({ client_id: clientId, attendance_id: attendanceId, direction: "operator", text, delivery: "failed", created_at: new Date().toISOString() });
+        }
+      } else {
+        unsent.delete(clientId);
+        const node = $("messages").querySelector(`[data-client-id="${clientId}"]`);
+        if (node) node.remove();
+        if (state.current === attendanceId) $("draft").value = text;
+      }
+      throw error;
+    }
+  }
+
+  $("draft").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
+  $("draft").addEventListener("input", () => {
+    if (state.current !== null) localStorage.setItem(draftKey(state.current), $("draft").value);
+  });
+  $("composer").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("draft").value.trim();
+    if (!text || state.current === null) return;
+    const id = state.current;
+    $("draft").value = "";
+    localStorage.removeItem(draftKey(id));
+    $("attendance-error").textContent = "";
+    try {
+      await send(id, text, crypto.randomUUID());
+    } catch (error) {
+      $("attendance-error").textContent = error.message;
+    }
+  });
+
+  return {
+    async open(id) {
+      $("draft").value = localStorage.getItem(draftKey(id)) || "";
+      const { messages } = await call(state.socket, "attendance:messages", { attendance_id: id });
+      if (state.current !== id) return;
+      $("messages").replaceChildren(...messages.map(messageNode));
+      for (const [clientId, m] of unsent) {
+        if (m.attendance_id === id) put({ ...m, client_id: clientId, direction: "operator", delivery: "failed" });
+      }
+      $("messages").scrollTop = $("messages").scrollHeight;
+    },
+    onMessage(m) { if (m.attendance_id === state.current) put(m); },
+    onDelivery({ id, attendance_id, delivery }) {
+      if (attendance_id !== state.current) return;
+      const node = $("messages").querySelector(`[data-message-id="${id}"]`);
+      if (!node) return;
+      const meta = node.querySelector(".meta");
+      const old = meta.querySelector(".delivery");
+      if (old) { old.className = `delivery ${delivery}`; old.textContent = DELIVERY[delivery] || ""; }
+      const retry = meta.querySelector(".retry");
+      if (retry) retry.remove();
+      if (delivery === "failed") meta.append(" ", retryButton({ id }));
+    },
+    async resendUnsent() {
+      // After a reconnection: the same client ids, so nothing is stored twice.
+      for (const [clientId, m] of [...unsent]) {
+        try { await send(m.attendance_id, m.text, clientId); } catch (_) { /* still failing */ }
+      }
+    },
+    forget(id) { localStorage.removeItem(draftKey(id)); },
+  };
+}

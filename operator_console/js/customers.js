@@ -1,0 +1,147 @@
+// The customer panel on the right (O5-O8): search, link, register, history.
+import { $, el, api, CHANNELS, formatTime } from "./api.js";
+
+const STATUS = { queued: "Na fila", active: "Em atendimento", finished: "Finalizado", cancelled: "Cancelado" };
+
+export function createCustomers(state, onLinked) {
+  const form = $("customer-form");
+  let lastResults = [];
+
+  function show(view) {
+    $("customer-results").hidden = view !== "results";
+    form.hidden = view !== "form";
+    $("customer-detail").hidden = view !== "detail";
+  }
+
+  function resultNode(c) {
+    const canLink = state.current !== null && state.mine.has(state.current);
+    return el("li", { class: "result" },
+      el("div", {},
+        el("strong", { text: c.name }),
+        el("span", { class: "muted", text: [c.phone, c.email, c.document].filter(Boolean).join(" · ") })),
+      el("div", { class: "result-actions" },
+        canLink ? el("button", { type: "button", class: "icon", title: "Vincular ao atendimento", "aria-label": `Vincular ${c.name} ao atendimento`, text: "🔗", onclick: () => link(c) }) : null,
+        el("button", { type: "button", class: "icon", title: "Abrir cliente", "aria-label": `Abrir cliente ${c.name}`, text: "✎", onclick: () => openCustomer(c) })));
+  }
+
+  function renderResults(customers) {
+    lastResults = customers;
+    $("customer-results").replaceChildren(...customers.map(resultNode));
+    if (!customers.length) {
+      $("customer-results").replaceChildren(el("li", { class: "muted", text: "Nenhum cliente encontrado. Use + para cadastrar." }));
+    }
+    show("results");
+  }
+
+  $("customer-search").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("customer-search-error").textContent = "";
+    try {
+      const { customers } = await api("/api/customers", { params: { q: $("customer-query").value } });
+      renderResults(customers);
+    } catch (error) {
+      $("customer-search-error").textContent = error.message;
+    }
+  });
+
+  async function link(customer) {
+    $("customer-search-error").textContent = "";
+    try {
+      const { attendance } = await api(`/api/attendances/${state.current}/customer`, { method: "POST", body: { customer_id: customer.id } });
+      state.linked.set(attendance.id, customer);
+      onLinked(attendance);
+      showLinked();
+    } catch (error) {
+      $("customer-search-error").textContent = error.message;
+    }
+  }
+
+  function showLinked() {
+    const customer = state.current !== null ? state.linked.get(state.current) : null;
+    $("customer-linked").textContent = customer ? `Cliente vinculado: ${customer.name}` : "Nenhum cliente vinculado.";
+    $("customer-linked").classList.toggle("muted", !customer);
+  }
+
+  // --- (+) register a new customer (O7)
+
+  $("customer-new").addEventListener("click", () => {
+    form.reset();
+    for (const node of form.querySelectorAll("[data-field]")) node.textContent = "";
+    const query = $("customer-query").value.trim();
+    if (query && !/\d/.test(query) && !query.includes("@")) form.elements.name.value = query;
+    show("form");
+    form.elements.name.focus();
+  });
+  $("customer-form-back").addEventListener("click", () => show("results"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    for (const node of form.querySelectorAll("[data-field]")) node.textContent = "";
+    const body = Object.fromEntries(["name", "phone", "email", "document"].map((f) => [f, form.elements[f].value.trim()]));
+    const missing = { name: "Informe o nome.", phone: "Informe o telefone." };
+    let invalid = false;
+    for (const [field, message] of Object.entries(missing)) {
+      if (!body[field]) { form.querySelector(`[data-field="${field}"]`).textContent = message; invalid = true; }
+    }
+    if (invalid) return;
+    try {
+      const { customer } = await api("/api/customers", { method: "POST", body });
+      $("customer-query").value = customer.name;
+      renderResults([customer]);
+    } catch (error) {
+      const place = form.querySelector(`[data-field="${error.field || ""}"]`) || form.querySelector('[data-field=""]');
+      place.textContent = error.message;
+    }
+  });
+
+  // --- the pencil: the customer, Histórico > Atendimentos (O8)
+
+  let current = null;
+  function openCustomer(customer) {
+    current = customer;
+    $("customer-detail-name").textContent = customer.name;
+    $("customer-detail-contact").textContent = [customer.phone, customer.email, customer.document].filter(Boolean).join(" · ");
+    $("menu-historico-items").hidden = true;
+    $("menu-historico").setAttribute("aria-expanded", "false");
+    $("customer-history").hidden = true;
+    $("history-record").hidden = true;
+    show("detail");
+  }
+  $("customer-detail-back").addEventListener("click", () => renderResults(lastResults));
+  $("menu-historico").addEventListener("click", () => {
+    const open = $("menu-historico-items").hidden;
+    $("menu-historico-items").hidden = !open;
+    $("menu-historico").setAttribute("aria-expanded", String(open));
+  });
+  $("menu-atendimentos").addEventListener("click", async () => {
+    const { attendances } = await api(`/api/customers/${current.id}/history`);
+    $("history-record").hidden = true;
+    $("customer-history").hidden = false;
+    $("customer-history").replaceChildren(...(attendances.length ? attendances.map((a) =>
+      el("li", {}, el("button", { type: "button", class: "link", onclick: () => showRecord(a) },
+        `${a.protocol || "sem protocolo"} · ${CHANNELS[a.channel] || a.channel} · ${formatTime(a.queued_at)} · ${STATUS[a.status]}`)))
+      : [el("li", { class: "muted", text: "Nenhum atendimento." })]));
+  });
+
+  function showRecord(a) {
+    const record = $("history-record");
+    record.replaceChildren(
+      el("h4", { text: `Protocolo ${a.protocol || "—"}` }),
+      el("p", { class: "muted", text: `${STATUS[a.status]} · ${a.operator_name || "sem operador"} · ${formatTime(a.queued_at)} → ${formatTime(a.ended_at)}` }),
+      el("ol", { class: "record-messages" }, ...a.messages.map((m) =>
+        el("li", { class: m.direction }, el("span", { class: "text", text: m.text })))),
+      el("h5", { text: "Informações registradas" }),
+      el("ul", {}, ...(a.registrations.length
+        ? a.registrations.map((r) => el("li", { text: `${r.title} (${r.category})` }))
+        : [el("li", { class: "muted", text: "Nenhuma." })])),
+    );
+    record.hidden = false;
+  }
+
+  return {
+    onAttendanceChanged() {
+      showLinked();
+      if (!$("customer-results").hidden && lastResults.length) renderResults(lastResults);
+    },
+    remember(attendance, customer) { if (customer) state.linked.set(attendance, customer); },
+  };
+}

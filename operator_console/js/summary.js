@@ -1,0 +1,22 @@
+// The tab Resumo (O12): customer, protocol, times and the information given.
+import { $, el, api, CHANNELS, formatDuration, formatTime } from "./api.js";
+
+export async function showSummary(attendanceId) {
+  const s = await api(`/api/attendances/${attendanceId}/summary`);
+  const a = s.attendance;
+  const rows = [
+    ["Cliente", s.customer ? `${s.customer.name} (${s.customer.phone || "sem telefone"})` : (a.contact_name || "Não vinculado")],
+    ["Protocolo", a.protocol || "Ainda não gerado"],
+    ["Canal", CHANNELS[a.channel] || a.channel],
+    ["Operador", s.operator_name || "—"],
+    ["Entrada na fila", formatTime(a.queued_at)],
+    ["Espera", formatDuration(s.waiting_seconds)],
+    ["Primeira resposta", formatDuration(s.first_response_seconds)],
+    ["Duração", formatDuration(s.duration_seconds)],
+    ["Mensagens", String(s.message_count)],
+  ];
+  $("summary").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+  $("summary-registrations").replaceChildren(...(s.registrations.length
+    ? s.registrations.map((r) => el("li", { text: `${r.title} (${r.category}) · ${formatTime(r.at)}` }))
+    : [el("li", { class: "muted", text: "Nenhuma informação registrada." })]));
+}
