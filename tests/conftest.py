@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import browser, host_url  # noqa: F401 - shared fixtures
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.processes import MODEL, Service, Stack, start_handoff, start_stack
 

@@ -16,7 +16,7 @@
   const store = () => localStorage.setItem(KEY, JSON.stringify(saved));
   // 128 random bits: the session id is the conversation's only secret.
   saved.sessionId = saved.sessionId || crypto.randomUUID().replace(/-/g, "");
-  delete saved.messages;
+  saved.outbox = saved.outbox || [];
   store();
 
   const host = document.createElement("div");
@@ -39,13 +39,14 @@
       ol { flex: 1; overflow-y: auto; list-style: none; margin: 0; padding: 10px; display: flex; flex-direction: column; gap: 6px; }
       li { max-width: 80%; padding: 6px 10px; border-radius: 8px; background: #eef0f3; white-space: pre-wrap; word-wrap: break-word; }
       li.me { align-self: flex-end; background: #fde2e2; }
+      li.pending::after { content: " · aguardando conexão"; font-size: 11px; color: #6b7280; }
       .composer { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e5e7eb; }
       .composer input { flex: 1; }
       .status { font-size: 12px; color: #6b7280; padding: 0 10px; min-height: 1em; }
     </style>
     <div class="box" style="--color: ${config.color}">
       <button class="bar" type="button" aria-expanded="false"></button>
-      <div class="panel" hidden>
+      <div class="panel" role="region" aria-label="Bate-papo" hidden>
         <form class="prechat" novalidate>
           <label>Nome <input name="name" autocomplete="name" required></label>
           <span class="error" data-for="name" role="alert"></span>
@@ -79,6 +80,7 @@
     if (mine) item.className = "me";
     list.append(item);
     list.scrollTop = list.scrollHeight;
+    return item;
   }
   // The conversation as Rasa holds it: after a reload or a reconnection the
   // visitor sees everything, including what arrived while the page was closed.
@@ -90,6 +92,7 @@
       const { messages } = await response.json();
       list.replaceChildren();
       messages.forEach((m) => show(m.text, m.from === "visitor"));
+      saved.outbox.forEach((text) => show(text, true).classList.add("pending"));
     } catch (_) { /* keep what is on screen */ }
   }
 
@@ -98,10 +101,11 @@
     prechat.hidden = true;
     list.hidden = composer.hidden = false;
     socket = io(config.rasaUrl);
-    socket.on("connect", () => {
+    socket.on("connect", async () => {
       status.textContent = "";
       socket.emit("session_request", { session_id: saved.sessionId });
-      loadHistory();
+      await loadHistory();
+      flushOutbox();
     });
     socket.on("disconnect", () => { status.textContent = "Reconectando…"; });
     socket.on("bot_uttered", (message) => { if (message.text) show(message.text, false); });
@@ -125,13 +129,29 @@
     composer.elements.message.focus();
   });
 
+  // Messages typed while the connection is down wait in an outbox kept in
+  // localStorage (it survives a reload) and leave once, when connected.
+  function flushOutbox() {
+    while (socket && socket.connected && saved.outbox.length) {
+      const text = saved.outbox.shift();
+      store();
+      socket.emit("user_uttered", { message: text, session_id: saved.sessionId, metadata: saved.profile });
+    }
+    for (const node of list.querySelectorAll(".pending")) {
+      if (!saved.outbox.length) node.classList.remove("pending");
+    }
+  }
+
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = composer.elements.message.value.trim();
     if (!text || !socket) return;
-    socket.emit("user_uttered", { message: text, session_id: saved.sessionId, metadata: saved.profile });
-    show(text, true);
+    saved.outbox.push(text);
+    store();
+    const node = show(text, true);
+    if (!socket.connected) node.classList.add("pending");
     composer.elements.message.value = "";
+    flushOutbox();
   });
 
   function loadClient(then) {

@@ -1,0 +1,66 @@
+"""Chromium driven by Playwright, and an organisation's site to embed the widget in."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.support.processes import Stack
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def host_page(stack: Stack) -> str:
+    """An organisation's page with CSS of its own and the one script tag."""
+    return f"""<!doctype html><html lang="pt-BR"><head><meta charset="utf-8">
+      <meta name="viewport" content="width=device-width, initial-scale=1">
+      <style>body {{ background: #fffbea; font-family: Georgia; }}
+             button, input, li {{ color: green !important; background: yellow !important; }}</style>
+      </head><body><h1>Prefeitura de Exemplo</h1>
+      <script src="{stack.handoff_url}/widget/widget.js" data-title="Fale com a Prefeitura"
+              data-color="#c62828" data-rasa-url="{stack.rasa_url}"></script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def host_url(stack: Stack) -> Iterator[str]:
+    """The organisation's site: its own server, so another origin than ours."""
+    body = host_page(stack).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
