@@ -112,6 +112,15 @@ def post(stack: Stack, payload: dict, secret: str | None = APP_SECRET) -> reques
     )
 
 
+def taken_citizen(stack: Stack, operator: Operator) -> tuple[str, dict]:
+    """A new citizen writes; the operator takes the attendance."""
+    wa_id = citizen()
+    post(stack, text(wa_id, "oi"))
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
+    operator.call("attendance:take", {"attendance_id": queued["id"]})
+    return wa_id, queued
+
+
 def test_verification_handshake(stack: Stack):
     url = f"{stack.rasa_url}/webhooks/whatsapp/webhook"
     ok = requests.get(
@@ -227,10 +236,7 @@ def test_whatsapp_attendance_end_to_end(stack: Stack, graph: FakeGraph, operator
 def test_graph_api_errors_are_retried_or_reported(
     stack: Stack, graph: FakeGraph, operator: Operator
 ):
-    wa_id = citizen()
-    post(stack, text(wa_id, "oi"))
-    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
-    operator.call("attendance:take", {"attendance_id": queued["id"]})
+    wa_id, queued = taken_citizen(stack, operator)
 
     graph.failures_left = 2  # two HTTP 500s, then success
     operator.call(
@@ -255,10 +261,7 @@ def test_graph_api_errors_are_retried_or_reported(
 def test_operator_cannot_write_after_the_24_hour_window(
     stack: Stack, graph: FakeGraph, operator: Operator
 ):
-    wa_id = citizen()
-    post(stack, text(wa_id, "oi"))
-    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
-    operator.call("attendance:take", {"attendance_id": queued["id"]})
+    wa_id, queued = taken_citizen(stack, operator)
     handoff = next(s for s in stack.services if s.name == "handoff")
     db = Database(handoff.env["DATABASE_URL"])
     with db.unit_of_work() as uow:
