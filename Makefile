@@ -34,7 +34,7 @@ else
 export RASA_TRACKER_DB ?= sqlite:///$(CURDIR)/var/rasa.db
 endif
 
-.PHONY: help setup train run test lint bench
+.PHONY: help setup train run test lint bench content
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -67,3 +67,6 @@ lint: setup ## ruff check and ruff format --check
 bench: train ## Measure latency and memory of a running stack (see bench/README.md)
 	@.venv/bin/python -m bench.roundtrip --backend sqlite
 	@.venv/bin/python -m bench.roundtrip --backend postgresql
+
+content: setup ## Check the content editors' files and load them into the running system
+	@.venv/bin/python -m handoff content reload

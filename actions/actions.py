@@ -71,6 +71,9 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
     contact = {"name": metadata.get("name"), "email": metadata.get("email")}
     if channel == WHATSAPP:
         contact["phone"] = tracker.sender_id
+        entry_point = {"kind": "whatsapp", "key": str(metadata.get("phone_number_id") or "")}
+    else:
+        entry_point = {"kind": "widget", "key": str(metadata.get("widget_key") or "")}
     try:
         opened = open_attendance(
             tracker.sender_id,
@@ -78,6 +81,7 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
             contact,
             room=metadata.get("room"),
             first_message=_latest_user_message(tracker),
+            entry_point=entry_point,
         )
     except HandoffUnavailable as error:
         logger.error("could not open an attendance for %s: %s", tracker.sender_id, error)

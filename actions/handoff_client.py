@@ -43,6 +43,7 @@ def open_attendance(
     contact: Dict[str, Any],
     room: Optional[str] = None,
     first_message: Optional[Dict[str, Any]] = None,
+    entry_point: Optional[Dict[str, str]] = None,
 ) -> OpenedAttendance:
     """Queue the conversation for a human; idempotent for an open attendance."""
     response = _call(
@@ -54,6 +55,7 @@ def open_attendance(
             "room": room,
             "contact": contact,
             "first_message": first_message,
+            "entry_point": entry_point,
         },
     )
     if response.status_code not in (200, 201):

@@ -281,7 +281,14 @@ class WhatsAppInput(InputChannel):
                         sender,
                         input_channel=self.name(),
                         message_id=message_id,
-                        metadata={"name": names.get(sender), "whatsapp_message_id": message_id},
+                        metadata={
+                            "name": names.get(sender),
+                            "whatsapp_message_id": message_id,
+                            # Which published number was written to: routes to a room.
+                            "phone_number_id": (value.get("metadata") or {}).get(
+                                "phone_number_id"
+                            ),
+                        },
                     )
                 )
             except Exception:

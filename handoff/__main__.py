@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from pathlib import Path
 
 from handoff.db import Database
 from handoff.demo import DEMO_PASSWORD, DEMO_USERNAME, seed
 from handoff.migrate import upgrade
-from handoff.settings import Settings
+from handoff.settings import PROJECT_ROOT, Settings
 
 
 def prepare(settings: Settings) -> None:
@@ -41,11 +43,29 @@ def serve(settings: Settings) -> None:
     )
 
 
+def run_content(action: str, project: Path, settings: Settings) -> int:
+    from handoff import content
+
+    try:
+        if action == "check":
+            print(f"Content is valid: {content.check(project)} articles.")
+        else:
+            print(content.reload(project, settings))
+    except content.ContentError as error:
+        print(f"Content rejected, nothing changed:\n{error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m handoff")
-    parser.add_argument("command", choices=["prepare", "serve"])
+    parser.add_argument("command", choices=["prepare", "serve", "content"])
+    parser.add_argument("action", nargs="?", choices=["check", "reload"])
+    parser.add_argument("--project", type=Path, default=PROJECT_ROOT)
     args = parser.parse_args()
     settings = Settings()
+    if args.command == "content":
+        sys.exit(run_content(args.action or "check", args.project, settings))
     if args.command == "prepare":
         logging.basicConfig(level=logging.WARNING)
         prepare(settings)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from handoff.db import Database, Notice, UnitOfWork
 from handoff.domain import attendances, conversation, knowledge_base, operators, views
+from handoff.domain.errors import Invalid
 from handoff.domain.operators import operator_for_token
 from handoff.models import CANCELLED, FAILED, FINISHED, OFFLINE, SENT, Attendance, Operator
 from handoff.presence import Presence
@@ -143,7 +144,7 @@ class Desk:
 
     async def change_status(self, token: str, status: Any, reason: Any) -> dict[str, Any]:
         def work(uow: UnitOfWork, operator: Operator) -> dict[str, Any]:
-            operators.set_status(uow, operator, status, reason, self.settings.pause_reasons)
+            operators.set_status(uow, operator, status, reason)
             return operators.operator_view(operator)
 
         view = await self.as_operator(token, work)
@@ -180,12 +181,21 @@ class Desk:
     # --- knowledge base
 
     async def reload_knowledge_base_if_changed(self) -> None:
-        """Content editors save files; the next reader sees them (O9)."""
+        """Content editors save files; the next reader sees them (O9). A broken
+        file is logged and the previous articles stay."""
         folder = self.settings.kb_dir
         signature = await asyncio.to_thread(knowledge_base.folder_signature, folder)
         if signature != self._kb_signature:
-            await self.run(lambda uow: knowledge_base.load_articles(uow.session, folder))
+            try:
+                await self.reload_knowledge_base()
+            except Invalid as error:
+                log.error("knowledge base not reloaded: %s", error.message)
             self._kb_signature = signature
+
+    async def reload_knowledge_base(self) -> int:
+        """Load the article files now; Invalid (with file and line) if one is broken."""
+        folder = self.settings.kb_dir
+        return await self.run(lambda uow: knowledge_base.load_articles(uow.session, folder))
 
     async def drain(self) -> None:
         """Wait for background deliveries (used on shutdown)."""

@@ -96,6 +96,26 @@ class Operator(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class EntryPoint(Base):
+    """Where customers come in (a widget key, a WhatsApp number) and the room it feeds."""
+
+    __tablename__ = "entry_point"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "widget" or "whatsapp"
+    key: Mapped[str] = mapped_column(String(120))
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id"))
+
+
+class PauseReason(Base):
+    __tablename__ = "pause_reason"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(120), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class OperatorRoom(Base):
     __tablename__ = "operator_room"
 

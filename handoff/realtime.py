@@ -29,10 +29,16 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     return socketio.AsyncServer(async_mode="sanic", cors_allowed_origins=origins)
 
 
+SUPERVISORS = "supervisors"
+
+
 def make_publisher(sio: socketio.AsyncServer) -> Callable[[list[Notice]], Awaitable[None]]:
     async def publish(notices: list[Notice]) -> None:
         for notice in notices:
             await sio.emit(notice.name, notice.payload, room=notice.target)
+        # Supervisors' live view refreshes when queues or operators change.
+        if any(n.name.startswith(("attendance:", "operator:")) for n in notices):
+            await sio.emit("live:changed", {}, room=SUPERVISORS)
 
     return publish
 
@@ -74,6 +80,8 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
         await sio.enter_room(sid, f"operator:{operator['id']}")
         for room_id in rooms:
             await sio.enter_room(sid, f"room:{room_id}")
+        if operator["role"] in ("supervisor", "admin"):
+            await sio.enter_room(sid, SUPERVISORS)
         desk.presence.connected(operator["id"], sid)
 
     @sio.event

@@ -55,16 +55,12 @@ class Settings:
     reconnect_grace_seconds: float = field(
         default_factory=lambda: float(_env("RECONNECT_GRACE_SECONDS", "60"))
     )
-    # Reasons an operator can give for a pause.
-    pause_reasons: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            _csv(_env("PAUSE_REASONS", "Almoço,Intervalo,Reunião,Treinamento,Outro"))
-        )
-    )
     # The content editors' knowledge-base files.
     kb_dir: Path = field(
         default_factory=lambda: Path(_env("KB_DIR", str(PROJECT_ROOT / "data" / "knowledge_base")))
     )
+    # Reports count days in the organisation's time zone.
+    timezone: str = field(default_factory=lambda: _env("TIMEZONE", "America/Sao_Paulo"))
     # Seconds to wait for Rasa's HTTP API before giving up on one call.
     rasa_timeout_seconds: float = field(
         default_factory=lambda: float(_env("RASA_TIMEOUT_SECONDS", "10"))

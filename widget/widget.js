@@ -10,6 +10,8 @@
     color: script.dataset.color || "#c62828",
     position: script.dataset.position === "left" ? "left" : "right",
     rasaUrl: script.dataset.rasaUrl || `${location.protocol}//${location.hostname}:5005`,
+    // Routes this site's visitors to a room (set by a supervisor).
+    key: script.dataset.key || "",
   };
   const KEY = "servicedesk-widget";
   const saved = JSON.parse(localStorage.getItem(KEY) || "null") || {};
@@ -123,7 +125,7 @@
       root.querySelector(`[data-for="${field}"]`).textContent = message;
     }
     if (errors.name || errors.email) return;
-    saved.profile = { name, email };
+    saved.profile = { name, email, widget_key: config.key };
     store();
     startChat();
     composer.elements.message.focus();

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
 from handoff.domain.access import attendance_for, open_attendance_of, own_attendance
+from handoff.domain.admin import room_for_entry_point
 from handoff.domain.audit import audit
 from handoff.domain.brazil import phone_e164
 from handoff.domain.conversation import store_customer_message
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from handoff.domain.operators import room_ids
+from handoff.domain.operators import is_supervisor, room_ids
 from handoff.domain.protocols import give_protocol
 from handoff.domain.views import attendance_view, audience, required_text
 from handoff.models import (
@@ -39,6 +40,7 @@ def open_attendance(
     channel: Any,
     room: Any = None,
     default_room: str,
+    entry_point: dict[str, Any] | None = None,
     contact: dict[str, Any] | None = None,
     first_message: dict[str, Any] | None = None,
 ) -> tuple[Attendance, bool]:
@@ -49,12 +51,9 @@ def open_attendance(
     """
     conversation_id = required_text(conversation_id, "conversation_id", 255)
     channel = required_text(channel, "channel", 32)
-    slug = required_text(room, "room", 64) if room is not None else default_room
     contact = contact or {}
     session = uow.session
-    room_row = session.scalar(select(Room).where(Room.slug == slug))
-    if room_row is None:
-        raise NotFound(f"unknown room '{slug}'")
+    room_row = _choose_room(session, room, entry_point, default_room)
     existing = open_attendance_of(session, conversation_id)
     if existing is not None:
         return existing, False
@@ -76,11 +75,30 @@ def open_attendance(
         existing = open_attendance_of(session, conversation_id)
         assert existing is not None
         return existing, False
-    audit(session, "queued", attendance_id=attendance.id, room=slug, channel=channel)
+    audit(session, "queued", attendance_id=attendance.id, room=room_row.slug, channel=channel)
     uow.notify(f"room:{attendance.room_id}", "attendance:queued", attendance_view(attendance))
     if first_message:
         store_customer_message(uow, attendance, first_message)
     return attendance, True
+
+
+def _choose_room(session: Session, room: Any, entry_point: Any, default_room: str) -> Room:
+    """The room named by the caller, else the one routed for the entry point
+    (widget key, WhatsApp number), else the default room."""
+    if room is not None:
+        slug = required_text(room, "room", 64)
+        found = session.scalar(select(Room).where(Room.slug == slug))
+        if found is None:
+            raise NotFound(f"unknown room '{slug}'")
+        return found
+    if isinstance(entry_point, dict):
+        routed = room_for_entry_point(session, entry_point.get("kind"), entry_point.get("key"))
+        if routed is not None:
+            return routed
+    found = session.scalar(select(Room).where(Room.slug == default_room))
+    if found is None:
+        raise NotFound(f"unknown room '{default_room}'")
+    return found
 
 
 def _customer_with_phone(session: Session, phone: str | None) -> int | None:
@@ -160,7 +178,12 @@ def end_attendance(
     attendance = own_attendance(uow.session, operator, attendance_id, supervisors_too=True)
     if attendance.status == outcome:
         return attendance, False
-    if attendance.status != ACTIVE:
+    # A supervisor may close a call nobody took (the customer left): it then
+    # counts as abandoned in the reports.
+    closing_queued = (
+        attendance.status == QUEUED and outcome == CANCELLED and is_supervisor(operator)
+    )
+    if attendance.status != ACTIVE and not closing_queued:
         raise Conflict("Este atendimento já foi encerrado.")
     if outcome == FINISHED and attendance.protocol is None:
         give_protocol(uow, attendance)

@@ -39,29 +39,52 @@ class ArticleFile:
 
 
 def parse_article(path: Path) -> ArticleFile:
-    """Read one article file; a missing header field is an error naming the file."""
-    text = path.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---" or "---" not in [ln.strip() for ln in lines[1:]]:
-        raise Invalid(f"{path.name}: must start with a '---' header block")
-    end = 1 + [ln.strip() for ln in lines[1:]].index("---")
+    """Read one article file; an error names the file and the line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise Invalid(f"{path.name}: o arquivo não está em UTF-8") from error
+    if not lines or lines[0].strip() != "---":
+        raise Invalid(f"{path.name}:1: o arquivo deve começar com uma linha '---'")
+    try:
+        end = 1 + [line.strip() for line in lines[1:]].index("---")
+    except ValueError as error:
+        raise Invalid(f"{path.name}:1: o cabeçalho aberto aqui não é fechado com '---'") from error
     header = {}
-    for line in lines[1:end]:
+    for number, line in enumerate(lines[1:end], start=2):
         key, sep, value = line.partition(":")
-        if sep:
-            header[key.strip()] = value.strip()
-    missing = [field for field in ("title", "category") if not header.get(field)]
-    if missing:
-        raise Invalid(f"{path.name}: header lacks {', '.join(missing)}")
+        if not sep:
+            raise Invalid(f"{path.name}:{number}: esperado 'campo: valor'")
+        header[key.strip()] = value.strip()
+    for field in ("title", "category"):
+        if not header.get(field):
+            raise Invalid(f"{path.name}:{end + 1}: o cabeçalho não tem '{field}'")
     body = "\n".join(lines[end + 1 :]).strip()
+    if not body:
+        raise Invalid(f"{path.name}:{end + 2}: o artigo não tem texto")
     return ArticleFile(path.stem, header["title"], header["category"], body)
 
 
-def load_articles(session: Session, folder: Path) -> int:
-    """Upsert every article file of ``folder``; returns how many changed."""
-    changed = 0
+def parse_folder(folder: Path) -> list[ArticleFile]:
+    """Every article of the folder, or Invalid listing every broken file."""
+    articles, errors = [], []
     for path in sorted(folder.glob("*.md")):
-        article = parse_article(path)
+        try:
+            articles.append(parse_article(path))
+        except Invalid as error:
+            errors.append(error.message)
+    if errors:
+        raise Invalid("; ".join(errors))
+    return articles
+
+
+def load_articles(session: Session, folder: Path) -> int:
+    """Upsert every article file of ``folder``; returns how many changed.
+
+    All files are checked first: one broken file changes nothing.
+    """
+    changed = 0
+    for article in parse_folder(folder):
         row = session.scalar(select(KbArticle).where(KbArticle.key == article.key))
         if row is None:
             row = KbArticle(key=article.key)

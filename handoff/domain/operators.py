@@ -23,6 +23,7 @@ from handoff.models import (
     OperatorRoom,
     OperatorSession,
     OperatorStatusChange,
+    PauseReason,
     Room,
     utcnow,
 )
@@ -124,24 +125,26 @@ def logout(uow: UnitOfWork, token: str) -> int:
     return operator.id
 
 
-def set_status(
-    uow: UnitOfWork,
-    operator: Operator,
-    status: Any,
-    reason: Any = None,
-    pause_reasons: tuple[str, ...] = (),
-) -> None:
+def pause_reasons(session: Session) -> list[str]:
+    """The reasons an operator can give for a pause (supervisors edit the list)."""
+    return list(
+        session.scalars(
+            select(PauseReason.label).where(PauseReason.active).order_by(PauseReason.id)
+        )
+    )
+
+
+def set_status(uow: UnitOfWork, operator: Operator, status: Any, reason: Any = None) -> None:
     """Change availability and keep the change in its history.
 
-    A pause needs a reason from ``pause_reasons`` (when that list is empty,
-    any short text).
+    A pause needs one of the active pause reasons.
     """
     if status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
     if status == PAUSED:
         if not isinstance(reason, str) or not reason.strip():
             raise Invalid("Informe o motivo da pausa.", field="reason")
-        if pause_reasons and reason not in pause_reasons:
+        if reason not in pause_reasons(uow.session):
             raise Invalid(f"Motivo de pausa desconhecido: {reason}.", field="reason")
         if len(reason) > 120:
             raise Invalid("O motivo da pausa deve ter até 120 caracteres.", field="reason")

@@ -39,11 +39,14 @@ def attendance_summary(session: Session, operator: Operator, attendance_id: Any)
     }
 
 
-def find_by_protocol(session: Session, operator: Operator, protocol: Any) -> dict[str, Any]:
-    """The whole attendance with this protocol, if it is of the operator's rooms."""
+def find_by_protocol(session: Session, operator: Operator | None, protocol: Any) -> dict[str, Any]:
+    """The whole attendance with this protocol. An operator sees those of
+    their rooms; ``operator=None`` (supervision) sees any."""
     number = "".join(ch for ch in str(protocol) if ch.isdigit())
     attendance = session.scalar(select(Attendance).where(Attendance.protocol == number))
-    if attendance is None or attendance.room_id not in room_ids(session, operator):
+    if attendance is None or (
+        operator is not None and attendance.room_id not in room_ids(session, operator)
+    ):
         raise NotFound("Protocolo não encontrado.")
     return attendance_record(session, attendance)
 

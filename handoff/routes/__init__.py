@@ -6,6 +6,7 @@ from __future__ import annotations
 from sanic import Blueprint
 
 from handoff.routes import (
+    admin,
     attendances,
     customers,
     health,
@@ -16,6 +17,12 @@ from handoff.routes import (
 )
 
 api = Blueprint.group(
-    operators.bp, attendances.bp, customers.bp, knowledge.bp, integration.bp, url_prefix="/api"
+    admin.bp,
+    operators.bp,
+    attendances.bp,
+    customers.bp,
+    knowledge.bp,
+    integration.bp,
+    url_prefix="/api",
 )
 routes = Blueprint.group(health.bp, widget.bp, api)

@@ -24,6 +24,7 @@ async def open_attendance(request: Request) -> HTTPResponse:
             channel=data.get("channel"),
             room=data.get("room"),
             default_room=default_room,
+            entry_point=data.get("entry_point"),
             contact=contact if isinstance(contact, dict) else None,
             first_message=first if isinstance(first, dict) else None,
         )

@@ -6,7 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff.domain.errors import Invalid
-from handoff.domain.operators import login, operator_view
+from handoff.domain.operators import login, operator_view, pause_reasons
 from handoff.routes.common import bearer, desk, json_body, settings
 
 bp = Blueprint("operators")
@@ -31,8 +31,11 @@ async def logout_route(request: Request) -> HTTPResponse:
 
 @bp.get("/me")
 async def me(request: Request) -> HTTPResponse:
-    view = await desk(request).as_operator(bearer(request), lambda _uow, op: operator_view(op))
-    return json({**view, "pause_reasons": list(settings(request).pause_reasons)})
+    view = await desk(request).as_operator(
+        bearer(request),
+        lambda uow, op: {**operator_view(op), "pause_reasons": pause_reasons(uow.session)},
+    )
+    return json(view)
 
 
 @bp.post("/me/status")

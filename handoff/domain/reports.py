@@ -1,0 +1,201 @@
+"""Supervision: the live view of each room and the reports by day, room and
+operator. Times are reported in the organisation's time zone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from handoff.domain.errors import Invalid
+from handoff.domain.views import attendance_view
+from handoff.models import (
+    ACTIVE,
+    CANCELLED,
+    FINISHED,
+    QUEUED,
+    Attendance,
+    KbArticle,
+    Operator,
+    OperatorRoom,
+    Registration,
+    Room,
+    utcnow,
+)
+
+MAX_REPORT_DAYS = 366
+
+
+def live_view(session: Session) -> list[dict[str, Any]]:
+    """Per room: the calls waiting, the longest wait, the operators and what they do."""
+    now = utcnow()
+    rooms = session.scalars(select(Room).order_by(Room.name)).all()
+    waiting = session.scalars(
+        select(Attendance).where(Attendance.status == QUEUED).order_by(Attendance.queued_at)
+    ).all()
+    active = session.scalars(select(Attendance).where(Attendance.status == ACTIVE)).all()
+    links = session.execute(select(OperatorRoom.room_id, Operator).join(Operator)).all()
+    result = []
+    for room in rooms:
+        queue = [a for a in waiting if a.room_id == room.id]
+        operators = [op for room_id, op in links if room_id == room.id and op.active]
+        result.append(
+            {
+                "room": {"id": room.id, "slug": room.slug, "name": room.name},
+                "waiting": [attendance_view(a) for a in queue],
+                "longest_wait_seconds": round((now - queue[0].queued_at).total_seconds())
+                if queue
+                else 0,
+                "operators": [
+                    {
+                        "id": op.id,
+                        "name": op.name,
+                        "status": op.status,
+                        "status_reason": op.status_reason,
+                        "attendances": [
+                            attendance_view(a)
+                            for a in active
+                            if a.operator_id == op.id and a.room_id == room.id
+                        ],
+                    }
+                    for op in sorted(operators, key=lambda o: o.name)
+                ],
+            }
+        )
+    return result
+
+
+def parse_period(start: Any, end: Any, today: date) -> tuple[date, date]:
+    """Inclusive dates (YYYY-MM-DD); the last 7 days when not given."""
+
+    def parse(value: Any, field: str, default: date) -> date:
+        if value in (None, ""):
+            return default
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError as error:
+            raise Invalid("Use a data no formato AAAA-MM-DD.", field=field) from error
+
+    last = parse(end, "end", today)
+    first = parse(start, "start", last - timedelta(days=6))
+    if first > last:
+        raise Invalid("O início deve ser antes do fim.", field="start")
+    if (last - first).days >= MAX_REPORT_DAYS:
+        raise Invalid(f"Escolha até {MAX_REPORT_DAYS} dias.", field="start")
+    return first, last
+
+
+def _p90(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[math.ceil(0.9 * len(ordered)) - 1], 1)
+
+
+def _avg(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def _stats(rows: list[Attendance]) -> dict[str, Any]:
+    waits = [(a.taken_at - a.queued_at).total_seconds() for a in rows if a.taken_at]
+    firsts = [
+        (a.first_response_at - a.taken_at).total_seconds()
+        for a in rows
+        if a.taken_at and a.first_response_at
+    ]
+    handling = [
+        (a.ended_at - a.taken_at).total_seconds() for a in rows if a.taken_at and a.ended_at
+    ]
+    return {
+        "received": len(rows),
+        "answered": sum(1 for a in rows if a.taken_at is not None),
+        "finished": sum(1 for a in rows if a.status == FINISHED),
+        "cancelled": sum(1 for a in rows if a.status == CANCELLED and a.taken_at is not None),
+        "abandoned": sum(
+            1 for a in rows if a.status in (FINISHED, CANCELLED) and a.taken_at is None
+        ),
+        "wait_avg": _avg(waits),
+        "wait_p90": _p90(waits),
+        "first_response_avg": _avg(firsts),
+        "first_response_p90": _p90(firsts),
+        "handling_avg": _avg(handling),
+        "handling_p90": _p90(handling),
+    }
+
+
+def report(session: Session, first: date, last: date, zone: str) -> dict[str, Any]:
+    """Attendances received in [first, last] (local dates), grouped by day,
+    room and operator, with daily totals and the most registered articles.
+
+    Abandoned: closed without ever being taken (the customer left).
+    """
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, time.min, tz)
+    stop = datetime.combine(last + timedelta(days=1), time.min, tz)
+    rows = session.scalars(
+        select(Attendance).where(Attendance.queued_at >= start, Attendance.queued_at < stop)
+    ).all()
+    rooms = {r.id: r.name for r in session.scalars(select(Room))}
+    names = {o.id: o.name for o in session.scalars(select(Operator))}
+    groups: dict[tuple[str, str, str], list[Attendance]] = defaultdict(list)
+    days: dict[str, list[Attendance]] = defaultdict(list)
+    for a in rows:
+        day = a.queued_at.astimezone(tz).date().isoformat()
+        operator = names.get(a.operator_id, "—") if a.operator_id else "—"
+        groups[(day, rooms.get(a.room_id, "?"), operator)].append(a)
+        days[day].append(a)
+    top = session.execute(
+        select(KbArticle.title, func.count(Registration.id))
+        .join(Registration, Registration.article_id == KbArticle.id)
+        .join(Attendance, Attendance.id == Registration.attendance_id)
+        .where(Attendance.queued_at >= start, Attendance.queued_at < stop)
+        .group_by(KbArticle.title)
+        .order_by(func.count(Registration.id).desc(), KbArticle.title)
+        .limit(10)
+    ).all()
+    all_days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    return {
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+        "rows": [
+            {"day": day, "room": room, "operator": operator, **_stats(group)}
+            for (day, room, operator), group in sorted(groups.items())
+        ],
+        "daily": [{"day": day, **_stats(days.get(day, []))} for day in all_days],
+        "totals": _stats(list(rows)),
+        "top_articles": [{"title": title, "count": count} for title, count in top],
+    }
+
+
+CSV_COLUMNS = (
+    "day",
+    "room",
+    "operator",
+    "received",
+    "answered",
+    "finished",
+    "cancelled",
+    "abandoned",
+    "wait_avg",
+    "wait_p90",
+    "first_response_avg",
+    "first_response_p90",
+    "handling_avg",
+    "handling_p90",
+)
+
+
+def report_csv(data: dict[str, Any]) -> str:
+    """The report's rows as CSV (seconds for times), for spreadsheets."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(data["rows"])
+    return out.getvalue()
