@@ -199,8 +199,6 @@ def test_report_figures_match_the_data(handoff: Service, supervisor: Client):
                 f"/api/attendances/{call['id']}/registrations", {"article_id": article["id"]}
             )
             worker.post(f"/api/attendances/{call['id']}/finish")
-        else:
-            pass  # never taken: closed below, as when a supervisor closes it
         values = {"queued_at": day}
         if wait is not None:
             values.update(

@@ -7,6 +7,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,7 +22,7 @@ from handoff.db import Database
 from handoff.models import Message, utcnow
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph
-from tests.support.processes import Stack
+from tests.support.processes import PYTHON, ROOT, Stack
 
 pytestmark = pytest.mark.slow
 
@@ -278,3 +281,36 @@ def test_operator_cannot_write_after_the_24_hour_window(
     assert refused["ok"] is False
     assert "24 horas" in refused["error"]["message"]
     assert graph.texts_to(wa_id).count("olá") == 0
+
+
+def test_a_changed_welcome_reaches_the_next_citizen(
+    stack: Stack, graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory
+):
+    """A content editor changes the welcome response; `handoff content reload`
+    trains and loads it into the running Rasa, no restart."""
+    project = tmp_path_factory.mktemp("content")
+    for name in ("config.yml", "domain.yml"):
+        shutil.copy(ROOT / name, project / name)
+    shutil.copytree(ROOT / "data", project / "data")
+    domain = (project / "domain.yml").read_text()
+    new_welcome = "Bem-vindo(a) à Prefeitura de Exemplo! Este é o novo texto."
+    (project / "domain.yml").write_text(
+        domain.replace(
+            "Olá! Bem-vindo(a) ao atendimento da Prefeitura. Estamos aqui para ajudar.",
+            new_welcome,
+        )
+    )
+    handoff = next(s for s in stack.services if s.name == "handoff")
+    result = subprocess.run(
+        [PYTHON, "-m", "handoff", "content", "reload", "--project", str(project)],
+        cwd=ROOT,
+        env={**os.environ, **handoff.env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    wa_id = citizen()
+    post(stack, text(wa_id, "bom dia"))
+    graph.wait_for_text(wa_id, "novo texto")
+    assert graph.texts_to(wa_id)[0] == new_welcome
