@@ -50,7 +50,7 @@ run: train ## Migrate, load demo data, start Rasa, actions and the handoff servi
 	@.venv/bin/python -m handoff prepare
 	@echo
 	@echo "  Operator console:  http://$(HANDOFF_HOST):$(HANDOFF_PORT)/console/"
-	@echo "  Demo operator:     operador / $${HANDOFF_DEMO_PASSWORD:-atendimento123}"
+	@echo "  Demo users:        operador, supervisor (password $${HANDOFF_DEMO_PASSWORD:-atendimento123})"
 	@echo "  Visitor's widget:  http://$(HANDOFF_HOST):$(HANDOFF_PORT)/widget/"
 	@echo "  Health:            http://$(HANDOFF_HOST):$(HANDOFF_PORT)/health"
 	@echo "  Ctrl-C stops everything."

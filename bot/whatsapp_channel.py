@@ -285,9 +285,7 @@ class WhatsAppInput(InputChannel):
                             "name": names.get(sender),
                             "whatsapp_message_id": message_id,
                             # Which published number was written to: routes to a room.
-                            "phone_number_id": (value.get("metadata") or {}).get(
-                                "phone_number_id"
-                            ),
+                            "phone_number_id": (value.get("metadata") or {}).get("phone_number_id"),
                         },
                     )
                 )

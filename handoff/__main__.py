@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from handoff.db import Database
-from handoff.demo import DEMO_PASSWORD, DEMO_USERNAME, seed
+from handoff.demo import DEMO_PASSWORD, DEMO_SUPERVISOR, DEMO_USERNAME, seed
 from handoff.migrate import upgrade
 from handoff.settings import PROJECT_ROOT, Settings
 
@@ -23,7 +23,8 @@ def prepare(settings: Settings) -> None:
     try:
         if seed(db, settings):
             print(
-                f"Demo data loaded. Operator: {DEMO_USERNAME} / password: {DEMO_PASSWORD}",
+                f"Demo data loaded. Operator: {DEMO_USERNAME}, supervisor: {DEMO_SUPERVISOR};"
+                f" password: {DEMO_PASSWORD}",
                 flush=True,
             )
     finally:

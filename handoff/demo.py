@@ -13,6 +13,7 @@ from handoff.models import Operator, Room
 from handoff.settings import Settings
 
 DEMO_USERNAME = "operador"
+DEMO_SUPERVISOR = "supervisor"
 # Development only: `make run` prints it; production creates its own operators.
 DEMO_PASSWORD = os.environ.get("HANDOFF_DEMO_PASSWORD", "atendimento123")
 
@@ -33,5 +34,13 @@ def seed(db: Database, settings: Settings) -> bool:
             name="Operador de demonstração",
             password=DEMO_PASSWORD,
             rooms=[room],
+        )
+        create_operator(
+            session,
+            username=DEMO_SUPERVISOR,
+            name="Supervisora de demonstração",
+            password=DEMO_PASSWORD,
+            rooms=[room],
+            role="supervisor",
         )
         return True

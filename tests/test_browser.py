@@ -31,8 +31,8 @@ def shot(page: Page, name: str) -> None:
 
 def login(page: Page, stack: Stack, password: str = "atendimento123") -> None:
     page.goto(f"{stack.handoff_url}/console/")
-    page.get_by_label("Usuário").fill("operador")
-    page.get_by_label("Senha").fill(password)
+    page.locator("#login-form").get_by_label("Usuário").fill("operador")
+    page.locator("#login-form").get_by_label("Senha").fill(password)
     page.get_by_role("button", name="Entrar").click()
 
 
@@ -192,11 +192,11 @@ def test_drafts_retries_pauses_and_an_expired_session(browser: Browser, stack: S
 
     # A pause needs a reason from the list; it is kept as chosen.
     console.get_by_label("Situação").select_option("paused")
-    expect(console.get_by_label("Motivo")).to_be_visible()
-    console.get_by_label("Motivo").select_option("Reunião")
+    expect(console.get_by_label("Motivo", exact=True)).to_be_visible()
+    console.get_by_label("Motivo", exact=True).select_option("Reunião")
     console.reload()
     expect(console.get_by_label("Situação")).to_have_value("paused")
-    expect(console.get_by_label("Motivo")).to_have_value("Reunião")
+    expect(console.get_by_label("Motivo", exact=True)).to_have_value("Reunião")
     console.get_by_label("Situação").select_option("available")
 
     # Two attendances at once; each keeps its own draft.

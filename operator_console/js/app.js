@@ -2,6 +2,7 @@
 import { $, api, call, session, CHANNELS } from "./api.js";
 import { label, renderCalls, ring, unlockSound } from "./calls.js";
 import { createConversation } from "./conversation.js";
+import { createAdmin } from "./admin.js";
 import { createCustomers } from "./customers.js";
 import { createKnowledge } from "./knowledge.js";
 import { showSummary } from "./summary.js";
@@ -16,7 +17,7 @@ const state = {
   current: null,      // attendance on screen
   tab: "conversa",
 };
-let conversation, customers, knowledge;
+let conversation, customers, knowledge, admin;
 
 // --- login and logout
 
@@ -64,6 +65,8 @@ function leaveDesk() {
   Object.assign(state, { me: null, socket: null, current: null });
   state.queue.clear(); state.mine.clear(); state.unread.clear();
   $("desk-view").hidden = true;
+  $("admin").hidden = true;
+  $("desk-view").classList.remove("supervising");
   $("login-view").hidden = false;
 }
 
@@ -78,6 +81,9 @@ async function enterDesk() {
   conversation = conversation || createConversation(state);
   customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, attendance); });
   knowledge = knowledge || createKnowledge(state);
+  const supervising = ["supervisor", "admin"].includes(me.role);
+  $("admin-toggle").hidden = !supervising;
+  if (supervising) admin = admin || createAdmin(state);
   if (me.status === "offline") await setAvailability("available");
   connect();
 }
@@ -166,6 +172,7 @@ function connect() {
     renderCalls(state, openAttendance);
   });
   socket.on("message:delivery", (d) => conversation.onDelivery(d));
+  socket.on("live:changed", () => admin && admin.onLiveChanged());
   socket.on("operator:status", (me) => { state.me = { ...state.me, ...me }; showAvailability(state.me); });
 }
 
@@ -281,6 +288,16 @@ for (const [buttonId, event, question, buttonLabel] of [
     }
   });
 }
+
+// --- supervision
+
+$("admin-toggle").addEventListener("click", async () => {
+  const open = $("admin").hidden;
+  $("admin").hidden = !open;
+  $("desk-view").classList.toggle("supervising", open);
+  $("admin-toggle").setAttribute("aria-pressed", String(open));
+  if (open) await admin.show("painel");
+});
 
 // --- start
 

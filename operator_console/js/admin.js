@@ -1,0 +1,246 @@
+// Supervision (supervisors and admins): live view, operators, rooms and
+// routing, reports with CSV and a chart, protocol lookup with export and print.
+import { $, el, api, session, formatDuration, formatTime } from "./api.js";
+
+const STATUS = { available: "Disponível", paused: "Pausa", offline: "Indisponível" };
+const ROLE = { operator: "Operador", supervisor: "Supervisor", admin: "Administrador" };
+const ATTENDANCE = { queued: "Na fila", active: "Em atendimento", finished: "Finalizado", cancelled: "Cancelado" };
+
+export function createAdmin(state) {
+  let section = "painel";
+  let rooms = [];
+  let editing = null; // operator being edited, or null for a new one
+
+  const fail = (error) => { $("admin-error").textContent = error.message; };
+
+  async function show(name) {
+    section = name;
+    $("admin-error").textContent = "";
+    for (const tab of document.querySelectorAll("[data-admin]")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.admin === name));
+      $(`admin-${tab.dataset.admin}`).hidden = tab.dataset.admin !== name;
+    }
+    try {
+      if (name === "painel") await showLive();
+      if (name === "operadores") await showOperators();
+      if (name === "salas") await showRooms();
+      if (name === "relatorios" && !$("report-form").elements.start.value) setDefaultPeriod();
+    } catch (error) { fail(error); }
+  }
+  for (const tab of document.querySelectorAll("[data-admin]")) {
+    tab.addEventListener("click", () => show(tab.dataset.admin));
+  }
+
+  // --- Painel: per room, the queue and the operators, refreshed live
+
+  async function showLive() {
+    const { rooms: live } = await api("/api/admin/live");
+    $("admin-painel").replaceChildren(...live.map((r) =>
+      el("section", { class: "room-card", "data-room": r.room.slug },
+        el("h3", { text: r.room.name }),
+        el("p", {}, el("span", { class: "big waiting-count", text: String(r.waiting.length) }), " aguardando · maior espera ",
+          el("strong", { text: formatDuration(r.longest_wait_seconds) })),
+        el("ul", { class: "plain" }, ...(r.operators.length ? r.operators.map((o) =>
+          el("li", {}, el("span", { text: o.name }),
+            el("span", { class: `status-${o.status}`, text: STATUS[o.status] + (o.status_reason ? ` (${o.status_reason})` : "") }),
+            el("span", { class: "muted", text: `${o.attendances.length} em atendimento` })))
+          : [el("li", { class: "muted", text: "Nenhum operador nesta sala." })])))));
+  }
+
+  // --- Operadores
+
+  async function showOperators() {
+    const [{ operators }, data] = await Promise.all([api("/api/admin/operators"), api("/api/admin/rooms")]);
+    rooms = data.rooms;
+    const roomName = (id) => rooms.find((r) => r.id === id)?.name || "?";
+    $("operators-table").replaceChildren(...operators.map((o) =>
+      el("tr", { "data-username": o.username },
+        el("td", { text: o.name }), el("td", { text: o.username }), el("td", { text: ROLE[o.role] }),
+        el("td", { text: o.rooms.map(roomName).join(", ") || "—" }),
+        el("td", { class: `status-${o.status}`, text: STATUS[o.status] }),
+        el("td", { text: o.active_for_chat ? "sim" : "não" }), el("td", { text: o.active ? "sim" : "não" }),
+        el("td", { text: String(o.max_concurrent) }),
+        el("td", {},
+          el("button", { type: "button", class: "link", text: "Editar", onclick: () => openForm(o) }), " ",
+          o.status !== "offline" ? el("button", { type: "button", class: "link", text: "Deixar indisponível",
+            onclick: () => api(`/api/admin/operators/${o.id}/status`, { method: "POST", body: { status: "offline" } }).then(showOperators, fail) }) : null))));
+  }
+
+  function openForm(operator) {
+    editing = operator;
+    const form = $("operator-form");
+    form.reset();
+    for (const node of form.querySelectorAll("[data-field]")) node.textContent = "";
+    $("operator-form-title").textContent = operator ? `Editar ${operator.name}` : "Novo operador";
+    form.elements.username.disabled = Boolean(operator);
+    form.elements.name.value = operator?.name || "";
+    form.elements.username.value = operator?.username || "";
+    form.elements.role.value = operator?.role || "operator";
+    form.elements.active_for_chat.checked = operator ? operator.active_for_chat : true;
+    form.elements.active.checked = operator ? operator.active : true;
+    form.elements.max_concurrent.value = operator?.max_concurrent || 5;
+    form.elements.password.placeholder = operator ? "deixe em branco para manter" : "mínimo 8 caracteres";
+    $("operator-form-rooms").replaceChildren(...rooms.map((r) =>
+      el("label", { class: "check" }, el("input", { type: "checkbox", name: "rooms", value: r.id,
+        checked: operator?.rooms.includes(r.id) ? "checked" : null }), r.name)));
+    form.hidden = false;
+    form.elements.name.focus();
+  }
+  $("operator-new").addEventListener("click", () => openForm(null));
+  $("operator-form-cancel").addEventListener("click", () => { $("operator-form").hidden = true; });
+  $("operator-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    for (const node of form.querySelectorAll("[data-field]")) node.textContent = "";
+    const body = {
+      name: form.elements.name.value.trim(),
+      role: form.elements.role.value,
+      rooms: [...form.querySelectorAll('input[name="rooms"]:checked')].map((i) => Number(i.value)),
+      active_for_chat: form.elements.active_for_chat.checked,
+      active: form.elements.active.checked,
+      max_concurrent: Number(form.elements.max_concurrent.value),
+    };
+    if (form.elements.password.value) body.password = form.elements.password.value;
+    if (!editing) body.username = form.elements.username.value.trim();
+    try {
+      if (editing) await api(`/api/admin/operators/${editing.id}`, { method: "PUT", body });
+      else await api("/api/admin/operators", { method: "POST", body });
+      form.hidden = true;
+      await showOperators();
+    } catch (error) {
+      (form.querySelector(`[data-field="${error.field || ""}"]`) || form.querySelector('[data-field=""]')).textContent = error.message;
+    }
+  });
+
+  // --- Salas, entradas e motivos de pausa
+
+  async function showRooms() {
+    const data = await api("/api/admin/rooms");
+    rooms = data.rooms;
+    $("rooms-list").replaceChildren(...rooms.map((r) =>
+      el("li", {}, el("strong", { text: r.name }), el("span", { class: "muted", text: r.slug }))));
+    $("entry-room").replaceChildren(...rooms.map((r) => new Option(r.name, r.id)));
+    const roomName = (id) => rooms.find((r) => r.id === id)?.name || "?";
+    $("entry-list").replaceChildren(...data.entry_points.map((e) =>
+      el("li", {}, el("span", { text: e.kind === "whatsapp" ? "WhatsApp" : "Chat do site" }),
+        el("code", { text: e.key }), el("span", { text: `→ ${roomName(e.room_id)}` }))));
+    $("reasons-list").replaceChildren(...data.pause_reasons.map((p) =>
+      el("li", {}, el("label", { class: "check" }, el("input", { type: "checkbox", checked: p.active ? "checked" : null,
+        onchange: (event) => api("/api/admin/pause-reasons", { method: "POST", body: { label: p.label, active: event.target.checked } }).catch(fail) }),
+        p.label))));
+  }
+  for (const [formId, path] of [["room-form", "/api/admin/rooms"], ["entry-form", "/api/admin/entry-points"], ["reason-form", "/api/admin/pause-reasons"]]) {
+    $(formId).addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = Object.fromEntries(new FormData(event.target));
+      if (body.room_id) body.room_id = Number(body.room_id);
+      try {
+        await api(path, { method: "POST", body });
+        event.target.reset();
+        $("admin-error").textContent = "";
+        await showRooms();
+      } catch (error) { fail(error); }
+    });
+  }
+
+  // --- Relatórios
+
+  function setDefaultPeriod() {
+    const today = new Date();
+    const week = new Date(today.getTime() - 6 * 86400000);
+    $("report-form").elements.start.value = week.toISOString().slice(0, 10);
+    $("report-form").elements.end.value = today.toISOString().slice(0, 10);
+  }
+  const period = () => ({ start: $("report-form").elements.start.value, end: $("report-form").elements.end.value });
+  $("report-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const data = await api("/api/admin/reports", { params: period() });
+      $("admin-error").textContent = "";
+      $("report-table").replaceChildren(...data.rows.map((r) => el("tr", {},
+        ...[r.day, r.room, r.operator, r.received, r.answered, r.finished, r.cancelled, r.abandoned,
+          formatDuration(r.wait_avg), formatDuration(r.wait_p90), formatDuration(r.first_response_avg), formatDuration(r.handling_avg)]
+          .map((v) => el("td", { text: String(v) })))));
+      $("report-articles").replaceChildren(...data.top_articles.map((a) => el("li", { text: `${a.title} (${a.count})` })));
+      drawChart(data.daily);
+    } catch (error) { fail(error); }
+  });
+  $("report-csv").addEventListener("click", async () => {
+    const url = new URL("/api/admin/reports", location.origin);
+    for (const [k, v] of Object.entries({ ...period(), format: "csv" })) url.searchParams.set(k, v);
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${session.token}` } });
+    if (!response.ok) { fail(new Error("Não foi possível exportar.")); return; }
+    download(await response.blob(), `relatorio-${period().start}-${period().end}.csv`);
+  });
+
+  function drawChart(daily) {
+    // Bars: attendances received per day; line: average wait (scaled to its own maximum).
+    const width = 900, height = 180, pad = 24;
+    const maxCount = Math.max(1, ...daily.map((d) => d.received));
+    const maxWait = Math.max(1, ...daily.map((d) => d.wait_avg || 0));
+    const step = (width - 2 * pad) / Math.max(1, daily.length);
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("role", "img");
+    const add = (tag, attrs, text) => {
+      const node = document.createElementNS(ns, tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+      if (text !== undefined) node.textContent = text;
+      svg.append(node);
+    };
+    const points = [];
+    daily.forEach((d, i) => {
+      const h = ((height - 2 * pad) * d.received) / maxCount;
+      const x = pad + i * step;
+      add("rect", { x: x + 2, y: height - pad - h, width: Math.max(2, step - 4), height: h, fill: "#93c5fd" });
+      add("text", { x: x + step / 2, y: height - 6, "font-size": 10, "text-anchor": "middle" }, d.day.slice(5));
+      add("text", { x: x + step / 2, y: height - pad - h - 3, "font-size": 10, "text-anchor": "middle" }, String(d.received));
+      points.push(`${x + step / 2},${height - pad - ((height - 2 * pad) * (d.wait_avg || 0)) / maxWait}`);
+    });
+    add("polyline", { points: points.join(" "), fill: "none", stroke: "#b91c1c", "stroke-width": 2 });
+    add("text", { x: pad, y: 12, "font-size": 11 }, `Barras: atendimentos por dia · Linha: espera média (máx. ${formatDuration(maxWait)})`);
+    $("report-chart").replaceChildren(svg);
+  }
+
+  // --- Protocolo
+
+  let record = null;
+  $("protocol-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      record = await api(`/api/admin/protocols/${encodeURIComponent(event.target.elements.protocol.value.trim())}`);
+      $("admin-error").textContent = "";
+      renderRecord();
+    } catch (error) { $("protocol-record").hidden = true; fail(error); }
+  });
+
+  function renderRecord() {
+    const r = record;
+    $("protocol-record").replaceChildren(
+      el("h3", { text: `Protocolo ${r.protocol}` }),
+      el("p", { text: `${ATTENDANCE[r.status]} · ${r.channel === "whatsapp" ? "WhatsApp" : "Chat"} · ${r.operator_name || "sem operador"}` }),
+      el("p", { class: "muted", text: `Cliente: ${r.contact_name || r.contact_phone || "—"} · entrada ${formatTime(r.queued_at)} · início ${formatTime(r.taken_at)} · fim ${formatTime(r.ended_at)}` }),
+      el("ol", { class: "record-messages" }, ...r.messages.map((m) => el("li", { class: m.direction }, el("span", { class: "text", text: m.text })))),
+      el("h4", { text: "Informações registradas" }),
+      el("ul", {}, ...(r.registrations.length ? r.registrations.map((g) => el("li", { text: `${g.title} (${g.category})` })) : [el("li", { class: "muted", text: "Nenhuma." })])),
+      el("div", { class: "form-actions no-print" },
+        el("button", { type: "button", class: "secondary", text: "Exportar JSON",
+          onclick: () => download(new Blob([JSON.stringify(r, null, 2)], { type: "application/json" }), `protocolo-${r.protocol}.json`) }),
+        el("button", { type: "button", text: "Imprimir", onclick: () => window.print() })),
+    );
+    $("protocol-record").hidden = false;
+  }
+
+  function download(blob, name) {
+    const link = el("a", { href: URL.createObjectURL(blob), download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
+  return {
+    show,
+    onLiveChanged() { if (!$("admin").hidden && section === "painel") showLive().catch(fail); },
+  };
+}
