@@ -88,6 +88,24 @@ def test_supervision_in_the_console(browser: Browser, stack: Stack):
     call.click()
     rita.get_by_role("button", name="Atender").click()
     expect(rita.locator("#mine button", has_text="Sueli")).to_be_visible()
+    rita.get_by_label("Mensagem").fill("Bom dia, Sueli!")
+    rita.get_by_label("Mensagem").press("Enter")
+    protocol = rita.locator("#protocol-number").inner_text()
+    rita.locator("#protocol-dialog").get_by_role("button", name="OK").click()
+
+    # The supervisor finds that attendance by its protocol, exports and prints it.
+    boss.get_by_role("tab", name="Protocolo").click()
+    boss.locator("#protocol-form").get_by_label("Protocolo").fill(protocol)
+    boss.get_by_role("button", name="Buscar").click()
+    record = boss.locator("#protocol-record")
+    expect(record).to_contain_text("Bom dia, Sueli!")
+    expect(record).to_contain_text("Rita Lima")
+    with boss.expect_download() as exported:
+        boss.get_by_role("button", name="Exportar JSON").click()
+    assert exported.value.suggested_filename == f"protocolo-{protocol}.json"
+    boss.locator("#protocol-form").get_by_label("Protocolo").fill("1999000123")
+    boss.get_by_role("button", name="Buscar").click()
+    expect(boss.get_by_text("Protocolo não encontrado.")).to_be_visible()
 
     # The report, checked against figures computed from the same database.
     handoff = next(s for s in stack.services if s.name == "handoff")
