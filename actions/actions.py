@@ -4,6 +4,7 @@ Rasa session."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from datetime import datetime, timedelta, timezone
@@ -109,16 +110,20 @@ def _in_attendance(tracker: Tracker) -> bool:
         return False
 
 
+# The handoff client uses `requests`: each action runs it in a worker thread
+# so that one slow call does not hold up the action server's other work.
+
+
 class ActionStartAttendance(Action):
     """The customer asked for a human (or a retry of that is due)."""
 
     def name(self) -> str:
         return "action_start_attendance"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        return start_attendance(dispatcher, tracker)
+        return await asyncio.to_thread(start_attendance, dispatcher, tracker)
 
 
 class ActionRouteMessage(Action):
@@ -127,11 +132,11 @@ class ActionRouteMessage(Action):
     def name(self) -> str:
         return "action_route_message"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         if not tracker.get_slot("handed_off_before"):
-            return start_attendance(dispatcher, tracker)
+            return await asyncio.to_thread(start_attendance, dispatcher, tracker)
         dispatcher.utter_message(response="utter_fallback_help")
         return []
 
@@ -143,7 +148,7 @@ class ActionSessionStart(Action):
     def name(self) -> str:
         return "action_session_start"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         events: List[EventType] = [SessionStarted()]
@@ -152,7 +157,7 @@ class ActionSessionStart(Action):
             for name, value in tracker.slots.items()
             if value is not None and name != "requested_slot"
         )
-        if _in_attendance(tracker):
+        if await asyncio.to_thread(_in_attendance, tracker):
             events.append(ConversationPaused())
         events.append(ActionExecuted("action_listen"))
         return events
@@ -165,10 +170,10 @@ class ActionRestart(Action):
     def name(self) -> str:
         return "action_restart"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        if _in_attendance(tracker):
+        if await asyncio.to_thread(_in_attendance, tracker):
             # Forget the restart request itself: the conversation stays paused
             # and Rasa stops predicting (a paused tracker runs no action).
             return [UserUtteranceReverted()]
