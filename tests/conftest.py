@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from tests.support.browser import browser, host_url  # noqa: F401 - shared fixtures
 from tests.support.databases import BACKENDS, fresh_database
-from tests.support.processes import MODEL, Service, Stack, start_handoff, start_stack
+from tests.support.processes import MODEL, ROOT, Service, Stack, start_handoff, start_stack
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -42,6 +43,15 @@ def stack(
         running = start_stack(url, tracker_url, folder, stack_model, stack_settings)
         yield running
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def kb_dir(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the knowledge-base files that a module may edit."""
+    folder = tmp_path_factory.mktemp(f"kb-{backend}")
+    for path in (ROOT / "data" / "knowledge_base").glob("*.md"):
+        shutil.copy(path, folder)
+    return folder
 
 
 @pytest.fixture(scope="module")

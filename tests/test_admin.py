@@ -4,7 +4,6 @@ on SQLite and PostgreSQL. A plain operator is refused on every admin route."""
 from __future__ import annotations
 
 import math
-import shutil
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +15,7 @@ from sqlalchemy import update
 from handoff.db import Database
 from handoff.models import Attendance
 from tests.support.api import PASSWORD, Client, add_operator, error_of, open_attendance
-from tests.support.processes import ROOT, Service
+from tests.support.processes import Service
 
 ADMIN_ROUTES = [
     ("GET", "/api/admin/operators", None),
@@ -33,14 +32,6 @@ ADMIN_ROUTES = [
     ("GET", "/api/admin/protocols/2026000001", None),
     ("POST", "/api/admin/content/reload", None),
 ]
-
-
-@pytest.fixture(scope="module")
-def kb_dir(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp(f"kb-admin-{backend}")
-    for path in (ROOT / "data" / "knowledge_base").glob("*.md"):
-        shutil.copy(path, folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

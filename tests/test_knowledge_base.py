@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.api import Client, add_operator, error_of, open_attendance
-from tests.support.processes import ROOT, Service
-
-
-@pytest.fixture(scope="module")
-def kb_dir(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp(f"kb-{backend}")
-    for path in (ROOT / "data" / "knowledge_base").glob("*.md"):
-        shutil.copy(path, folder)
-    return folder
+from tests.support.processes import Service
 
 
 @pytest.fixture(scope="module")
