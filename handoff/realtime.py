@@ -23,10 +23,18 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     """One AsyncServer per process; origins are explicit, never ``*``.
 
     Without ``HANDOFF_ALLOWED_ORIGINS`` only pages of the service's own
-    origin (the console) may connect.
+    origin (the console) may connect. With ``HANDOFF_REDIS_URL`` events
+    reach consoles connected to any process of the service.
     """
     origins = settings.allowed_origins or None
-    return socketio.AsyncServer(async_mode="sanic", cors_allowed_origins=origins)
+    manager = (
+        socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
+        if settings.redis_url
+        else None
+    )
+    return socketio.AsyncServer(
+        async_mode="sanic", cors_allowed_origins=origins, client_manager=manager
+    )
 
 
 SUPERVISORS = "supervisors"

@@ -46,6 +46,10 @@ class Settings:
     default_room: str = field(default_factory=lambda: _env("DEFAULT_ROOM", "atendimento"))
     # Origins allowed to open the console's socket.io connection.
     allowed_origins: list[str] = field(default_factory=lambda: _csv(_env("ALLOWED_ORIGINS", "")))
+    # With several handoff processes: python-socketio's Redis manager carries
+    # each real-time event to the consoles connected to any of them.
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
+    redis_channel: str = field(default_factory=lambda: _env("REDIS_CHANNEL", "servicedesk"))
     # Operator sessions expire after this many seconds without renewal.
     session_ttl_seconds: int = field(
         default_factory=lambda: int(_env("SESSION_TTL_SECONDS", str(12 * 3600)))
