@@ -210,6 +210,19 @@ def record_rasa_events(uow: UnitOfWork, events: Any) -> int:
     return stored
 
 
+def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """What the visitor saw and wrote, from Rasa's tracker events (intents
+    triggered from outside, "EXTERNAL: ...", are not theirs)."""
+    return [
+        {"from": "visitor" if e["event"] == "user" else "bot", "text": e["text"]}
+        for e in events
+        if e.get("event") in ("user", "bot")
+        and isinstance(e.get("text"), str)
+        and e["text"]
+        and not e["text"].startswith("EXTERNAL")
+    ]
+
+
 def import_missed_events(uow: UnitOfWork, *, conversation_id: str, events: list[dict]) -> int:
     """Store the messages of Rasa's tracker that arrived since the open
     attendance was queued and are not stored yet (reconciliation)."""

@@ -10,6 +10,7 @@ import re
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from handoff.domain import conversation
 from handoff.domain.errors import NotFound
 from handoff.rasa_client import RasaUnavailable
 from handoff.routes.common import desk
@@ -33,12 +34,4 @@ async def history(request: Request, session_id: str) -> HTTPResponse:
             status=503,
             headers=OPEN_CORS,
         )
-    messages = [
-        {"from": "visitor" if e["event"] == "user" else "bot", "text": e["text"]}
-        for e in events
-        if e.get("event") in ("user", "bot")
-        and isinstance(e.get("text"), str)
-        and e["text"]
-        and not e["text"].startswith("EXTERNAL")
-    ]
-    return json({"messages": messages}, headers=OPEN_CORS)
+    return json({"messages": conversation.visitor_history(events)}, headers=OPEN_CORS)
