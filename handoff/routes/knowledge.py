@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from handoff.db import UnitOfWork
 from handoff.domain import access, knowledge_base
+from handoff.models import Operator
 from handoff.routes.common import bearer, desk, int_arg, json_body
 
 bp = Blueprint("knowledge")
@@ -18,7 +22,7 @@ async def articles(request: Request) -> HTTPResponse:
     attendance_id = int_arg(request, "attendance_id")
     await desk(request).reload_knowledge_base_if_changed()
 
-    def work(uow, operator):  # noqa: ANN001
+    def work(uow: UnitOfWork, operator: Operator) -> dict[str, Any]:
         if attendance_id is not None:
             access.attendance_for(uow.session, operator, attendance_id)
         return knowledge_base.list_articles(uow.session, category, text, attendance_id)
