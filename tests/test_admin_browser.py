@@ -90,7 +90,9 @@ def test_supervision_in_the_console(browser: Browser, stack: Stack):
     expect(rita.locator("#mine button", has_text="Sueli")).to_be_visible()
     rita.get_by_label("Mensagem").fill("Bom dia, Sueli!")
     rita.get_by_label("Mensagem").press("Enter")
+    expect(rita.locator("#protocol-dialog")).to_be_visible()
     protocol = rita.locator("#protocol-number").inner_text()
+    assert protocol
     rita.locator("#protocol-dialog").get_by_role("button", name="OK").click()
 
     # The supervisor finds that attendance by its protocol, exports and prints it.
