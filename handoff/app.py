@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     async def catch_up(_app: Sanic) -> None:
         desk.in_background(desk.deliver_pending())
         desk.in_background(desk.reconcile())
+        desk.in_background(desk.close_pending())
         await desk.watch_absent_operators()
         await desk.reload_knowledge_base_if_changed()
 

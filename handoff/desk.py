@@ -20,6 +20,8 @@ from handoff.rasa_client import INTENT_CANCELLED, INTENT_FINISHED, RasaClient, R
 from handoff.settings import Settings
 
 log = logging.getLogger(__name__)
+# Longest pause between two tries of a closing flow Rasa did not accept.
+CLOSING_RETRY_MAX_SECONDS = 30.0
 T = TypeVar("T")
 Publisher = Callable[[list[Notice]], Awaitable[None]]
 
@@ -130,15 +132,34 @@ class Desk:
         return views.attendance_view(attendance)
 
     async def _close_conversation(self, attendance: Attendance) -> None:
+        """Resume the bot with the closing intent, retrying with back-off until
+        Rasa accepts it; what is still pending at a restart is resumed then."""
         if attendance.status == FINISHED:
             intent, entities = INTENT_FINISHED, {"protocol": attendance.protocol or ""}
         else:
             assert attendance.status == CANCELLED
             intent, entities = INTENT_CANCELLED, {}
-        try:
-            await self.rasa.resume_with_intent(attendance.conversation_id, intent, entities)
-        except RasaUnavailable as error:
-            log.error("closing flow of attendance %s failed: %s", attendance.id, error)
+        delay = 1.0
+        while True:
+            try:
+                await self.rasa.resume_with_intent(attendance.conversation_id, intent, entities)
+                break
+            except RasaUnavailable as error:
+                log.warning(
+                    "closing flow of attendance %s failed, retrying in %.0f s: %s",
+                    attendance.id,
+                    delay,
+                    error,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, CLOSING_RETRY_MAX_SECONDS)
+        await self.run(lambda uow: attendances.mark_closing_sent(uow, attendance.id))
+
+    async def close_pending(self) -> None:
+        """Closing flows that never reached Rasa before a restart."""
+        pending = await self.run(lambda uow: attendances.pending_closings(uow.session))
+        for attendance in pending:
+            self.in_background(self._close_conversation(attendance))
 
     # --- operators' availability and absence
 
@@ -201,4 +222,8 @@ class Desk:
         """Wait for background deliveries (used on shutdown)."""
         self.presence.stop()
         if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+            # Deliveries finish quickly; closing flows still retrying are
+            # cancelled and resumed by the next start (close_pending).
+            _done, waiting = await asyncio.wait(self._background, timeout=5)
+            for task in waiting:
+                task.cancel()

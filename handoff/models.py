@@ -189,6 +189,8 @@ class Attendance(Base):
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When Rasa accepted the closing flow (protocol and closing message, Z3).
+    closing_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(Base):

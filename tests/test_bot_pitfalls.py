@@ -176,3 +176,26 @@ def test_messages_lost_by_the_broker_are_reconciled_from_rasa(stack: Stack, oper
     texts = reader.customer_texts(queued["id"], "escrevi enquanto vocês estavam fora")
     assert texts == ["oi", "escrevi enquanto vocês estavam fora"]
     reader.close()
+
+
+def test_closing_is_delivered_once_rasa_is_back(stack: Stack, operator: Operator):
+    """Finalizar while Rasa is down: the protocol still reaches the customer."""
+    visitor, queued = handed_off(stack, operator)
+    operator.call("attendance:take", {"attendance_id": queued["id"]})
+    rasa = service(stack, "rasa")
+    rasa.stop()
+    finished = operator.call("attendance:finish", {"attendance_id": queued["id"]})
+    assert finished["ok"]
+    protocol = finished["attendance"]["protocol"]
+    visitor.close()
+    rasa.start()
+    closing = f"Número do protocolo: {protocol}."
+    deadline = time.monotonic() + 60
+    texts: list[str] = []
+    while time.monotonic() < deadline and not any(closing in t for t in texts):
+        time.sleep(1)
+        history = requests.get(
+            f"{stack.handoff_url}/widget/api/history/{visitor.session_id}", timeout=10
+        )
+        texts = [m["text"] for m in history.json().get("messages", [])]
+    assert sum(closing in t for t in texts) == 1

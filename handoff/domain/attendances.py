@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -80,6 +81,10 @@ def open_attendance(
     if first_message:
         store_customer_message(uow, attendance, first_message)
     return attendance, True
+
+
+# A customer who waited longer than this for the closing message gets none.
+CLOSING_MAX_AGE = timedelta(days=1)
 
 
 def _choose_room(session: Session, room: Any, entry_point: Any, default_room: str) -> Room:
