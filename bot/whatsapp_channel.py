@@ -120,6 +120,7 @@ class HandoffReceipts:
     def __init__(self, handoff_url: str, token: str) -> None:
         self.url = handoff_url.rstrip("/") + "/api/channel/receipts"
         self._headers = {"Authorization": f"Bearer {token}"}
+        self._session: Optional[aiohttp.ClientSession] = None
         self._tasks: set = set()
 
     def report(self, receipts: List[Dict[str, Any]]) -> None:
@@ -130,15 +131,14 @@ class HandoffReceipts:
     async def _post(self, receipts: List[Dict[str, Any]]) -> None:
         for delay in (0.0, *RETRY_DELAYS_SECONDS):
             await asyncio.sleep(delay)
+            if self._session is None:
+                self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
             try:
-                async with aiohttp.ClientSession(
-                    timeout=aiohttp.ClientTimeout(total=10)
-                ) as session:
-                    async with session.post(
-                        self.url, json=receipts, headers=self._headers
-                    ) as reply:
-                        if reply.status < 300:
-                            return
+                async with self._session.post(
+                    self.url, json=receipts, headers=self._headers
+                ) as reply:
+                    if reply.status < 300:
+                        return
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 pass
         logger.error(

@@ -12,7 +12,7 @@ from handoff.db import Notice
 from handoff.desk import Desk
 from handoff.domain import attendances, conversation, views
 from handoff.domain.errors import DomainError, Invalid, Unauthorized
-from handoff.domain.operators import operator_for_token, operator_view, room_ids
+from handoff.domain.operators import is_supervisor, operator_for_token, operator_view, room_ids
 from handoff.models import CANCELLED, FINISHED
 from handoff.settings import Settings
 
@@ -81,14 +81,16 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
         if not isinstance(token, str):
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
         try:
-            operator, rooms = await desk.run(lambda uow: _operator_and_rooms(uow.session, token))
+            operator, rooms, supervising = await desk.run(
+                lambda uow: _operator_and_rooms(uow.session, token)
+            )
         except Unauthorized as error:
             raise socketio.exceptions.ConnectionRefusedError(error.message) from error
         await sio.save_session(sid, {"token": token, "operator_id": operator["id"]})
         await sio.enter_room(sid, f"operator:{operator['id']}")
         for room_id in rooms:
             await sio.enter_room(sid, f"room:{room_id}")
-        if operator["role"] in ("supervisor", "admin"):
+        if supervising:
             await sio.enter_room(sid, SUPERVISORS)
         desk.presence.connected(operator["id"], sid)
 
@@ -153,6 +155,6 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
         return {"attendance": view}
 
 
-def _operator_and_rooms(session: Any, token: str) -> tuple[dict[str, Any], list[int]]:
+def _operator_and_rooms(session: Any, token: str) -> tuple[dict[str, Any], list[int], bool]:
     operator = operator_for_token(session, token)
-    return operator_view(operator), room_ids(session, operator)
+    return operator_view(operator), room_ids(session, operator), is_supervisor(operator)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handoff.domain.access import attendance_for
@@ -21,8 +21,11 @@ def _seconds(start: Any, end: Any) -> float | None:
 def attendance_summary(session: Session, operator: Operator, attendance_id: Any) -> dict[str, Any]:
     """Customer, protocol, times and the information given (O12)."""
     attendance = attendance_for(session, operator, attendance_id)
-    record = attendance_record(session, attendance)
     customer = session.get(Customer, attendance.customer_id) if attendance.customer_id else None
+    handler = session.get(Operator, attendance.operator_id) if attendance.operator_id else None
+    message_count = session.scalar(
+        select(func.count()).select_from(Message).where(Message.attendance_id == attendance.id)
+    )
     now = utcnow()
     started = attendance.taken_at
     return {
@@ -30,12 +33,12 @@ def attendance_summary(session: Session, operator: Operator, attendance_id: Any)
         "customer": {"id": customer.id, "name": customer.name, "phone": customer.phone}
         if customer
         else None,
-        "operator_name": record["operator_name"],
+        "operator_name": handler.name if handler else None,
         "waiting_seconds": _seconds(attendance.queued_at, started or attendance.ended_at or now),
         "first_response_seconds": _seconds(started, attendance.first_response_at),
         "duration_seconds": _seconds(started, attendance.ended_at or now),
-        "registrations": record["registrations"],
-        "message_count": len(record["messages"]),
+        "registrations": _registrations(session, attendance.id),
+        "message_count": message_count,
     }
 
 
@@ -57,18 +60,22 @@ def attendance_record(session: Session, attendance: Attendance) -> dict[str, Any
     messages = session.scalars(
         select(Message).where(Message.attendance_id == attendance.id).order_by(Message.id)
     )
-    registrations = session.execute(
-        select(Registration.at, KbArticle.id, KbArticle.title, KbArticle.category)
-        .join(KbArticle, KbArticle.id == Registration.article_id)
-        .where(Registration.attendance_id == attendance.id)
-        .order_by(Registration.at, Registration.id)
-    )
     return {
         **attendance_view(attendance),
         "operator_name": operator.name if operator else None,
         "messages": [message_view(m) for m in messages],
-        "registrations": [
-            {"at": at.isoformat(), "article_id": aid, "title": title, "category": category}
-            for at, aid, title, category in registrations
-        ],
+        "registrations": _registrations(session, attendance.id),
     }
+
+
+def _registrations(session: Session, attendance_id: int) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Registration.at, KbArticle.id, KbArticle.title, KbArticle.category)
+        .join(KbArticle, KbArticle.id == Registration.article_id)
+        .where(Registration.attendance_id == attendance_id)
+        .order_by(Registration.at, Registration.id)
+    )
+    return [
+        {"at": at.isoformat(), "article_id": aid, "title": title, "category": category}
+        for at, aid, title, category in rows
+    ]
