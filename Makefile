@@ -14,16 +14,21 @@ export HANDOFF_URL ?= http://127.0.0.1:$(HANDOFF_PORT)
 export HANDOFF_RASA_URL ?= http://127.0.0.1:$(RASA_PORT)
 export RASA_ACTIONS_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 
-# Development-only secrets; set real ones in production.
-export HANDOFF_RASA_TOKEN ?= dev-rasa-token
-export HANDOFF_SERVICE_TOKEN ?= dev-service-token
+# Secrets (HANDOFF_RASA_TOKEN, HANDOFF_SERVICE_TOKEN, WHATSAPP_VERIFY_TOKEN,
+# WHATSAPP_APP_SECRET, WHATSAPP_ACCESS_TOKEN) are never written here: set them
+# in the environment, or `make run` makes random development ones once in
+# $(SECRETS) (git-ignored) and loads them.
+SECRETS := var/secrets.env
 
-# WhatsApp Cloud API (Meta's app settings); development placeholders.
-export WHATSAPP_VERIFY_TOKEN ?= dev-verify-token
-export WHATSAPP_APP_SECRET ?= dev-app-secret
-export WHATSAPP_ACCESS_TOKEN ?= dev-access-token
+# WhatsApp Cloud API (Meta's app settings); a development placeholder.
 export WHATSAPP_PHONE_NUMBER_ID ?= 000000000000000
 export WHATSAPP_API_BASE_URL ?= https://graph.facebook.com/v21.0
+
+# The chat widget: the sites whose pages may open its connection to Rasa
+# (origins, comma-separated; here the demo page), and how many new
+# conversations one address may start (see credentials.yml).
+export WIDGET_ALLOWED_ORIGINS ?= http://$(HANDOFF_HOST):$(HANDOFF_PORT)
+export WIDGET_NEW_CONVERSATIONS_PER_ADDRESS ?= 20 per 10 minutes
 
 # Databases: SQLite files in var/ unless DATABASE_URL names PostgreSQL, in
 # which case Rasa's tracker store uses the same database.
@@ -34,7 +39,7 @@ else
 export RASA_TRACKER_DB ?= sqlite:///$(CURDIR)/var/rasa.db
 endif
 
-.PHONY: help setup train run test lint bench content
+.PHONY: help setup train run test chaos lint bench content
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,6 +52,7 @@ train: setup ## Train the Rasa model when its inputs changed
 
 run: train ## Migrate, load demo data, start Rasa, actions and the handoff service
 	@mkdir -p var
+	@bash scripts/dev_secrets.sh $(SECRETS)
 	@.venv/bin/python -m handoff prepare
 	@echo
 	@echo "  Operator console:  http://$(HANDOFF_HOST):$(HANDOFF_PORT)/console/"
@@ -55,18 +61,23 @@ run: train ## Migrate, load demo data, start Rasa, actions and the handoff servi
 	@echo "  Health:            http://$(HANDOFF_HOST):$(HANDOFF_PORT)/health"
 	@echo "  Ctrl-C stops everything."
 	@echo
-	@exec .venv/bin/honcho start -f Procfile
+	@. $(SECRETS) && exec .venv/bin/honcho start -f Procfile
 
+# Two workers: most of a test's time is spent waiting on real processes, so
+# two modules at a time fit the 2-core machine; a module's tests stay together.
 test: train ## Run the whole test suite (SQLite and PostgreSQL)
-	@.venv/bin/python -m pytest
+	@.venv/bin/python -m pytest -n 2 --dist loadscope
+
+chaos: train ## The chaos run at full size: 10,000 messages per engine (about 15 minutes)
+	@CHAOS_MESSAGES=10000 .venv/bin/python -m pytest tests/faults/test_chaos.py -s
 
 lint: setup ## ruff check and ruff format --check
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
 
-bench: train ## Measure latency and memory of a running stack (see bench/README.md)
-	@.venv/bin/python -m bench.roundtrip --backend sqlite
-	@.venv/bin/python -m bench.roundtrip --backend postgresql
+bench: train ## Load benchmark on SQLite and PostgreSQL, about 30 min (see bench/README.md)
+	@.venv/bin/python -m bench
 
 content: setup ## Check the content editors' files and load them into the running system
-	@.venv/bin/python -m handoff content reload
+	@bash scripts/dev_secrets.sh $(SECRETS)
+	@. $(SECRETS) && .venv/bin/python -m handoff content reload

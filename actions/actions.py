@@ -37,18 +37,26 @@ def _retry_seconds() -> float:
 
 
 def _metadata(tracker: Tracker) -> Dict[str, Any]:
-    """Channel metadata: the current message's, else the session's first."""
-    latest = (tracker.latest_message or {}).get("metadata") or {}
+    """Channel metadata: the customer's latest message's, else the session's
+    first (a retried transfer runs on an external intent, without any)."""
+    latest = (_latest_user_event(tracker) or {}).get("metadata") or {}
     started = tracker.get_slot("session_started_metadata") or {}
     return {**started, **latest}
 
 
-def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
+def _latest_user_event(tracker: Tracker) -> Optional[Dict[str, Any]]:
     for event in reversed(tracker.events):
         # Skip intents triggered from outside (their text is "EXTERNAL: <intent>").
         if event.get("event") == "user" and not str(event.get("text") or "").startswith("EXTERNAL"):
-            return {"message_id": event.get("message_id"), "text": event.get("text")}
+            return event
     return None
+
+
+def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    event = _latest_user_event(tracker)
+    if event is None:
+        return None
+    return {"message_id": event.get("message_id"), "text": event.get("text")}
 
 
 def _paused() -> List[EventType]:

@@ -24,7 +24,7 @@ class OpenedAttendance:
 
 def _call(method: str, path: str, payload: Optional[Dict[str, Any]] = None) -> requests.Response:
     base = os.environ.get("HANDOFF_URL", "http://127.0.0.1:8000").rstrip("/")
-    token = os.environ.get("HANDOFF_SERVICE_TOKEN", "dev-service-token")
+    token = os.environ.get("HANDOFF_SERVICE_TOKEN", "")  # make run generates it
     try:
         return requests.request(
             method,

@@ -3,8 +3,10 @@
 Rasa calls :meth:`publish` synchronously for every new tracker event. Only
 ``user`` and ``bot`` events matter to the handoff service; they are queued
 in order and sent in batches by one worker task, retried with back-off while
-the service is away. Anything the worker cannot deliver is also kept in
-Rasa's tracker, from which the handoff service reconciles after a restart.
+the service is away. The queue lives in memory: on a graceful stop
+:meth:`close` flushes it; after a crash, the broker of the next Rasa process
+announces its start (``POST /api/rasa/started``) and the handoff service
+imports from Rasa's tracker what the dead process never forwarded.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class HandoffEventBroker(EventBroker):
         self._queue: asyncio.Queue[Dict[str, Any]] = asyncio.Queue()
         self._worker: Optional[asyncio.Task] = None
         self._session: Optional[aiohttp.ClientSession] = None
+        self._announcer: Optional[asyncio.Task] = None
 
     @classmethod
     async def from_endpoint_config(
@@ -44,7 +47,9 @@ class HandoffEventBroker(EventBroker):
         token = broker_config.token or ""
         if not token:
             raise ValueError("event_broker.token (the handoff service token) is required")
-        return cls(broker_config.url, token)
+        broker = cls(broker_config.url, token)
+        broker._announcer = asyncio.get_running_loop().create_task(broker._announce_start())
+        return broker
 
     def publish(self, event: Dict[str, Any]) -> None:
         if event.get("event") not in FORWARDED_EVENTS:
@@ -56,7 +61,24 @@ class HandoffEventBroker(EventBroker):
     def is_ready(self) -> bool:
         return True
 
+    async def _announce_start(self) -> None:
+        """Tell the handoff service this Rasa process started, until it hears."""
+        url = self.url.rsplit("/", 1)[0] + "/started"
+        backoff = 0.5
+        async with aiohttp.ClientSession(timeout=self._timeout) as session:
+            while True:
+                try:
+                    async with session.post(url, headers=self._headers) as response:
+                        if response.status < 500:
+                            return
+                except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                    logger.warning("handoff broker: start not announced yet: %r", error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
     async def close(self) -> None:
+        if self._announcer is not None:
+            self._announcer.cancel()
         if self._worker is not None and not self._worker.done():
             try:
                 await asyncio.wait_for(self._queue.join(), timeout=5)

@@ -1,47 +1,238 @@
-"""Rasa's socket.io channel with persistent sessions that really work.
+"""The widget's socket.io channel: Rasa's, with the visitor protocol of
+docs/architecture.md ("Visitor protocol").
 
-Rasa 3.6's ``SocketIOInput`` calls ``sio.enter_room`` without ``await``
-(RasaHQ/rasa#13027): with python-socketio >= 5.10 the visitor never joins
-the room of its session, so no reply reaches it. This subclass re-registers
-the ``session_request`` handler with the call awaited, keeps the channel's
-name ``socketio`` (trackers, ``output_channel=latest`` and the actions rely
-on it) and refuses guessable session ids: the session id is the
-conversation's only secret.
+- **Token, not id.** The widget keeps a secret conversation token (at least
+  128 random bits). ``session_request {session_id: token}`` binds the socket
+  to the conversation ``conversation_id(token)`` (SHA-256 of the token,
+  first 128 bits in hex), which is Rasa's sender id, the room replies go to
+  and the id operators see. Knowing a conversation id gives no way back to
+  its token, so it lets nobody join, write into or read a conversation.
+- **Bound socket.** ``user_uttered`` writes into the socket's bound
+  conversation; a ``session_id`` in its payload is ignored.
+- **At least once, stored once.** Each message carries a ``client_id``; it
+  is acknowledged ``{"ok": true, "client_id"}`` only after Rasa stored it in
+  the tracker, and handled once per conversation however often it is sent
+  (``bot.once``). The client id is Rasa's ``message_id``.
+- **Operator messages carry their id** (``handoff_message_id``) so a widget
+  that gets one twice shows it once.
+- **Origins and rate.** Only the configured sites may open the connection;
+  one address may start a limited number of new conversations.
+
+It also fixes RasaHQ/rasa#13027 (``enter_room`` not awaited, so replies
+never reached the visitor) and keeps the channel's name ``socketio``
+(trackers, ``output_channel=latest`` and the actions rely on it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
+import secrets
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
-from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketIOInput
-from sanic import Blueprint
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
 
-# At least 128 bits when hex-encoded; the widget uses crypto.randomUUID().
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+from bot.once import OncePerConversation
+
+logger = logging.getLogger(__name__)
+
+# A conversation token: at least 128 bits, URL-safe (the widget sends 128, in hex).
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Longest visitor message, as in the handoff service (WhatsApp's limit).
+MAX_MESSAGE_LENGTH = 4096
+# Conversations remembered as already started (so reconnecting is not "new").
+REMEMBERED_CONVERSATIONS = 10_000
+# When credentials.yml names no limit (it reads WIDGET_NEW_CONVERSATIONS_PER_ADDRESS).
+DEFAULT_NEW_CONVERSATIONS = "20 per 10 minutes"
+
+RATE_LIMITED = (
+    "Muitas conversas novas foram iniciadas a partir da sua rede. "
+    "Tente novamente em alguns minutos."
+)
+# The widget asks again by itself after this answer (``retry``).
+SESSION_UNAVAILABLE = "Atendimento temporariamente indisponível. Tentando novamente…"
+NO_SESSION = "Conversa não iniciada. Recarregue a página."
+TOO_LONG = f"Mensagem muito longa: o máximo é {MAX_MESSAGE_LENGTH} caracteres."
+UNAVAILABLE = "Não foi possível registrar a mensagem agora; ela será reenviada."
 
 
-def valid_session_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(SESSION_ID.match(value))
+def conversation_id(token: str) -> str:
+    """The conversation a token opens. The handoff service's widget history
+    route derives it the same way (``handoff/routes/widget.py``)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+def _error(code: str, message: str) -> Dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+class VisitorOutput(SocketIOOutput):
+    """Replies to the conversation's room; an operator's message goes whole,
+    with its id."""
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        handoff_message_id = kwargs.get("handoff_message_id")
+        if handoff_message_id is None:
+            await super().send_text_message(recipient_id, text, **kwargs)
+            return
+        await self._send_message(
+            recipient_id, {"text": text, "handoff_message_id": handoff_message_id}
+        )
 
 
 class PersistentSocketIOInput(SocketIOInput):
-    """socket.io input channel; register as ``bot.socketio_channel.PersistentSocketIOInput``."""
+    """Register as ``bot.socketio_channel.PersistentSocketIOInput``."""
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
+        credentials = credentials or {}
+        return cls(
+            user_message_evt=credentials.get("user_message_evt", "user_uttered"),
+            bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
+            socketio_path=credentials.get("socketio_path", "/socket.io"),
+            allowed_origins=str(credentials.get("allowed_origins") or ""),
+            new_conversations_per_address=str(
+                credentials.get("new_conversations_per_address") or DEFAULT_NEW_CONVERSATIONS
+            ),
+        )
+
+    def __init__(
+        self,
+        user_message_evt: str = "user_uttered",
+        bot_message_evt: str = "bot_uttered",
+        socketio_path: str = "/socket.io",
+        allowed_origins: str = "",
+        new_conversations_per_address: str = DEFAULT_NEW_CONVERSATIONS,
+    ) -> None:
+        super().__init__(
+            user_message_evt, bot_message_evt, session_persistence=True, socketio_path=socketio_path
+        )
+        self.allowed_origins: List[str] = [
+            origin for origin in re.split(r"[\s,]+", allowed_origins) if origin
+        ]
+        self.new_conversation_limit = parse(new_conversations_per_address)
+        # limits 1.x keeps only a weak reference to its storage: hold it here.
+        self._counts = MemoryStorage()
+        self.limiter = MovingWindowRateLimiter(self._counts)
+        self.once = OncePerConversation()
+        self._started: OrderedDict[str, None] = OrderedDict()
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return VisitorOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        blueprint = super().blueprint(on_new_message)
-        sio = self.sio
-        assert sio is not None
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self._origin_allowed)
+        self.sio = sio
+        webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
 
-        @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: str, data: Optional[Dict]) -> None:
-            session_id = (data or {}).get("session_id")
-            if not valid_session_id(session_id):
-                session_id = uuid.uuid4().hex
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
 
-        return blueprint
+        @sio.on("session_request")
+        async def session_request(sid: str, data: Any) -> None:
+            token = data.get("session_id") if isinstance(data, dict) else None
+            if not isinstance(token, str) or not TOKEN.match(token):
+                token = new_token()
+            conversation = conversation_id(token)
+            request = sio.get_environ(sid)["sanic.request"]
+            try:
+                allowed = await self._may_start(request, conversation)
+            except Exception:  # the tracker store (its database) is away
+                logger.exception("socketio: session of %s not confirmed", conversation)
+                refusal = {"code": "unavailable", "message": SESSION_UNAVAILABLE, "retry": True}
+                await sio.emit("session_refused", refusal, room=sid)
+                return
+            if not allowed:
+                refusal = {"code": "rate_limited", "message": RATE_LIMITED, "retry": False}
+                await sio.emit("session_refused", refusal, room=sid)
+                return
+            bound = (await sio.get_session(sid)).get("conversation_id")
+            if bound and bound != conversation:
+                await sio.leave_room(sid, bound)
+            await sio.save_session(sid, {"conversation_id": conversation})
+            await sio.enter_room(sid, conversation)
+            await sio.emit("session_confirm", token, room=sid)
+
+        @sio.on(self.user_message_evt)
+        async def user_uttered(sid: str, data: Any) -> Dict[str, Any]:
+            conversation = (await sio.get_session(sid)).get("conversation_id")
+            if not conversation:
+                return _error("no_session", NO_SESSION)
+            data = data if isinstance(data, dict) else {}
+            text = data.get("message")
+            if not isinstance(text, str):
+                return _error("invalid", "message must be text")
+            if len(text) > MAX_MESSAGE_LENGTH:
+                return _error("too_long", TOO_LONG)
+            client_id = data.get("client_id")
+            if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+                client_id = uuid.uuid4().hex
+            message = UserMessage(
+                text,
+                VisitorOutput(sio, self.bot_message_evt),
+                conversation,
+                input_channel=self.name(),
+                metadata=_metadata(data.get(self.metadata_key)),
+                message_id=client_id,
+            )
+            tracker_store = sio.get_environ(sid)["sanic.request"].app.ctx.agent.tracker_store
+            try:
+                await self.once.run(
+                    tracker_store, conversation, client_id, lambda: on_new_message(message)
+                )
+            except Exception:
+                logger.exception("socketio: message %s of %s not stored", client_id, conversation)
+                return _error("unavailable", UNAVAILABLE)
+            return {"ok": True, "client_id": client_id}
+
+        return webhook
+
+    def _origin_allowed(self, origin: str, environ: Dict[str, Any]) -> bool:
+        """A configured site, or Rasa's own origin (it serves no page; non-browser
+        clients such as websocket-client send it). A handshake without an
+        ``Origin`` header is not a browser's and is not checked."""
+        own = f"{environ.get('wsgi.url_scheme')}://{environ.get('HTTP_HOST')}"
+        return origin in self.allowed_origins or origin == own
+
+    async def _may_start(self, request: Request, conversation: str) -> bool:
+        """Reconnecting to a conversation is always allowed; starting one
+        counts against the address's limit."""
+        if conversation in self._started:
+            self._started.move_to_end(conversation)
+            return True
+        if not await request.app.ctx.agent.tracker_store.exists(conversation):
+            address = request.remote_addr or request.ip
+            if not self.limiter.hit(self.new_conversation_limit, address):
+                logger.warning("socketio: new conversations from %s refused (rate)", address)
+                return False
+        self._started[conversation] = None
+        if len(self._started) > REMEMBERED_CONVERSATIONS:
+            self._started.popitem(last=False)
+        return True
+
+
+def _metadata(value: Any) -> Dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}

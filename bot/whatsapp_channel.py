@@ -5,26 +5,33 @@ calls ``/webhooks/whatsapp/webhook``.
 
 - GET answers Meta's verification (``hub.verify_token`` -> ``hub.challenge``).
 - POST is accepted only with a valid ``X-Hub-Signature-256`` (HMAC-SHA256 of
-  the raw body with the app secret, compared in constant time); anything
-  else gets 401 and is not read.
-- Each message is handed to Rasa once: Meta's retries are recognised by
-  message id (``wamid``), which is also Rasa's message id, so the handoff
-  service stores it once even after a restart of this process.
+  the raw body with the app secret, compared in constant time); a missing
+  or wrong signature, or a body already accepted (a replay, remembered 24
+  hours), gets 401 and nothing is written. Bodies over 3 MB get 413,
+  bodies that are not a JSON object 400.
+- Each message is handed to Rasa once (``bot.once``): Meta's re-deliveries
+  are recognised by message id (``wamid``), also after a restart of Rasa
+  (looked up in the tracker); it is Rasa's message id too, so the handoff
+  service stores it once.
 - Text, interactive replies (buttons, lists) and template buttons become
-  user messages; media the bot cannot read gets a polite answer.
+  user messages; media the bot cannot read gets a polite answer; unknown
+  message types are logged and skipped.
 - Delivery statuses and the ids of sent operator messages are reported to
   the handoff service, which shows them to the operator.
 - Replies go out through the Graph API at a configurable base URL, retried
-  with back-off on network errors, 429 and 5xx.
+  with back-off (0.5, 1, 2 s) on network errors, time-outs (3 s), 429 and
+  5xx, all within 8 s; then the send fails and the operator sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
 import logging
+import time
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
@@ -33,6 +40,8 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.once import OncePerConversation
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +52,22 @@ UNSUPPORTED_MEDIA_REPLY = (
 # Graph API error: more than 24 hours since the customer's last message.
 OUTSIDE_WINDOW_CODE = 131047
 RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0)
-REMEMBERED_MESSAGE_IDS = 10_000
+# One Graph API request waits at most this long (a hung connection is given up).
+SEND_ATTEMPT_TIMEOUT_SECONDS = 3.0
+# All the tries of one message end within this budget: the handoff service
+# waits 10 s (HANDOFF_RASA_TIMEOUT_SECONDS) for Rasa to take an operator
+# message, so it learns whether the message went out or failed, and a
+# message it marks failed was never sent behind its back.
+SEND_BUDGET_SECONDS = 8.0
+# Meta documents webhook payloads of up to 3 MB; anything larger is not Meta's.
+MAX_BODY_BYTES = 3 * 1024 * 1024
+# A signed body already accepted is a replay for this long (Meta re-delivers
+# only deliveries we did not accept, for up to 7 days, and a replay of an
+# older body still writes nothing: its wamids are already in the tracker).
+REPLAY_WINDOW_SECONDS = 24 * 3600
+REMEMBERED_BODIES = 100_000
+# Media the bot cannot read: the customer gets UNSUPPORTED_MEDIA_REPLY.
+MEDIA_TYPES = {"image", "audio", "video", "document", "sticker", "voice", "location", "contacts"}
 
 
 class WhatsAppSendError(Exception):
@@ -92,13 +116,21 @@ class GraphClient:
             "text": {"preview_url": False, "body": text},
         }
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            self._session = aiohttp.ClientSession()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SEND_BUDGET_SECONDS
         last_error = "no attempt"
         for delay in (0.0, *RETRY_DELAYS_SECONDS):
+            if loop.time() + delay >= deadline:
+                break
             await asyncio.sleep(delay)
+            timeout = min(SEND_ATTEMPT_TIMEOUT_SECONDS, deadline - loop.time())
             try:
                 async with self._session.post(
-                    self.url, json=payload, headers=self._headers
+                    self.url,
+                    json=payload,
+                    headers=self._headers,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
                 ) as reply:
                     body = await reply.json(content_type=None)
                     if reply.status < 300:
@@ -109,7 +141,8 @@ class GraphClient:
                         raise WhatsAppSendError(last_error, error.get("code"))
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as problem:
                 last_error = repr(problem)
-            logger.warning("whatsapp: sending to %s failed (%s), retrying", to, last_error)
+            logger.warning("whatsapp: sending to %s failed (%s)", to, last_error)
+        logger.error("whatsapp: giving up on a message to %s: %s", to, last_error)
         raise WhatsAppSendError(last_error)
 
 
@@ -164,6 +197,36 @@ class WhatsAppOutput(OutputChannel):
             )
 
 
+class AcceptedBodies:
+    """Digests of the signed bodies accepted lately: the same body again is a
+    replay (Meta's signature carries no time, so the body is all there is)."""
+
+    def __init__(self) -> None:
+        self._at: OrderedDict[str, float] = OrderedDict()
+
+    def claim(self, body: bytes) -> Optional[str]:
+        """The body's digest if it is new (now claimed), None for a replay."""
+        now = time.monotonic()
+        while self._at and (
+            next(iter(self._at.values())) < now - REPLAY_WINDOW_SECONDS
+            or len(self._at) > REMEMBERED_BODIES
+        ):
+            self._at.popitem(last=False)
+        digest = hashlib.sha256(body).hexdigest()
+        if digest in self._at:
+            return None
+        self._at[digest] = now
+        return digest
+
+    def release(self, digest: str) -> None:
+        """Processing failed: Meta's retry of this body must get through."""
+        self._at.pop(digest, None)
+
+
+def _refuse(status: int, code: str, message: str) -> HTTPResponse:
+    return response.json({"error": {"code": code, "message": message}}, status=status)
+
+
 class WhatsAppInput(InputChannel):
     @classmethod
     def name(cls) -> str:
@@ -206,18 +269,11 @@ class WhatsAppInput(InputChannel):
             GraphClient(api_base_url, phone_number_id, access_token),
             HandoffReceipts(handoff_url, handoff_token),
         )
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self.accepted = AcceptedBodies()
+        self.once = OncePerConversation()
 
     def get_output_channel(self) -> OutputChannel:
         return self.output
-
-    def _first_time(self, message_id: str) -> bool:
-        if message_id in self._seen:
-            return False
-        self._seen[message_id] = None
-        if len(self._seen) > REMEMBERED_MESSAGE_IDS:
-            self._seen.popitem(last=False)
-        return True
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("whatsapp_webhook", __name__)
@@ -232,75 +288,112 @@ class WhatsAppInput(InputChannel):
                 str(request.args.get("hub.verify_token", "")), self.verify_token
             ):
                 return response.text(request.args.get("hub.challenge", ""))
-            return response.json({"error": "verification failed"}, status=403)
+            return _refuse(403, "forbidden", "verification failed")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            body = request.body or b""
+            if len(body) > MAX_BODY_BYTES:
+                return _refuse(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
             if not signature_is_valid(
-                self.app_secret, request.body, request.headers.get("X-Hub-Signature-256")
+                self.app_secret, body, request.headers.get("X-Hub-Signature-256")
             ):
-                return response.json({"error": "invalid signature"}, status=401)
+                return _refuse(401, "unauthorized", "invalid signature")
             try:
-                payload = json.loads(request.body)
+                payload = json.loads(body)
             except ValueError:
-                return response.json({"error": "body is not JSON"}, status=400)
-            for value in _values(payload):
-                await self._handle(value, on_new_message)
+                return _refuse(400, "invalid", "body is not JSON")
+            if not isinstance(payload, dict):
+                return _refuse(400, "invalid", "body is not a JSON object")
+            digest = self.accepted.claim(body)
+            if digest is None:
+                logger.warning("whatsapp: replayed webhook body refused")
+                return _refuse(401, "unauthorized", "replayed delivery")
+            tracker_store = request.app.ctx.agent.tracker_store
+            try:
+                for value in _values(payload):
+                    await self._handle(value, tracker_store, on_new_message)
+            except BaseException:
+                self.accepted.release(digest)
+                raise
             return response.json({"status": "ok"})
 
         return webhook
 
     async def _handle(
-        self, value: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self,
+        value: Dict[str, Any],
+        tracker_store: Any,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
         statuses = [
             {"channel_message_id": s.get("id"), "status": s.get("status")}
-            for s in value.get("statuses") or []
-            if isinstance(s, dict) and s.get("id")
+            for s in _dicts(value.get("statuses"))
+            if isinstance(s.get("id"), str)
         ]
         if statuses:
             self.output.receipts.report(statuses)
         names = {
             c.get("wa_id"): (c.get("profile") or {}).get("name")
-            for c in value.get("contacts") or []
-            if isinstance(c, dict)
+            for c in _dicts(value.get("contacts"))
+            if isinstance(c.get("profile") or {}, dict)
         }
-        for message in value.get("messages") or []:
-            sender, message_id = message.get("from"), message.get("id")
-            if not sender or not message_id or not self._first_time(message_id):
+        for message in _dicts(value.get("messages")):
+            sender, message_id, kind = message.get("from"), message.get("id"), message.get("type")
+            if not isinstance(sender, str) or not isinstance(message_id, str):
                 continue
             text = message_text(message)
-            try:
-                if text is None:
-                    await self.output.send_text_message(sender, UNSUPPORTED_MEDIA_REPLY)
-                    continue
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        self.output,
-                        sender,
-                        input_channel=self.name(),
-                        message_id=message_id,
-                        metadata={
-                            "name": names.get(sender),
-                            "whatsapp_message_id": message_id,
-                            # Which published number was written to: routes to a room.
-                            "phone_number_id": (value.get("metadata") or {}).get("phone_number_id"),
-                        },
-                    )
-                )
-            except Exception:
-                self._seen.pop(message_id, None)  # let Meta's retry through
-                raise
+            if text is None and kind not in MEDIA_TYPES:
+                logger.warning("whatsapp: message %s of unknown type %r skipped", message_id, kind)
+                continue
+            metadata = {
+                "name": names.get(sender),
+                "whatsapp_message_id": message_id,
+                # Which published number was written to: routes to a room.
+                "phone_number_id": (value.get("metadata") or {}).get("phone_number_id"),
+            }
+            await self.once.run(
+                tracker_store,
+                sender,
+                message_id,
+                functools.partial(
+                    self._deliver, sender, message_id, text, metadata, on_new_message
+                ),
+            )
+
+    async def _deliver(
+        self,
+        sender: str,
+        message_id: str,
+        text: Optional[str],
+        metadata: Dict[str, Any],
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> None:
+        if text is None:
+            await self.output.send_text_message(sender, UNSUPPORTED_MEDIA_REPLY)
+            return
+        await on_new_message(
+            UserMessage(
+                text,
+                self.output,
+                sender,
+                input_channel=self.name(),
+                message_id=message_id,
+                metadata=metadata,
+            )
+        )
 
 
-def _values(payload: Any) -> List[Dict[str, Any]]:
-    """The ``value`` objects of a webhook's ``messages`` changes."""
-    if not isinstance(payload, dict):
-        return []
+def _dicts(items: Any) -> List[Dict[str, Any]]:
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _values(payload: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The ``value`` objects of a webhook's ``messages`` changes; anything
+    else in Meta's envelope is ignored."""
     return [
-        change.get("value") or {}
-        for entry in payload.get("entry") or []
-        for change in entry.get("changes") or []
-        if isinstance(change, dict) and change.get("field") == "messages"
+        change["value"]
+        for entry in _dicts(payload.get("entry"))
+        for change in _dicts(entry.get("changes"))
+        if change.get("field") == "messages" and isinstance(change.get("value"), dict)
     ]

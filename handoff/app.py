@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, redirect
 
@@ -13,19 +15,37 @@ from handoff.routes import routes
 from handoff.routes.errors import install_errors
 from handoff.settings import PROJECT_ROOT, Settings
 
+SHUTDOWN_GRACE_SECONDS = 2.0
+
 
 def create_app(settings: Settings | None = None) -> Sanic:
     settings = settings or Settings()
+    if not settings.rasa_token or not settings.service_token:
+        raise RuntimeError(
+            "HANDOFF_RASA_TOKEN and HANDOFF_SERVICE_TOKEN must be set"
+            " (`make run` generates development ones in var/secrets.env)"
+        )
     app = Sanic("handoff")
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    # On SIGTERM, once the desk has drained, requests still running get this
+    # long; then open websockets are closed as "going away" and consoles
+    # reconnect to the next process (a console's websocket never goes idle,
+    # so Sanic's default would hold every shutdown for 15 s).
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = SHUTDOWN_GRACE_SECONDS
     app.ctx.settings = settings
     sio = create_socket_server(settings)
     sio.attach(app)
-    db = Database(settings.database_url)
-    rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds)
+    db = Database(settings.database_url, settings.db_lock_timeout_seconds)
+    rasa = RasaClient(
+        settings.rasa_url,
+        settings.rasa_token,
+        settings.rasa_timeout_seconds,
+        service_token=settings.service_token,
+    )
     desk = Desk(db, rasa, make_publisher(sio), settings)
     app.ctx.desk = desk
-    register_handlers(sio, desk)
+    app.ctx.sio = sio
+    connections = register_handlers(sio, desk)
 
     app.blueprint(routes)
     install_errors(app)
@@ -43,14 +63,18 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     @app.after_server_start
     async def catch_up(_app: Sanic) -> None:
+        app.ctx.session_watch = asyncio.ensure_future(connections.watch())
         desk.in_background(desk.deliver_pending())
         desk.in_background(desk.reconcile())
         desk.in_background(desk.close_pending())
+        desk.in_background(desk.resume_transfers())
+        desk.start_abandonment_sweep()
         await desk.watch_absent_operators()
         await desk.reload_knowledge_base_if_changed()
 
     @app.before_server_stop
     async def stop(_app: Sanic) -> None:
+        app.ctx.session_watch.cancel()
         await desk.drain()
         await rasa.close()
         db.dispose()

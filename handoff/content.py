@@ -26,7 +26,14 @@ from handoff.domain.knowledge_base import load_articles, parse_folder
 from handoff.settings import PROJECT_ROOT, Settings
 
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
-RASA_ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"}
+RASA_ENV = {
+    **os.environ,
+    "RASA_TELEMETRY_ENABLED": "false",
+    "PYTHONWARNINGS": "ignore",
+    # config.yml names the product's own policy (bot/transfer_policy.py),
+    # found from any content folder.
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+}
 
 
 class ContentError(Exception):

@@ -28,9 +28,13 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-# Attendance states. Queued and active ones are "open".
+# Attendance states. Queued and active ones are "open"; the others are ended.
+# Abandoned: the customer went silent after the operator's last message
+# (HANDOFF_ABANDON_AFTER_SECONDS) and the service closed the attendance.
 QUEUED, ACTIVE, FINISHED, CANCELLED = "queued", "active", "finished", "cancelled"
+ABANDONED = "abandoned"
 OPEN_STATES = (QUEUED, ACTIVE)
+ENDED_STATES = (FINISHED, CANCELLED, ABANDONED)
 
 # Operator availability.
 AVAILABLE, PAUSED, OFFLINE = "available", "paused", "offline"
@@ -191,6 +195,18 @@ class Attendance(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When Rasa accepted the closing flow (protocol and closing message, Z3).
     closing_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TransferRequest(Base):
+    """A customer asked for a human while the action server was away: Rasa
+    told them to wait, and the handoff service asks Rasa to retry the
+    transfer until the attendance is open (then the row is deleted)."""
+
+    __tablename__ = "transfer_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(255), unique=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Message(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -10,16 +11,43 @@ import aiohttp
 # External intents that start Rasa's closing flows (see data/rules.yml).
 INTENT_FINISHED = "EXTERNAL_attendance_finished"
 INTENT_CANCELLED = "EXTERNAL_attendance_cancelled"
+INTENT_ABANDONED = "EXTERNAL_attendance_abandoned"
+# Runs the transfer action again (a transfer the action server missed).
+INTENT_RETRY_TRANSFER = "EXTERNAL_retry_handoff"
+
+
+# The health checks answer fast even when Rasa is slow: a busy Rasa counts
+# as unreachable there, and /health stays quick for load balancers.
+HEALTH_TIMEOUT = aiohttp.ClientTimeout(total=1.5)
 
 
 class RasaUnavailable(Exception):
     """Rasa did not accept a call; the caller keeps what it must retry."""
 
 
+def _error_code(reply: str) -> Any:
+    """``error.code`` of a JSON error reply, None for anything else."""
+    try:
+        body = json.loads(reply)
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
+
+
+class ChannelRefused(Exception):
+    """Rasa took an operator message but the customer's channel refused it
+    (e.g. Meta's Graph API, after its own retries): the operator retries it."""
+
+
 class RasaClient:
-    def __init__(self, base_url: str, token: str, timeout_seconds: float) -> None:
+    def __init__(
+        self, base_url: str, token: str, timeout_seconds: float, service_token: str = ""
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
+        # For the routes of bot/ (operator messages, tracker-store health).
+        self._service_headers = {"Authorization": f"Bearer {service_token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
 
@@ -50,10 +78,25 @@ class RasaClient:
     async def is_reachable(self) -> bool:
         assert self._session is not None
         try:
-            async with self._session.get(f"{self.base_url}/") as response:
+            async with self._session.get(f"{self.base_url}/", timeout=HEALTH_TIMEOUT) as response:
                 return response.status == 200
         except (aiohttp.ClientError, TimeoutError):
             return False
+
+    async def tracker_store_health(self) -> dict[str, Any]:
+        """What ``bot/tracker_store_guard.py`` reports of Rasa's tracker store:
+        ``tracker_store`` (ok/unavailable), ``failures``, ``in_memory_conversations``."""
+        assert self._session is not None
+        url = f"{self.base_url}/webhooks/tracker_store/health"
+        try:
+            async with self._session.get(
+                url, headers=self._service_headers, timeout=HEALTH_TIMEOUT
+            ) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"tracker store health: HTTP {response.status}")
+                return await response.json()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RasaUnavailable(f"tracker store health: {error!r}") from error
 
     async def conversation_events(self, conversation_id: str) -> list[dict[str, Any]]:
         """The events of the conversation's tracker, each with its sender id."""
@@ -69,13 +112,33 @@ class RasaClient:
         return [{**event, "sender_id": conversation_id} for event in tracker.get("events", [])]
 
     async def send_bot_message(self, conversation_id: str, text: str, message_id: int) -> None:
-        """Append a bot event and send it on the customer's latest channel."""
-        event = {"event": "bot", "text": text, "metadata": {"handoff_message_id": message_id}}
+        """Append an operator message to the conversation once (a second send
+        of the same ``message_id`` changes nothing) and send it on the
+        customer's latest channel (``bot/operator_messages.py``). Raises
+        ChannelRefused when the channel refused it, RasaUnavailable when
+        Rasa did not answer."""
+        assert self._session is not None, "RasaClient.start() was not awaited"
+        url = f"{self.base_url}/webhooks/operator_messages/deliver"
+        body = {"conversation_id": conversation_id, "text": text, "handoff_message_id": message_id}
+        try:
+            async with self._session.post(
+                url, json=body, headers=self._service_headers
+            ) as response:
+                if response.status < 300:
+                    return
+                reply = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RasaUnavailable(f"deliver: {error!r}") from error
+        if response.status == 502 and _error_code(reply) == "channel_refused":
+            raise ChannelRefused(reply)
+        raise RasaUnavailable(f"deliver: HTTP {response.status} {reply}")
+
+    async def trigger_intent(self, conversation_id: str, intent: str) -> None:
+        """Run the bot's flow for ``intent`` (e.g. a transfer the action server missed)."""
         await self._post(
-            f"{self._conversation(conversation_id)}/tracker/events",
-            [event],
+            f"{self._conversation(conversation_id)}/trigger_intent",
+            {"name": intent},
             output_channel="latest",
-            execute_side_effects="true",
         )
 
     async def resume_with_intent(

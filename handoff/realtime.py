@@ -3,6 +3,8 @@ events to the desk; pushes the domain's notices to the right rooms."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,29 +14,52 @@ from handoff.db import Notice
 from handoff.desk import Desk
 from handoff.domain import attendances, conversation, views
 from handoff.domain.errors import DomainError, Invalid, Unauthorized
-from handoff.domain.operators import is_supervisor, operator_for_token, operator_view, room_ids
+from handoff.domain.operators import (
+    SESSION_ENDED,
+    is_supervisor,
+    live_session_hashes,
+    operator_for_token,
+    operator_view,
+    room_ids,
+    token_hash,
+)
 from handoff.models import CANCELLED, FINISHED
+from handoff.routes.common import SESSION_COOKIE
 from handoff.settings import Settings
 
 Ack = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     """One AsyncServer per process; origins are explicit, never ``*``.
 
-    Without ``HANDOFF_ALLOWED_ORIGINS`` only pages of the service's own
-    origin (the console) may connect. With ``HANDOFF_REDIS_URL`` events
-    reach consoles connected to any process of the service.
+    Only pages of the service's own origin (the console) and those of
+    ``HANDOFF_ALLOWED_ORIGINS`` may connect; a handshake from any other
+    origin gets 400. With ``HANDOFF_REDIS_URL`` events reach consoles
+    connected to any process of the service.
     """
-    origins = settings.allowed_origins or None
     manager = (
         socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
         if settings.redis_url
         else None
     )
     return socketio.AsyncServer(
-        async_mode="sanic", cors_allowed_origins=origins, client_manager=manager
+        async_mode="sanic", cors_allowed_origins=origin_check(settings), client_manager=manager
     )
+
+
+def origin_check(settings: Settings) -> Callable[[str, dict[str, Any]], bool]:
+    """The service's own origin (as the browser reached it, or its public
+    URL) and the configured ones. Requests without ``Origin`` are not a
+    browser's and engine.io does not check them."""
+    allowed = {*settings.allowed_origins, settings.base_url.rstrip("/")}
+
+    def allowed_origin(origin: str, environ: dict[str, Any]) -> bool:
+        own = f"{environ.get('wsgi.url_scheme')}://{environ.get('HTTP_HOST')}"
+        return origin in allowed or origin == own
+
+    return allowed_origin
 
 
 SUPERVISORS = "supervisors"
@@ -57,7 +82,60 @@ def _field(data: Any, name: str) -> Any:
     return data[name]
 
 
-def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
+class Connections:
+    """The console connections of this process and their sessions, so that
+    a session ended anywhere (logout, password change, deactivation, expiry,
+    by any process) disconnects its consoles within ``check_seconds``."""
+
+    def __init__(self, sio: socketio.AsyncServer, desk: Desk, check_seconds: float) -> None:
+        self._sio = sio
+        self._desk = desk
+        self._check_seconds = check_seconds
+        self._sessions: dict[str, str] = {}  # sid -> token hash
+
+    def add(self, sid: str, token: str) -> None:
+        self._sessions[sid] = token_hash(token)
+
+    def remove(self, sid: str) -> None:
+        self._sessions.pop(sid, None)
+
+    async def end_dead_sessions(self) -> int:
+        """Disconnect every connection whose session is no longer live."""
+        hashes = set(self._sessions.values())
+        if not hashes:
+            return 0
+        live = await self._desk.run(lambda uow: live_session_hashes(uow.session, hashes))
+        dead = [sid for sid, hashed in list(self._sessions.items()) if hashed not in live]
+        for sid in dead:
+            self.remove(sid)
+            await self._sio.emit("session:ended", {"message": SESSION_ENDED}, to=sid)
+            await self._sio.disconnect(sid)
+        return len(dead)
+
+    async def watch(self) -> None:
+        """Runs until cancelled (at shutdown)."""
+        while True:
+            await asyncio.sleep(self._check_seconds)
+            try:
+                await self.end_dead_sessions()
+            except Exception:  # a database outage must not end the watch
+                log.exception("session check failed; trying again")
+
+
+def _handshake_token(environ: dict[str, Any], auth: Any) -> str | None:
+    """``auth: {token}`` from clients that hold the token, else the console's
+    session cookie (the browser sends it with the same-origin handshake;
+    other origins are refused by the server's allowed origins)."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if isinstance(token, str):
+        return token
+    request = environ.get("sanic.request")
+    return request.cookies.get(SESSION_COOKIE) if request is not None else None
+
+
+def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
+    connections = Connections(sio, desk, desk.settings.session_check_seconds)
+
     async def token_of(sid: str) -> str:
         session = await sio.get_session(sid)
         return session["token"]
@@ -77,9 +155,9 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str):
-            raise socketio.exceptions.ConnectionRefusedError("unauthorized")
+        token = _handshake_token(environ, auth)
+        if not token:
+            raise socketio.exceptions.ConnectionRefusedError(SESSION_ENDED)
         try:
             operator, rooms, supervising = await desk.run(
                 lambda uow: _operator_and_rooms(uow.session, token)
@@ -87,6 +165,7 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
         except Unauthorized as error:
             raise socketio.exceptions.ConnectionRefusedError(error.message) from error
         await sio.save_session(sid, {"token": token, "operator_id": operator["id"]})
+        connections.add(sid, token)
         await sio.enter_room(sid, f"operator:{operator['id']}")
         for room_id in rooms:
             await sio.enter_room(sid, f"room:{room_id}")
@@ -96,6 +175,7 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
 
     @sio.event
     async def disconnect(sid: str, _reason: Any = None) -> None:
+        connections.remove(sid)
         session = await sio.get_session(sid)
         if session and "operator_id" in session:
             desk.presence.disconnected(session["operator_id"], sid)
@@ -153,6 +233,8 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> None:
     async def cancel(sid: str, data: Any) -> Ack:
         view = await desk.end(await token_of(sid), _field(data, "attendance_id"), CANCELLED)
         return {"attendance": view}
+
+    return connections
 
 
 def _operator_and_rooms(session: Any, token: str) -> tuple[dict[str, Any], list[int], bool]:

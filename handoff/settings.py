@@ -38,10 +38,11 @@ class Settings:
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
     public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
     rasa_url: str = field(default_factory=lambda: _env("RASA_URL", "http://127.0.0.1:5005"))
-    # Token of Rasa's HTTP API (`rasa run --auth-token`).
-    rasa_token: str = field(default_factory=lambda: _env("RASA_TOKEN", "dev-rasa-token"))
-    # Shared secret of the custom actions and the Rasa event broker.
-    service_token: str = field(default_factory=lambda: _env("SERVICE_TOKEN", "dev-service-token"))
+    # Token of Rasa's HTTP API (`rasa run --auth-token`). No default: `make run`
+    # generates a random one in var/secrets.env.
+    rasa_token: str = field(default_factory=lambda: _env("RASA_TOKEN", ""))
+    # Shared secret of the custom actions and the Rasa event broker (same).
+    service_token: str = field(default_factory=lambda: _env("SERVICE_TOKEN", ""))
     # Room that receives attendances that do not name one.
     default_room: str = field(default_factory=lambda: _env("DEFAULT_ROOM", "atendimento"))
     # Origins allowed to open the console's socket.io connection.
@@ -50,14 +51,44 @@ class Settings:
     # each real-time event to the consoles connected to any of them.
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
     redis_channel: str = field(default_factory=lambda: _env("REDIS_CHANNEL", "servicedesk"))
-    # Operator sessions expire after this many seconds without renewal.
+    # An operator session (and its cookie) ends this many seconds after login:
+    # one working day.
     session_ttl_seconds: int = field(
         default_factory=lambda: int(_env("SESSION_TTL_SECONDS", str(12 * 3600)))
     )
+    # How often each process checks that the sessions of its open console
+    # connections are still valid; a revoked or expired one is disconnected
+    # within this time (logout, password change, deactivation elsewhere).
+    session_check_seconds: float = field(
+        default_factory=lambda: float(_env("SESSION_CHECK_SECONDS", "1"))
+    )
+    # Rate limits, in the `limits` library's notation ("N/period", moving
+    # window; in Redis when HANDOFF_REDIS_URL is set, else per process).
+    # Failed logins of one username: stops guessing one account's password
+    # from many addresses, and a legitimate user who mistyped ten times waits.
+    login_failures_per_account: str = field(
+        default_factory=lambda: _env("LOGIN_FAILURES_PER_ACCOUNT", "10/15 minutes")
+    )
+    # Failed logins from one address: stops trying one password on many
+    # accounts; higher because a whole office may share one address (NAT).
+    login_failures_per_address: str = field(
+        default_factory=lambda: _env("LOGIN_FAILURES_PER_ADDRESS", "50/15 minutes")
+    )
+    # REST requests and socket.io events of one operator: a console makes a
+    # few per action, so this only stops scripts (and a looping bug).
+    operator_requests: str = field(default_factory=lambda: _env("OPERATOR_REQUESTS", "1200/minute"))
     # An operator whose console is gone this long (or who went offline) has
     # their active attendances put back in the queue.
     reconnect_grace_seconds: float = field(
         default_factory=lambda: float(_env("RECONNECT_GRACE_SECONDS", "60"))
+    )
+    # A customer silent this long after the operator's last message (sent to
+    # them) is taken to have left: the attendance is closed as abandoned, the
+    # operator's slot is freed and the customer gets a notice with the
+    # protocol. 15 minutes: a citizen looking for a document or a number
+    # usually answers well within it.
+    abandon_after_seconds: float = field(
+        default_factory=lambda: float(_env("ABANDON_AFTER_SECONDS", str(15 * 60)))
     )
     # The content editors' knowledge-base files.
     kb_dir: Path = field(
@@ -65,6 +96,11 @@ class Settings:
     )
     # Reports count days in the organisation's time zone.
     timezone: str = field(default_factory=lambda: _env("TIMEZONE", "America/Sao_Paulo"))
+    # SQLite only: how long a write waits for another process's lock before
+    # the request fails with 503 (a backup or a long write holding the file).
+    db_lock_timeout_seconds: float = field(
+        default_factory=lambda: float(_env("DB_LOCK_TIMEOUT_SECONDS", "30"))
+    )
     # Seconds to wait for Rasa's HTTP API before giving up on one call.
     rasa_timeout_seconds: float = field(
         default_factory=lambda: float(_env("RASA_TIMEOUT_SECONDS", "10"))

@@ -65,7 +65,12 @@ def stack_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         capture_output=True,
         timeout=300,
-        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"},
+        env={
+            **os.environ,
+            "RASA_TELEMETRY_ENABLED": "false",
+            "PYTHONWARNINGS": "ignore",
+            "PYTHONPATH": str(ROOT),  # config.yml names a policy in bot/
+        },
     )
     return folder / "short.tar.gz"
 
@@ -194,8 +199,6 @@ def test_closing_is_delivered_once_rasa_is_back(stack: Stack, operator: Operator
     texts: list[str] = []
     while time.monotonic() < deadline and not any(closing in t for t in texts):
         time.sleep(1)
-        history = requests.get(
-            f"{stack.handoff_url}/widget/api/history/{visitor.session_id}", timeout=10
-        )
+        history = visitor.history(stack.handoff_url)
         texts = [m["text"] for m in history.json().get("messages", [])]
     assert sum(closing in t for t in texts) == 1

@@ -129,7 +129,7 @@ def test_other_messages_after_an_attendance_get_help(stack: Stack, operator: Ope
 
 
 def test_guessable_session_ids_are_replaced(stack: Stack):
-    visitor = Visitor(stack.rasa_url, session_id="1234")
+    visitor = Visitor(stack.rasa_url, token="1234")
     try:
         assert visitor.confirmed_id != "1234"
         assert re.fullmatch(r"[0-9a-f]{32}", visitor.confirmed_id)
@@ -177,12 +177,14 @@ def test_widget_history_shows_the_whole_conversation(stack: Stack, operator: Ope
             {"attendance_id": queued["id"], "text": "Oi, Lia!", "client_id": uuid.uuid4().hex},
         )
         assert visitor.next_text() == "Oi, Lia!"
-        history = requests.get(f"{stack.handoff_url}/widget/api/history/{visitor.session_id}")
+        history = visitor.history(stack.handoff_url)
         assert history.headers["Access-Control-Allow-Origin"] == "*"
-        messages = history.json()["messages"]
-        assert messages[0] == {"from": "visitor", "text": "olá"}
-        assert messages[-1] == {"from": "bot", "text": "Oi, Lia!"}
-        short = requests.get(f"{stack.handoff_url}/widget/api/history/abc")
-        assert short.status_code == 404
+        messages = [(m["from"], m["text"]) for m in history.json()["messages"]]
+        assert messages[0] == ("visitor", "olá")
+        assert messages[-1] == ("bot", "Oi, Lia!")
+        short = requests.get(
+            f"{stack.handoff_url}/widget/api/history", headers={"X-Conversation-Token": "abc"}
+        )
+        assert short.status_code == 401
     finally:
         visitor.close()

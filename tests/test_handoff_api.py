@@ -39,13 +39,18 @@ def _error(response: requests.Response, status: int) -> str:
 def test_health_reports_database_and_rasa(handoff: Service):
     response = requests.get(f"{handoff.base_url}/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "degraded", "database": "ok", "rasa": "unreachable"}
+    assert response.json() == {
+        "status": "degraded",
+        "database": "ok",
+        "rasa": "unreachable",
+        "rasa_tracker_store": {"state": "unknown"},
+    }
 
 
 def test_opening_an_attendance_validates_input(handoff: Service):
     base = handoff.base_url
     conversation = uuid.uuid4().hex
-    assert "room 'nope'" in _error(
+    assert "unknown room" in _error(
         _open(base, conversation_id=conversation, channel="socketio", room="nope"), 404
     )
     assert "conversation_id" in _error(_open(base, channel="socketio"), 400)

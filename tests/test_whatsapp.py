@@ -166,8 +166,8 @@ def test_whatsapp_attendance_end_to_end(stack: Stack, graph: FakeGraph, operator
     assert queued["contact_name"] == "Joana Lima"
     assert queued["contact_phone"] == wa_id
 
-    # Meta retries the same delivery: processed once.
-    assert post(stack, first).status_code == 200
+    # The same signed body again is a replay: refused, processed once.
+    assert post(stack, first).status_code == 401
     assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
     messages = operator.call("attendance:messages", {"attendance_id": queued["id"]})["messages"]
     customer = [m["text"] for m in messages if m["direction"] == "customer"]

@@ -13,11 +13,15 @@
     // Routes this site's visitors to a room (set by a supervisor).
     key: script.dataset.key || "",
   };
-  const KEY = "servicedesk-widget";
+  const KEY = "servicedesk-widget:v2";
   const saved = JSON.parse(localStorage.getItem(KEY) || "null") || {};
   const store = () => localStorage.setItem(KEY, JSON.stringify(saved));
-  // 128 random bits: the session id is the conversation's only secret.
-  saved.sessionId = saved.sessionId || crypto.randomUUID().replace(/-/g, "");
+  const randomHex = () => Array.from(crypto.getRandomValues(new Uint8Array(16)),
+    (b) => b.toString(16).padStart(2, "0")).join("");
+  // 128 random bits: the conversation's token, its only secret (never shown,
+  // never in a URL). Rasa derives the conversation id from it.
+  saved.token = saved.token || randomHex();
+  // Messages not yet acknowledged (stored by Rasa): {client_id, text}.
   saved.outbox = saved.outbox || [];
   store();
 
@@ -41,7 +45,7 @@
       ol { flex: 1; overflow-y: auto; list-style: none; margin: 0; padding: 10px; display: flex; flex-direction: column; gap: 6px; }
       li { max-width: 80%; padding: 6px 10px; border-radius: 8px; background: #eef0f3; white-space: pre-wrap; word-wrap: break-word; }
       li.me { align-self: flex-end; background: #fde2e2; }
-      li.pending::after { content: " · aguardando conexão"; font-size: 11px; color: #6b7280; }
+      li.pending::after { content: " · enviando…"; font-size: 11px; color: #6b7280; }
       .composer { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e5e7eb; }
       .composer input { flex: 1; }
       .status { font-size: 12px; color: #6b7280; padding: 0 10px; min-height: 1em; }
@@ -76,43 +80,80 @@
     bar.setAttribute("aria-expanded", String(!panel.hidden));
   });
 
-  function show(text, mine) {
+  function show(text, mine, pendingId) {
     const item = document.createElement("li");
     item.textContent = text;
     if (mine) item.className = "me";
+    if (pendingId) { item.classList.add("pending"); item.dataset.clientId = pendingId; }
     list.append(item);
     list.scrollTop = list.scrollHeight;
     return item;
   }
+  // Operator messages carry their id: one that arrives twice shows once.
+  let shownIds = new Set(), loading = null, arrived = [];
+  function showBot(message) {
+    const id = message.handoff_message_id;
+    if (!message.text || (id != null && shownIds.has(id))) return;
+    if (id != null) shownIds.add(id);
+    show(message.text, false);
+  }
   // The conversation as Rasa holds it: after a reload or a reconnection the
-  // visitor sees everything, including what arrived while the page was closed.
+  // visitor sees everything, including what arrived while the page was away.
+  // Until it is read (the service or its database may be away), it is asked
+  // again every second while connected.
   async function loadHistory() {
+    arrived = [];
+    while (!(await readHistory()) && socket && socket.connected) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+  async function readHistory() {
     try {
-      const url = new URL(`/widget/api/history/${saved.sessionId}`, script.src);
-      const response = await fetch(url);
-      if (!response.ok) return;
+      const response = await fetch(new URL("/widget/api/history", script.src),
+        { headers: { "X-Conversation-Token": saved.token }, signal: AbortSignal.timeout(10000) });
+      if (!response.ok) return false;
       const { messages } = await response.json();
+      const stored = new Set(messages.map((m) => m.client_id).filter(Boolean));
+      saved.outbox = saved.outbox.filter((m) => !stored.has(m.client_id));
+      store();
       list.replaceChildren();
-      messages.forEach((m) => show(m.text, m.from === "visitor"));
-      saved.outbox.forEach((text) => show(text, true).classList.add("pending"));
-    } catch (_) { /* keep what is on screen */ }
+      shownIds = new Set();
+      messages.forEach((m) => (m.from === "visitor" ? show(m.text, true) : showBot(m)));
+      saved.outbox.forEach((m) => show(m.text, true, m.client_id));
+      const recent = messages.slice(-3).map((m) => m.text);
+      arrived.filter((m) => m.handoff_message_id != null || !recent.includes(m.text)).forEach(showBot);
+      return true;
+    } catch (_) {
+      return false; // keep what is on screen
+    }
   }
 
-  let socket = null;
+  let socket = null, sending = false;
   function startChat() {
     prechat.hidden = true;
     list.hidden = composer.hidden = false;
     socket = io(config.rasaUrl);
-    socket.on("connect", async () => {
+    const requestSession = () => socket.connected && socket.emit("session_request", { session_id: saved.token });
+    socket.on("connect", () => {
       status.textContent = "";
-      socket.emit("session_request", { session_id: saved.sessionId });
-      await loadHistory();
+      requestSession();
+    });
+    socket.on("session_confirm", async (token) => {
+      status.textContent = "";
+      saved.token = token;
+      store();
+      loading = loadHistory();
+      await loading;
+      loading = null;
       flushOutbox();
     });
+    socket.on("session_refused", (refusal) => {
+      status.textContent = refusal.message;
+      if (refusal.retry) setTimeout(requestSession, 1000);
+    });
     socket.on("disconnect", () => { status.textContent = "Reconectando…"; });
-    socket.on("bot_uttered", (message) => { if (message.text) show(message.text, false); });
+    socket.on("bot_uttered", (message) => (loading ? arrived.push(message) : showBot(message)));
   }
-
   prechat.addEventListener("submit", (event) => {
     event.preventDefault();
     const name = prechat.elements.name.value.trim();
@@ -131,27 +172,37 @@
     composer.elements.message.focus();
   });
 
-  // Messages typed while the connection is down wait in an outbox kept in
-  // localStorage (it survives a reload) and leave once, when connected.
+  // Messages wait in an outbox kept in localStorage (it survives a reload)
+  // until Rasa acknowledges them, stored; each is sent in order with its
+  // client id, so a copy sent again after a reconnection is stored once.
   function flushOutbox() {
-    while (socket && socket.connected && saved.outbox.length) {
-      const text = saved.outbox.shift();
+    if (sending || loading || !socket || !socket.connected || !saved.outbox.length) return;
+    const message = saved.outbox[0];
+    sending = true;
+    socket.timeout(10000).emit("user_uttered", { message: message.text, session_id: saved.token,
+      client_id: message.client_id, metadata: saved.profile }, (timedOut, ack) => {
+      sending = false;
+      const error = timedOut ? null : ack && ack.error;
+      if (error) status.textContent = error.message;
+      // Refused for what it is (too long): dropped. Otherwise tried again.
+      const final = error && ["too_long", "invalid"].includes(error.code);
+      if (!final && !(ack && ack.ok)) return void setTimeout(flushOutbox, 2000);
+      saved.outbox = saved.outbox.filter((m) => m.client_id !== message.client_id);
       store();
-      socket.emit("user_uttered", { message: text, session_id: saved.sessionId, metadata: saved.profile });
-    }
-    for (const node of list.querySelectorAll(".pending")) {
-      if (!saved.outbox.length) node.classList.remove("pending");
-    }
+      const node = list.querySelector(`[data-client-id="${message.client_id}"]`);
+      if (node) node.classList.remove("pending");
+      flushOutbox();
+    });
   }
 
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = composer.elements.message.value.trim();
     if (!text || !socket) return;
-    saved.outbox.push(text);
+    const message = { client_id: randomHex(), text };
+    saved.outbox.push(message);
     store();
-    const node = show(text, true);
-    if (!socket.connected) node.classList.add("pending");
+    show(text, true, message.client_id);
     composer.elements.message.value = "";
     flushOutbox();
   });

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
@@ -14,9 +14,10 @@ from handoff.domain.audit import audit
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.domain.operators import (
     ROLES,
-    hash_password,
     is_supervisor,
+    new_password_hash,
     operator_view,
+    revoke_sessions,
     room_ids,
     set_status,
 )
@@ -25,13 +26,10 @@ from handoff.models import (
     EntryPoint,
     Operator,
     OperatorRoom,
-    OperatorSession,
     PauseReason,
     Room,
-    utcnow,
 )
 
-MIN_PASSWORD = 8
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 ENTRY_KINDS = ("widget", "whatsapp")
 
@@ -82,13 +80,6 @@ def list_operators(session: Session) -> list[dict[str, Any]]:
     return [admin_operator_view(session, o) for o in operators]
 
 
-def _password(data: dict[str, Any]) -> str:
-    password = data.get("password")
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise Invalid(f"A senha deve ter ao menos {MIN_PASSWORD} caracteres.", field="password")
-    return password
-
-
 def _apply(session: Session, operator: Operator, data: dict[str, Any]) -> None:
     if "name" in data:
         operator.name = _field(data, "name", 120) or operator.name
@@ -120,7 +111,7 @@ def create_operator(uow: UnitOfWork, actor: Operator, data: Any) -> Operator:
     operator = Operator(
         username=username,
         name=_field(data, "name", 120),
-        password_hash=hash_password(_password(data)),
+        password_hash=new_password_hash(data.get("password")),
         role="operator",
     )
     session.add(operator)
@@ -140,7 +131,7 @@ def update_operator(uow: UnitOfWork, actor: Operator, operator_id: Any, data: An
     _apply(session, operator, data)
     revoke = False
     if "password" in data:
-        operator.password_hash = hash_password(_password(data))
+        operator.password_hash = new_password_hash(data.get("password"))
         revoke = True
     if "active" in data:
         operator.active = bool(data["active"])
@@ -148,11 +139,7 @@ def update_operator(uow: UnitOfWork, actor: Operator, operator_id: Any, data: An
         if not operator.active and operator.status != OFFLINE:
             set_status(uow, operator, OFFLINE)
     if revoke:  # a new password or a deactivation ends every open session
-        session.execute(
-            update(OperatorSession)
-            .where(OperatorSession.operator_id == operator.id, OperatorSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        revoke_sessions(session, operator.id)
     audit(
         session,
         "operator_updated",

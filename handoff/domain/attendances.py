@@ -1,4 +1,5 @@
-"""Attendances: opening, the queue, taking a call, ending (O2, O13)."""
+"""Attendances: opening, the queue, taking a call, ending (O2, O13),
+abandonment by a silent customer."""
 
 from __future__ import annotations
 
@@ -18,16 +19,25 @@ from handoff.domain.conversation import store_customer_message
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.domain.operators import is_supervisor, room_ids
 from handoff.domain.protocols import give_protocol
+from handoff.domain.transfers import forget_transfer
 from handoff.domain.views import attendance_view, audience, required_text
 from handoff.models import (
+    ABANDONED,
     ACTIVE,
     AVAILABLE,
     CANCELLED,
+    DELIVERED,
+    ENDED_STATES,
     FINISHED,
+    FROM_CUSTOMER,
+    FROM_OPERATOR,
     OPEN_STATES,
     QUEUED,
+    READ,
+    SENT,
     Attendance,
     Customer,
+    Message,
     Operator,
     Room,
     utcnow,
@@ -77,6 +87,7 @@ def open_attendance(
         assert existing is not None
         return existing, False
     audit(session, "queued", attendance_id=attendance.id, room=room_row.slug, channel=channel)
+    forget_transfer(session, conversation_id)
     uow.notify(f"room:{attendance.room_id}", "attendance:queued", attendance_view(attendance))
     if first_message:
         store_customer_message(uow, attendance, first_message)
@@ -87,6 +98,29 @@ def open_attendance(
 CLOSING_MAX_AGE = timedelta(days=1)
 
 
+def mark_closing_sent(uow: UnitOfWork, attendance_id: int) -> None:
+    """Rasa accepted the closing flow of an ended attendance."""
+    attendance = uow.session.get(Attendance, attendance_id)
+    if attendance is not None and attendance.closing_sent_at is None:
+        attendance.closing_sent_at = utcnow()
+
+
+def pending_closings(session: Session) -> list[Attendance]:
+    """Ended attendances whose closing flow Rasa never accepted (a restart
+    interrupted its retries), up to CLOSING_MAX_AGE old."""
+    return list(
+        session.scalars(
+            select(Attendance)
+            .where(
+                Attendance.status.in_(ENDED_STATES),
+                Attendance.closing_sent_at.is_(None),
+                Attendance.ended_at >= utcnow() - CLOSING_MAX_AGE,
+            )
+            .order_by(Attendance.ended_at)
+        )
+    )
+
+
 def _choose_room(session: Session, room: Any, entry_point: Any, default_room: str) -> Room:
     """The room named by the caller, else the one routed for the entry point
     (widget key, WhatsApp number), else the default room."""
@@ -94,7 +128,7 @@ def _choose_room(session: Session, room: Any, entry_point: Any, default_room: st
         slug = required_text(room, "room", 64)
         found = session.scalar(select(Room).where(Room.slug == slug))
         if found is None:
-            raise NotFound(f"unknown room '{slug}'")
+            raise NotFound("unknown room")  # the request is never echoed
         return found
     if isinstance(entry_point, dict):
         routed = room_for_entry_point(session, entry_point.get("kind"), entry_point.get("key"))
@@ -197,6 +231,51 @@ def end_attendance(
     audit(uow.session, outcome, operator_id=operator.id, attendance_id=attendance.id)
     uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
     return attendance, True
+
+
+def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Attendance]:
+    """Close as abandoned the active attendances whose customer has said
+    nothing for ``silence`` since the operator's last message reached them
+    (the last customer or operator message is the operator's, sent).
+
+    The operator's slot is freed at once (only active attendances count
+    towards their maximum); each one gets a protocol for the customer's
+    notice. Safe with several processes: one conditional update per row.
+    """
+    session = uow.session
+    latest = (
+        select(Message.attendance_id, func.max(Message.id).label("last_id"))
+        .where(Message.direction.in_((FROM_CUSTOMER, FROM_OPERATOR)))
+        .group_by(Message.attendance_id)
+        .subquery()
+    )
+    silent = session.scalars(
+        select(Attendance)
+        .join(latest, latest.c.attendance_id == Attendance.id)
+        .join(Message, Message.id == latest.c.last_id)
+        .where(
+            Attendance.status == ACTIVE,
+            Message.direction == FROM_OPERATOR,
+            Message.delivery.in_((SENT, DELIVERED, READ)),
+            Message.created_at < utcnow() - silence,
+        )
+    ).all()
+    abandoned = []
+    for attendance in silent:
+        changed = session.execute(
+            update(Attendance)
+            .where(Attendance.id == attendance.id, Attendance.status == ACTIVE)
+            .values(status=ABANDONED, ended_at=utcnow())
+        ).rowcount
+        if changed != 1:
+            continue  # the operator or another process ended it meanwhile
+        session.refresh(attendance)
+        if attendance.protocol is None:
+            give_protocol(uow, attendance)
+        audit(session, ABANDONED, operator_id=attendance.operator_id, attendance_id=attendance.id)
+        uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
+        abandoned.append(attendance)
+    return abandoned
 
 
 def requeue_attendances_of(uow: UnitOfWork, operator_id: int) -> list[int]:

@@ -8,7 +8,12 @@ import unicodedata
 
 
 def digits(value: str) -> str:
-    return re.sub(r"\D", "", value)
+    """The ASCII digits of ``value`` (``\\d`` would also keep "١٢٣")."""
+    return re.sub(r"[^0-9]", "", value)
+
+
+def _all_digits(value: str, length: int) -> bool:
+    return len(value) == length and value.isascii() and value.isdigit()
 
 
 def search_key(text: str) -> str:
@@ -24,7 +29,7 @@ def _check_digit(numbers: str, weights: list[int]) -> int:
 
 def valid_cpf(value: str) -> bool:
     """11 digits, not all equal, with both check digits right."""
-    if len(value) != 11 or not value.isdigit() or len(set(value)) == 1:
+    if not _all_digits(value, 11) or len(set(value)) == 1:
         return False
     first = _check_digit(value[:9], list(range(10, 1, -1)))
     second = _check_digit(value[:10], list(range(11, 1, -1)))
@@ -33,7 +38,7 @@ def valid_cpf(value: str) -> bool:
 
 def valid_cnpj(value: str) -> bool:
     """14 digits, not all equal, with both check digits right."""
-    if len(value) != 14 or not value.isdigit() or len(set(value)) == 1:
+    if not _all_digits(value, 14) or len(set(value)) == 1:
         return False
     weights = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
     first = _check_digit(value[:12], weights)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
@@ -172,15 +173,35 @@ def _moves_forward(message: Message, status: Any) -> bool:
     return DELIVERY_ORDER.index(status) > DELIVERY_ORDER.index(message.delivery)
 
 
-def pending_deliveries(session: Session) -> list[tuple[int, str, str]]:
-    """Operator messages stored but not yet handed to Rasa: (id, conversation, text)."""
+def undelivered_conversations(session: Session) -> list[str]:
+    """Conversations with operator messages Rasa has not accepted yet."""
+    rows = session.scalars(
+        select(Attendance.conversation_id)
+        .join(Message, Message.attendance_id == Attendance.id)
+        .where(*_UNDELIVERED)
+        .distinct()
+    )
+    return list(rows)
+
+
+def undelivered(session: Session, conversation_id: str) -> list[tuple[int, str, str]]:
+    """The conversation's operator messages Rasa has not accepted yet, in the
+    order they were written: (id, text, delivery). A message whose channel
+    reported it failed (it has the channel's id) is not retried."""
     rows = session.execute(
-        select(Message.id, Attendance.conversation_id, Message.text)
+        select(Message.id, Message.text, Message.delivery)
         .join(Attendance, Attendance.id == Message.attendance_id)
-        .where(Message.direction == FROM_OPERATOR, Message.delivery == PENDING)
+        .where(Attendance.conversation_id == conversation_id, *_UNDELIVERED)
         .order_by(Message.id)
     )
     return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+_UNDELIVERED = (
+    Message.direction == FROM_OPERATOR,
+    Message.delivery.in_((PENDING, FAILED)),
+    Message.channel_message_id.is_(None),
+)
 
 
 def record_rasa_events(uow: UnitOfWork, events: Any) -> int:
@@ -210,17 +231,27 @@ def record_rasa_events(uow: UnitOfWork, events: Any) -> int:
     return stored
 
 
-def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, str]]:
+def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the visitor saw and wrote, from Rasa's tracker events (intents
-    triggered from outside, "EXTERNAL: ...", are not theirs)."""
-    return [
-        {"from": "visitor" if e["event"] == "user" else "bot", "text": e["text"]}
-        for e in events
-        if e.get("event") in ("user", "bot")
-        and isinstance(e.get("text"), str)
-        and e["text"]
-        and not e["text"].startswith("EXTERNAL")
-    ]
+    triggered from outside, "EXTERNAL: ...", are not theirs). A visitor's
+    message keeps its ``client_id`` and an operator's its
+    ``handoff_message_id`` (as in the live ``bot_uttered``), so the widget
+    shows each once."""
+    history: list[dict[str, Any]] = []
+    for e in events:
+        text = e.get("text")
+        if e.get("event") not in ("user", "bot") or not isinstance(text, str) or not text:
+            continue
+        if text.startswith("EXTERNAL"):
+            continue
+        item: dict[str, Any] = {"from": "visitor" if e["event"] == "user" else "bot", "text": text}
+        if e["event"] == "user" and e.get("message_id"):
+            item["client_id"] = e["message_id"]
+        operator_message = (e.get("metadata") or {}).get("handoff_message_id")
+        if e["event"] == "bot" and operator_message is not None:
+            item["handoff_message_id"] = operator_message
+        history.append(item)
+    return history
 
 
 def import_missed_events(uow: UnitOfWork, *, conversation_id: str, events: list[dict]) -> int:
@@ -263,7 +294,12 @@ def _store_once(
         text=text[:MAX_MESSAGE_LENGTH],
         dedup_key=key,
     )
-    session.add(message)
-    session.flush()
+    try:
+        # Two deliveries of one event in concurrent transactions (the broker
+        # retrying while reconciliation imports it): the unique key keeps one.
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        return 0
     uow.notify(audience(attendance), "message:new", message_view(message))
     return 1

@@ -42,3 +42,9 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     code, status = "conflict", 409
+
+
+class TooManyRequests(DomainError):
+    """A rate limit of :mod:`handoff.rate_limits` was reached."""
+
+    code, status = "too_many_requests", 429

@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
@@ -30,6 +30,7 @@ from handoff.models import (
 
 # OWASP: Argon2id with at least 19 MiB of memory and 2 iterations.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+MIN_PASSWORD = 8
 
 STATUSES = (AVAILABLE, PAUSED, OFFLINE)
 ROLES = ("operator", "supervisor", "admin")
@@ -51,8 +52,16 @@ def _password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def new_password_hash(password: Any, field: str = "password") -> str:
+    """The hash of an acceptable new password; Invalid (on ``field``) otherwise."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise Invalid(f"A senha deve ter ao menos {MIN_PASSWORD} caracteres.", field=field)
+    return hash_password(password)
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a session token (never the token itself)."""
+    return hashlib.sha256(token.encode(errors="surrogateescape")).hexdigest()
 
 
 def create_operator(
@@ -87,7 +96,7 @@ def login(uow: UnitOfWork, username: str, password: str, ttl_seconds: int) -> tu
     token = secrets.token_urlsafe(32)
     uow.session.add(
         OperatorSession(
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             operator_id=operator.id,
             expires_at=utcnow() + timedelta(seconds=ttl_seconds),
         )
@@ -99,30 +108,80 @@ def login(uow: UnitOfWork, username: str, password: str, ttl_seconds: int) -> tu
 _DUMMY_HASH = hash_password("not a real password")
 
 
+# The one answer for a missing, unknown, expired or revoked session.
+SESSION_ENDED = "Sessão expirada. Entre novamente."
+
+
+def _live() -> Select[tuple[OperatorSession]]:
+    """Sessions neither revoked nor expired, of active operators."""
+    return (
+        select(OperatorSession)
+        .join(Operator, Operator.id == OperatorSession.operator_id)
+        .where(
+            OperatorSession.revoked_at.is_(None),
+            OperatorSession.expires_at > utcnow(),
+            Operator.active,
+        )
+    )
+
+
+def _live_session(session: Session, token: str) -> OperatorSession:
+    row = session.scalar(_live().where(OperatorSession.token_hash == token_hash(token)))
+    if row is None:
+        raise Unauthorized(SESSION_ENDED)
+    return row
+
+
 def operator_for_token(session: Session, token: str) -> Operator:
     """The operator of a live session, or Unauthorized."""
-    row = session.scalar(
-        select(OperatorSession).where(OperatorSession.token_hash == _token_hash(token))
-    )
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-        raise Unauthorized("Sessão expirada. Entre novamente.")
-    operator = session.get(Operator, row.operator_id)
-    if operator is None or not operator.active:
-        raise Unauthorized("Sessão expirada. Entre novamente.")
+    operator = session.get(Operator, _live_session(session, token).operator_id)
+    assert operator is not None
     return operator
+
+
+def live_session_hashes(session: Session, hashes: set[str]) -> set[str]:
+    """Which of these token hashes still belong to live sessions."""
+    rows = session.scalars(
+        _live()
+        .where(OperatorSession.token_hash.in_(hashes))
+        .with_only_columns(OperatorSession.token_hash)
+    )
+    return set(rows)
+
+
+def revoke_sessions(session: Session, operator_id: int, keep: str | None = None) -> None:
+    """End the operator's sessions (all, or all but the one of token ``keep``);
+    their REST calls get 401 at once, their consoles are disconnected by
+    :mod:`handoff.realtime` within ``HANDOFF_SESSION_CHECK_SECONDS``."""
+    query = update(OperatorSession).where(
+        OperatorSession.operator_id == operator_id, OperatorSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(OperatorSession.token_hash != token_hash(keep))
+    session.execute(query.values(revoked_at=utcnow()))
 
 
 def logout(uow: UnitOfWork, token: str) -> int:
     """Revoke the session and set the operator offline (O1); returns their id."""
-    operator = operator_for_token(uow.session, token)
-    row = uow.session.scalar(
-        select(OperatorSession).where(OperatorSession.token_hash == _token_hash(token))
-    )
-    assert row is not None
+    row = _live_session(uow.session, token)
+    operator = uow.session.get(Operator, row.operator_id)
+    assert operator is not None
     row.revoked_at = utcnow()
     set_status(uow, operator, OFFLINE)
     audit(uow.session, "logout", operator_id=operator.id)
     return operator.id
+
+
+def change_own_password(uow: UnitOfWork, token: str, current: Any, new: Any) -> Operator:
+    """An operator changes their password, knowing the current one; every
+    other session of theirs ends (this one goes on)."""
+    operator = operator_for_token(uow.session, token)
+    if not isinstance(current, str) or not _password_matches(operator.password_hash, current):
+        raise Invalid("A senha atual não confere.", field="current_password")
+    operator.password_hash = new_password_hash(new, field="new_password")
+    revoke_sessions(uow.session, operator.id, keep=token)
+    audit(uow.session, "password_changed", operator_id=operator.id)
+    return operator
 
 
 def pause_reasons(session: Session) -> list[str]:
@@ -145,7 +204,7 @@ def set_status(uow: UnitOfWork, operator: Operator, status: Any, reason: Any = N
         if not isinstance(reason, str) or not reason.strip():
             raise Invalid("Informe o motivo da pausa.", field="reason")
         if reason not in pause_reasons(uow.session):
-            raise Invalid(f"Motivo de pausa desconhecido: {reason}.", field="reason")
+            raise Invalid("Motivo de pausa desconhecido.", field="reason")
         if len(reason) > 120:
             raise Invalid("O motivo da pausa deve ter até 120 caracteres.", field="reason")
     operator.status = status

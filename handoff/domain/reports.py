@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from handoff.domain.errors import Invalid
 from handoff.domain.views import attendance_view
 from handoff.models import (
+    ABANDONED,
     ACTIVE,
     CANCELLED,
     FINISHED,
@@ -103,6 +104,14 @@ def _avg(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
+def _abandoned(attendance: Attendance) -> bool:
+    """The customer left: they went silent during the attendance (closed by
+    the abandonment sweep), or their call was closed before anyone took it."""
+    return attendance.status == ABANDONED or (
+        attendance.status in (FINISHED, CANCELLED) and attendance.taken_at is None
+    )
+
+
 def _stats(rows: list[Attendance]) -> dict[str, Any]:
     waits = [(a.taken_at - a.queued_at).total_seconds() for a in rows if a.taken_at]
     firsts = [
@@ -118,9 +127,7 @@ def _stats(rows: list[Attendance]) -> dict[str, Any]:
         "answered": sum(1 for a in rows if a.taken_at is not None),
         "finished": sum(1 for a in rows if a.status == FINISHED),
         "cancelled": sum(1 for a in rows if a.status == CANCELLED and a.taken_at is not None),
-        "abandoned": sum(
-            1 for a in rows if a.status in (FINISHED, CANCELLED) and a.taken_at is None
-        ),
+        "abandoned": sum(1 for a in rows if _abandoned(a)),
         "wait_avg": _avg(waits),
         "wait_p90": _p90(waits),
         "first_response_avg": _avg(firsts),
@@ -134,7 +141,9 @@ def report(session: Session, first: date, last: date, zone: str) -> dict[str, An
     """Attendances received in [first, last] (local dates), grouped by day,
     room and operator, with daily totals and the most registered articles.
 
-    Abandoned: closed without ever being taken (the customer left).
+    Finished and cancelled count the attendances an operator ended;
+    abandoned counts those the customer left (see ``_abandoned``), which are
+    never also counted as cancelled.
     """
     tz = ZoneInfo(zone)
     start = datetime.combine(first, time.min, tz)
@@ -192,10 +201,21 @@ CSV_COLUMNS = (
 )
 
 
+# A spreadsheet reads a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Names (rooms, operators) go in as text, never as a formula (OWASP CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def report_csv(data: dict[str, Any]) -> str:
     """The report's rows as CSV (seconds for times), for spreadsheets."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(data["rows"])
+    writer.writerows({key: _cell(value) for key, value in row.items()} for row in data["rows"])
     return out.getvalue()

@@ -13,7 +13,7 @@ from sanic.response import HTTPResponse, json, text
 from handoff.db import UnitOfWork
 from handoff.domain import admin, records, reports
 from handoff.models import Operator, utcnow
-from handoff.routes.common import bearer, desk, json_body, settings
+from handoff.routes.common import desk, json_body, operator_token, settings
 
 bp = Blueprint("admin", url_prefix="/admin")
 
@@ -25,7 +25,7 @@ async def as_supervisor(request: Request, work: Callable[[UnitOfWork, Operator],
         admin.require_supervisor(operator)
         return work(uow, operator)
 
-    return await desk(request).as_operator(bearer(request), checked)
+    return await desk(request).as_operator(operator_token(request), checked)
 
 
 @bp.get("/operators")

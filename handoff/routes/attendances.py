@@ -7,7 +7,7 @@ from sanic.response import HTTPResponse, json
 
 from handoff.domain import attendances, conversation, records, views
 from handoff.models import CANCELLED, FINISHED
-from handoff.routes.common import bearer, desk, json_body
+from handoff.routes.common import desk, json_body, operator_token
 
 bp = Blueprint("attendances")
 
@@ -15,7 +15,7 @@ bp = Blueprint("attendances")
 @bp.get("/attendances")
 async def list_attendances(request: Request) -> HTTPResponse:
     result = await desk(request).as_operator(
-        bearer(request), lambda uow, op: attendances.operator_attendances(uow.session, op)
+        operator_token(request), lambda uow, op: attendances.operator_attendances(uow.session, op)
     )
     return json(result)
 
@@ -23,7 +23,7 @@ async def list_attendances(request: Request) -> HTTPResponse:
 @bp.get("/attendances/<attendance_id:int>/messages")
 async def messages(request: Request, attendance_id: int) -> HTTPResponse:
     rows = await desk(request).as_operator(
-        bearer(request),
+        operator_token(request),
         lambda uow, op: conversation.attendance_messages(uow.session, op, attendance_id),
     )
     return json({"messages": rows})
@@ -32,7 +32,7 @@ async def messages(request: Request, attendance_id: int) -> HTTPResponse:
 @bp.get("/attendances/<attendance_id:int>/summary")
 async def summary(request: Request, attendance_id: int) -> HTTPResponse:
     result = await desk(request).as_operator(
-        bearer(request),
+        operator_token(request),
         lambda uow, op: records.attendance_summary(uow.session, op, attendance_id),
     )
     return json(result)
@@ -41,7 +41,7 @@ async def summary(request: Request, attendance_id: int) -> HTTPResponse:
 @bp.get("/protocols/<protocol:str>")
 async def by_protocol(request: Request, protocol: str) -> HTTPResponse:
     record = await desk(request).as_operator(
-        bearer(request), lambda uow, op: records.find_by_protocol(uow.session, op, protocol)
+        operator_token(request), lambda uow, op: records.find_by_protocol(uow.session, op, protocol)
     )
     return json(record)
 
@@ -49,7 +49,7 @@ async def by_protocol(request: Request, protocol: str) -> HTTPResponse:
 @bp.post("/attendances/<attendance_id:int>/take")
 async def take(request: Request, attendance_id: int) -> HTTPResponse:
     attendance = await desk(request).as_operator(
-        bearer(request), lambda uow, op: attendances.take_attendance(uow, op, attendance_id)
+        operator_token(request), lambda uow, op: attendances.take_attendance(uow, op, attendance_id)
     )
     return json({"attendance": views.attendance_view(attendance)})
 
@@ -58,23 +58,23 @@ async def take(request: Request, attendance_id: int) -> HTTPResponse:
 async def send(request: Request, attendance_id: int) -> HTTPResponse:
     data = json_body(request)
     result = await desk(request).send_message(
-        bearer(request), attendance_id, data.get("text"), data.get("client_id")
+        operator_token(request), attendance_id, data.get("text"), data.get("client_id")
     )
     return json(result, status=201)
 
 
 @bp.post("/messages/<message_id:int>/retry")
 async def retry(request: Request, message_id: int) -> HTTPResponse:
-    return json(await desk(request).retry(bearer(request), message_id))
+    return json(await desk(request).retry(operator_token(request), message_id))
 
 
 @bp.post("/attendances/<attendance_id:int>/finish")
 async def finish(request: Request, attendance_id: int) -> HTTPResponse:
-    view = await desk(request).end(bearer(request), attendance_id, FINISHED)
+    view = await desk(request).end(operator_token(request), attendance_id, FINISHED)
     return json({"attendance": view})
 
 
 @bp.post("/attendances/<attendance_id:int>/cancel")
 async def cancel(request: Request, attendance_id: int) -> HTTPResponse:
-    view = await desk(request).end(bearer(request), attendance_id, CANCELLED)
+    view = await desk(request).end(operator_token(request), attendance_id, CANCELLED)
     return json({"attendance": view})

@@ -1,16 +1,33 @@
-"""What every route needs: the desk, the JSON body, the caller's identity."""
+"""What every route needs: the desk, the JSON body, the caller's identity.
+
+Operators authenticate in one of two ways:
+
+- the console: the session cookie (HttpOnly, SameSite=Strict) set at login;
+  every state-changing request must also carry the session's CSRF token in
+  ``X-CSRF-Token`` (a page of another site can make the browser send the
+  cookie with a form post, but cannot read the token);
+- other clients (tests, integrations): ``Authorization: Bearer <token>``,
+  which a browser never adds by itself, so no CSRF token is needed.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Any
 
 from sanic import Request
 from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse
 
 from handoff.desk import Desk
-from handoff.domain.errors import Invalid, Unauthorized
+from handoff.domain.errors import Forbidden, Invalid, Unauthorized
+from handoff.domain.operators import SESSION_ENDED
 from handoff.settings import Settings
+
+SESSION_COOKIE = "handoff_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def desk(request: Request) -> Desk:
@@ -39,9 +56,58 @@ def bearer(request: Request) -> str:
     return token
 
 
+def csrf_token(session_token: str) -> str:
+    """The session's CSRF token: an HMAC keyed by the session token itself,
+    so it needs no server secret and cannot be made without the token."""
+    key = session_token.encode(errors="surrogateescape")
+    return hmac.new(key, b"csrf", hashlib.sha256).hexdigest()
+
+
+def operator_token(request: Request) -> str:
+    """The operator's session token: the bearer token if the request has an
+    Authorization header, else the session cookie, CSRF-checked."""
+    if "authorization" in request.headers:
+        return bearer(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthorized(SESSION_ENDED)
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "").encode(errors="surrogateescape")
+        if not hmac.compare_digest(sent, csrf_token(token).encode()):
+            raise Forbidden(
+                "Pedido recusado: falta o token de segurança (X-CSRF-Token) desta sessão."
+                " Recarregue a página."
+            )
+    return token
+
+
+def set_session_cookie(request: Request, response: HTTPResponse, token: str, ttl: int) -> None:
+    """HttpOnly (no script reads it), SameSite=Strict (no other site sends
+    it), Secure when the request came over TLS (directly, or through a proxy
+    trusted by Sanic's forwarded settings). An empty token and no time
+    left delete it."""
+    response.add_cookie(
+        SESSION_COOKIE,
+        token,
+        path="/",
+        max_age=ttl,
+        httponly=True,
+        samesite="Strict",
+        secure=request.scheme == "https",
+    )
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the forwarded one only when Sanic is told to
+    trust a proxy (SANIC_PROXIES_COUNT, SANIC_REAL_IP_HEADER or
+    SANIC_FORWARDED_SECRET), else the peer of the connection."""
+    return request.remote_addr or request.ip
+
+
 def require_service(request: Request) -> None:
     """Calls from the custom actions and the event broker carry the service token."""
-    if not hmac.compare_digest(bearer(request), settings(request).service_token):
+    sent = bearer(request).encode(errors="surrogateescape")
+    if not hmac.compare_digest(sent, settings(request).service_token.encode()):
         raise Unauthorized("invalid service token")
 
 

@@ -6,7 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff.domain import customers, views
-from handoff.routes.common import bearer, desk, json_body
+from handoff.routes.common import desk, json_body, operator_token
 
 bp = Blueprint("customers")
 
@@ -15,7 +15,7 @@ bp = Blueprint("customers")
 async def search(request: Request) -> HTTPResponse:
     query = request.args.get("q")
     rows = await desk(request).as_operator(
-        bearer(request), lambda uow, _op: customers.search_customers(uow.session, query)
+        operator_token(request), lambda uow, _op: customers.search_customers(uow.session, query)
     )
     return json({"customers": rows})
 
@@ -24,7 +24,7 @@ async def search(request: Request) -> HTTPResponse:
 async def create(request: Request) -> HTTPResponse:
     data = json_body(request)
     customer = await desk(request).as_operator(
-        bearer(request), lambda uow, op: customers.create_customer(uow, op, data)
+        operator_token(request), lambda uow, op: customers.create_customer(uow, op, data)
     )
     return json({"customer": customers.customer_view(customer)}, status=201)
 
@@ -33,7 +33,8 @@ async def create(request: Request) -> HTTPResponse:
 async def update(request: Request, customer_id: int) -> HTTPResponse:
     data = json_body(request)
     customer = await desk(request).as_operator(
-        bearer(request), lambda uow, op: customers.update_customer(uow, op, customer_id, data)
+        operator_token(request),
+        lambda uow, op: customers.update_customer(uow, op, customer_id, data),
     )
     return json({"customer": customers.customer_view(customer)})
 
@@ -41,7 +42,8 @@ async def update(request: Request, customer_id: int) -> HTTPResponse:
 @bp.get("/customers/<customer_id:int>/history")
 async def history(request: Request, customer_id: int) -> HTTPResponse:
     result = await desk(request).as_operator(
-        bearer(request), lambda uow, op: customers.customer_history(uow.session, op, customer_id)
+        operator_token(request),
+        lambda uow, op: customers.customer_history(uow.session, op, customer_id),
     )
     return json(result)
 
@@ -50,7 +52,7 @@ async def history(request: Request, customer_id: int) -> HTTPResponse:
 async def link(request: Request, attendance_id: int) -> HTTPResponse:
     customer_id = json_body(request).get("customer_id")
     attendance = await desk(request).as_operator(
-        bearer(request),
+        operator_token(request),
         lambda uow, op: customers.link_customer(uow, op, attendance_id, customer_id),
     )
     return json({"attendance": views.attendance_view(attendance)})

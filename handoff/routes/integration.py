@@ -9,6 +9,8 @@ from handoff.domain import access, attendances, conversation, views
 from handoff.routes.common import desk, json_body, require_service, settings
 
 bp = Blueprint("integration")
+# How long a starting Rasa may take to serve after its broker announced it.
+RASA_START_SECONDS = 120.0
 
 
 @bp.post("/attendances")
@@ -39,8 +41,17 @@ async def open_attendance(request: Request) -> HTTPResponse:
 async def rasa_events(request: Request) -> HTTPResponse:
     require_service(request)
     events = json_body(request, list)
-    stored = await desk(request).run(lambda uow: conversation.record_rasa_events(uow, events))
+    stored = await desk(request).record_rasa_events(events)
     return json({"stored": stored})
+
+
+@bp.post("/rasa/started")
+async def rasa_started(request: Request) -> HTTPResponse:
+    """Rasa's event broker announces a (re)start: what the previous Rasa
+    process stored but never forwarded is imported from its tracker."""
+    require_service(request)
+    desk(request).in_background(desk(request).reconcile(wait_for_rasa=RASA_START_SECONDS))
+    return json({"reconciling": True}, status=202)
 
 
 @bp.post("/channel/receipts")

@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse, json
 from handoff.db import UnitOfWork
 from handoff.domain import access, knowledge_base
 from handoff.models import Operator
-from handoff.routes.common import bearer, desk, int_arg, json_body
+from handoff.routes.common import desk, int_arg, json_body, operator_token
 
 bp = Blueprint("knowledge")
 
@@ -27,14 +27,14 @@ async def articles(request: Request) -> HTTPResponse:
             access.attendance_for(uow.session, operator, attendance_id)
         return knowledge_base.list_articles(uow.session, category, text, attendance_id)
 
-    return json(await desk(request).as_operator(bearer(request), work))
+    return json(await desk(request).as_operator(operator_token(request), work))
 
 
 @bp.post("/attendances/<attendance_id:int>/registrations")
 async def register(request: Request, attendance_id: int) -> HTTPResponse:
     article_id = json_body(request).get("article_id")
     registration, created = await desk(request).as_operator(
-        bearer(request),
+        operator_token(request),
         lambda uow, op: knowledge_base.register_information(uow, op, attendance_id, article_id),
     )
     return json(

@@ -1,47 +1,93 @@
-"""Login, logout, the operator's own profile and availability (O1)."""
+"""Login, logout, the operator's own profile, password and availability (O1)."""
 
 from __future__ import annotations
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff.domain.errors import Invalid
-from handoff.domain.operators import login, operator_view, pause_reasons
-from handoff.routes.common import bearer, desk, json_body, settings
+from handoff.db import UnitOfWork
+from handoff.domain.errors import Invalid, Unauthorized
+from handoff.domain.operators import change_own_password, login, operator_view, pause_reasons
+from handoff.models import Operator
+from handoff.routes.common import (
+    client_address,
+    csrf_token,
+    desk,
+    json_body,
+    operator_token,
+    set_session_cookie,
+    settings,
+)
 
 bp = Blueprint("operators")
 
 
 @bp.post("/auth/login")
 async def login_route(request: Request) -> HTTPResponse:
+    """Opens a session: the token in the answer (for bearer clients) and in
+    the HttpOnly cookie (for the console), with the session's CSRF token."""
     data = json_body(request)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise Invalid("username and password are required")
     ttl = settings(request).session_ttl_seconds
-    token, operator = await desk(request).run(lambda uow: login(uow, username, password, ttl))
-    return json({"token": token, "operator": operator_view(operator)})
+    limits, address = desk(request).limits, client_address(request)
+
+    def attempt(uow: UnitOfWork) -> tuple[str, Operator]:
+        limits.check_login(username, address)
+        try:
+            return login(uow, username, password, ttl)
+        except Unauthorized:
+            limits.login_failed(username, address)
+            raise
+
+    token, operator = await desk(request).run(attempt)
+    response = json(
+        {"token": token, "csrf_token": csrf_token(token), "operator": operator_view(operator)}
+    )
+    set_session_cookie(request, response, token, ttl)
+    return response
 
 
 @bp.post("/auth/logout")
 async def logout_route(request: Request) -> HTTPResponse:
-    await desk(request).logout(bearer(request))
-    return json({"ok": True})
+    await desk(request).logout(operator_token(request))
+    response = json({"ok": True})
+    set_session_cookie(request, response, "", 0)
+    return response
 
 
 @bp.get("/me")
 async def me(request: Request) -> HTTPResponse:
+    """The operator, the pause reasons, and the session's CSRF token (the
+    console asks for it after a reload: only a page of this origin can
+    read this answer)."""
+    token = operator_token(request)
     view = await desk(request).as_operator(
-        bearer(request),
+        token,
         lambda uow, op: {**operator_view(op), "pause_reasons": pause_reasons(uow.session)},
     )
-    return json(view)
+    return json({**view, "csrf_token": csrf_token(token)})
 
 
 @bp.post("/me/status")
 async def change_status(request: Request) -> HTTPResponse:
     data = json_body(request)
     view = await desk(request).change_status(
-        bearer(request), data.get("status"), data.get("reason")
+        operator_token(request), data.get("status"), data.get("reason")
     )
     return json(view)
+
+
+@bp.post("/me/password")
+async def change_password(request: Request) -> HTTPResponse:
+    """{current_password, new_password}: every other session ends."""
+    token = operator_token(request)
+    data = json_body(request)
+    operator = await desk(request).as_operator(
+        token,
+        lambda uow, _op: change_own_password(
+            uow, token, data.get("current_password"), data.get("new_password")
+        ),
+    )
+    return json({"operator": operator_view(operator)})

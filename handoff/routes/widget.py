@@ -1,33 +1,48 @@
 """What the visitor's widget asks of the handoff service: the history of its
 own conversation, so a reload (or a message that arrived while the page was
-closed) shows everything. The session id, 128 random bits that only the
-visitor's browser knows, is the key."""
+closed) shows everything.
+
+The widget proves which conversation is its own with the conversation's
+token (header ``X-Conversation-Token``, never in the URL, so it stays out of
+access logs); the conversation id is derived from it exactly as Rasa's
+widget channel does (``bot/socketio_channel.py``). Knowing a conversation
+id, as operators and trackers do, reads nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse, empty, json
 
 from handoff.domain import conversation
-from handoff.domain.errors import NotFound
+from handoff.domain.errors import Unauthorized
 from handoff.rasa_client import RasaUnavailable
 from handoff.routes.common import desk
 
 bp = Blueprint("widget_api", url_prefix="/widget/api")
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
-# Any site may embed the widget; these answers carry no credentials.
+TOKEN_HEADER = "X-Conversation-Token"
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+# Any site may embed the widget; the answers depend on the token alone (no
+# cookies), so any origin may read them.
 OPEN_CORS = {"Access-Control-Allow-Origin": "*"}
 
 
-@bp.get("/history/<session_id:str>")
-async def history(request: Request, session_id: str) -> HTTPResponse:
-    if not SESSION_ID.match(session_id):
-        raise NotFound("conversation not found")
+def conversation_of(token: str) -> str:
+    """The conversation a widget token opens: the first 128 bits of its SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+@bp.get("/history")
+async def history(request: Request) -> HTTPResponse:
+    token = request.headers.get(TOKEN_HEADER, "")
+    if not TOKEN.match(token):
+        error = Unauthorized("conversation token required")
+        return json({"error": error.as_dict()}, status=error.status, headers=OPEN_CORS)
     try:
-        events = await desk(request).rasa.conversation_events(session_id)
+        events = await desk(request).rasa.conversation_events(conversation_of(token))
     except RasaUnavailable:
         return json(
             {"error": {"code": "unavailable", "message": "Histórico indisponível no momento."}},
@@ -35,3 +50,16 @@ async def history(request: Request, session_id: str) -> HTTPResponse:
             headers=OPEN_CORS,
         )
     return json({"messages": conversation.visitor_history(events)}, headers=OPEN_CORS)
+
+
+@bp.options("/history")
+async def history_preflight(_request: Request) -> HTTPResponse:
+    """Browsers ask first before sending the token header from another origin."""
+    return empty(
+        headers={
+            **OPEN_CORS,
+            "Access-Control-Allow-Methods": "GET",
+            "Access-Control-Allow-Headers": TOKEN_HEADER,
+            "Access-Control-Max-Age": "600",
+        }
+    )

@@ -1,7 +1,9 @@
-// Talking to the handoff service: REST with the session token, socket.io calls with acks.
+// Talking to the handoff service: REST with the session cookie (HttpOnly: this
+// script never sees the session token) plus the session's CSRF token on every
+// request, socket.io calls with acks.
 
 export const session = {
-  token: sessionStorage.getItem("token"),
+  csrf: null, // from the login answer or GET /api/me; kept in memory only
   onExpired: () => {},
 };
 
@@ -22,14 +24,14 @@ export async function api(path, { method = "GET", body, params } = {}) {
   try {
     response = await fetch(url, {
       method,
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${session.token}` },
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": session.csrf || "" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (_) {
     throw new ApiError("Sem conexão com o servidor. Tente novamente.", 0);
   }
   const data = await response.json().catch(() => ({}));
-  if (response.status === 401 && session.token) session.onExpired();
+  if (response.status === 401 && session.csrf) session.onExpired();
   if (!response.ok) {
     const error = data.error || {};
     throw new ApiError(error.message || `Erro ${response.status}`, response.status, error.field);

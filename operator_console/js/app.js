@@ -1,6 +1,6 @@
 // Operator console: login, availability, real time, the attendance on screen.
 import { $, api, call, session, CHANNELS } from "./api.js";
-import { label, renderCalls, ring, unlockSound } from "./calls.js";
+import { endedNotice, label, renderCalls, ring, unlockSound } from "./calls.js";
 import { createConversation } from "./conversation.js";
 import { createAdmin } from "./admin.js";
 import { createCustomers } from "./customers.js";
@@ -39,8 +39,7 @@ $("login-form").addEventListener("submit", async (event) => {
     });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error.message);
-    session.token = body.token;
-    sessionStorage.setItem("token", body.token);
+    session.csrf = body.csrf_token;
     $("login-password").value = "";
     await enterDesk();
   } catch (error) {
@@ -53,6 +52,29 @@ $("logout").addEventListener("click", async () => {
   leaveDesk();
 });
 
+// --- the operator's own password: the other sessions end, this one goes on
+
+$("password-open").addEventListener("click", () => {
+  $("password-form").reset();
+  $("password-message").textContent = "";
+  $("password-dialog").showModal();
+});
+$("password-close").addEventListener("click", () => $("password-dialog").close());
+$("password-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = $("password-form").elements;
+  try {
+    await api("/api/me/password", {
+      method: "POST",
+      body: { current_password: form.current_password.value, new_password: form.new_password.value },
+    });
+    $("password-form").reset();
+    $("password-message").textContent = "Senha alterada. As outras sessões foram encerradas.";
+  } catch (error) {
+    $("password-message").textContent = error.message;
+  }
+});
+
 session.onExpired = () => {
   leaveDesk();
   $("login-error").textContent = "Sua sessão expirou. Entre novamente; o texto digitado foi guardado.";
@@ -60,8 +82,7 @@ session.onExpired = () => {
 
 function leaveDesk() {
   if (state.socket) state.socket.disconnect();
-  sessionStorage.removeItem("token");
-  session.token = null;
+  session.csrf = null;
   Object.assign(state, { me: null, socket: null, current: null });
   state.queue.clear(); state.mine.clear(); state.unread.clear();
   $("desk-view").hidden = true;
@@ -72,6 +93,7 @@ function leaveDesk() {
 
 async function enterDesk() {
   const me = await api("/api/me");
+  session.csrf = me.csrf_token;
   state.me = me;
   $("operator-name").textContent = me.name;
   $("pause-reason").replaceChildren(...me.pause_reasons.map((r) => new Option(r, r)));
@@ -121,7 +143,8 @@ $("pause-reason").addEventListener("change", () => setAvailability("paused"));
 // --- real time
 
 function connect() {
-  const socket = io({ auth: { token: session.token }, transports: ["websocket"] });
+  // The handshake carries the session cookie (same origin); no token in script.
+  const socket = io({ transports: ["websocket"] });
   state.socket = socket;
   socket.on("connect", async () => {
     setConnection(true);
@@ -133,6 +156,8 @@ function connect() {
     setConnection(false);
     if (/expirada|unauthorized/i.test(error.message)) session.onExpired();
   });
+  // Logout elsewhere, a new password, deactivation: the server ends the session.
+  socket.on("session:ended", () => session.onExpired());
   socket.on("attendance:queued", (a) => {
     state.queue.set(a.id, a);
     state.mine.delete(a.id);
@@ -151,7 +176,9 @@ function connect() {
     renderCalls(state, openAttendance);
   });
   socket.on("attendance:ended", (a) => {
+    if (state.mine.has(a.id)) $("calls-notice").textContent = endedNotice(a);
     state.mine.delete(a.id);
+    state.queue.delete(a.id);
     conversation.forget(a.id);
     if (state.current === a.id) closeAttendance();
     renderCalls(state, openAttendance);
@@ -302,7 +329,7 @@ $("admin-toggle").addEventListener("click", async () => {
 // --- start
 
 (async () => {
-  if (!session.token) { $("login-view").hidden = false; return; }
+  // A reload keeps the session: the cookie authenticates GET /api/me.
   try {
     await enterDesk();
   } catch (_) {

@@ -10,6 +10,12 @@ export function label(a) {
   return a.contact_name || a.contact_phone || `Cliente ${a.id}`;
 }
 
+// Why an attendance left the operator's list without their doing.
+export function endedNotice(a) {
+  if (a.status !== "abandoned") return "";
+  return `${label(a)} não respondeu e o atendimento foi encerrado (protocolo ${a.protocol}).`;
+}
+
 function channelBadge(channel) {
   return el("span", { class: `channel ${channel}`, text: CHANNELS[channel] || channel });
 }

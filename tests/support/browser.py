@@ -60,7 +60,8 @@ def host_url(stack: Stack) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # The port the stack reserved for it: Rasa accepts the widget from this origin.
+    server = ThreadingHTTPServer(("127.0.0.1", int(stack.site_url.rsplit(":", 1)[1])), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/"
+    yield f"{stack.site_url}/"
     server.shutdown()

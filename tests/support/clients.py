@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import queue
+import secrets
+import socket
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import socketio
@@ -14,31 +18,87 @@ import socketio
 WAIT = 20.0
 
 
+def conversation_id(token: str) -> str:
+    """The conversation a widget token opens (as Rasa's widget channel derives it)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+class VisitorRefused(Exception):
+    """Rasa answered ``session_refused`` (e.g. too many new conversations)."""
+
+
 class Visitor:
-    """The web widget's side: Rasa's socket.io channel with a persistent session."""
+    """The web widget's side of the visitor protocol (docs/architecture.md):
+    a secret token, a socket bound to the token's conversation, messages
+    acknowledged once stored.
 
-    def __init__(self, rasa_url: str, session_id: str | None = None) -> None:
-        self.session_id = session_id or uuid.uuid4().hex
+    ``session_id`` is the conversation id operators and trackers see;
+    ``token`` is the secret only this visitor knows.
+    """
+
+    def __init__(
+        self,
+        rasa_url: str,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        source_address: str | None = None,
+    ) -> None:
+        """``source_address`` (e.g. ``127.0.0.9``) makes this visitor come from
+        another loopback address, as another network would."""
+        self.token = token or secrets.token_hex(16)
         self._texts: queue.Queue[str] = queue.Queue()
-        confirmed: queue.Queue[str] = queue.Queue()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("bot_uttered", lambda data: self._texts.put(data.get("text")))
-        self.sio.on("session_confirm", confirmed.put)
-        self.sio.connect(rasa_url, transports=["websocket"])
-        self.sio.emit("session_request", {"session_id": self.session_id})
-        self.confirmed_id = confirmed.get(timeout=WAIT)
+        self.received: list[dict[str, Any]] = []
+        answer: queue.Queue[tuple[str, Any]] = queue.Queue()
+        options: dict[str, Any] = {}
+        if source_address:
+            url = urlsplit(rasa_url)
+            options["socket"] = socket.create_connection(
+                (url.hostname, url.port), source_address=(source_address, 0)
+            )
+        self.sio = socketio.Client(reconnection=False, websocket_extra_options=options)
+        self.sio.on("bot_uttered", self._bot_uttered)
+        self.sio.on("session_confirm", lambda data: answer.put(("confirm", data)))
+        self.sio.on("session_refused", lambda data: answer.put(("refused", data)))
+        self.sio.connect(rasa_url, transports=["websocket"], headers=headers or {})
+        self.sio.emit("session_request", {"session_id": self.token})
+        kind, data = answer.get(timeout=WAIT)
+        if kind == "refused":
+            self.sio.disconnect()
+            raise VisitorRefused(data["message"])
+        self.confirmed_id = data
+        self.token = data
+        self.session_id = conversation_id(data)
 
-    def say(self, text: str, metadata: dict[str, Any] | None = None) -> None:
-        payload: dict[str, Any] = {"message": text, "session_id": self.session_id}
+    def _bot_uttered(self, data: dict[str, Any]) -> None:
+        self.received.append(data)
+        self._texts.put(data.get("text"))
+
+    def say(
+        self, text: str, metadata: dict[str, Any] | None = None, client_id: str | None = None
+    ) -> dict[str, Any]:
+        """Send a message and wait for its acknowledgement (it is stored then)."""
+        payload: dict[str, Any] = {
+            "message": text,
+            "session_id": self.token,
+            "client_id": client_id or uuid.uuid4().hex,
+        }
         if metadata is not None:
             payload["metadata"] = metadata
-        self.sio.emit("user_uttered", payload)
+        return self.sio.call("user_uttered", payload, timeout=WAIT)
 
     def next_text(self, timeout: float = WAIT) -> str:
         return self._texts.get(timeout=timeout)
 
     def received_nothing(self) -> bool:
         return self._texts.empty()
+
+    def history(self, handoff_url: str) -> requests.Response:
+        """The widget's history request: the token in a header, never in the URL."""
+        return requests.get(
+            f"{handoff_url}/widget/api/history",
+            headers={"X-Conversation-Token": self.token},
+            timeout=10,
+        )
 
     def close(self) -> None:
         self.sio.disconnect()

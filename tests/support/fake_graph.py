@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,6 +19,12 @@ class FakeGraph:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.failures_left = 0  # answer this many sends with HTTP 500 first
+        self.hangs_left = 0  # then hold this many sends unanswered ...
+        self.hang_seconds = 30.0  # ... this long (past the client's time-out)
+        # Each failed send: (monotonic time it arrived, recipient, HTTP status;
+        # 0 for a hang). Successful ones are in ``sent``.
+        self.attempts: list[tuple[float, str, int]] = []
+        self._released = threading.Event()
         self.outside_window: set[str] = set()  # recipients past the 24-hour window
         self._lock = threading.Condition()
         graph = self
@@ -26,12 +33,17 @@ class FakeGraph:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 status, answer = graph._answer(self.path, self.headers, body)
+                if status == 0:
+                    return  # hung: the client gave up long ago
                 data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client gave up on a hung request
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -45,10 +57,9 @@ class FakeGraph:
             return 404, {"error": {"message": "Unknown path", "code": 100}}
         if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
-        with self._lock:
-            if self.failures_left > 0:
-                self.failures_left -= 1
-                return 500, {"error": {"message": "An unknown error occurred", "code": 1}}
+        status, answer = self._fault(str(body.get("to")))
+        if status is not None:
+            return status, answer
         if body.get("to") in self.outside_window:
             return 400, {
                 "error": {
@@ -67,6 +78,26 @@ class FakeGraph:
             "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
             "messages": [{"id": wamid}],
         }
+
+    def _fault(self, recipient: str) -> tuple[int | None, dict]:
+        """A 500 or a hang (never answered) while some are left; None otherwise."""
+        with self._lock:
+            arrived = time.monotonic()
+            if self.failures_left > 0:
+                self.failures_left -= 1
+                self.attempts.append((arrived, recipient, 500))
+                return 500, {"error": {"message": "An unknown error occurred", "code": 1}}
+            if self.hangs_left <= 0:
+                return None, {}
+            self.hangs_left -= 1
+            self.attempts.append((arrived, recipient, 0))
+        self._released.wait(self.hang_seconds)
+        return 0, {}
+
+    def attempts_to(self, recipient: str) -> list[tuple[float, int]]:
+        """When each failed send to ``recipient`` arrived, and its status (0: hung)."""
+        with self._lock:
+            return [(at, status) for at, to, status in self.attempts if to == recipient]
 
     def texts_to(self, recipient: str) -> list[str]:
         return [m["text"]["body"] for m in self.sent if m.get("to") == recipient]
@@ -90,4 +121,5 @@ class FakeGraph:
         return found
 
     def close(self) -> None:
+        self._released.set()
         self.server.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 RASA = str(ROOT / ".venv-rasa" / "bin" / "rasa")
 MODEL = ROOT / "models" / "servicedesk.tar.gz"
-RASA_TOKEN = "test-rasa-token"
-SERVICE_TOKEN = "test-service-token"
+# Secrets are random per test run: none is written in the repository.
+RASA_TOKEN = secrets.token_hex(24)  # hex: never starts with "-", which rasa would read as an option
+SERVICE_TOKEN = secrets.token_urlsafe(24)
 
 
 def free_port() -> int:
@@ -72,6 +74,19 @@ class Service:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def kill(self) -> None:
+        """``kill -9``: the process gets no chance to clean up."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def restart(self, timeout: float = 90) -> float:
+        """Start again after a stop or a kill; returns the seconds until ready."""
+        started = time.monotonic()
+        self.start(timeout)
+        return time.monotonic() - started
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -83,6 +98,8 @@ class Stack:
     handoff_url: str
     rasa_url: str
     services: list[Service]
+    # The organisation's site that embeds the widget (an origin Rasa accepts).
+    site_url: str = ""
 
     def stop(self) -> None:
         for service in reversed(self.services):
@@ -137,6 +154,7 @@ def start_stack(
     if not model.exists():
         raise RuntimeError(f"{model} is missing: run `make train` (make test does it)")
     rasa_port, actions_port = free_port(), free_port()
+    site_url = f"http://127.0.0.1:{free_port()}"
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     started: list[Service] = []
     try:
@@ -157,6 +175,9 @@ def start_stack(
             "WHATSAPP_ACCESS_TOKEN": "test-access-token",
             "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
             "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9/v21.0",
+            "WIDGET_ALLOWED_ORIGINS": f"{handoff_url},{site_url}",
+            # Every test client comes from 127.0.0.1; tests/security sets a low one.
+            "WIDGET_NEW_CONVERSATIONS_PER_ADDRESS": "100000 per minute",
             **(extra_env or {}),
         }
         started.append(
@@ -188,8 +209,6 @@ def start_stack(
                     "credentials.yml",
                     "--endpoints",
                     "endpoints.yml",
-                    "--cors",
-                    "*",
                 ],
                 rasa_env,
                 log_dir / "rasa.log",
@@ -201,4 +220,4 @@ def start_stack(
         for service in reversed(started):
             service.stop()
         raise
-    return Stack(handoff_url, rasa_url, started)
+    return Stack(handoff_url, rasa_url, started, site_url)

@@ -1,0 +1,139 @@
+"""Operator messages into Rasa, once each, however often they are sent.
+
+The handoff service delivers each operator message at least once: after a
+time-out it cannot know whether Rasa took the message, so it sends it again.
+Rasa's ``POST /conversations/{id}/tracker/events`` would append it twice.
+This route appends the ``bot`` event only if the conversation's tracker has
+no event with the same ``handoff_message_id``, under the conversation's lock,
+stores the tracker, and only then sends it on the customer's latest channel
+(a message that is in the tracker reaches the widget on its next history
+reload even if the process dies before the push).
+
+A message in the tracker that did not go out on the channel (Meta's Graph
+API refused it after its own retries) is sent again on the next request
+for it, without a second ``bot`` event; one that went out is not sent
+again while this process lives (after a restart of Rasa a repeated request
+sends it again: at least once on the channel, once in the tracker). A
+channel that refuses answers 502 with ``error.code`` ``channel_refused``,
+which the handoff service shows the operator as failed.
+
+Registered in ``credentials.yml`` as an input channel (it needs Rasa's
+agent); ``POST /webhooks/operator_messages/deliver`` with the service token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    OutputChannel,
+    UserMessage,
+)
+from rasa.shared.core.events import BotUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+# How many (conversation, message) pairs known to have gone out are kept.
+REMEMBERED_SENDS = 10_000
+
+
+def _already_there(tracker: DialogueStateTracker, message_id: int) -> bool:
+    return any(
+        isinstance(event, BotUttered)
+        and (event.metadata or {}).get("handoff_message_id") == message_id
+        for event in tracker.events
+    )
+
+
+def _latest_output_channel(request: Request, tracker: DialogueStateTracker) -> OutputChannel:
+    """The output of the channel the customer last wrote on (as Rasa's
+    ``output_channel=latest``)."""
+    latest = tracker.get_latest_input_channel()
+    for channel in getattr(request.app.ctx, "input_channels", None) or []:
+        if channel.name() == latest:
+            output = channel.get_output_channel()
+            if output is not None:
+                return output
+    return CollectingOutputChannel()
+
+
+class OperatorMessagesInput(InputChannel):
+    """Register as ``bot.operator_messages.OperatorMessagesInput`` with ``token``."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "operator_messages"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
+        token = (credentials or {}).get("token")
+        if not token:
+            raise ValueError("operator_messages: token (the handoff service token) is required")
+        return cls(token)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        # Messages that went out on the channel (bounded, oldest dropped).
+        self._sent: OrderedDict[tuple[str, int], None] = OrderedDict()
+
+    def _remember_sent(self, conversation_id: str, message_id: int) -> None:
+        self._sent[(conversation_id, message_id)] = None
+        while len(self._sent) > REMEMBERED_SENDS:
+            self._sent.popitem(last=False)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        blueprint = Blueprint("operator_messages", __name__)
+
+        @blueprint.route("/deliver", methods=["POST"])
+        async def deliver(request: Request) -> HTTPResponse:
+            header = request.headers.get("authorization", "")
+            if not hmac.compare_digest(header, f"Bearer {self.token}"):
+                return response.json({"error": "unauthorized"}, status=401)
+            body = request.json if isinstance(request.json, dict) else {}
+            conversation_id, text = body.get("conversation_id"), body.get("text")
+            message_id = body.get("handoff_message_id")
+            if not (
+                isinstance(conversation_id, str)
+                and isinstance(text, str)
+                and isinstance(message_id, int)
+            ):
+                return response.json(
+                    {"error": "conversation_id, text and handoff_message_id are required"},
+                    status=400,
+                )
+            agent = request.app.ctx.agent
+            async with agent.lock_store.lock(conversation_id):
+                processor = agent.processor
+                if (conversation_id, message_id) in self._sent:
+                    return response.json({"delivered": False, "already_there": True})
+                tracker = await processor.fetch_tracker_with_initial_session(conversation_id)
+                event = BotUttered(text, metadata={"handoff_message_id": message_id})
+                if not _already_there(tracker, message_id):
+                    tracker.update(event, agent.domain)
+                    await agent.tracker_store.save(tracker)
+                output = _latest_output_channel(request, tracker)
+                try:
+                    await processor.execute_side_effects([event], tracker, output)
+                except Exception as error:  # noqa: BLE001 - any channel's refusal
+                    logger.warning(
+                        "operator message %s to %s refused by the channel: %r",
+                        message_id,
+                        conversation_id,
+                        error,
+                    )
+                    return response.json(
+                        {"error": {"code": "channel_refused", "message": str(error)}},
+                        status=502,
+                    )
+                self._remember_sent(conversation_id, message_id)
+            return response.json({"delivered": True})
+
+        return blueprint

@@ -1,0 +1,59 @@
+"""The service's HTTP routes and console socket.io events, listed from the
+application itself (not from a hand-kept list), so that a route or an event
+added later is checked by the security tests or makes them fail."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from sanic import Sanic
+
+from handoff.app import create_app
+from handoff.settings import Settings
+
+# The Rasa side's routes: the service token, never the console's cookie.
+SERVICE_ROUTES = frozenset(
+    {
+        "integration.open_attendance",
+        "integration.rasa_events",
+        "integration.rasa_started",
+        "integration.channel_receipts",
+        "integration.open_attendance_of",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    name: str  # "<blueprint>.<handler>", e.g. "attendances.take"
+    path: str  # "/api/attendances/<attendance_id:int>/take"
+
+    def url(self, base: str, **values: object) -> str:
+        """The path with its parameters filled in from ``values``."""
+        return base + re.sub(r"<(\w+)(:[^>]*)?>", lambda m: str(values[m.group(1)]), self.path)
+
+
+@functools.cache
+def _app() -> Sanic:
+    # Never served: only its router and socket.io handlers are read.
+    return create_app(
+        Settings(database_url="sqlite://", rasa_token="unused", service_token="unused")
+    )
+
+
+def http_routes() -> list[Route]:
+    routes = []
+    for route in _app().router.routes:
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            routes.append(Route(method, route.name.removeprefix("handoff."), "/" + route.path))
+    # Sorted: pytest-xdist's workers must collect the same tests in the same order.
+    return sorted(routes, key=lambda r: (r.path, r.method))
+
+
+def socket_events() -> list[str]:
+    """The console's events (connect and disconnect are the handshake)."""
+    handlers = _app().ctx.sio.handlers["/"]
+    return sorted(set(handlers) - {"connect", "disconnect"})

@@ -1,0 +1,353 @@
+"""Many widgets and consoles in one event loop, for the chaos run.
+
+A :class:`ChaosVisitor` behaves as ``widget/widget.js`` does: a secret
+token, each message with a client id kept in an outbox until Rasa
+acknowledges it (re-sent, same id, after a time-out or a reconnection), and
+on every reconnection the history is reloaded from the handoff service so
+what was missed is shown, in order. A :class:`ChaosOperator` behaves as the
+console does: takes calls, answers each customer message (one client id
+per answer, so a retry is harmless) and resynchronises after reconnecting
+(``attendances:list`` + ``attendance:messages``). Both reconnect by
+themselves (python-socketio's reconnection) and time each replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import socketio
+
+ACK_TIMEOUT = 10.0
+RETRY_PAUSE = 0.5
+WATCH_SECONDS = 3.0
+
+
+def reply_to(text: str) -> str:
+    """The operator's answer to a customer message."""
+    return f"re: {text}"
+
+
+@dataclass
+class Replay:
+    """One reconnection: who, and when (wall clock) it reconnected and had
+    shown what it missed."""
+
+    client: str
+    connected_at: float
+    done_at: float
+
+    @property
+    def seconds(self) -> float:
+        return self.done_at - self.connected_at
+
+
+@dataclass
+class Tally:
+    """What the clients saw, for the final count."""
+
+    replays: list[Replay] = field(default_factory=list)
+    # Operator messages delivered to visitors twice (shown once thanks to their id).
+    redelivered: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+async def keep_connected(sio: socketio.AsyncClient, connect: Any, tally: Tally) -> None:
+    """A browser's socket.io client always reconnects after losing the
+    server; python-socketio's gives up after some abrupt closes (its write
+    loop aborts first). Reconnect by hand then, as the browser would."""
+    while True:
+        await asyncio.sleep(WATCH_SECONDS)
+        if not sio.connected and getattr(sio, "_reconnect_task", None) is None:
+            tally.errors["reconnected by the watchdog"] += 1
+            try:
+                await connect()
+            except socketio.exceptions.ConnectionError:
+                pass
+
+
+class ChaosVisitor:
+    def __init__(self, name: str, rasa_url: str, handoff_url: str, tally: Tally) -> None:
+        self.name = name
+        self.rasa_url = rasa_url
+        self.handoff_url = handoff_url
+        self.tally = tally
+        self.token = secrets.token_urlsafe(24)
+        self.sent: list[str] = []  # acknowledged, in order
+        self.shown: list[str] = []  # operator messages shown, in order, once
+        self._seen_ids: set[Any] = set()
+        self._bound = asyncio.Event()
+        self._shown_changed = asyncio.Event()
+        self._connects = 0
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5)
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("session_confirm", self._on_confirm)
+        self.sio.on("session_refused", self._on_refused)
+        self.sio.on("bot_uttered", self._on_bot)
+        self._http: aiohttp.ClientSession | None = None
+
+    async def _on_connect(self) -> None:
+        self._connected_at = time.time()
+        await self.sio.emit("session_request", {"session_id": self.token})
+
+    async def _on_disconnect(self, *_reason: Any) -> None:
+        self._bound.clear()
+
+    async def _on_confirm(self, _token: Any) -> None:
+        self._connects += 1
+        if self._connects > 1:
+            # A widget reloads the history after reconnecting: what it missed.
+            await self._reload_history()
+            self.tally.replays.append(Replay(self.name, self._connected_at, time.time()))
+        self._bound.set()
+
+    async def _on_refused(self, refusal: Any) -> None:
+        """Rasa could not confirm the session (its database away): ask again
+        a second later, as the widget does."""
+        self.tally.errors[f"session refused {refusal.get('code')}"] += 1
+        if refusal.get("retry"):
+            await asyncio.sleep(1.0)
+            if self.sio.connected and not self._bound.is_set():
+                await self.sio.emit("session_request", {"session_id": self.token})
+
+    def _show(self, text: str) -> None:
+        if text.startswith("re: ") and text not in self.shown:
+            self.shown.append(text)
+            self._shown_changed.set()
+
+    async def _on_bot(self, data: dict[str, Any]) -> None:
+        message_id = data.get("handoff_message_id")
+        if message_id is not None:
+            if message_id in self._seen_ids:
+                self.tally.redelivered += 1
+                return
+            self._seen_ids.add(message_id)
+        text = data.get("text") or ""
+        if text.startswith("re: ") and text in self.shown and message_id is not None:
+            self.tally.redelivered += 1  # already shown from the history
+            return
+        self._show(text)
+
+    async def _reload_history(self) -> None:
+        assert self._http is not None
+        while True:
+            try:
+                async with self._http.get(
+                    f"{self.handoff_url}/widget/api/history",
+                    headers={"X-Conversation-Token": self.token},
+                ) as response:
+                    if response.status == 200:
+                        for message in (await response.json())["messages"]:
+                            if message["from"] == "bot":
+                                self._show(message["text"])
+                        return
+                    self.tally.errors[f"history HTTP {response.status}"] += 1
+            except (aiohttp.ClientError, TimeoutError):
+                self.tally.errors["history unreachable"] += 1
+            await asyncio.sleep(RETRY_PAUSE)
+
+    async def say(self, text: str, metadata: dict[str, Any] | None = None) -> None:
+        """Send until acknowledged (the outbox), same client id every time."""
+        payload: dict[str, Any] = {
+            "message": text,
+            "session_id": self.token,
+            "client_id": uuid.uuid4().hex,
+        }
+        if metadata:
+            payload["metadata"] = metadata
+        while True:
+            await self._bound.wait()
+            try:
+                ack = await self.sio.call("user_uttered", payload, timeout=ACK_TIMEOUT)
+                if not isinstance(ack, dict):
+                    ack = {"error": {"code": repr(ack)}}
+                if ack.get("ok"):
+                    self.sent.append(text)
+                    return
+                self.tally.errors[f"visitor ack {ack.get('error', {}).get('code')}"] += 1
+            except (socketio.exceptions.TimeoutError, socketio.exceptions.SocketIOError):
+                self.tally.errors["visitor ack missing"] += 1
+            await asyncio.sleep(RETRY_PAUSE)
+
+    async def wait_shown(self, text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while text not in self.shown:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._shown_changed.clear()
+            try:
+                await asyncio.wait_for(self._shown_changed.wait(), min(remaining, 5))
+            except TimeoutError:
+                pass
+        return True
+
+    async def run(
+        self, messages: int, room: str, reply_timeout: float, think_seconds: float = 0.0
+    ) -> None:
+        """Write ``messages`` messages, each after the answer to the previous
+        one has been shown and about ``think_seconds`` of reading and typing."""
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        await self._connect()
+        self._watch = asyncio.gather(keep_connected(self.sio, self._connect, self.tally))
+        for index in range(messages):
+            text = f"{self.name} m{index:03d}"
+            metadata = {"name": self.name, "email": f"{self.name}@example.com", "room": room}
+            await self.say(text, metadata if index == 0 else None)
+            if not await self.wait_shown(reply_to(text), reply_timeout):
+                self.tally.errors["reply not shown in time"] += 1
+            await asyncio.sleep(think_seconds * random.uniform(0.5, 1.5))
+
+    async def _connect(self) -> None:
+        await self.sio.connect(self.rasa_url, transports=["websocket"])
+
+    async def close(self) -> None:
+        self._watch.cancel()
+        await self.sio.disconnect()
+        if self._http is not None:
+            await self._http.close()
+
+
+class ChaosOperator:
+    def __init__(
+        self, name: str, handoff_url: str, username: str, password: str, share: int, tally: Tally
+    ) -> None:
+        self.name = name
+        self.handoff_url = handoff_url
+        self.username = username
+        self.password = password
+        self.share = share  # how many calls this operator takes at most
+        self.tally = tally
+        self.active: set[int] = set()
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._answered: set[int] = set()  # customer message ids answered (acked)
+        self._connects = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5)
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("attendance:queued", self._on_queued)
+        self.sio.on("message:new", self._on_message)
+
+    async def start(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{self.handoff_url}/api/auth/login",
+                json={"username": self.username, "password": self.password},
+            ) as response:
+                assert response.status == 200, await response.text()
+                token = (await response.json())["token"]
+            async with http.post(
+                f"{self.handoff_url}/api/me/status",
+                json={"status": "available"},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                assert response.status == 200, await response.text()
+        self._token = token
+        await self._connect()
+        self._spawn(keep_connected(self.sio, self._connect, self.tally))
+
+    async def _connect(self) -> None:
+        await self.sio.connect(
+            self.handoff_url, auth={"token": self._token}, transports=["websocket"]
+        )
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A console action, tried again until the service answers."""
+        while True:
+            try:
+                ack = await self.sio.call(event, data, timeout=ACK_TIMEOUT)
+                if ack.get("ok") or ack.get("error", {}).get("code") != "unavailable":
+                    return ack
+                self.tally.errors[f"{event} unavailable"] += 1
+            except (socketio.exceptions.TimeoutError, socketio.exceptions.SocketIOError):
+                self.tally.errors[f"{event} no answer"] += 1
+            await asyncio.sleep(RETRY_PAUSE)
+
+    async def _on_connect(self) -> None:
+        self._connects += 1
+        if self._connects > 1:
+            self._spawn(self._resync(time.time()))
+
+    async def _resync(self, connected_at: float) -> None:
+        """What a console does after reconnecting: reload its calls and their messages."""
+        listed = await self._call("attendances:list", {})
+        if not listed.get("ok"):
+            return
+        self.active = {a["id"] for a in listed["active"]}
+        for attendance in listed["queued"]:
+            await self._take(attendance["id"])
+        active = sorted(self.active)
+        missed = await asyncio.gather(*(self._missed(a) for a in active))
+        # Replayed: what was missed is on screen; answering it is the operator's next step.
+        self.tally.replays.append(Replay(self.name, connected_at, time.time()))
+        for attendance_id, messages in zip(active, missed, strict=True):
+            for message in messages:
+                await self._answer(attendance_id, message)
+
+    async def _missed(self, attendance_id: int) -> list[dict[str, Any]]:
+        """The attendance's customer messages still without an answer."""
+        loaded = await self._call("attendance:messages", {"attendance_id": attendance_id})
+        if not loaded.get("ok"):
+            return []
+        messages = loaded["messages"]
+        replied = {m["text"] for m in messages if m["direction"] == "operator"}
+        return [
+            m
+            for m in messages
+            if m["direction"] == "customer" and reply_to(m["text"]) not in replied
+        ]
+
+    async def _catch_up(self, attendance_id: int) -> None:
+        for message in await self._missed(attendance_id):
+            await self._answer(attendance_id, message)
+
+    async def _on_queued(self, attendance: dict[str, Any]) -> None:
+        self._spawn(self._take(attendance["id"]))
+
+    async def _take(self, attendance_id: int) -> None:
+        if len(self.active) >= self.share or attendance_id in self.active:
+            return
+        ack = await self._call("attendance:take", {"attendance_id": attendance_id})
+        if ack.get("ok"):
+            self.active.add(attendance_id)
+            await self._catch_up(attendance_id)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        if message["direction"] == "customer" and message["attendance_id"] in self.active:
+            self._spawn(self._answer(message["attendance_id"], message))
+
+    async def _answer(self, attendance_id: int, message: dict[str, Any]) -> None:
+        lock = self._locks.setdefault(attendance_id, asyncio.Lock())
+        async with lock:  # answers leave in the order of the questions
+            if message["id"] in self._answered:
+                return
+            ack = await self._call(
+                "message:send",
+                {
+                    "attendance_id": attendance_id,
+                    "text": reply_to(message["text"]),
+                    "client_id": f"answer-{message['id']}",
+                },
+            )
+            if ack.get("ok"):
+                self._answered.add(message["id"])
+            else:
+                self.tally.errors[f"answer refused: {ack['error']['message']}"] += 1
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.sio.disconnect()

@@ -1,0 +1,192 @@
+"""Make the database unavailable for a while, as it happens in production.
+
+PostgreSQL: every process reaches the server through :class:`TcpProxy`, a
+loopback proxy the test can cut: open connections are dropped and new ones
+are closed at once (a network cut or a server restart, as the clients see
+it). SQLite: :class:`SqliteLock` is another process holding an exclusive
+lock on the database files (a backup, a migration or an administrator's
+``sqlite3`` session): readers of a WAL database still read, writers wait
+for their busy timeout and then fail with "database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from tests.support.databases import fresh_database
+from tests.support.processes import MODEL, Stack, free_port, start_stack
+
+LOCK_SCRIPT = """
+import sqlite3, sys, time
+connections = []
+for path in sys.argv[2:]:
+    connection = sqlite3.connect(path, isolation_level=None, timeout=60)
+    connection.execute("BEGIN EXCLUSIVE")
+    connections.append(connection)
+print("locked", flush=True)
+time.sleep(float(sys.argv[1]))
+for connection in connections:
+    connection.rollback()
+"""
+
+
+class TcpProxy:
+    """A loopback TCP proxy, in its own thread, that can be cut and restored."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.cut_now = False
+        self._loop = asyncio.new_event_loop()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> TcpProxy:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._client, "127.0.0.1", self.port)
+        )
+        self._ready.set()
+        self._loop.run_forever()
+        server.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut_now:
+            writer.close()
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, upstream_writer))
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    def _drop_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def cut(self) -> None:
+        """Drop every open connection and refuse new ones."""
+        self.cut_now = True
+        self._loop.call_soon_threadsafe(self._drop_all)
+
+    def restore(self) -> None:
+        self.cut_now = False
+
+    def stop(self) -> None:
+        self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def url_for(self, url: str) -> str:
+        """``url`` (a PostgreSQL URL) going through this proxy."""
+        return make_url(url).set(host="127.0.0.1", port=self.port).render_as_string(False)
+
+
+class SqliteLock:
+    """Another process holds an exclusive lock on SQLite database files."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+
+    @contextmanager
+    def held(self, seconds: float) -> Iterator[subprocess.Popen]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", LOCK_SCRIPT, str(seconds), *map(str, self.paths)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "locked"
+            yield process
+        finally:
+            process.wait(seconds + 30)
+
+
+class Outage:
+    """The database of a stack, made unavailable for ``seconds``."""
+
+    def __init__(self, proxy: TcpProxy | None, sqlite_files: list[Path]) -> None:
+        self.proxy = proxy
+        self.sqlite_files = sqlite_files
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """Unavailable inside the ``with`` block."""
+        if self.proxy is not None:
+            self.proxy.cut()
+            try:
+                yield
+            finally:
+                self.proxy.restore()
+        else:
+            lock = SqliteLock(self.sqlite_files)
+            with lock.held(3600) as process:
+                try:
+                    yield
+                finally:
+                    process.kill()
+
+    def for_seconds(self, seconds: float) -> float:
+        """Take the database away for ``seconds``; returns when it is back."""
+        started = time.monotonic()
+        with self.down():
+            time.sleep(seconds)
+        return time.monotonic() - started
+
+
+@contextmanager
+def stack_with_outages(
+    backend: str, folder: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[Stack, Outage]]:
+    """The three processes on a fresh database that the test can take away."""
+    with fresh_database(backend, folder) as url:
+        proxy: TcpProxy | None = None
+        if backend == "postgresql":
+            server = make_url(url)
+            proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432).start()
+            url = tracker_url = proxy.url_for(url)
+            files: list[Path] = []
+        else:
+            tracker_url = f"sqlite:///{folder / 'rasa.db'}"
+            files = [folder / "handoff.db", folder / "rasa.db"]
+        try:
+            stack = start_stack(url, tracker_url, folder, MODEL, extra_env)
+            try:
+                yield stack, Outage(proxy, files)
+            finally:
+                stack.stop()
+        finally:
+            if proxy is not None:
+                proxy.stop()
