@@ -1,0 +1,62 @@
+"""Run the benchmark suite (see bench/README.md).
+
+.venv/bin/python -m bench [--backends sqlite postgresql] [--levels 10 100 500 1000]
+    [--duration 60] [--steps 50 100 ...] [--no-baselines] [--out bench/results/latest.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.report import render
+from bench.suite import Plan, run_all
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def main() -> None:
+    plan = Plan()
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--levels", nargs="+", type=int, default=plan.levels)
+    parser.add_argument("--interval", type=float, default=plan.interval)
+    parser.add_argument("--duration", type=float, default=plan.duration)
+    parser.add_argument("--steps", nargs="*", type=int, default=plan.steps)
+    parser.add_argument("--step-seconds", type=float, default=plan.step_seconds)
+    parser.add_argument("--operators", type=int, default=plan.operators)
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/latest.md"))
+    args = parser.parse_args()
+    plan = Plan(
+        args.levels,
+        args.interval,
+        args.duration,
+        args.steps,
+        args.step_seconds,
+        plan.drain,
+        args.operators,
+    )
+    started, load_before = datetime.now(UTC), load_average()
+    clock = time.monotonic()
+    results = run_all(args.backends, plan, baselines=not args.no_baselines)
+    minutes = (time.monotonic() - clock) / 60
+    header = [
+        f"- Command: `{shlex.join(['python', '-m', 'bench', *sys.argv[1:]])}` (`make bench`)",
+        f"- Started {started:%Y-%m-%d %H:%M} UTC, took {minutes:.1f} min; load average "
+        f"(1, 5, 15 min) before {load_before}, after {load_average()}",
+    ]
+    text = render(results, header)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
