@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.browser import browser, host_url  # noqa: F401 - shared fixtures
 from tests.support.databases import BACKENDS, fresh_database
+from tests.support.fake_graph import FakeGraph
 from tests.support.processes import MODEL, ROOT, Service, Stack, start_handoff, start_stack
 
 
@@ -70,3 +71,11 @@ def handoff(
         service = start_handoff(url, folder, extra_env=handoff_settings)
         yield service
         service.stop()
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[FakeGraph]:
+    """The local fake of Meta's Graph API (WhatsApp's outbound side)."""
+    fake = FakeGraph()
+    yield fake
+    fake.close()

@@ -36,13 +36,6 @@ def backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def graph() -> Iterator[FakeGraph]:
-    fake = FakeGraph()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def stack_settings(graph: FakeGraph) -> dict[str, str]:
     return {"WHATSAPP_API_BASE_URL": graph.base_url}
 

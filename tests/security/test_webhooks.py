@@ -12,7 +12,6 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -25,13 +24,6 @@ pytestmark = pytest.mark.slow
 
 APP_SECRET = "test-app-secret"
 MAX_BODY_BYTES = 3 * 1024 * 1024  # bot/whatsapp_channel.py
-
-
-@pytest.fixture(scope="module")
-def graph() -> Iterator[FakeGraph]:
-    fake = FakeGraph()
-    yield fake
-    fake.close()
 
 
 @pytest.fixture(scope="module")
