@@ -1,3 +1,6 @@
 """Rasa extensions of the service desk: channels and the event broker."""
 
-from bot import schema_cache  # noqa: F401 - faster payload checks in Rasa
+from bot import (
+    event_type_cache,  # noqa: F401 - faster tracker loads in Rasa
+    schema_cache,  # noqa: F401 - faster payload checks in Rasa
+)

@@ -9,7 +9,7 @@ messages to Rasa through ``OncePerConversation.run``:
 - the message ids of each conversation this process has seen, so the
   second copy is recognised without touching the database;
 - the first time a conversation is met (e.g. after a restart of Rasa), the
-  ids of the user messages already in its tracker.
+  ids of the user messages already in its tracker (``bot/tracker_queries.py``).
 
 The id is also Rasa's ``message_id``: the event broker carries it and the
 handoff service stores the message once by it.
@@ -21,6 +21,8 @@ import asyncio
 import weakref
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Set
+
+from bot.tracker_queries import user_message_ids
 
 # Conversations whose message ids are kept in memory (least recently used
 # first out); an evicted one is read from the tracker store again.
@@ -59,22 +61,10 @@ class OncePerConversation:
     async def _seen_ids(self, tracker_store: Any, conversation_id: str) -> Set[str]:
         seen = self._seen.get(conversation_id)
         if seen is None:
-            seen = await stored_message_ids(tracker_store, conversation_id)
+            seen = await user_message_ids(tracker_store, conversation_id)
             self._seen[conversation_id] = seen
             if len(self._seen) > self._capacity:
                 self._seen.popitem(last=False)
         else:
             self._seen.move_to_end(conversation_id)
         return seen
-
-
-async def stored_message_ids(tracker_store: Any, conversation_id: str) -> Set[str]:
-    """Ids of the user messages in the conversation's tracker (current session)."""
-    tracker = await tracker_store.retrieve(conversation_id)
-    if tracker is None:
-        return set()
-    return {
-        event.message_id
-        for event in tracker.events
-        if getattr(event, "type_name", None) == "user" and getattr(event, "message_id", None)
-    }

@@ -23,14 +23,12 @@ agent); ``POST /webhooks/operator_messages/deliver`` with the service token.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import (
     CollectingOutputChannel,
-    InputChannel,
     OutputChannel,
     UserMessage,
 )
@@ -39,6 +37,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.service_channel import ServiceInput
 
 logger = logging.getLogger(__name__)
 # How many (conversation, message) pairs known to have gone out are kept.
@@ -65,22 +65,15 @@ def _latest_output_channel(request: Request, tracker: DialogueStateTracker) -> O
     return CollectingOutputChannel()
 
 
-class OperatorMessagesInput(InputChannel):
+class OperatorMessagesInput(ServiceInput):
     """Register as ``bot.operator_messages.OperatorMessagesInput`` with ``token``."""
 
     @classmethod
     def name(cls) -> str:
         return "operator_messages"
 
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
-        token = (credentials or {}).get("token")
-        if not token:
-            raise ValueError("operator_messages: token (the handoff service token) is required")
-        return cls(token)
-
     def __init__(self, token: str) -> None:
-        self.token = token
+        super().__init__(token)
         # Messages that went out on the channel (bounded, oldest dropped).
         self._sent: OrderedDict[tuple[str, int], None] = OrderedDict()
 
@@ -94,9 +87,9 @@ class OperatorMessagesInput(InputChannel):
 
         @blueprint.route("/deliver", methods=["POST"])
         async def deliver(request: Request) -> HTTPResponse:
-            header = request.headers.get("authorization", "")
-            if not hmac.compare_digest(header, f"Bearer {self.token}"):
-                return response.json({"error": "unauthorized"}, status=401)
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
             body = request.json if isinstance(request.json, dict) else {}
             conversation_id, text = body.get("conversation_id"), body.get("text")
             message_id = body.get("handoff_message_id")

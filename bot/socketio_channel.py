@@ -45,6 +45,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.once import OncePerConversation
+from bot.tracker_queries import conversation_exists
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ class PersistentSocketIOInput(SocketIOInput):
         if conversation in self._started:
             self._started.move_to_end(conversation)
             return True
-        if not await request.app.ctx.agent.tracker_store.exists(conversation):
+        if not await conversation_exists(request.app.ctx.agent.tracker_store, conversation):
             address = request.remote_addr or request.ip
             if not self.limiter.hit(self.new_conversation_limit, address):
                 logger.warning("socketio: new conversations from %s refused (rate)", address)

@@ -18,17 +18,19 @@ store answers, how often it failed, and whether anything was kept in memory.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
-from typing import Any, Awaitable, Callable, Dict, Iterator, Optional
+from typing import Any, Awaitable, Callable, Iterator, Optional
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore, TrackerStore
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy import select
+
+from bot.service_channel import ServiceInput
+from bot.tracker_queries import innermost
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +71,6 @@ def _fail_safe_wrappers(store: Optional[TrackerStore]) -> Iterator[FailSafeTrack
         store = store._tracker_store
 
 
-def _primary(store: Optional[TrackerStore]) -> Optional[TrackerStore]:
-    while isinstance(store, FailSafeTrackerStore):
-        store = store._tracker_store
-    return store
-
-
 def _in_memory_conversations(store: Optional[TrackerStore]) -> int:
     """Trackers that Rasa kept only in memory (0 while the guard is installed)."""
     total = 0
@@ -85,22 +81,15 @@ def _in_memory_conversations(store: Optional[TrackerStore]) -> int:
     return total
 
 
-class TrackerStoreGuardInput(InputChannel):
+class TrackerStoreGuardInput(ServiceInput):
     """Register as ``bot.tracker_store_guard.TrackerStoreGuardInput`` with ``token``."""
 
     @classmethod
     def name(cls) -> str:
         return "tracker_store"
 
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
-        token = (credentials or {}).get("token")
-        if not token:
-            raise ValueError("tracker_store: token (the handoff service token) is required")
-        return cls(token)
-
     def __init__(self, token: str) -> None:
-        self.token = token
+        super().__init__(token)
         self.guard = Guard()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -122,15 +111,15 @@ class TrackerStoreGuardInput(InputChannel):
 
         @blueprint.route("/health", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            header = request.headers.get("authorization", "")
-            if not hmac.compare_digest(header, f"Bearer {self.token}"):
-                return response.json({"error": "unauthorized"}, status=401)
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
             agent = getattr(request.app.ctx, "agent", None)
             store = agent.tracker_store if agent is not None else None
             guard.install(store)
             return response.json(
                 {
-                    "tracker_store": await _probe(_primary(store)),
+                    "tracker_store": await _probe(innermost(store)),
                     "failures": guard.failures,
                     "last_failure": guard.last_failure,
                     "last_error": guard.last_error,

@@ -92,17 +92,27 @@ class Desk:
 
     async def run(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in its own transaction in a worker thread; after the
-        commit, push the real-time notices it queued."""
+        commit, push the real-time notices it queued. Once started, the
+        transaction and its notices are seen through even if the caller is
+        cancelled (Sanic cancels a request whose client went away, e.g. a
+        Rasa killed while its event broker posted): a committed message
+        always reaches the consoles."""
 
         def in_transaction() -> tuple[T, list[Notice]]:
             with self.db.unit_of_work() as uow:
                 result = work(uow)
             return result, uow.notices
 
-        result, notices = await asyncio.to_thread(in_transaction)
-        if notices:
-            await self._publish(notices)
-        return result
+        async def commit_then_publish() -> T:
+            result, notices = await asyncio.to_thread(in_transaction)
+            if notices:
+                await self._publish(notices)
+            return result
+
+        task = asyncio.ensure_future(commit_then_publish())
+        # Its outcome is read here, or dropped quietly if the caller is gone.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(task)
 
     async def as_operator(self, token: str, work: Callable[[UnitOfWork, Operator], T]) -> T:
         """Like :meth:`run`, for a logged-in operator's request (counted
@@ -223,7 +233,7 @@ class Desk:
     async def _reconcile_one(self, conversation_id: str) -> bool:
         """Import one conversation's missed messages; False to try again later."""
         try:
-            events = await self.rasa.conversation_events(conversation_id)
+            events = await self.rasa.conversation_messages(conversation_id)
             stored = await self.run(
                 partial(
                     conversation.import_missed_events,

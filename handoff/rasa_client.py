@@ -98,18 +98,19 @@ class RasaClient:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RasaUnavailable(f"tracker store health: {error!r}") from error
 
-    async def conversation_events(self, conversation_id: str) -> list[dict[str, Any]]:
-        """The events of the conversation's tracker, each with its sender id."""
+    async def conversation_messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The ``user`` and ``bot`` events of the conversation's tracker, in
+        order, each with its sender id (``bot/conversation_messages.py``)."""
         assert self._session is not None
-        url = f"{self.base_url}{self._conversation(conversation_id)}/tracker"
+        url = f"{self.base_url}/webhooks/conversation_messages/{quote(conversation_id, safe='')}"
         try:
-            async with self._session.get(url, params={"token": self._token}) as response:
+            async with self._session.get(url, headers=self._service_headers) as response:
                 if response.status != 200:
-                    raise RasaUnavailable(f"tracker: HTTP {response.status}")
-                tracker = await response.json()
+                    raise RasaUnavailable(f"messages: HTTP {response.status}")
+                body = await response.json()
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise RasaUnavailable(f"tracker: {error!r}") from error
-        return [{**event, "sender_id": conversation_id} for event in tracker.get("events", [])]
+            raise RasaUnavailable(f"messages: {error!r}") from error
+        return [{**event, "sender_id": conversation_id} for event in body["messages"]]
 
     async def send_bot_message(self, conversation_id: str, text: str, message_id: int) -> None:
         """Append an operator message to the conversation once (a second send

@@ -105,7 +105,13 @@ class Connections:
         if not hashes:
             return 0
         live = await self._desk.run(lambda uow: live_session_hashes(uow.session, hashes))
-        dead = [sid for sid, hashed in list(self._sessions.items()) if hashed not in live]
+        # Only the sessions asked about: a console that connected during the
+        # query is not dead, only not checked yet.
+        dead = [
+            sid
+            for sid, hashed in list(self._sessions.items())
+            if hashed in hashes and hashed not in live
+        ]
         for sid in dead:
             self.remove(sid)
             await self._sio.emit("session:ended", {"message": SESSION_ENDED}, to=sid)

@@ -42,7 +42,7 @@ async def history(request: Request) -> HTTPResponse:
         error = Unauthorized("conversation token required")
         return json({"error": error.as_dict()}, status=error.status, headers=OPEN_CORS)
     try:
-        events = await desk(request).rasa.conversation_events(conversation_of(token))
+        events = await desk(request).rasa.conversation_messages(conversation_of(token))
     except RasaUnavailable:
         return json(
             {"error": {"code": "unavailable", "message": "Histórico indisponível no momento."}},

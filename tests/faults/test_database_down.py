@@ -9,17 +9,20 @@ every connection, SQLite by another process holding an exclusive lock
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from tests.support.clients import Operator, Visitor
 from tests.support.outages import Outage, stack_with_outages
-from tests.support.processes import Stack
+from tests.support.processes import SERVICE_TOKEN, Stack
 
 UNAVAILABLE = "Banco de dados indisponível no momento. Tente novamente em instantes."
 
@@ -48,10 +51,8 @@ def wait_until(condition: Any, timeout: float = 30) -> Any:
     raise AssertionError("condition not met in time")
 
 
-def test_database_down_fails_clearly_and_service_resumes(
-    backend: str, faulty: tuple[Stack, Outage]
-):
-    stack, outage = faulty
+def in_attendance(stack: Stack) -> tuple[Operator, Visitor, int]:
+    """A visitor whose call the operator has taken."""
     operator = Operator(stack.handoff_url)
     visitor = Visitor(stack.rasa_url)
     assert visitor.say("oi", metadata={"name": "Ana", "email": "ana@example.com"})["ok"]
@@ -59,8 +60,15 @@ def test_database_down_fails_clearly_and_service_resumes(
     queued = operator.wait_for(
         "attendance:queued", lambda a: a["conversation_id"] == visitor.session_id
     )
-    attendance_id = queued["id"]
-    assert operator.call("attendance:take", {"attendance_id": attendance_id})["ok"]
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    return operator, visitor, queued["id"]
+
+
+def test_database_down_fails_clearly_and_service_resumes(
+    backend: str, faulty: tuple[Stack, Outage]
+):
+    stack, outage = faulty
+    operator, visitor, attendance_id = in_attendance(stack)
     headers = {"Authorization": f"Bearer {operator.token}"}
     messages_url = f"{stack.handoff_url}/api/attendances/{attendance_id}/messages"
     assert health(stack).json()["rasa_tracker_store"]["state"] == "ok"
@@ -127,5 +135,45 @@ def test_database_down_fails_clearly_and_service_resumes(
         assert history.count(text) == 1, history
     rasa_log = next(s for s in stack.services if s.name == "rasa").log_path.read_text()
     assert "Falling back to use the 'InMemoryTrackerStore'" not in rasa_log
+    visitor.close()
+    operator.close()
+
+
+def post_and_hang_up(url: str, body: Any) -> None:
+    """POST ``body`` and close the connection without reading the answer, as
+    a Rasa killed while its event broker posts does."""
+    target = urlsplit(url)
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\n"
+        f"Authorization: Bearer {SERVICE_TOKEN}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    with socket.create_connection((target.hostname, target.port), timeout=5) as connection:
+        connection.sendall(head.encode() + payload)
+        time.sleep(0.3)  # the request is being handled, its write waiting
+
+
+def test_a_message_stored_after_its_poster_left_still_reaches_the_console(
+    faulty: tuple[Stack, Outage],
+):
+    """Sanic cancels a request whose client went away; what the request
+    commits after that must still be announced to the operator's console
+    (it used to be stored silently, seen only after a reload)."""
+    stack, outage = faulty
+    operator, visitor, attendance_id = in_attendance(stack)
+    event = {
+        "event": "user",
+        "sender_id": visitor.session_id,
+        "text": "enviada por um Rasa que caiu",
+        "message_id": uuid.uuid4().hex,
+        "timestamp": time.time(),
+    }
+    with outage.writers_wait():
+        post_and_hang_up(f"{stack.handoff_url}/api/rasa/events", [event])
+    shown = operator.wait_for("message:new", lambda m: m["text"] == event["text"], timeout=10)
+    assert shown["attendance_id"] == attendance_id
+    texts = operator.customer_texts(attendance_id, event["text"])
+    assert texts == ["oi", event["text"]]
     visitor.close()
     operator.close()

@@ -69,6 +69,29 @@ def test_rasa_http_api_needs_the_token(stack: Stack) -> None:
     assert tracker.status_code == 200
 
 
+def test_this_projects_rasa_routes_need_the_service_token(stack: Stack) -> None:
+    """The routes bot/ adds to Rasa for the handoff service."""
+    conversation = uuid.uuid4().hex
+    calls = [
+        ("POST", "/webhooks/operator_messages/deliver", {"conversation_id": conversation}),
+        ("GET", "/webhooks/tracker_store/health", None),
+        ("GET", f"/webhooks/conversation_messages/{conversation}", None),
+    ]
+    for method, path, body in calls:
+        for headers in ({}, {"Authorization": "Bearer errado"}, {"Authorization": SERVICE_TOKEN}):
+            response = requests.request(
+                method, stack.rasa_url + path, json=body, headers=headers, timeout=10
+            )
+            assert response.status_code == 401, (method, path, headers, response.text)
+    messages = requests.get(
+        f"{stack.rasa_url}/webhooks/conversation_messages/{conversation}",
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        timeout=10,
+    )
+    assert messages.status_code == 200
+    assert messages.json() == {"messages": []}
+
+
 def _listening(pid: int) -> list[tuple[str, int]]:
     process = psutil.Process(pid)
     addresses = []

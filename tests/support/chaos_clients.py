@@ -197,7 +197,7 @@ class ChaosVisitor:
         one has been shown and about ``think_seconds`` of reading and typing."""
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         await self._connect()
-        self._watch = asyncio.gather(keep_connected(self.sio, self._connect, self.tally))
+        self._watch = asyncio.ensure_future(keep_connected(self.sio, self._connect, self.tally))
         for index in range(messages):
             text = f"{self.name} m{index:03d}"
             metadata = {"name": self.name, "email": f"{self.name}@example.com", "room": room}
@@ -287,15 +287,16 @@ class ChaosOperator:
         if not listed.get("ok"):
             return
         self.active = {a["id"] for a in listed["active"]}
-        for attendance in listed["queued"]:
-            await self._take(attendance["id"])
         active = sorted(self.active)
         missed = await asyncio.gather(*(self._missed(a) for a in active))
-        # Replayed: what was missed is on screen; answering it is the operator's next step.
+        # Replayed: the queue and what was missed are on screen; taking calls
+        # and answering are the operator's next steps.
         self.tally.replays.append(Replay(self.name, connected_at, time.time()))
         for attendance_id, messages in zip(active, missed, strict=True):
             for message in messages:
                 await self._answer(attendance_id, message)
+        for attendance in listed["queued"]:
+            await self._take(attendance["id"])
 
     async def _missed(self, attendance_id: int) -> list[dict[str, Any]]:
         """The attendance's customer messages still without an answer."""

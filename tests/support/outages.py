@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.databases import fresh_database
@@ -137,9 +138,10 @@ class SqliteLock:
 class Outage:
     """The database of a stack, made unavailable for ``seconds``."""
 
-    def __init__(self, proxy: TcpProxy | None, sqlite_files: list[Path]) -> None:
+    def __init__(self, proxy: TcpProxy | None, sqlite_files: list[Path], url: str) -> None:
         self.proxy = proxy
         self.sqlite_files = sqlite_files
+        self.url = url  # the handoff service's database, reached directly
 
     @contextmanager
     def down(self) -> Iterator[None]:
@@ -158,6 +160,26 @@ class Outage:
                 finally:
                     process.kill()
 
+    @contextmanager
+    def writers_wait(self) -> Iterator[None]:
+        """Inside the block, writers of the handoff service's messages wait
+        (another connection holds a lock) and readers go on; the writes go
+        through once it ends."""
+        if self.proxy is None:
+            with SqliteLock(self.sqlite_files[:1]).held(3600) as process:
+                try:
+                    yield
+                finally:
+                    process.kill()
+            return
+        engine = create_engine(self.url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("LOCK TABLE message IN EXCLUSIVE MODE"))
+                yield
+        finally:
+            engine.dispose()
+
     def for_seconds(self, seconds: float) -> float:
         """Take the database away for ``seconds``; returns when it is back."""
         started = time.monotonic()
@@ -173,6 +195,7 @@ def stack_with_outages(
     """The three processes on a fresh database that the test can take away."""
     with fresh_database(backend, folder) as url:
         proxy: TcpProxy | None = None
+        direct_url = url
         if backend == "postgresql":
             server = make_url(url)
             proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432).start()
@@ -184,7 +207,7 @@ def stack_with_outages(
         try:
             stack = start_stack(url, tracker_url, folder, MODEL, extra_env)
             try:
-                yield stack, Outage(proxy, files)
+                yield stack, Outage(proxy, files, direct_url)
             finally:
                 stack.stop()
         finally:

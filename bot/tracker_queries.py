@@ -1,0 +1,87 @@
+"""Cheap questions to Rasa's SQL tracker store.
+
+Rasa's ``TrackerStore.exists`` and ``retrieve`` rebuild the whole tracker
+(every event deserialised and applied to a new tracker), on Rasa's event
+loop, and its ``GET /conversations/{id}/tracker`` then serialises it all
+again. What this project asks needs none of that: whether a conversation
+exists (a new one counts against the address's limit), which user message
+ids it holds (``bot/once.py``), and its messages (the widget's history and
+the handoff service's reconciliation, ``bot/conversation_messages.py``).
+When every widget reconnects to a restarted Rasa, those tracker rebuilds
+were a third of Rasa's CPU (py-spy). On the SQL tracker store each is one
+indexed query, run as Rasa runs its own: on the loop (from a worker thread
+it would contend with Rasa's writes for SQLite's lock). Any other store is
+asked the way Rasa asks it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Set
+
+from rasa.core.tracker_store import (
+    AwaitableTrackerStore,
+    FailSafeTrackerStore,
+    SQLTrackerStore,
+    TrackerStore,
+)
+from rasa.shared.core.events import BotUttered, UserUttered
+from sqlalchemy import select
+
+
+def innermost(store: Optional[TrackerStore]) -> Optional[TrackerStore]:
+    """The store under Rasa's fail-safe and awaitable wrappers."""
+    while isinstance(store, (FailSafeTrackerStore, AwaitableTrackerStore)):
+        store = store._tracker_store
+    return store
+
+
+async def conversation_exists(store: TrackerStore, conversation_id: str) -> bool:
+    sql = innermost(store)
+    if not isinstance(sql, SQLTrackerStore):
+        return await store.exists(conversation_id)
+    query = select(sql.SQLEvent.id).where(sql.SQLEvent.sender_id == conversation_id).limit(1)
+    return _first(sql, query) is not None
+
+
+async def user_message_ids(store: TrackerStore, conversation_id: str) -> Set[str]:
+    """Ids of the user messages in the conversation's tracker (all sessions)."""
+    sql = innermost(store)
+    if not isinstance(sql, SQLTrackerStore):
+        tracker = await store.retrieve(conversation_id)
+        events = tracker.events if tracker is not None else []
+        return {e.message_id for e in events if isinstance(e, UserUttered) and e.message_id}
+    query = select(sql.SQLEvent.data).where(
+        sql.SQLEvent.sender_id == conversation_id,
+        sql.SQLEvent.type_name == UserUttered.type_name,
+    )
+    rows = _all(sql, query)
+    ids = (json.loads(data).get("message_id") for (data,) in rows)
+    return {message_id for message_id in ids if message_id}
+
+
+async def conversation_messages(store: TrackerStore, conversation_id: str) -> List[Dict[str, Any]]:
+    """The conversation's ``user`` and ``bot`` events (all sessions), in the
+    order stored, as Rasa serialises them."""
+    kinds = (UserUttered.type_name, BotUttered.type_name)
+    sql = innermost(store)
+    if not isinstance(sql, SQLTrackerStore):
+        tracker = await store.retrieve_full_tracker(conversation_id)
+        events = tracker.events if tracker is not None else []
+        return [e.as_dict() for e in events if e.type_name in kinds]
+    query = (
+        select(sql.SQLEvent.data)
+        .where(sql.SQLEvent.sender_id == conversation_id, sql.SQLEvent.type_name.in_(kinds))
+        .order_by(sql.SQLEvent.id)
+    )
+    return [json.loads(data) for (data,) in _all(sql, query)]
+
+
+def _first(sql: SQLTrackerStore, query: Any) -> Any:
+    with sql.engine.connect() as connection:
+        return connection.execute(query).first()
+
+
+def _all(sql: SQLTrackerStore, query: Any) -> list:
+    with sql.engine.connect() as connection:
+        return list(connection.execute(query))
