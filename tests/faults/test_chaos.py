@@ -6,7 +6,8 @@ duplicated, order kept per conversation; clients reconnect by themselves
 and replay what they missed within 2 s of reconnecting.
 
 Size: CHAOS_MESSAGES (visitor messages plus answers), CHAOS_VISITORS (200),
-CHAOS_OPERATORS (20). `make test` runs 2,000 messages per engine (about a
+CHAOS_OPERATORS (20). `make test` runs it alone, after the rest of the
+suite (its replays are timed), with 2,000 messages per engine (about a
 minute and a half each: Rasa loads and saves a tracker for every message,
 so 10,000 would take 6-7 minutes per engine, over the suite's budget);
 `make chaos` runs the full 10,000 on both engines. Each run's figures are
