@@ -11,10 +11,9 @@ for their busy timeout and then fail with "database is locked".
 
 from __future__ import annotations
 
-import asyncio
+import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.databases import fresh_database
-from tests.support.processes import MODEL, Stack, free_port, start_stack
+from tests.support.processes import MODEL, ROOT, Stack, free_port, start_stack
 
 LOCK_SCRIPT = """
 import sqlite3, sys, time
@@ -41,73 +40,44 @@ for connection in connections:
 
 
 class TcpProxy:
-    """A loopback TCP proxy, in its own thread, that can be cut and restored."""
+    """A loopback TCP proxy that can be cut and restored, in its own process
+    (``tests/support/tcp_proxy.py``)."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = free_port()
-        self.cut_now = False
-        self._loop = asyncio.new_event_loop()
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._process: subprocess.Popen | None = None
 
     def start(self) -> TcpProxy:
-        self._thread.start()
-        self._ready.wait(10)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.tcp_proxy", *map(str, (*self.target, self.port))],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._expect("ready")
         return self
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._client, "127.0.0.1", self.port)
-        )
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
+    def _expect(self, line: str) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        assert self._process.stdout.readline().strip() == line
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.cut_now:
-            writer.close()
-            return
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        self._writers.update((writer, upstream_writer))
-        await asyncio.gather(
-            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
-        )
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self._writers.discard(writer)
-            writer.close()
-
-    def _drop_all(self) -> None:
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
+    def _signal(self, sent: signal.Signals, answer: str) -> None:
+        assert self._process is not None
+        self._process.send_signal(sent)
+        self._expect(answer)
 
     def cut(self) -> None:
         """Drop every open connection and refuse new ones."""
-        self.cut_now = True
-        self._loop.call_soon_threadsafe(self._drop_all)
+        self._signal(signal.SIGUSR1, "cut")
 
     def restore(self) -> None:
-        self.cut_now = False
+        self._signal(signal.SIGUSR2, "restored")
 
     def stop(self) -> None:
-        self.cut()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
 
     def url_for(self, url: str) -> str:
         """``url`` (a PostgreSQL URL) going through this proxy."""
