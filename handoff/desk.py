@@ -20,7 +20,7 @@ from handoff.domain import (
     transfers,
     views,
 )
-from handoff.domain.errors import Invalid
+from handoff.domain.errors import Invalid, Unauthorized
 from handoff.domain.operators import operator_for_token
 from handoff.models import (
     ABANDONED,
@@ -376,6 +376,21 @@ class Desk:
         if view["status"] == OFFLINE:
             self.presence.start_grace(view["id"])
         return view
+
+    async def login(self, username: str, password: str, address: str) -> tuple[str, Operator]:
+        """Open a session (token, operator); failed attempts count against the
+        account's and the address's limits, which refuse further tries."""
+        ttl = self.settings.session_ttl_seconds
+
+        def attempt(uow: UnitOfWork) -> tuple[str, Operator]:
+            self.limits.check_login(username, address)
+            try:
+                return operators.login(uow, username, password, ttl)
+            except Unauthorized:
+                self.limits.login_failed(username, address)
+                raise
+
+        return await self.run(attempt)
 
     async def logout(self, token: str) -> None:
         operator_id = await self.run(lambda uow: operators.logout(uow, token))

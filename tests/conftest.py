@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import browser, host_url  # noqa: F401 - shared fixtures
+from tests.support.clients import Operator
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.fake_graph import FakeGraph
 from tests.support.processes import MODEL, ROOT, Service, Stack, start_handoff, start_stack
@@ -71,6 +72,14 @@ def handoff(
         service = start_handoff(url, folder, extra_env=handoff_settings)
         yield service
         service.stop()
+
+
+@pytest.fixture
+def operator(stack: Stack) -> Iterator[Operator]:
+    """The demo operator's console connection (REST login, then socket.io)."""
+    client = Operator(stack.handoff_url)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.support.clients import Operator, Visitor
-from tests.support.processes import RASA, RASA_TOKEN, ROOT, Stack
+from tests.support.processes import RASA, ROOT, Stack
 
 pytestmark = pytest.mark.slow
 
@@ -75,16 +74,6 @@ def stack_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "short.tar.gz"
 
 
-def tracker(stack: Stack, conversation_id: str) -> dict:
-    response = requests.get(
-        f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
-        params={"token": RASA_TOKEN},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()
-
-
 def handed_off(stack: Stack, operator: Operator, text: str = "oi") -> tuple[Visitor, dict]:
     visitor = Visitor(stack.rasa_url)
     visitor.say(text, metadata={"name": "Teste", "email": "teste@example.com"})
@@ -99,13 +88,6 @@ def service(stack: Stack, name: str):
     return next(s for s in stack.services if s.name == name)
 
 
-@pytest.fixture
-def operator(stack: Stack):
-    client = Operator(stack.handoff_url)
-    yield client
-    client.close()
-
-
 def test_restart_payload_does_not_wake_the_bot(stack: Stack, operator: Operator):
     visitor, queued = handed_off(stack, operator)
     visitor.say("/restart")
@@ -114,7 +96,7 @@ def test_restart_payload_does_not_wake_the_bot(stack: Stack, operator: Operator)
     operator.wait_for("message:new", lambda m: m["text"] == "alguém aí?")
     time.sleep(QUIET)
     assert visitor.received_nothing()
-    assert tracker(stack, visitor.session_id)["paused"] is True
+    assert stack.tracker(visitor.session_id)["paused"] is True
     assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
     visitor.close()
 
@@ -139,7 +121,7 @@ def test_session_expiry_during_an_attendance_keeps_the_bot_silent(stack: Stack, 
     operator.wait_for("message:new", lambda m: m["text"] == "ainda estou esperando")
     time.sleep(QUIET)
     assert visitor.received_nothing()
-    state = tracker(stack, visitor.session_id)
+    state = stack.tracker(visitor.session_id)
     assert state["paused"] is True
     assert [e["event"] for e in state["events"]].count("session_started") >= 1
     visitor.close()

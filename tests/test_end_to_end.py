@@ -21,13 +21,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def operator(stack: Stack):
-    client = Operator(stack.handoff_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def visitor(stack: Stack):
     client = Visitor(stack.rasa_url)
     yield client

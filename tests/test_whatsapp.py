@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -38,13 +37,6 @@ def backend() -> str:
 @pytest.fixture(scope="module")
 def stack_settings(graph: FakeGraph) -> dict[str, str]:
     return {"WHATSAPP_API_BASE_URL": graph.base_url}
-
-
-@pytest.fixture
-def operator(stack: Stack) -> Iterator[Operator]:
-    client = Operator(stack.handoff_url)
-    yield client
-    client.close()
 
 
 def citizen() -> str:

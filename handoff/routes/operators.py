@@ -5,10 +5,8 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff.db import UnitOfWork
-from handoff.domain.errors import Invalid, Unauthorized
-from handoff.domain.operators import change_own_password, login, operator_view, pause_reasons
-from handoff.models import Operator
+from handoff.domain.errors import Invalid
+from handoff.domain.operators import change_own_password, operator_view, pause_reasons
 from handoff.routes.common import (
     client_address,
     csrf_token,
@@ -30,22 +28,11 @@ async def login_route(request: Request) -> HTTPResponse:
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise Invalid("username and password are required")
-    ttl = settings(request).session_ttl_seconds
-    limits, address = desk(request).limits, client_address(request)
-
-    def attempt(uow: UnitOfWork) -> tuple[str, Operator]:
-        limits.check_login(username, address)
-        try:
-            return login(uow, username, password, ttl)
-        except Unauthorized:
-            limits.login_failed(username, address)
-            raise
-
-    token, operator = await desk(request).run(attempt)
+    token, operator = await desk(request).login(username, password, client_address(request))
     response = json(
         {"token": token, "csrf_token": csrf_token(token), "operator": operator_view(operator)}
     )
-    set_session_cookie(request, response, token, ttl)
+    set_session_cookie(request, response, token, settings(request).session_ttl_seconds)
     return response
 
 

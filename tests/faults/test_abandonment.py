@@ -11,12 +11,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 from playwright.sync_api import Browser, expect
 
 from tests.support.api import PASSWORD, Client, add_operator
 from tests.support.clients import Operator, Visitor
-from tests.support.processes import RASA_TOKEN, Service, Stack
+from tests.support.processes import Service, Stack
 from tests.test_browser import login
 
 pytestmark = pytest.mark.slow
@@ -54,16 +53,6 @@ def customer(stack: Stack, operator: Operator, name: str, text: str) -> tuple[Vi
         "attendance:queued", lambda a: a["conversation_id"] == visitor.session_id
     )
     return visitor, queued
-
-
-def tracker(stack: Stack, conversation_id: str) -> dict:
-    response = requests.get(
-        f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
-        params={"token": RASA_TOKEN},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()
 
 
 def test_a_silent_visitor_is_abandoned_and_the_slot_freed(
@@ -113,10 +102,10 @@ def test_a_silent_visitor_is_abandoned_and_the_slot_freed(
     # The customer comes back: the bot is awake, with the notice and protocol.
     notice = f"Número do protocolo: {protocol}"
     deadline = time.monotonic() + 20
-    state = tracker(stack, first.session_id)
+    state = stack.tracker(first.session_id)
     while state["paused"] and time.monotonic() < deadline:
         time.sleep(0.3)
-        state = tracker(stack, first.session_id)
+        state = stack.tracker(first.session_id)
     assert state["paused"] is False
     back = Visitor(stack.rasa_url, token=first.token)
     history = [m["text"] for m in back.history(stack.handoff_url).json()["messages"]]

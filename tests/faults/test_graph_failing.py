@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -38,13 +37,6 @@ def backend() -> str:
 @pytest.fixture(scope="module")
 def stack_settings(graph: FakeGraph) -> dict[str, str]:
     return {"WHATSAPP_API_BASE_URL": graph.base_url}
-
-
-@pytest.fixture
-def operator(stack: Stack) -> Iterator[Operator]:
-    client = Operator(stack.handoff_url)
-    yield client
-    client.close()
 
 
 def gaps(times: list[float]) -> list[float]:

@@ -105,6 +105,16 @@ class Stack:
         for service in reversed(self.services):
             service.stop()
 
+    def tracker(self, conversation_id: str) -> dict:
+        """The conversation's tracker, read from Rasa's HTTP API."""
+        response = requests.get(
+            f"{self.rasa_url}/conversations/{conversation_id}/tracker",
+            params={"token": RASA_TOKEN},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
 
 def handoff_env(database_url: str, port: int, rasa_url: str) -> dict[str, str]:
     return {
