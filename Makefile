@@ -68,7 +68,8 @@ run: train ## Migrate, load demo data, start Rasa, actions and the handoff servi
 # The chaos run comes after, alone: it measures replays against a 2 s limit,
 # and sharing the two cores with another module's processes measures that
 # module instead (tests/faults/test_chaos.py).
-test: train ## Run the whole test suite (SQLite and PostgreSQL)
+test: train ## Install what is missing (chromium; starts PostgreSQL, Redis) and run the whole suite
+	@bash scripts/test_prereqs.sh
 	@.venv/bin/python -m pytest -n 2 --dist loadscope --ignore=tests/faults/test_chaos.py
 	@.venv/bin/python -m pytest tests/faults/test_chaos.py
 
