@@ -1,0 +1,53 @@
+"""The one rule for text that enters the service desk, on every edge.
+
+Rasa (Python 3.10) and the handoff service (3.11) both import this
+dependency-free module, so a visitor's message, a WhatsApp text, an
+operator's reply and a name typed in a form are stored the same way on
+SQLite and PostgreSQL, and what one side accepted the other can store.
+
+The rule (stated in docs/architecture.md, "Input rules"):
+
+- a lone UTF-16 surrogate (U+D800-U+DFFF, which JSON can carry as
+  ``"\\ud800"`` but no UTF-8 database can store) becomes U+FFFD;
+- Unicode non-characters (U+FDD0-U+FDEF and U+xFFFE/U+xFFFF of every
+  plane) become U+FFFD;
+- NUL (refused by PostgreSQL) and the other C0 controls except tab, line
+  feed and carriage return, plus DEL, are removed;
+- nothing else changes: accents, emoji, right-to-left scripts stay as typed.
+
+Length limits are the caller's (they are counted after cleaning).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REPLACEMENT = "\ufffd"
+_REPLACED = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+_REMOVED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _is_plane_nonchar(char: str) -> bool:
+    return ord(char) > 0xFFFF and (ord(char) & 0xFFFE) == 0xFFFE
+
+
+def clean_text(value: str) -> str:
+    """``value`` made storable by the rule above (unchanged if it already is)."""
+    if value.isascii():
+        return _REMOVED.sub("", value) if _REMOVED.search(value) else value
+    value = _REMOVED.sub("", _REPLACED.sub(REPLACEMENT, value))
+    if any(ord(c) > 0xFFFF for c in value):
+        value = "".join(REPLACEMENT if _is_plane_nonchar(c) else c for c in value)
+    return value
+
+
+def clean_json(value: Any) -> Any:
+    """Every string (keys included) of a decoded JSON value, cleaned."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [clean_json(item) for item in value]
+    if isinstance(value, dict):
+        return {clean_text(k) if isinstance(k, str) else k: clean_json(v) for k, v in value.items()}
+    return value
