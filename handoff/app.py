@@ -64,10 +64,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     @app.after_server_start
     async def catch_up(_app: Sanic) -> None:
         app.ctx.session_watch = asyncio.ensure_future(connections.watch())
-        desk.in_background(desk.deliver_pending())
+        await desk.outbox.start()
         desk.in_background(desk.reconcile())
-        desk.in_background(desk.close_pending())
-        desk.in_background(desk.resume_transfers())
         desk.start_abandonment_sweep()
         await desk.watch_absent_operators()
         await desk.reload_knowledge_base_if_changed()

@@ -27,7 +27,7 @@ class DatabaseUnavailable(DomainError):
         super().__init__("Banco de dados indisponível no momento. Tente novamente em instantes.")
 
 
-def _is_unavailable(error: DBAPIError) -> bool:
+def is_unavailable(error: DBAPIError) -> bool:
     """A lost or refused connection (PostgreSQL) or a lock held too long
     (SQLite), as opposed to a bug such as a constraint violation."""
     if error.connection_invalidated:
@@ -97,6 +97,8 @@ class UnitOfWork:
 
     session: Session
     notices: list[Notice] = field(default_factory=list)
+    # Whether it wrote outbox jobs: the worker is woken after the commit.
+    outbox_touched: bool = False
 
     def notify(self, target: str, name: str, payload: dict[str, Any]) -> None:
         """Queue a real-time event; it leaves only after commit."""
@@ -127,7 +129,7 @@ class Database:
                     session.rollback()
                 except DBAPIError:
                     pass  # the connection is gone; the server rolled back for us
-                if isinstance(error, DBAPIError) and _is_unavailable(error):
+                if isinstance(error, DBAPIError) and is_unavailable(error):
                     raise DatabaseUnavailable() from error
                 raise
 

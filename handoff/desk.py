@@ -11,6 +11,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+from handoff import outbox
 from handoff.db import Database, DatabaseUnavailable, Notice, UnitOfWork
 from handoff.domain import (
     attendances,
@@ -20,8 +21,11 @@ from handoff.domain import (
     transfers,
     views,
 )
+from handoff.domain.attendances import CLOSING
+from handoff.domain.conversation import DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS, RECONCILE
 from handoff.domain.errors import Invalid, Unauthorized
 from handoff.domain.operators import operator_for_token
+from handoff.domain.transfers import RETRY_TRANSFER
 from handoff.models import (
     ABANDONED,
     CANCELLED,
@@ -29,7 +33,6 @@ from handoff.models import (
     FINISHED,
     OFFLINE,
     SENT,
-    Attendance,
     Operator,
 )
 from handoff.presence import Presence
@@ -46,25 +49,17 @@ from handoff.rate_limits import RateLimits
 from handoff.settings import Settings
 
 log = logging.getLogger(__name__)
-# Longest pause between two tries of a closing flow Rasa did not accept.
-CLOSING_RETRY_MAX_SECONDS = 30.0
-# Longest pause between two tries of a transfer the action server missed:
-# short, since the customer was told to wait; each try is one small request.
-TRANSFER_RETRY_MAX_SECONDS = 10.0
 # The closing flow Rasa runs for each way an attendance ends (data/rules.yml).
 CLOSING_INTENTS = {
     FINISHED: INTENT_FINISHED,
     CANCELLED: INTENT_CANCELLED,
     ABANDONED: INTENT_ABANDONED,
 }
-# Pauses between two tries of an operator message Rasa did not accept: short,
-# since the customer is waiting and each try is one small request.
-DELIVERY_RETRY_FIRST_SECONDS = 0.5
-DELIVERY_RETRY_MAX_SECONDS = 4.0
-# How often to ask whether a starting Rasa serves yet.
-RASA_POLL_SECONDS = 0.5
-# How long a reconciliation keeps trying conversations Rasa could not give.
-RECONCILE_RETRY_SECONDS = 600.0
+# Longest pause between two tries of a transfer the action server missed:
+# short, since the customer was told to wait; each try is one small request.
+TRANSFER_RETRY_MAX_SECONDS = 10.0
+# Outbox job kinds that wait for Rasa: made due at once when Rasa announces its start.
+RASA_JOBS = (DELIVER_OPERATOR_MESSAGE, CLOSING, RETRY_TRANSFER, RECONCILE)
 T = TypeVar("T")
 Publisher = Callable[[list[Notice]], Awaitable[None]]
 
@@ -82,13 +77,12 @@ class Desk:
         self.limits = RateLimits(settings)
         self._kb_signature: tuple[tuple[str, int, int], ...] | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        # One courier task per conversation with operator messages to deliver.
-        self._couriers: dict[str, asyncio.Task[None]] = {}
-        self._wakeups: dict[str, asyncio.Event] = {}
-        # Messages the customer's channel refused: they wait for the
-        # operator's "Tentar novamente" (after a restart they are tried once).
-        self._refused: set[int] = set()
-        self._stopping = asyncio.Event()
+        self.outbox = outbox.Outbox(self.run, f"{settings.host}:{settings.port}")
+        self.outbox.register(DELIVER_OPERATOR_MESSAGE, self._deliver_operator_message)
+        self.outbox.register(CLOSING, self._close_conversation)
+        self.outbox.register(RETRY_TRANSFER, self._retry_transfer)
+        self.outbox.register(RECONCILE, self._reconcile)
+        self.outbox.register(IMPORT_EVENTS, self._import_events)
 
     async def run(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in its own transaction in a worker thread; after the
@@ -98,15 +92,17 @@ class Desk:
         Rasa killed while its event broker posted): a committed message
         always reaches the consoles."""
 
-        def in_transaction() -> tuple[T, list[Notice]]:
+        def in_transaction() -> tuple[T, UnitOfWork]:
             with self.db.unit_of_work() as uow:
                 result = work(uow)
-            return result, uow.notices
+            return result, uow
 
         async def commit_then_publish() -> T:
-            result, notices = await asyncio.to_thread(in_transaction)
-            if notices:
-                await self._publish(notices)
+            result, uow = await asyncio.to_thread(in_transaction)
+            if uow.outbox_touched:
+                self.outbox.wake()
+            if uow.notices:
+                await self._publish(uow.notices)
             return result
 
         task = asyncio.ensure_future(commit_then_publish())
@@ -130,136 +126,96 @@ class Desk:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # --- operator messages on their way to the customer
+    # --- the outbox's jobs (written by the domain, done here)
 
-    def deliver(self, conversation_id: str) -> None:
-        """Wake the conversation's courier, which hands its undelivered
-        operator messages to Rasa one at a time, in the order written.
-        While stopping, messages stay stored for the next start."""
-        if self._stopping.is_set():
-            return
-        wake = self._wakeups.setdefault(conversation_id, asyncio.Event())
-        wake.set()
-        courier = self._couriers.get(conversation_id)
-        if courier is None or courier.done():
-            self._couriers[conversation_id] = asyncio.ensure_future(
-                self._courier(conversation_id, wake)
-            )
-
-    async def _courier(self, conversation_id: str, wake: asyncio.Event) -> None:
-        """Deliver until nothing is left. A message Rasa does not accept
-        (Rasa or its database away) is marked failed, so the operator sees
-        it, and tried again with back-off; the ones after it wait, so the
-        customer reads them in order. A message the channel refused (Meta,
-        after its own retries) is marked failed and left to the operator's
-        retry; the ones after it go on."""
-        delay = DELIVERY_RETRY_FIRST_SECONDS
+    async def _deliver_operator_message(self, job: dict[str, Any]) -> outbox.Then:
+        """Hand one operator message to Rasa, which appends it once however
+        often it is sent (after a time-out we cannot know whether Rasa took
+        it). Rasa away: the operator sees "falhou", and it is tried again
+        (the ones after it wait, so the customer reads them in order). The
+        channel refused it (Meta, after its own retries): failed, for the
+        operator's "Tentar novamente"; the ones after it go on."""
+        message_id = job["message_id"]
         try:
-            while wake.is_set():
-                wake.clear()
-                try:
-                    waiting = await self.run(
-                        lambda uow: conversation.undelivered(uow.session, conversation_id)
-                    )
-                    for message_id, text, delivery in waiting:
-                        if message_id not in self._refused:
-                            await self._hand_over(message_id, conversation_id, text, delivery)
-                    delay = DELIVERY_RETRY_FIRST_SECONDS
-                except (RasaUnavailable, DatabaseUnavailable) as error:
-                    log.warning("delivery to %s paused %.1f s: %s", conversation_id, delay, error)
-                    wake.set()
-                    try:
-                        await asyncio.wait_for(self._stopping.wait(), delay)
-                        return
-                    except TimeoutError:
-                        delay = min(delay * 2, DELIVERY_RETRY_MAX_SECONDS)
-        finally:
-            if self._couriers.get(conversation_id) is asyncio.current_task():
-                del self._couriers[conversation_id]
-                self._wakeups.pop(conversation_id, None)
-
-    async def _hand_over(
-        self, message_id: int, conversation_id: str, text: str, delivery: str
-    ) -> None:
-        """One message to Rasa, which appends it once however often it is sent
-        (after a time-out we cannot know whether Rasa took it)."""
-        try:
-            await self.rasa.send_bot_message(conversation_id, text, message_id)
+            await self.rasa.send_bot_message(job["conversation_id"], job["text"], message_id)
         except ChannelRefused as error:
             log.warning("message %s refused by the customer's channel: %s", message_id, error)
-            self._refused.add(message_id)
-            if delivery != FAILED:
-                await self.run(lambda uow: conversation.set_delivery(uow, message_id, FAILED))
+            return partial(conversation.record_handover, message_id=message_id, state=FAILED)
+        except RasaUnavailable as error:
+            raise outbox.Unavailable(
+                str(error),
+                then=partial(conversation.record_handover, message_id=message_id, state=FAILED),
+            ) from error
+        return partial(conversation.record_handover, message_id=message_id, state=SENT)
+
+    async def _close_conversation(self, job: dict[str, Any]) -> outbox.Then:
+        """Resume the bot with the closing intent (protocol as an entity)."""
+        protocol = job.get("protocol")
+        entities = {"protocol": protocol} if protocol else {}
+        try:
+            await self.rasa.resume_with_intent(
+                job["conversation_id"], CLOSING_INTENTS[job["status"]], entities
+            )
+        except RasaUnavailable as error:
+            raise outbox.Unavailable(str(error)) from error
+        return partial(attendances.mark_closing_sent, attendance_id=job["attendance_id"])
+
+    async def _retry_transfer(self, job: dict[str, Any]) -> None:
+        """Ask Rasa to run the transfer again until the attendance is open
+        (the action opens it and so ends the request)."""
+        conversation_id = job["conversation_id"]
+        waited = await self.run(lambda uow: transfers.transfer_wait(uow.session, conversation_id))
+        if waited is None:
             return
-        except RasaUnavailable:
-            if delivery != FAILED:
-                await self.run(lambda uow: conversation.set_delivery(uow, message_id, FAILED))
-            raise
-        await self.run(lambda uow: conversation.set_delivery(uow, message_id, SENT))
+        try:
+            await self.rasa.trigger_intent(conversation_id, INTENT_RETRY_TRANSFER)
+        except RasaUnavailable as error:
+            raise outbox.Unavailable(str(error)) from error
+        raise outbox.Later(min(max(waited, 1.0), TRANSFER_RETRY_MAX_SECONDS))
 
-    async def deliver_pending(self) -> None:
-        """After a restart: messages stored but not (known to be) handed to Rasa."""
-        waiting = await self.run(lambda uow: conversation.undelivered_conversations(uow.session))
-        for conversation_id in waiting:
-            self.deliver(conversation_id)
-
-    async def reconcile(self, wait_for_rasa: float = 0.0) -> None:
-        """Import what Rasa holds for open attendances but we never received
+    async def _reconcile(self, job: dict[str, Any]) -> outbox.Then:
+        """Import what Rasa holds for an open attendance but we never received
         (the event broker's queue lives in Rasa's memory, so it dies with a
-        killed Rasa). Runs at start-up and when Rasa announces its own start,
-        waiting up to ``wait_for_rasa`` seconds for it to serve; a
-        conversation Rasa or the database cannot answer for now is tried
-        again with back-off for up to RECONCILE_RETRY_SECONDS. Idempotent."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_for_rasa
-        while not await self.rasa.is_reachable() and loop.time() < deadline:
-            await asyncio.sleep(RASA_POLL_SECONDS)
-        deadline = loop.time() + RECONCILE_RETRY_SECONDS
-        delay = DELIVERY_RETRY_FIRST_SECONDS
-        while True:
-            try:
-                waiting = await self.run(lambda uow: attendances.open_conversations(uow.session))
-                break
-            except DatabaseUnavailable:
-                await asyncio.sleep(delay)
-        while waiting and loop.time() < deadline:
-            waiting = [c for c in waiting if not await self._reconcile_one(c)]
-            if waiting:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, CLOSING_RETRY_MAX_SECONDS)
-        if waiting:
-            log.error("reconciliation gave up on %s conversation(s)", len(waiting))
-
-    async def _reconcile_one(self, conversation_id: str) -> bool:
-        """Import one conversation's missed messages; False to try again later."""
+        killed Rasa). Idempotent."""
+        conversation_id = job["conversation_id"]
         try:
             events = await self.rasa.conversation_messages(conversation_id)
-            stored = await self.run(
-                partial(
-                    conversation.import_missed_events,
-                    conversation_id=conversation_id,
-                    events=events,
-                )
-            )
-        except (RasaUnavailable, DatabaseUnavailable) as error:
-            log.warning("reconciliation of %s postponed: %s", conversation_id, error)
-            return False
-        if stored:
-            log.info("reconciled %s message(s) of %s from Rasa", stored, conversation_id)
-        return True
+        except RasaUnavailable as error:
+            raise outbox.Unavailable(str(error)) from error
+        return partial(
+            conversation.import_missed_events, conversation_id=conversation_id, events=events
+        )
+
+    async def _import_events(self, job: dict[str, Any]) -> outbox.Then:
+        """Events set aside when they first failed: stored now, or failed again."""
+        return partial(
+            conversation.record_conversation_events,
+            conversation_id=job["conversation_id"],
+            events=job["events"],
+        )
+
+    async def reconcile(self) -> None:
+        """At start-up and when Rasa announces its start: one reconciliation
+        job per open attendance, and every job waiting for Rasa made due."""
+
+        def work(uow: UnitOfWork) -> None:
+            conversation.queue_reconciliations(uow)
+            outbox.make_all_due(uow, RASA_JOBS)
+
+        await self.run(work)
+
+    # --- operators' messages and attendances
 
     async def send_message(
         self, token: str, attendance_id: Any, text: Any, client_id: Any
     ) -> dict[str, Any]:
-        """Store first, then deliver in the background; a retry is harmless."""
-        message, attendance, created = await self.as_operator(
+        """Stored with its delivery job; a retry is harmless."""
+        message, attendance, _created = await self.as_operator(
             token,
             lambda uow, op: conversation.send_operator_message(
                 uow, op, attendance_id, text, client_id
             ),
         )
-        if created:
-            self.deliver(attendance.conversation_id)
         return {
             "message": views.message_view(message),
             "protocol": attendance.protocol,
@@ -267,58 +223,27 @@ class Desk:
 
     async def retry(self, token: str, message_id: Any) -> dict[str, Any]:
         """Deliver a failed operator message again (same message, no duplicate)."""
-        message, conversation_id = await self.as_operator(
+        message = await self.as_operator(
             token, lambda uow, op: conversation.retry_delivery(uow, op, message_id)
         )
-        self._refused.discard(message.id)
-        self.deliver(conversation_id)
         return {"message": views.message_view(message)}
 
     async def end(self, token: str, attendance_id: Any, outcome: str) -> dict[str, Any]:
-        """Finish or cancel; then let Rasa's closing flow speak (Z3)."""
-        attendance, changed = await self.as_operator(
+        """Finish or cancel; the closing flow is queued with it (Z3)."""
+        attendance, _changed = await self.as_operator(
             token, lambda uow, op: attendances.end_attendance(uow, op, attendance_id, outcome)
         )
-        if changed:
-            self.in_background(self._close_conversation(attendance))
         return views.attendance_view(attendance)
 
-    async def _close_conversation(self, attendance: Attendance) -> None:
-        """Resume the bot with the closing intent, retrying with back-off until
-        Rasa accepts it; what is still pending at a restart is resumed then."""
-        intent = CLOSING_INTENTS[attendance.status]
-        entities = {"protocol": attendance.protocol} if attendance.protocol else {}
-        delay = 1.0
-        while True:
-            try:
-                await self.rasa.resume_with_intent(attendance.conversation_id, intent, entities)
-                break
-            except RasaUnavailable as error:
-                log.warning(
-                    "closing flow of attendance %s failed, retrying in %.0f s: %s",
-                    attendance.id,
-                    delay,
-                    error,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, CLOSING_RETRY_MAX_SECONDS)
-        await self.run(lambda uow: attendances.mark_closing_sent(uow, attendance.id))
-
-    async def close_pending(self) -> None:
-        """Closing flows that never reached Rasa before a restart."""
-        pending = await self.run(lambda uow: attendances.pending_closings(uow.session))
-        for attendance in pending:
-            self.in_background(self._close_conversation(attendance))
-
-    # --- customers who left, transfers the action server missed
+    # --- customers who left
 
     def start_abandonment_sweep(self) -> None:
         self._sweeper = asyncio.ensure_future(self._sweep_abandoned())
 
     async def _sweep_abandoned(self) -> None:
         """Close the attendances of customers who went silent (see
-        ``attendances.abandon_silent_attendances``) and tell them, through
-        Rasa, that it ended and with which protocol."""
+        ``attendances.abandon_silent_attendances``, which queues each one's
+        closing flow: the customer is told it ended, with the protocol)."""
         silence = timedelta(seconds=self.settings.abandon_after_seconds)
         interval = min(max(silence.total_seconds() / 4, 0.5), 60.0)
         while True:
@@ -332,38 +257,11 @@ class Desk:
                 continue
             for attendance in abandoned:
                 log.info("attendance %s abandoned by its customer", attendance.id)
-                self.in_background(self._close_conversation(attendance))
 
     async def record_rasa_events(self, events: Any) -> int:
-        """Store the messages of Rasa's event broker; a transfer Rasa could not
-        make (the action server was away) is retried until it is made."""
-
-        def work(uow: UnitOfWork) -> tuple[int, list[str]]:
-            stored = conversation.record_rasa_events(uow, events)
-            return stored, transfers.note_pending_transfers(uow, events)
-
-        stored, waiting = await self.run(work)
-        for conversation_id in waiting:
-            self.in_background(self._retry_transfer(conversation_id))
-        return stored
-
-    async def _retry_transfer(self, conversation_id: str) -> None:
-        """Ask Rasa to run the transfer again, with back-off, until the
-        attendance is open (the action opens it and so ends the request)."""
-        delay = 1.0
-        while await self.run(lambda uow: transfers.transfer_pending(uow.session, conversation_id)):
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, TRANSFER_RETRY_MAX_SECONDS)
-            try:
-                await self.rasa.trigger_intent(conversation_id, INTENT_RETRY_TRANSFER)
-            except RasaUnavailable as error:
-                log.warning("transfer of %s not retried yet: %s", conversation_id, error)
-
-    async def resume_transfers(self) -> None:
-        """Transfers still waiting at a restart."""
-        waiting = await self.run(lambda uow: transfers.pending_transfers(uow.session))
-        for conversation_id in waiting:
-            self.in_background(self._retry_transfer(conversation_id))
+        """Store the messages of Rasa's event broker (and note transfers Rasa
+        could not make); one conversation's failure sets only it aside."""
+        return await self.run(lambda uow: conversation.record_rasa_events(uow, events))
 
     # --- operators' availability and absence
 
@@ -438,15 +336,13 @@ class Desk:
         return await self.run(lambda uow: knowledge_base.load_articles(uow.session, folder))
 
     async def drain(self) -> None:
-        """On shutdown: let deliveries under way finish (a few seconds at
-        most). What is still undelivered stays stored and is delivered by the
-        next start (deliver_pending), as are closing flows (close_pending)."""
+        """On shutdown: let jobs under way finish (a few seconds at most) and
+        give the others back: they are stored, for this or another process."""
         self.presence.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
-        self._stopping.set()
-        tasks = {*self._background, *self._couriers.values()}
-        if tasks:
-            _done, waiting = await asyncio.wait(tasks, timeout=5)
+        await self.outbox.stop()
+        if self._background:
+            _done, waiting = await asyncio.wait(set(self._background), timeout=5)
             for task in waiting:
                 task.cancel()

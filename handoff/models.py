@@ -211,15 +211,19 @@ class TransferRequest(Base):
 
 class Message(Base):
     __tablename__ = "message"
+    # Ids are scoped to their attendance: two conversations (or two
+    # operators) may use the same client ids.
+    __table_args__ = (UniqueConstraint("attendance_id", "dedup_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id"), index=True)
     direction: Mapped[str] = mapped_column(String(16))
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
     text: Mapped[str] = mapped_column(Text)
-    # Makes every hand-over idempotent: "op:<client id>" for operator
-    # messages, "rasa:<message id>" for customer messages, "bot:<...>".
-    dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
+    # Makes every hand-over idempotent within the attendance:
+    # "op:<operator id>:<client id>" for operator messages, "rasa:<message
+    # id>" for customer messages, "bot:<Rasa timestamp>" for the bot's.
+    dedup_key: Mapped[str] = mapped_column(String(255))
     delivery: Mapped[str | None] = mapped_column(String(16))
     # The channel's own id of a sent operator message (WhatsApp's wamid).
     channel_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -269,3 +273,35 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendance.id"))
     details: Mapped[str | None] = mapped_column(Text)
+
+
+# Outbox job states: waiting to be done (or being done), or set aside after
+# too many failures (a dead letter, for a supervisor to retry or discard).
+JOB_PENDING, JOB_DEAD = "pending", "dead"
+
+
+class OutboxJob(Base):
+    """Work that leaves the service after a commit (handoff/outbox.py),
+    written in the same transaction as the change that causes it."""
+
+    __tablename__ = "outbox_job"
+    __table_args__ = (
+        Index("ix_outbox_job_due", "status", "next_try_at"),
+        Index("ix_outbox_job_key", "key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # Jobs of one key are done one at a time, in id order.
+    key: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=JOB_PENDING)
+    # At most one pending job per dedup value (e.g. one closing flow per attendance).
+    dedup: Mapped[str | None] = mapped_column(String(300), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

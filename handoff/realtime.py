@@ -23,6 +23,7 @@ from handoff.domain.operators import (
     room_ids,
     token_hash,
 )
+from handoff.domain.views import SUPERVISORS
 from handoff.models import CANCELLED, FINISHED
 from handoff.routes.common import SESSION_COOKIE
 from handoff.settings import Settings
@@ -60,9 +61,6 @@ def origin_check(settings: Settings) -> Callable[[str, dict[str, Any]], bool]:
         return origin in allowed or origin == own
 
     return allowed_origin
-
-
-SUPERVISORS = "supervisors"
 
 
 def make_publisher(sio: socketio.AsyncServer) -> Callable[[list[Notice]], Awaitable[None]]:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from handoff import outbox
 from handoff.db import UnitOfWork
 from handoff.domain.access import attendance_for, open_attendance_of, own_attendance
 from handoff.domain.admin import room_for_entry_point
@@ -27,11 +28,9 @@ from handoff.models import (
     AVAILABLE,
     CANCELLED,
     DELIVERED,
-    ENDED_STATES,
     FINISHED,
     FROM_CUSTOMER,
     FROM_OPERATOR,
-    OPEN_STATES,
     QUEUED,
     READ,
     SENT,
@@ -94,8 +93,25 @@ def open_attendance(
     return attendance, True
 
 
-# A customer who waited longer than this for the closing message gets none.
-CLOSING_MAX_AGE = timedelta(days=1)
+# The outbox job kind of a closing flow (handoff/desk.py).
+CLOSING = "closing"
+
+
+def queue_closing(uow: UnitOfWork, attendance: Attendance) -> None:
+    """Let Rasa's closing flow speak (protocol and closing message, Z3) once
+    every operator message before it reached the customer."""
+    outbox.enqueue(
+        uow,
+        kind=CLOSING,
+        key=outbox.to_customer(attendance.conversation_id),
+        payload={
+            "attendance_id": attendance.id,
+            "conversation_id": attendance.conversation_id,
+            "status": attendance.status,
+            "protocol": attendance.protocol,
+        },
+        dedup=f"closing:{attendance.id}",
+    )
 
 
 def mark_closing_sent(uow: UnitOfWork, attendance_id: int) -> None:
@@ -103,22 +119,6 @@ def mark_closing_sent(uow: UnitOfWork, attendance_id: int) -> None:
     attendance = uow.session.get(Attendance, attendance_id)
     if attendance is not None and attendance.closing_sent_at is None:
         attendance.closing_sent_at = utcnow()
-
-
-def pending_closings(session: Session) -> list[Attendance]:
-    """Ended attendances whose closing flow Rasa never accepted (a restart
-    interrupted its retries), up to CLOSING_MAX_AGE old."""
-    return list(
-        session.scalars(
-            select(Attendance)
-            .where(
-                Attendance.status.in_(ENDED_STATES),
-                Attendance.closing_sent_at.is_(None),
-                Attendance.ended_at >= utcnow() - CLOSING_MAX_AGE,
-            )
-            .order_by(Attendance.ended_at)
-        )
-    )
 
 
 def _choose_room(session: Session, room: Any, entry_point: Any, default_room: str) -> Room:
@@ -229,6 +229,7 @@ def end_attendance(
     attendance.status = outcome
     attendance.ended_at = utcnow()
     audit(uow.session, outcome, operator_id=operator.id, attendance_id=attendance.id)
+    queue_closing(uow, attendance)
     uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
     return attendance, True
 
@@ -273,6 +274,7 @@ def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Atte
         if attendance.protocol is None:
             give_protocol(uow, attendance)
         audit(session, ABANDONED, operator_id=attendance.operator_id, attendance_id=attendance.id)
+        queue_closing(uow, attendance)
         uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
         abandoned.append(attendance)
     return abandoned
@@ -293,14 +295,6 @@ def requeue_attendances_of(uow: UnitOfWork, operator_id: int) -> list[int]:
         uow.notify(f"operator:{operator_id}", "attendance:requeued", view)
         uow.notify(f"room:{attendance.room_id}", "attendance:queued", view)
     return [a.id for a in attendances]
-
-
-def open_conversations(session: Session) -> list[str]:
-    return list(
-        session.scalars(
-            select(Attendance.conversation_id).where(Attendance.status.in_(OPEN_STATES))
-        )
-    )
 
 
 def operators_with_active(session: Session) -> list[int]:

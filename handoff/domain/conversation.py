@@ -3,17 +3,20 @@ before delivery, customer and bot messages from Rasa, delivery receipts."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from handoff.db import UnitOfWork
+from handoff import outbox
+from handoff.db import UnitOfWork, is_unavailable
 from handoff.domain.access import attendance_for, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.protocols import give_protocol
+from handoff.domain.transfers import note_pending_transfer
 from handoff.domain.views import audience, message_view, required_text
 from handoff.models import (
     ACTIVE,
@@ -22,6 +25,9 @@ from handoff.models import (
     FROM_BOT,
     FROM_CUSTOMER,
     FROM_OPERATOR,
+    JOB_DEAD,
+    JOB_PENDING,
+    OPEN_STATES,
     PENDING,
     Attendance,
     Message,
@@ -30,6 +36,10 @@ from handoff.models import (
 )
 from handoff.settings import MAX_MESSAGE_LENGTH
 
+log = logging.getLogger(__name__)
+# Outbox job kinds this module writes (handled in handoff/desk.py).
+DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS = "operator_message", "import_events"
+RECONCILE = "reconcile"
 WHATSAPP = "whatsapp"
 # WhatsApp accepts free text only within 24 hours of the customer's last message.
 
@@ -50,22 +60,25 @@ def attendance_messages(
 def send_operator_message(
     uow: UnitOfWork, operator: Operator, attendance_id: Any, text: Any, client_id: Any
 ) -> tuple[Message, Attendance, bool]:
-    """Store an operator's message before it is delivered (O3, O4).
+    """Store an operator's message and its delivery job (O3, O4).
 
     The first operator message gives the attendance its protocol. A retry
-    with the same ``client_id`` returns the stored message and changes
-    nothing. Returns the message, its attendance and whether it is new.
+    with the same ``client_id`` (scoped to the operator and the attendance)
+    returns the stored message and changes nothing. Returns the message,
+    its attendance and whether it is new.
     """
     text = required_text(text, "text", MAX_MESSAGE_LENGTH)
     client_id = required_text(client_id, "client_id", 100)
     session = uow.session
-    dedup_key = f"op:{client_id}"
-    existing = session.scalar(select(Message).where(Message.dedup_key == dedup_key))
-    if existing is not None:
-        if existing.operator_id != operator.id:
-            raise Conflict("client_id already used")
-        return existing, session.get(Attendance, existing.attendance_id), False  # type: ignore[return-value]
     attendance = own_attendance(session, operator, attendance_id)
+    dedup_key = f"op:{operator.id}:{client_id}"
+    existing = session.scalar(
+        select(Message).where(
+            Message.attendance_id == attendance.id, Message.dedup_key == dedup_key
+        )
+    )
+    if existing is not None:
+        return existing, attendance, False
     if attendance.status != ACTIVE:
         raise Conflict("Este atendimento já foi encerrado.")
     now = utcnow()
@@ -86,8 +99,23 @@ def send_operator_message(
     )
     session.add(message)
     session.flush()
+    _queue_delivery(uow, message, attendance.conversation_id)
     uow.notify(audience(attendance), "message:new", message_view(message))
     return message, attendance, True
+
+
+def _queue_delivery(uow: UnitOfWork, message: Message, conversation_id: str) -> None:
+    outbox.enqueue(
+        uow,
+        kind=DELIVER_OPERATOR_MESSAGE,
+        key=outbox.to_customer(conversation_id),
+        payload={
+            "message_id": message.id,
+            "conversation_id": conversation_id,
+            "text": message.text,
+        },
+        dedup=f"message:{message.id}",
+    )
 
 
 def _require_whatsapp_window(session: Session, attendance: Attendance, now: datetime) -> None:
@@ -108,8 +136,9 @@ def _require_whatsapp_window(session: Session, attendance: Attendance, now: date
         )
 
 
-def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> tuple[Message, str]:
-    """Put a failed operator message back on its way; returns it and its conversation."""
+def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> Message:
+    """Put a failed operator message back on its way (same message, so the
+    customer never gets it twice)."""
     message = uow.session.get(Message, message_id) if isinstance(message_id, int) else None
     if message is None or message.operator_id != operator.id:
         raise NotFound("Mensagem não encontrada.")
@@ -119,7 +148,16 @@ def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> tupl
     if message.delivery != FAILED:
         raise Conflict("Esta mensagem não falhou.")
     set_delivery(uow, message.id, PENDING)
-    return message, attendance.conversation_id
+    _queue_delivery(uow, message, attendance.conversation_id)
+    return message
+
+
+def record_handover(uow: UnitOfWork, message_id: int, state: str) -> None:
+    """Rasa took an operator message (``SENT``) or could not (``FAILED``);
+    a state the channel already reported further along is kept."""
+    message = uow.session.get(Message, message_id)
+    if message is not None and message.delivery in (PENDING, FAILED) and message.delivery != state:
+        set_delivery(uow, message_id, state)
 
 
 def set_delivery(uow: UnitOfWork, message_id: int, state: str) -> None:
@@ -173,62 +211,99 @@ def _moves_forward(message: Message, status: Any) -> bool:
     return DELIVERY_ORDER.index(status) > DELIVERY_ORDER.index(message.delivery)
 
 
-def undelivered_conversations(session: Session) -> list[str]:
-    """Conversations with operator messages Rasa has not accepted yet."""
-    rows = session.scalars(
-        select(Attendance.conversation_id)
-        .join(Message, Message.attendance_id == Attendance.id)
-        .where(*_UNDELIVERED)
-        .distinct()
-    )
-    return list(rows)
-
-
-def undelivered(session: Session, conversation_id: str) -> list[tuple[int, str, str]]:
-    """The conversation's operator messages Rasa has not accepted yet, in the
-    order they were written: (id, text, delivery). A message whose channel
-    reported it failed (it has the channel's id) is not retried."""
-    rows = session.execute(
-        select(Message.id, Message.text, Message.delivery)
-        .join(Attendance, Attendance.id == Message.attendance_id)
-        .where(Attendance.conversation_id == conversation_id, *_UNDELIVERED)
-        .order_by(Message.id)
-    )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
-
-
-_UNDELIVERED = (
-    Message.direction == FROM_OPERATOR,
-    Message.delivery.in_((PENDING, FAILED)),
-    Message.channel_message_id.is_(None),
-)
-
-
 def record_rasa_events(uow: UnitOfWork, events: Any) -> int:
     """Store what Rasa's event broker reports for conversations in attendance.
 
-    Customer messages (``user`` events) and the bot's own utterances are
-    kept in the attendance's history; events of conversations without an
-    open attendance are ignored. Replays are harmless. Returns how many
-    messages were stored.
+    Each conversation's events are stored in a savepoint of their own: if
+    they fail (whatever the cause, but a database that is away), they are
+    set aside as an outbox job that tries them again and then becomes a
+    dead letter, and every other conversation goes on. Replays store
+    nothing twice. Returns how many messages were stored.
     """
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise Invalid("events must be a list of Rasa events")
+    by_conversation: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        if isinstance(event.get("sender_id"), str):
+            by_conversation.setdefault(event["sender_id"], []).append(event)
+    return sum(
+        _record_or_set_aside(uow, conversation_id, its_events)
+        for conversation_id, its_events in by_conversation.items()
+    )
+
+
+def _record_or_set_aside(uow: UnitOfWork, conversation_id: str, events: list[dict]) -> int:
+    notices = len(uow.notices)
+    try:
+        with uow.session.begin_nested():
+            return record_conversation_events(uow, conversation_id, events)
+    except DBAPIError as error:
+        if is_unavailable(error):
+            raise
+        failure: Exception = error
+    except Exception as error:  # noqa: BLE001 - whatever it is, it must not stop the others
+        failure = error
+    del uow.notices[notices:]
+    log.warning("events of %s set aside: %r", conversation_id, failure)
+    _set_aside(uow, conversation_id, events, f"{type(failure).__name__}: {failure}", JOB_PENDING)
+    return 0
+
+
+def set_aside_events(uow: UnitOfWork, events: Any) -> int:
+    """Events Rasa's broker gave up on: dead letters at once, per
+    conversation. Returns how many conversations were set aside."""
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise Invalid("events must be a list of Rasa events")
+    by_conversation: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_conversation.setdefault(str(event.get("sender_id"))[:255], []).append(event)
+    for conversation_id, its_events in by_conversation.items():
+        _set_aside(uow, conversation_id, its_events, "refused by the events route", JOB_DEAD)
+    return len(by_conversation)
+
+
+def _set_aside(
+    uow: UnitOfWork, conversation_id: str, events: list[dict], error: str, status: str
+) -> None:
+    outbox.enqueue(
+        uow,
+        kind=IMPORT_EVENTS,
+        key=outbox.from_customer(conversation_id),
+        payload={"conversation_id": conversation_id, "events": events},
+        status=status,
+        error=error[:2000],
+    )
+
+
+def record_conversation_events(
+    uow: UnitOfWork, conversation_id: str, events: list[dict[str, Any]]
+) -> int:
+    """Store one conversation's customer messages (``user`` events) and the
+    bot's own utterances, if it has an open attendance; note a transfer Rasa
+    could not make."""
+    attendance = open_attendance_of(uow.session, conversation_id)
     stored = 0
     for event in events:
-        kind, sender = event.get("event"), event.get("sender_id")
-        if kind not in ("user", "bot") or not isinstance(sender, str):
+        kind = event.get("event")
+        if kind == "bot":
+            note_pending_transfer(uow, conversation_id, event)
+        if attendance is None or kind not in ("user", "bot"):
             continue
-        if kind == "bot" and (event.get("metadata") or {}).get("handoff_message_id"):
+        if kind == "bot" and _metadata(event).get("handoff_message_id"):
             continue  # the echo of an operator message we delivered
-        attendance = open_attendance_of(uow.session, sender)
-        if attendance is None:
-            continue
         if kind == "user":
             stored += store_customer_message(uow, attendance, event)
         else:
             stored += _store_bot_message(uow, attendance, event)
     return stored
+
+
+def _metadata(event: dict[str, Any]) -> dict[str, Any]:
+    """An event's metadata; one of another shape is not Rasa's (Invalid)."""
+    metadata = event.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise Invalid("event metadata must be an object")
+    return metadata
 
 
 def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -247,24 +322,46 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"from": "visitor" if e["event"] == "user" else "bot", "text": text}
         if e["event"] == "user" and e.get("message_id"):
             item["client_id"] = e["message_id"]
-        operator_message = (e.get("metadata") or {}).get("handoff_message_id")
+        metadata = e.get("metadata")
+        operator_message = (
+            metadata.get("handoff_message_id") if isinstance(metadata, dict) else None
+        )
         if e["event"] == "bot" and operator_message is not None:
             item["handoff_message_id"] = operator_message
         history.append(item)
     return history
 
 
-def import_missed_events(uow: UnitOfWork, *, conversation_id: str, events: list[dict]) -> int:
+def queue_reconciliations(uow: UnitOfWork) -> None:
+    """One job per open attendance to import what Rasa holds and we missed."""
+    open_conversations = uow.session.scalars(
+        select(Attendance.conversation_id).where(Attendance.status.in_(OPEN_STATES))
+    )
+    for conversation_id in open_conversations:
+        outbox.enqueue(
+            uow,
+            kind=RECONCILE,
+            key=outbox.from_customer(conversation_id),
+            payload={"conversation_id": conversation_id},
+            dedup=f"reconcile:{conversation_id}",
+        )
+
+
+def import_missed_events(uow: UnitOfWork, *, conversation_id: str, events: list[dict]) -> None:
     """Store the messages of Rasa's tracker that arrived since the open
     attendance was queued and are not stored yet (reconciliation)."""
     attendance = open_attendance_of(uow.session, conversation_id)
     if attendance is None:
-        return 0
+        return
     since = attendance.queued_at.timestamp()
     recent = [
-        e for e in events if isinstance(e.get("timestamp"), int | float) and e["timestamp"] >= since
+        {**e, "sender_id": conversation_id}
+        for e in events
+        if isinstance(e.get("timestamp"), int | float) and e["timestamp"] >= since
     ]
-    return record_rasa_events(uow, recent)
+    stored = record_rasa_events(uow, recent)
+    if stored:
+        log.info("reconciled %s message(s) of %s from Rasa", stored, conversation_id)
 
 
 def store_customer_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
@@ -285,21 +382,33 @@ def _store_bot_message(uow: UnitOfWork, attendance: Attendance, event: dict[str,
 def _store_once(
     uow: UnitOfWork, attendance: Attendance, direction: str, text: str, key: str
 ) -> int:
+    """Store a message once per attendance and key. A replay stores nothing
+    but announces the stored message again: its first announcement may have
+    died with a process killed right after the commit (consoles show each
+    message once, by id)."""
     session = uow.session
-    if session.scalar(select(Message.id).where(Message.dedup_key == key)) is not None:
-        return 0
-    message = Message(
-        attendance_id=attendance.id,
-        direction=direction,
-        text=text[:MAX_MESSAGE_LENGTH],
-        dedup_key=key,
+    stored = _stored(session, attendance, key)
+    if stored is None:
+        message = Message(
+            attendance_id=attendance.id,
+            direction=direction,
+            text=text[:MAX_MESSAGE_LENGTH],
+            dedup_key=key,
+        )
+        try:
+            # Two deliveries of one event in concurrent transactions (the
+            # broker retrying while reconciliation imports it): one is kept.
+            with session.begin_nested():
+                session.add(message)
+        except IntegrityError:
+            return 0
+    uow.notify(audience(attendance), "message:new", message_view(stored or message))
+    return 1 if stored is None else 0
+
+
+def _stored(session: Session, attendance: Attendance, dedup_key: str) -> Message | None:
+    return session.scalar(
+        select(Message).where(
+            Message.attendance_id == attendance.id, Message.dedup_key == dedup_key
+        )
     )
-    try:
-        # Two deliveries of one event in concurrent transactions (the broker
-        # retrying while reconciliation imports it): the unique key keeps one.
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        return 0
-    uow.notify(audience(attendance), "message:new", message_view(message))
-    return 1

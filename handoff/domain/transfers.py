@@ -3,7 +3,7 @@
 Rasa's ``PendingTransferPolicy`` (bot/transfer_policy.py) answers such a
 failure with ``utter_transfer_pending`` ("aguarde"); the event broker brings
 that bot event here. The request is stored, so that a restart does not lose
-it, and the desk asks Rasa to run the transfer again until an attendance is
+it, and an outbox job asks Rasa to run the transfer again until an attendance is
 open for the conversation; opening one deletes the request.
 """
 
@@ -16,63 +16,59 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from handoff import outbox
 from handoff.db import UnitOfWork
 from handoff.domain.access import open_attendance_of
 from handoff.models import TransferRequest, utcnow
 
+# The outbox job kind that asks Rasa to run the transfer again (handoff/desk.py).
+RETRY_TRANSFER = "transfer"
 # The response Rasa gives when a transfer action failed (domain.yml).
 PENDING_TRANSFER_RESPONSE = "utter_transfer_pending"
 # A request older than this is dropped: the customer has surely written again.
 TRANSFER_MAX_AGE = timedelta(days=1)
 
 
-def note_pending_transfers(uow: UnitOfWork, events: list[dict[str, Any]]) -> list[str]:
-    """Store the transfer requests that Rasa's events announce; returns the
-    conversations newly waiting (a replayed event adds nothing)."""
+def note_pending_transfer(uow: UnitOfWork, conversation_id: str, event: dict[str, Any]) -> None:
+    """If Rasa's bot event announces a transfer it could not make, store the
+    request and the outbox job that retries it (a replay adds nothing)."""
+    metadata = event.get("metadata") or {}
+    if not isinstance(metadata, dict) or metadata.get("utter_action") != PENDING_TRANSFER_RESPONSE:
+        return
     session = uow.session
-    waiting: list[str] = []
-    for event in events:
-        metadata = event.get("metadata") or {}
-        sender = event.get("sender_id")
-        if event.get("event") != "bot" or not isinstance(metadata, dict):
-            continue
-        if metadata.get("utter_action") != PENDING_TRANSFER_RESPONSE or not isinstance(sender, str):
-            continue
-        if open_attendance_of(session, sender) is not None or transfer_pending(session, sender):
-            continue
-        try:
-            with session.begin_nested():
-                session.add(TransferRequest(conversation_id=sender[:255]))
-        except IntegrityError:
-            continue  # another process stored it a moment ago
-        waiting.append(sender)
-    return waiting
+    if open_attendance_of(session, conversation_id) is not None:
+        return
+    if transfer_pending(session, conversation_id):
+        return
+    try:
+        with session.begin_nested():
+            session.add(TransferRequest(conversation_id=conversation_id[:255]))
+    except IntegrityError:
+        return  # another process stored it a moment ago
+    outbox.enqueue(
+        uow,
+        kind=RETRY_TRANSFER,
+        key=outbox.to_customer(conversation_id),
+        payload={"conversation_id": conversation_id},
+        dedup=f"transfer:{conversation_id}",
+    )
 
 
 def transfer_pending(session: Session, conversation_id: str) -> bool:
-    """Whether the conversation still waits for its transfer (retries stop
-    after TRANSFER_MAX_AGE, e.g. if the action keeps failing for another
-    reason)."""
-    return (
-        session.scalar(
-            select(TransferRequest.id).where(
-                TransferRequest.conversation_id == conversation_id,
-                TransferRequest.requested_at >= utcnow() - TRANSFER_MAX_AGE,
-            )
+    return transfer_wait(session, conversation_id) is not None
+
+
+def transfer_wait(session: Session, conversation_id: str) -> float | None:
+    """How long (s) the conversation has waited for its transfer; None when
+    nothing waits (retries stop after TRANSFER_MAX_AGE, e.g. if the action
+    keeps failing for another reason)."""
+    requested = session.scalar(
+        select(TransferRequest.requested_at).where(
+            TransferRequest.conversation_id == conversation_id,
+            TransferRequest.requested_at >= utcnow() - TRANSFER_MAX_AGE,
         )
-        is not None
     )
-
-
-def pending_transfers(session: Session) -> list[str]:
-    """Conversations still waiting for their transfer (after a restart);
-    requests older than TRANSFER_MAX_AGE are dropped."""
-    session.execute(
-        delete(TransferRequest).where(TransferRequest.requested_at < utcnow() - TRANSFER_MAX_AGE)
-    )
-    return list(
-        session.scalars(select(TransferRequest.conversation_id).order_by(TransferRequest.id))
-    )
+    return None if requested is None else (utcnow() - requested).total_seconds()
 
 
 def forget_transfer(session: Session, conversation_id: str) -> None:

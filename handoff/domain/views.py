@@ -53,6 +53,10 @@ def message_view(message: Message) -> dict[str, Any]:
     }
 
 
+# The audience of what every supervisor hears (live view, dead letters).
+SUPERVISORS = "supervisors"
+
+
 def audience(attendance: Attendance) -> str:
     """Who hears about an attendance: its operator, or its room while queued."""
     if attendance.operator_id is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, text
 
+from handoff import outbox
 from handoff.db import UnitOfWork
 from handoff.domain import admin, records, reports
 from handoff.models import Operator, utcnow
@@ -162,3 +163,22 @@ async def reload_content(request: Request) -> HTTPResponse:
     await as_supervisor(request, lambda _uow, _op: None)
     changed = await desk(request).reload_knowledge_base()
     return json({"changed": changed})
+
+
+@bp.get("/dead-letters")
+async def dead_letters(request: Request) -> HTTPResponse:
+    """Work the outbox set aside after too many failures."""
+    rows = await as_supervisor(request, lambda uow, _op: outbox.dead_letters(uow.session))
+    return json({"dead_letters": rows})
+
+
+@bp.post("/dead-letters/<job_id:int>/retry")
+async def retry_dead_letter(request: Request, job_id: int) -> HTTPResponse:
+    view = await as_supervisor(request, lambda uow, op: outbox.retry_dead(uow, op.id, job_id))
+    return json({"dead_letter": view})
+
+
+@bp.post("/dead-letters/<job_id:int>/discard")
+async def discard_dead_letter(request: Request, job_id: int) -> HTTPResponse:
+    view = await as_supervisor(request, lambda uow, op: outbox.discard_dead(uow, op.id, job_id))
+    return json({"dead_letter": view})

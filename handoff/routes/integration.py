@@ -9,8 +9,6 @@ from handoff.domain import access, attendances, conversation, views
 from handoff.routes.common import desk, json_body, require_service, settings
 
 bp = Blueprint("integration")
-# How long a starting Rasa may take to serve after its broker announced it.
-RASA_START_SECONDS = 120.0
 
 
 @bp.post("/attendances")
@@ -45,12 +43,22 @@ async def rasa_events(request: Request) -> HTTPResponse:
     return json({"stored": stored})
 
 
+@bp.post("/rasa/dead-letters")
+async def rasa_dead_letters(request: Request) -> HTTPResponse:
+    """Events Rasa's broker gave up on (the events route kept refusing
+    them): set aside for a supervisor, never refused for their content."""
+    require_service(request)
+    events = json_body(request, list)
+    stored = await desk(request).run(lambda uow: conversation.set_aside_events(uow, events))
+    return json({"stored": stored})
+
+
 @bp.post("/rasa/started")
 async def rasa_started(request: Request) -> HTTPResponse:
     """Rasa's event broker announces a (re)start: what the previous Rasa
     process stored but never forwarded is imported from its tracker."""
     require_service(request)
-    desk(request).in_background(desk(request).reconcile(wait_for_rasa=RASA_START_SECONDS))
+    await desk(request).reconcile()
     return json({"reconciling": True}, status=202)
 
 
