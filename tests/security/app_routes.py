@@ -19,6 +19,7 @@ SERVICE_ROUTES = frozenset(
         "integration.open_attendance",
         "integration.rasa_events",
         "integration.rasa_started",
+        "integration.rasa_dead_letters",
         "integration.channel_receipts",
         "integration.open_attendance_of",
     }

@@ -101,6 +101,7 @@ def world(handoff: Service) -> World:
         "operator_id": owner.operator["id"],
         "room_id": 1,
         "conversation_id": uuid.uuid4().hex,
+        "job_id": MISSING,
     }
     missing = {
         **ids,
