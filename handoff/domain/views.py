@@ -40,6 +40,13 @@ def attendance_view(attendance: Attendance) -> dict[str, Any]:
     }
 
 
+def operator_client_id(message: Message) -> str | None:
+    """The console's own id of an operator message (key ``op:<operator>:<id>``)."""
+    if message.direction != FROM_OPERATOR:
+        return None
+    return message.dedup_key.split(":", 2)[-1]
+
+
 def message_view(message: Message) -> dict[str, Any]:
     return {
         "id": message.id,
@@ -48,7 +55,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "operator_id": message.operator_id,
         "text": message.text,
         "delivery": message.delivery,
-        "client_id": message.dedup_key[3:] if message.direction == FROM_OPERATOR else None,
+        "client_id": operator_client_id(message),
         "created_at": iso(message.created_at),
     }
 
