@@ -1,10 +1,22 @@
 // Supervision (supervisors and admins): live view, operators, rooms and
-// routing, reports with CSV and a chart, protocol lookup with export and print.
-import { $, el, api, formatDuration, formatTime } from "./api.js";
+// routing, reports with CSV and a chart, protocol lookup with export and
+// print, and the work the service set aside (dead letters) to retry or discard.
+import { $, el, api, confirmAction, formatDuration, formatTime } from "./api.js";
 
 const STATUS = { available: "Disponível", paused: "Pausa", offline: "Indisponível" };
 const ROLE = { operator: "Operador", supervisor: "Supervisor", admin: "Administrador" };
 const ATTENDANCE = { queued: "Na fila", active: "Em atendimento", finished: "Finalizado", cancelled: "Cancelado" };
+const DEAD_LETTER_KIND = {
+  import_events: "Mensagens do cliente não gravadas",
+  operator_message: "Mensagem do operador não entregue",
+  closing: "Encerramento não enviado ao cliente",
+  transfer: "Transferência não concluída",
+  reconcile: "Conferência com o Rasa",
+  channel_resend: "Mensagem do robô não entregue",
+};
+const PREVIEW_MESSAGES = 3, PREVIEW_CHARS = 140, ERROR_CHARS = 80;
+
+const clip = (text, length) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
 
 export function createAdmin(state) {
   let section = "painel";
@@ -25,6 +37,7 @@ export function createAdmin(state) {
       if (name === "operadores") await showOperators();
       if (name === "salas") await showRooms();
       if (name === "relatorios" && !$("report-form").elements.start.value) setDefaultPeriod();
+      if (name === "falhas") await loadDeadLetters();
     } catch (error) { fail(error); }
   }
   for (const tab of document.querySelectorAll("[data-admin]")) {
@@ -239,8 +252,102 @@ export function createAdmin(state) {
     link.remove();
   }
 
+  // --- Falhas: dead letters, kept up to date by the server's events
+
+  const deadRows = new Map(); // dead letter id -> its table row
+  const loads = new Set(); // per list load under way, the live changes to apply again after it
+
+  function live(change) {
+    change();
+    for (const changes of loads) changes.push(change);
+  }
+
+  async function loadDeadLetters() {
+    const changes = [];
+    loads.add(changes);
+    try {
+      const { dead_letters } = await api("/api/admin/dead-letters");
+      deadRows.clear();
+      $("dead-letters-table").replaceChildren();
+      for (const d of dead_letters) showDeadLetter(d);
+      for (const change of changes) change();
+    } finally { loads.delete(changes); }
+  }
+
+  function showDeadLetter(d) {
+    const row = deadLetterRow(d);
+    const old = deadRows.get(d.id);
+    if (old) old.replaceWith(row);
+    else {
+      const next = [...deadRows.keys()].filter((id) => id > d.id).sort((a, b) => a - b)[0];
+      $("dead-letters-table").insertBefore(row, deadRows.get(next) || null);
+    }
+    deadRows.set(d.id, row);
+    countDeadLetters();
+  }
+
+  function dropDeadLetter(id) {
+    deadRows.get(id)?.remove();
+    deadRows.delete(id);
+    countDeadLetters();
+  }
+
+  function countDeadLetters() {
+    $("dead-letters-count").textContent = deadRows.size ? ` (${deadRows.size})` : "";
+    $("dead-letters-empty").hidden = deadRows.size > 0;
+  }
+
+  function deadLetterRow(d) {
+    const error = el("p", { class: "error", role: "alert" });
+    const buttons = [
+      el("button", { type: "button", text: "Tentar novamente", onclick: () => act("retry") }),
+      el("button", { type: "button", class: "secondary", text: "Descartar", onclick: () => act("discard") }),
+    ];
+    async function act(action) {
+      if (action === "discard" && !(await confirmAction(
+        "Descartar esta falha? O que ela faria não será mais tentado (fica registrado na auditoria).", "Descartar"))) return;
+      error.textContent = "";
+      for (const button of buttons) button.disabled = true;
+      try {
+        await api(`/api/admin/dead-letters/${d.id}/${action}`, { method: "POST" });
+        dropDeadLetter(d.id);
+      } catch (failure) {
+        error.textContent = failure.message;
+        for (const button of buttons) button.disabled = false;
+      }
+    }
+    return el("tr", { "data-dead-letter": d.id },
+      el("td", { text: formatTime(d.created_at) }),
+      el("td", {}, el("strong", { text: DEAD_LETTER_KIND[d.kind] || d.kind }), customerTexts(d)),
+      el("td", {}, el("code", { text: d.key.replace(/^(to|from):/, "") })),
+      el("td", { text: String(d.attempts) }),
+      el("td", {}, lastError(d.last_error)),
+      el("td", {}, el("div", { class: "row-actions" }, ...buttons), error));
+  }
+
+  function customerTexts(d) {
+    // What the customer wrote, for messages that could not be stored.
+    const events = d.kind === "import_events" && Array.isArray(d.payload?.events) ? d.payload.events : [];
+    const texts = events.filter((e) => e?.event === "user" && typeof e.text === "string" && e.text).map((e) => e.text);
+    if (!texts.length) return null;
+    const more = texts.length - PREVIEW_MESSAGES;
+    return el("ul", { class: "plain dead-preview", "aria-label": "Mensagens do cliente" },
+      ...texts.slice(0, PREVIEW_MESSAGES).map((t) => el("li", { text: `“${clip(t, PREVIEW_CHARS)}”` })),
+      more > 0 ? el("li", { class: "muted", text: `e mais ${more} mensage${more > 1 ? "ns" : "m"}` }) : null);
+  }
+
+  function lastError(text) {
+    if (!text) return "—";
+    if (text.length <= ERROR_CHARS) return el("span", { class: "dead-error", text });
+    return el("details", {}, el("summary", { class: "dead-error", text: clip(text, ERROR_CHARS) }),
+      el("p", { class: "dead-error-full", text }));
+  }
+
   return {
     show,
     onLiveChanged() { if (!$("admin").hidden && section === "painel") showLive().catch(fail); },
+    onConnected() { loadDeadLetters().catch(fail); },
+    onDeadLetter(d) { live(() => showDeadLetter(d)); },
+    onDeadLetterGone({ id }) { live(() => dropDeadLetter(id)); },
   };
 }

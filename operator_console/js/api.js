@@ -68,6 +68,17 @@ export function el(tag, props = {}, ...children) {
 
 export const $ = (id) => document.getElementById(id);
 
+export function confirmAction(text, buttonLabel) {
+  // The console's one confirmation dialog; resolves true when confirmed.
+  $("confirm-text").textContent = text;
+  $("confirm-button").textContent = buttonLabel;
+  $("confirm-dialog").returnValue = "";
+  $("confirm-dialog").showModal();
+  return new Promise((resolve) => {
+    $("confirm-dialog").addEventListener("close", () => resolve($("confirm-dialog").returnValue === "yes"), { once: true });
+  });
+}
+
 export function formatTime(iso) {
   return iso ? new Date(iso).toLocaleString("pt-BR") : "—";
 }

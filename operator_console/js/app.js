@@ -1,5 +1,5 @@
 // Operator console: login, availability, real time, the attendance on screen.
-import { $, api, call, session, CHANNELS } from "./api.js";
+import { $, api, call, confirmAction, session, CHANNELS } from "./api.js";
 import { endedNotice, label, renderCalls, ring, unlockSound } from "./calls.js";
 import { createConversation } from "./conversation.js";
 import { createAdmin } from "./admin.js";
@@ -18,6 +18,7 @@ const state = {
   tab: "conversa",
 };
 let conversation, customers, knowledge, admin;
+const supervising = () => ["supervisor", "admin"].includes(state.me?.role);
 
 // --- login and logout
 
@@ -103,9 +104,8 @@ async function enterDesk() {
   conversation = conversation || createConversation(state);
   customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, attendance); });
   knowledge = knowledge || createKnowledge(state);
-  const supervising = ["supervisor", "admin"].includes(me.role);
-  $("admin-toggle").hidden = !supervising;
-  if (supervising) admin = admin || createAdmin(state);
+  $("admin-toggle").hidden = !supervising();
+  if (supervising()) admin = admin || createAdmin(state);
   if (me.status === "offline") await setAvailability("available");
   connect();
 }
@@ -148,6 +148,8 @@ function connect() {
   state.socket = socket;
   socket.on("connect", async () => {
     setConnection(true);
+    // Dead letters set aside while disconnected: the list is read again.
+    if (supervising()) admin.onConnected();
     await resync();
     await conversation.resendUnsent();
   });
@@ -200,6 +202,8 @@ function connect() {
   });
   socket.on("message:delivery", (d) => conversation.onDelivery(d));
   socket.on("live:changed", () => admin && admin.onLiveChanged());
+  socket.on("dead_letter:new", (d) => admin && admin.onDeadLetter(d));
+  socket.on("dead_letter:gone", (d) => admin && admin.onDeadLetterGone(d));
   socket.on("operator:status", (me) => { state.me = { ...state.me, ...me }; showAvailability(state.me); });
 }
 
@@ -287,16 +291,6 @@ $("take").addEventListener("click", async () => {
     $("attendance-error").textContent = error.message;
   }
 });
-
-function confirmAction(text, buttonLabel) {
-  $("confirm-text").textContent = text;
-  $("confirm-button").textContent = buttonLabel;
-  $("confirm-dialog").returnValue = "";
-  $("confirm-dialog").showModal();
-  return new Promise((resolve) => {
-    $("confirm-dialog").addEventListener("close", () => resolve($("confirm-dialog").returnValue === "yes"), { once: true });
-  });
-}
 
 for (const [buttonId, event, question, buttonLabel] of [
   ["finish", "attendance:finish", "Deseja finalizar este atendimento? O cliente receberá o número do protocolo.", "Finalizar"],
