@@ -81,7 +81,7 @@ def test_supervisors_retry_and_discard_dead_letters(browser: Browser, stack: Sta
     row = rows.filter(has_text=first)
     expect(row).to_contain_text(IMPORT_LABEL)
     expect(row).to_contain_text("“Meu IPTU veio com valor errado”")
-    expect(row).to_contain_text("refused by the events route")
+    expect(row).to_contain_text("O Rasa desistiu de entregá-las")
     expect(boss.get_by_text("Nenhuma falha pendente.")).to_be_hidden()
 
     # Another one arrives while the tab is open.

@@ -258,7 +258,13 @@ def set_aside_events(uow: UnitOfWork, events: Any) -> int:
     for event in events:
         by_conversation.setdefault(str(event.get("sender_id"))[:255], []).append(event)
     for conversation_id, its_events in by_conversation.items():
-        _set_aside(uow, conversation_id, its_events, "refused by the events route", JOB_DEAD)
+        _set_aside(
+            uow,
+            conversation_id,
+            its_events,
+            "O Rasa desistiu de entregá-las depois de várias tentativas.",
+            JOB_DEAD,
+        )
     return len(by_conversation)
 
 
