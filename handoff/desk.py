@@ -110,6 +110,17 @@ class Desk:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(task)
 
+    async def read(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run ``work``, which only reads, in a read-only transaction (no
+        write lock on SQLite: it answers while another process holds the
+        lock), in the database's reader threads."""
+
+        def in_transaction() -> T:
+            with self.db.unit_of_work(read_only=True) as uow:
+                return work(uow)
+
+        return await asyncio.get_running_loop().run_in_executor(self.db.readers, in_transaction)
+
     async def as_operator(self, token: str, work: Callable[[UnitOfWork, Operator], T]) -> T:
         """Like :meth:`run`, for a logged-in operator's request (counted
         against the operator's rate limit)."""

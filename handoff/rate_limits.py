@@ -5,29 +5,48 @@ logins per account and per address, requests per operator. Values come from
 
 The checks are synchronous (Redis answers in well under a millisecond);
 callers run them in the unit of work's worker thread, off the event loop.
+While Redis does not answer, the limits let every request through (fail
+open) rather than fail it: operators keep working, and the log says so
+(:mod:`handoff.outage`).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from handoff.domain.errors import TooManyRequests
+from handoff.outage import Outage
 from handoff.settings import Settings
+
+# A Redis that accepts connections but does not answer holds a request this
+# long at most (then the limits are skipped for a while, see Outage).
+REDIS_TIMEOUT_SECONDS = 1.0
+T = TypeVar("T")
 
 
 class RateLimits:
     def __init__(self, settings: Settings) -> None:
         storage: Storage = (
-            RedisStorage(settings.redis_url, key_prefix=f"{settings.redis_channel}:limits")
+            RedisStorage(
+                settings.redis_url,
+                key_prefix=f"{settings.redis_channel}:limits",
+                wrap_exceptions=True,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+            )
             if settings.redis_url
             else MemoryStorage()
         )
         self._limiter = MovingWindowRateLimiter(storage)
+        self._outage = Outage("Redis (rate limits)")
         self._per_account = parse(settings.login_failures_per_account)
         self._per_address = parse(settings.login_failures_per_address)
         self._per_operator = parse(settings.operator_requests)
@@ -36,25 +55,40 @@ class RateLimits:
         """Refuse a login attempt once the account or the address has failed
         too often, before the password is even checked."""
         for item, key in ((self._per_account, username.lower()), (self._per_address, address)):
-            if not self._limiter.test(item, "login", key):
+            if not self._counted(self._limiter.test, item, "login", key):
                 raise TooManyRequests(
                     "Muitas tentativas de entrada sem sucesso. Tente novamente em "
                     f"{self._minutes_left(item, 'login', key)} minuto(s)."
                 )
 
     def login_failed(self, username: str, address: str) -> None:
-        self._limiter.hit(self._per_account, "login", username.lower())
-        self._limiter.hit(self._per_address, "login", address)
+        self._counted(self._limiter.hit, self._per_account, "login", username.lower())
+        self._counted(self._limiter.hit, self._per_address, "login", address)
 
     def operator_request(self, operator_id: int) -> None:
         """Count one request of the operator; refuse it over the limit."""
-        if not self._limiter.hit(self._per_operator, "operator", str(operator_id)):
+        if not self._counted(self._limiter.hit, self._per_operator, "operator", str(operator_id)):
             raise TooManyRequests(
                 "Muitas requisições em pouco tempo. Aguarde "
                 f"{self._minutes_left(self._per_operator, 'operator', str(operator_id))}"
                 " minuto(s) e tente novamente."
             )
 
+    def _counted(self, call: Callable[..., bool], *args: Any) -> bool:
+        """``call`` on the counters; True (allowed) while their storage is away."""
+        return self._ask(call, *args, away=True)
+
     def _minutes_left(self, item: RateLimitItem, *keys: str) -> int:
-        reset = self._limiter.get_window_stats(item, *keys).reset_time
-        return max(1, math.ceil((reset - time.time()) / 60))
+        stats = self._ask(self._limiter.get_window_stats, item, *keys, away=None)
+        return max(1, math.ceil((stats.reset_time - time.time()) / 60)) if stats else 1
+
+    def _ask(self, call: Callable[..., T], *args: Any, away: T) -> T:
+        if self._outage.skip():
+            return away
+        try:
+            answer = call(*args)
+        except StorageError as error:
+            self._outage.failed(error.storage_error)
+            return away
+        self._outage.succeeded()
+        return answer

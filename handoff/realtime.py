@@ -13,7 +13,7 @@ import socketio
 from handoff.db import Notice
 from handoff.desk import Desk
 from handoff.domain import attendances, conversation, views
-from handoff.domain.errors import DomainError, Invalid, Unauthorized
+from handoff.domain.errors import DomainError, Invalid
 from handoff.domain.operators import (
     SESSION_ENDED,
     is_supervisor,
@@ -25,11 +25,52 @@ from handoff.domain.operators import (
 )
 from handoff.domain.views import SUPERVISORS
 from handoff.models import CANCELLED, FINISHED
-from handoff.routes.common import SESSION_COOKIE
+from handoff.outage import Outage
+from handoff.routes.common import SESSION_COOKIE, read_as_operator
+from handoff.routes.errors import MAX_ID
 from handoff.settings import Settings
+from textrules import clean_json
 
 Ack = dict[str, Any]
+Handler = Callable[[str, Any], Awaitable[Ack]]
 log = logging.getLogger(__name__)
+# The ack of an event whose handler failed unexpectedly (the traceback is logged).
+INTERNAL = {"code": "internal", "message": "Erro interno. Tente novamente."}
+# A Redis that accepts connections but does not answer holds an emit this long.
+PUBLISH_TIMEOUT_SECONDS = 1.0
+
+
+class RedisManager(socketio.AsyncRedisManager):
+    """python-socketio's Redis manager, degrading while Redis is away.
+
+    An emit is delivered to this process's consoles first, then published
+    for the other processes (python-socketio 5.18). While Redis is away the
+    manager would try to publish twice per event, log two errors each time,
+    and, with a Redis that accepts connections but does not answer, wait
+    for ever, holding the request that emitted. Here each try is bounded,
+    a failure skips publishing for a moment (:class:`Outage`), and the
+    consoles of this process get every event meanwhile. Receiving is the
+    manager's own: it subscribes again with back-off (up to 60 s)."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        super().__init__(
+            url, channel=channel, redis_options={"socket_connect_timeout": PUBLISH_TIMEOUT_SECONDS}
+        )
+        self._outage = Outage("Redis (socket.io events of other processes)")
+
+    async def _publish(self, data: Any) -> None:
+        if self._outage.skip():
+            return
+        try:
+            if not self.connected:
+                self._redis_connect()
+            await asyncio.wait_for(
+                self.redis.publish(self.channel, self.json.dumps(data)), PUBLISH_TIMEOUT_SECONDS
+            )
+        except Exception as error:  # noqa: BLE001 - redis, OS and time-out errors alike
+            self._outage.failed(error)
+        else:
+            self._outage.succeeded()
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
@@ -41,9 +82,7 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     connected to any process of the service.
     """
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
-        if settings.redis_url
-        else None
+        RedisManager(settings.redis_url, settings.redis_channel) if settings.redis_url else None
     )
     return socketio.AsyncServer(
         async_mode="sanic", cors_allowed_origins=origin_check(settings), client_manager=manager
@@ -76,8 +115,23 @@ def make_publisher(sio: socketio.AsyncServer) -> Callable[[list[Notice]], Awaita
 
 def _field(data: Any, name: str) -> Any:
     if not isinstance(data, dict) or name not in data:
-        raise Invalid(f"{name} is required")
+        raise Invalid(f"Campo obrigatório: {name}.", field=name)
     return data[name]
+
+
+def _id(data: Any, name: str) -> int:
+    """A row id: an integer of 64 bits (a longer one cannot even be bound)."""
+    value = _field(data, name)
+    if type(value) is not int or not -MAX_ID - 1 <= value <= MAX_ID:
+        raise Invalid(f"O campo {name} deve ser um número inteiro.", field=name)
+    return value
+
+
+def _text(data: Any, name: str) -> str:
+    value = _field(data, name)
+    if not isinstance(value, str):
+        raise Invalid(f"O campo {name} deve ser um texto.", field=name)
+    return value
 
 
 class Connections:
@@ -102,7 +156,7 @@ class Connections:
         hashes = set(self._sessions.values())
         if not hashes:
             return 0
-        live = await self._desk.run(lambda uow: live_session_hashes(uow.session, hashes))
+        live = await self._desk.read(lambda uow: live_session_hashes(uow.session, hashes))
         # Only the sessions asked about: a console that connected during the
         # query is not dead, only not checked yet.
         dead = [
@@ -144,30 +198,43 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
         session = await sio.get_session(sid)
         return session["token"]
 
-    def acked(
-        handler: Callable[[str, Any], Awaitable[Ack]],
-    ) -> Callable[[str, Any], Awaitable[Ack]]:
-        """Turn domain errors into ``{"error": {...}}`` acks."""
+    def event(name: str) -> Callable[[Handler], Handler]:
+        """Register a handler of the console's event ``name``; every call is
+        acknowledged. The handler gets the payload cleaned by the text rule
+        (``textrules``) and returns its answer; a domain error (a bad
+        argument included) becomes ``{"ok": false, "error": {code,
+        message}}``; anything unexpected is logged with its traceback and
+        acknowledged as ``internal``, so the console never waits in vain."""
 
-        async def wrapper(sid: str, data: Any = None) -> Ack:
-            try:
-                return {"ok": True, **await handler(sid, data)}
-            except DomainError as error:
-                return {"ok": False, "error": error.as_dict()}
+        def register(handler: Handler) -> Handler:
+            async def acked(sid: str, data: Any = None, *_ignored: Any) -> Ack:
+                try:
+                    return {"ok": True, **await handler(sid, clean_json(data))}
+                except DomainError as error:
+                    return {"ok": False, "error": error.as_dict()}
+                except Exception:
+                    log.exception("socket.io event %s failed", name)
+                    return {"ok": False, "error": INTERNAL}
 
-        return wrapper
+            sio.on(name, acked)
+            return handler
+
+        return register
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = _handshake_token(environ, auth)
+        token = _handshake_token(environ, clean_json(auth))
         if not token:
             raise socketio.exceptions.ConnectionRefusedError(SESSION_ENDED)
         try:
-            operator, rooms, supervising = await desk.run(
+            operator, rooms, supervising = await desk.read(
                 lambda uow: _operator_and_rooms(uow.session, token)
             )
-        except Unauthorized as error:
+        except DomainError as error:
             raise socketio.exceptions.ConnectionRefusedError(error.message) from error
+        except Exception as error:
+            log.exception("socket.io connection failed")
+            raise socketio.exceptions.ConnectionRefusedError(INTERNAL["message"]) from error
         await sio.save_session(sid, {"token": token, "operator_id": operator["id"]})
         connections.add(sid, token)
         await sio.enter_room(sid, f"operator:{operator['id']}")
@@ -184,58 +251,54 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
         if session and "operator_id" in session:
             desk.presence.disconnected(session["operator_id"], sid)
 
-    @sio.on("attendances:list")
-    @acked
+    @event("attendances:list")
     async def list_attendances(sid: str, _data: Any) -> Ack:
-        return await desk.as_operator(
-            await token_of(sid), lambda uow, op: attendances.operator_attendances(uow.session, op)
+        return await read_as_operator(
+            desk,
+            await token_of(sid),
+            lambda uow, op: attendances.operator_attendances(uow.session, op),
         )
 
-    @sio.on("attendance:messages")
-    @acked
+    @event("attendance:messages")
     async def messages(sid: str, data: Any) -> Ack:
-        attendance_id = _field(data, "attendance_id")
-        rows = await desk.as_operator(
+        attendance_id = _id(data, "attendance_id")
+        rows = await read_as_operator(
+            desk,
             await token_of(sid),
             lambda uow, op: conversation.attendance_messages(uow.session, op, attendance_id),
         )
         return {"messages": rows}
 
-    @sio.on("attendance:take")
-    @acked
+    @event("attendance:take")
     async def take(sid: str, data: Any) -> Ack:
-        attendance_id = _field(data, "attendance_id")
+        attendance_id = _id(data, "attendance_id")
         attendance = await desk.as_operator(
             await token_of(sid),
             lambda uow, op: attendances.take_attendance(uow, op, attendance_id),
         )
         return {"attendance": views.attendance_view(attendance)}
 
-    @sio.on("message:send")
-    @acked
+    @event("message:send")
     async def send(sid: str, data: Any) -> Ack:
         return await desk.send_message(
             await token_of(sid),
-            _field(data, "attendance_id"),
-            _field(data, "text"),
-            _field(data, "client_id"),
+            _id(data, "attendance_id"),
+            _text(data, "text"),
+            _text(data, "client_id"),
         )
 
-    @sio.on("message:retry")
-    @acked
+    @event("message:retry")
     async def retry(sid: str, data: Any) -> Ack:
-        return await desk.retry(await token_of(sid), _field(data, "message_id"))
+        return await desk.retry(await token_of(sid), _id(data, "message_id"))
 
-    @sio.on("attendance:finish")
-    @acked
+    @event("attendance:finish")
     async def finish(sid: str, data: Any) -> Ack:
-        view = await desk.end(await token_of(sid), _field(data, "attendance_id"), FINISHED)
+        view = await desk.end(await token_of(sid), _id(data, "attendance_id"), FINISHED)
         return {"attendance": view}
 
-    @sio.on("attendance:cancel")
-    @acked
+    @event("attendance:cancel")
     async def cancel(sid: str, data: Any) -> Ack:
-        view = await desk.end(await token_of(sid), _field(data, "attendance_id"), CANCELLED)
+        view = await desk.end(await token_of(sid), _id(data, "attendance_id"), CANCELLED)
         return {"attendance": view}
 
     return connections

@@ -96,8 +96,10 @@ class Settings:
     )
     # Reports count days in the organisation's time zone.
     timezone: str = field(default_factory=lambda: _env("TIMEZONE", "America/Sao_Paulo"))
-    # SQLite only: how long a write waits for another process's lock before
-    # the request fails with 503 (a backup or a long write holding the file).
+    # How long a write waits for another process's lock before the request
+    # fails with 503: SQLite's busy timeout (a backup or a long write holding
+    # the file; reads go on meanwhile), PostgreSQL's lock_timeout (a table
+    # locked by a migration or an administrator).
     db_lock_timeout_seconds: float = field(
         default_factory=lambda: float(_env("DB_LOCK_TIMEOUT_SECONDS", "30"))
     )

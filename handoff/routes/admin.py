@@ -14,24 +14,31 @@ from handoff import outbox
 from handoff.db import UnitOfWork
 from handoff.domain import admin, records, reports
 from handoff.models import Operator, utcnow
-from handoff.routes.common import desk, json_body, operator_token, settings
+from handoff.routes.common import desk, json_body, operator_token, read_as_operator, settings
 
 bp = Blueprint("admin", url_prefix="/admin")
 
 
-async def as_supervisor(request: Request, work: Callable[[UnitOfWork, Operator], Any]) -> Any:
-    """Run ``work`` for a supervisor or admin; 403 for anyone else."""
+async def as_supervisor(
+    request: Request, work: Callable[[UnitOfWork, Operator], Any], read: bool = False
+) -> Any:
+    """Run ``work`` for a supervisor or admin; 403 for anyone else.
+    ``read``: work that only reads (in a read-only transaction)."""
 
     def checked(uow: UnitOfWork, operator: Operator) -> Any:
         admin.require_supervisor(operator)
         return work(uow, operator)
 
+    if read:
+        return await read_as_operator(desk(request), operator_token(request), checked)
     return await desk(request).as_operator(operator_token(request), checked)
 
 
 @bp.get("/operators")
 async def operators(request: Request) -> HTTPResponse:
-    rows = await as_supervisor(request, lambda uow, _op: admin.list_operators(uow.session))
+    rows = await as_supervisor(
+        request, lambda uow, _op: admin.list_operators(uow.session), read=True
+    )
     return json({"operators": rows})
 
 
@@ -80,7 +87,7 @@ async def rooms(request: Request) -> HTTPResponse:
             "pause_reasons": admin.list_pause_reasons(uow.session),
         }
 
-    return json(await as_supervisor(request, work))
+    return json(await as_supervisor(request, work, read=True))
 
 
 @bp.post("/rooms")
@@ -117,7 +124,7 @@ async def pause_reason(request: Request) -> HTTPResponse:
 
 @bp.get("/live")
 async def live(request: Request) -> HTTPResponse:
-    rooms = await as_supervisor(request, lambda uow, _op: reports.live_view(uow.session))
+    rooms = await as_supervisor(request, lambda uow, _op: reports.live_view(uow.session), read=True)
     return json({"rooms": rooms})
 
 
@@ -132,7 +139,7 @@ async def report(request: Request) -> HTTPResponse:
         )
         return reports.report(uow.session, first, last, zone)
 
-    data = await as_supervisor(request, work)
+    data = await as_supervisor(request, work, read=True)
     if request.args.get("format") == "csv":
         name = f"relatorio-{data['start']}-{data['end']}.csv"
         return text(
@@ -147,7 +154,7 @@ async def report(request: Request) -> HTTPResponse:
 async def protocol(request: Request, protocol: str) -> HTTPResponse:
     """Any attendance by protocol, whole; ?download=1 to save it as JSON."""
     record = await as_supervisor(
-        request, lambda uow, _op: records.find_by_protocol(uow.session, None, protocol)
+        request, lambda uow, _op: records.find_by_protocol(uow.session, None, protocol), read=True
     )
     headers = {}
     if request.args.get("download"):

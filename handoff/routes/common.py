@@ -14,20 +14,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sanic import Request
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
+from handoff.db import UnitOfWork
 from handoff.desk import Desk
 from handoff.domain.errors import Forbidden, Invalid, Unauthorized
-from handoff.domain.operators import SESSION_ENDED
+from handoff.domain.operators import SESSION_ENDED, operator_for_token
+from handoff.models import Operator
 from handoff.settings import Settings
+from textrules import clean_json
 
 SESSION_COOKIE = "handoff_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 def desk(request: Request) -> Desk:
@@ -39,13 +44,31 @@ def settings(request: Request) -> Settings:
 
 
 def json_body(request: Request, kind: type = dict) -> Any:
+    """The request's JSON body, its text made storable by the text rule
+    (``textrules``: lone surrogates become U+FFFD, NUL and other controls
+    go), so every caller (console, custom actions, Rasa's event broker)
+    stores the same text on SQLite and PostgreSQL."""
     try:
         data = request.json
     except SanicException as error:
         raise Invalid("request body is not valid JSON") from error
     if not isinstance(data, kind):
         raise Invalid(f"request body must be a JSON {'object' if kind is dict else 'array'}")
-    return data
+    return clean_json(data)
+
+
+async def read_as_operator(
+    service: Desk, token: str, work: Callable[[UnitOfWork, Operator], T]
+) -> T:
+    """Like :meth:`Desk.as_operator` (the session checked, the request
+    counted), for work that only reads: :meth:`Desk.read`."""
+
+    def checked(uow: UnitOfWork) -> T:
+        operator = operator_for_token(uow.session, token)
+        service.limits.operator_request(operator.id)
+        return work(uow, operator)
+
+    return await service.read(checked)
 
 
 def bearer(request: Request) -> str:

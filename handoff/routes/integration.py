@@ -75,7 +75,7 @@ async def channel_receipts(request: Request) -> HTTPResponse:
 async def open_attendance_of(request: Request, conversation_id: str) -> HTTPResponse:
     """Whether the conversation is with a human now (the bot must stay silent)."""
     require_service(request)
-    attendance = await desk(request).run(
+    attendance = await desk(request).read(
         lambda uow: access.open_attendance_of(uow.session, conversation_id)
     )
     return json(

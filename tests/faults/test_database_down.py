@@ -22,7 +22,7 @@ import requests
 
 from tests.support.clients import Operator, Visitor
 from tests.support.outages import Outage, stack_with_outages
-from tests.support.processes import SERVICE_TOKEN, Stack
+from tests.support.processes import SERVICE_TOKEN, Stack, wait_until
 
 UNAVAILABLE = "Banco de dados indisponível no momento. Tente novamente em instantes."
 
@@ -39,16 +39,6 @@ def faulty(
 
 def health(stack: Stack) -> requests.Response:
     return requests.get(f"{stack.handoff_url}/health", timeout=30)
-
-
-def wait_until(condition: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
 
 
 def in_attendance(stack: Stack) -> tuple[Operator, Visitor, int]:

@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -114,6 +116,17 @@ class Stack:
         )
         response.raise_for_status()
         return response.json()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30) -> Any:
+    """``condition()``'s first truthy value, asked every 0.3 s; fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
 
 
 def handoff_env(database_url: str, port: int, rasa_url: str) -> dict[str, str]:
