@@ -77,7 +77,7 @@ class Desk:
         self.limits = RateLimits(settings)
         self._kb_signature: tuple[tuple[str, int, int], ...] | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self.outbox = outbox.Outbox(self.run, f"{settings.host}:{settings.port}")
+        self.outbox = outbox.Outbox(self.run, self.read, f"{settings.host}:{settings.port}")
         self.outbox.register(DELIVER_OPERATOR_MESSAGE, self._deliver_operator_message)
         self.outbox.register(CLOSING, self._close_conversation)
         self.outbox.register(RETRY_TRANSFER, self._retry_transfer)
@@ -121,16 +121,19 @@ class Desk:
 
         return await asyncio.get_running_loop().run_in_executor(self.db.readers, in_transaction)
 
-    async def as_operator(self, token: str, work: Callable[[UnitOfWork, Operator], T]) -> T:
-        """Like :meth:`run`, for a logged-in operator's request (counted
-        against the operator's rate limit)."""
+    async def as_operator(
+        self, token: str, work: Callable[[UnitOfWork, Operator], T], *, read: bool = False
+    ) -> T:
+        """Like :meth:`run` (or :meth:`read`, for work that only reads), for a
+        logged-in operator's request (counted against the operator's rate
+        limit)."""
 
         def checked(uow: UnitOfWork) -> T:
             operator = operator_for_token(uow.session, token)
             self.limits.operator_request(operator.id)
             return work(uow, operator)
 
-        return await self.run(checked)
+        return await (self.read(checked) if read else self.run(checked))
 
     def in_background(self, coroutine: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -175,7 +178,7 @@ class Desk:
         """Ask Rasa to run the transfer again until the attendance is open
         (the action opens it and so ends the request)."""
         conversation_id = job["conversation_id"]
-        waited = await self.run(lambda uow: transfers.transfer_wait(uow.session, conversation_id))
+        waited = await self.read(lambda uow: transfers.transfer_wait(uow.session, conversation_id))
         if waited is None:
             return
         try:
@@ -322,7 +325,7 @@ class Desk:
     async def watch_absent_operators(self) -> None:
         """After a restart no console is connected yet: give every operator
         with active attendances the grace period to come back."""
-        operator_ids = await self.run(lambda uow: attendances.operators_with_active(uow.session))
+        operator_ids = await self.read(lambda uow: attendances.operators_with_active(uow.session))
         for operator_id in operator_ids:
             if not self.presence.is_connected(operator_id):
                 self.presence.start_grace(operator_id)

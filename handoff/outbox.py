@@ -143,6 +143,21 @@ def enqueue(
         uow.notify(SUPERVISORS, "dead_letter:new", dead_letter_view(job))
 
 
+def _due() -> Any:
+    now = utcnow()
+    return (
+        OutboxJob.status == JOB_PENDING,
+        OutboxJob.next_try_at <= now,
+        or_(OutboxJob.claimed_until.is_(None), OutboxJob.claimed_until < now),
+    )
+
+
+def any_due(uow: UnitOfWork) -> bool:
+    """Whether a claim would find work (read only: an idle worker's look
+    takes no write lock)."""
+    return uow.session.scalar(select(OutboxJob.id).where(*_due()).limit(1)) is not None
+
+
 def claim(uow: UnitOfWork, *, worker: str, limit: int) -> list[Job]:
     """Lease up to ``limit`` due jobs, each the oldest pending one of its key."""
     session, now = uow.session, utcnow()
@@ -150,9 +165,7 @@ def claim(uow: UnitOfWork, *, worker: str, limit: int) -> list[Job]:
     query = (
         select(OutboxJob)
         .where(
-            OutboxJob.status == JOB_PENDING,
-            OutboxJob.next_try_at <= now,
-            or_(OutboxJob.claimed_until.is_(None), OutboxJob.claimed_until < now),
+            *_due(),
             ~exists().where(
                 earlier.key == OutboxJob.key,
                 earlier.status == JOB_PENDING,
@@ -309,9 +322,11 @@ Runner = Callable[[Callable[[UnitOfWork], T]], Awaitable[T]]
 class Outbox:
     """This process's worker: claims due jobs and runs their kind's handler."""
 
-    def __init__(self, run: Runner[Any], name: str) -> None:
-        """``name`` is unique among running processes (host and port)."""
+    def __init__(self, run: Runner[Any], read: Runner[Any], name: str) -> None:
+        """``run`` and ``read`` run work in a transaction (``read``: one that
+        only reads); ``name`` is unique among running processes (host and port)."""
         self._run = run
+        self._read = read
         self._handlers: dict[str, Handler] = {}
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
@@ -338,7 +353,8 @@ class Outbox:
             jobs: list[Job] = []
             if free > 0:
                 try:
-                    jobs = await self._run(partial(claim, worker=self.worker, limit=free))
+                    if await self._read(any_due):
+                        jobs = await self._run(partial(claim, worker=self.worker, limit=free))
                     delay = UNAVAILABLE_FIRST_SECONDS
                 except DatabaseUnavailable:
                     log.warning("outbox: database away, next look in %.1f s", delay)

@@ -26,7 +26,7 @@ from handoff.domain.operators import (
 from handoff.domain.views import SUPERVISORS
 from handoff.models import CANCELLED, FINISHED
 from handoff.outage import Outage
-from handoff.routes.common import SESSION_COOKIE, read_as_operator
+from handoff.routes.common import SESSION_COOKIE
 from handoff.routes.errors import MAX_ID
 from handoff.settings import Settings
 from textrules import clean_json
@@ -253,19 +253,19 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
 
     @event("attendances:list")
     async def list_attendances(sid: str, _data: Any) -> Ack:
-        return await read_as_operator(
-            desk,
+        return await desk.as_operator(
             await token_of(sid),
             lambda uow, op: attendances.operator_attendances(uow.session, op),
+            read=True,
         )
 
     @event("attendance:messages")
     async def messages(sid: str, data: Any) -> Ack:
         attendance_id = _id(data, "attendance_id")
-        rows = await read_as_operator(
-            desk,
+        rows = await desk.as_operator(
             await token_of(sid),
             lambda uow, op: conversation.attendance_messages(uow.session, op, attendance_id),
+            read=True,
         )
         return {"messages": rows}
 

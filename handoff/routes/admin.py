@@ -14,7 +14,7 @@ from handoff import outbox
 from handoff.db import UnitOfWork
 from handoff.domain import admin, records, reports
 from handoff.models import Operator, utcnow
-from handoff.routes.common import desk, json_body, operator_token, read_as_operator, settings
+from handoff.routes.common import desk, json_body, operator_token, settings
 
 bp = Blueprint("admin", url_prefix="/admin")
 
@@ -30,7 +30,7 @@ async def as_supervisor(
         return work(uow, operator)
 
     if read:
-        return await read_as_operator(desk(request), operator_token(request), checked)
+        return await desk(request).as_operator(operator_token(request), checked, read=True)
     return await desk(request).as_operator(operator_token(request), checked)
 
 

@@ -7,47 +7,47 @@ from sanic.response import HTTPResponse, json
 
 from handoff.domain import attendances, conversation, records, views
 from handoff.models import CANCELLED, FINISHED
-from handoff.routes.common import desk, json_body, operator_token, read_as_operator
+from handoff.routes.common import desk, json_body, operator_token
 
 bp = Blueprint("attendances")
 
 
 @bp.get("/attendances")
 async def list_attendances(request: Request) -> HTTPResponse:
-    result = await read_as_operator(
-        desk(request),
+    result = await desk(request).as_operator(
         operator_token(request),
         lambda uow, op: attendances.operator_attendances(uow.session, op),
+        read=True,
     )
     return json(result)
 
 
 @bp.get("/attendances/<attendance_id:int>/messages")
 async def messages(request: Request, attendance_id: int) -> HTTPResponse:
-    rows = await read_as_operator(
-        desk(request),
+    rows = await desk(request).as_operator(
         operator_token(request),
         lambda uow, op: conversation.attendance_messages(uow.session, op, attendance_id),
+        read=True,
     )
     return json({"messages": rows})
 
 
 @bp.get("/attendances/<attendance_id:int>/summary")
 async def summary(request: Request, attendance_id: int) -> HTTPResponse:
-    result = await read_as_operator(
-        desk(request),
+    result = await desk(request).as_operator(
         operator_token(request),
         lambda uow, op: records.attendance_summary(uow.session, op, attendance_id),
+        read=True,
     )
     return json(result)
 
 
 @bp.get("/protocols/<protocol:str>")
 async def by_protocol(request: Request, protocol: str) -> HTTPResponse:
-    record = await read_as_operator(
-        desk(request),
+    record = await desk(request).as_operator(
         operator_token(request),
         lambda uow, op: records.find_by_protocol(uow.session, op, protocol),
+        read=True,
     )
     return json(record)
 

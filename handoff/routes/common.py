@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sanic import Request
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
-from handoff.db import UnitOfWork
 from handoff.desk import Desk
 from handoff.domain.errors import Forbidden, Invalid, Unauthorized
-from handoff.domain.operators import SESSION_ENDED, operator_for_token
-from handoff.models import Operator
+from handoff.domain.operators import SESSION_ENDED
 from handoff.settings import Settings
 from textrules import clean_json
 
@@ -55,20 +52,6 @@ def json_body(request: Request, kind: type = dict) -> Any:
     if not isinstance(data, kind):
         raise Invalid(f"request body must be a JSON {'object' if kind is dict else 'array'}")
     return clean_json(data)
-
-
-async def read_as_operator(
-    service: Desk, token: str, work: Callable[[UnitOfWork, Operator], T]
-) -> T:
-    """Like :meth:`Desk.as_operator` (the session checked, the request
-    counted), for work that only reads: :meth:`Desk.read`."""
-
-    def checked(uow: UnitOfWork) -> T:
-        operator = operator_for_token(uow.session, token)
-        service.limits.operator_request(operator.id)
-        return work(uow, operator)
-
-    return await service.read(checked)
 
 
 def bearer(request: Request) -> str:

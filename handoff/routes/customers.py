@@ -6,7 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff.domain import customers, views
-from handoff.routes.common import desk, json_body, operator_token, read_as_operator
+from handoff.routes.common import desk, json_body, operator_token
 
 bp = Blueprint("customers")
 
@@ -14,10 +14,10 @@ bp = Blueprint("customers")
 @bp.get("/customers")
 async def search(request: Request) -> HTTPResponse:
     query = request.args.get("q")
-    rows = await read_as_operator(
-        desk(request),
+    rows = await desk(request).as_operator(
         operator_token(request),
         lambda uow, _op: customers.search_customers(uow.session, query),
+        read=True,
     )
     return json({"customers": rows})
 
@@ -43,10 +43,10 @@ async def update(request: Request, customer_id: int) -> HTTPResponse:
 
 @bp.get("/customers/<customer_id:int>/history")
 async def history(request: Request, customer_id: int) -> HTTPResponse:
-    result = await read_as_operator(
-        desk(request),
+    result = await desk(request).as_operator(
         operator_token(request),
         lambda uow, op: customers.customer_history(uow.session, op, customer_id),
+        read=True,
     )
     return json(result)
 

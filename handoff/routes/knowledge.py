@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse, json
 from handoff.db import UnitOfWork
 from handoff.domain import access, knowledge_base
 from handoff.models import Operator
-from handoff.routes.common import desk, int_arg, json_body, operator_token, read_as_operator
+from handoff.routes.common import desk, int_arg, json_body, operator_token
 
 bp = Blueprint("knowledge")
 
@@ -27,7 +27,7 @@ async def articles(request: Request) -> HTTPResponse:
             access.attendance_for(uow.session, operator, attendance_id)
         return knowledge_base.list_articles(uow.session, category, text, attendance_id)
 
-    return json(await read_as_operator(desk(request), operator_token(request), work))
+    return json(await desk(request).as_operator(operator_token(request), work, read=True))
 
 
 @bp.post("/attendances/<attendance_id:int>/registrations")

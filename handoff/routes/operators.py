@@ -13,7 +13,6 @@ from handoff.routes.common import (
     desk,
     json_body,
     operator_token,
-    read_as_operator,
     set_session_cookie,
     settings,
 )
@@ -51,10 +50,10 @@ async def me(request: Request) -> HTTPResponse:
     console asks for it after a reload: only a page of this origin can
     read this answer)."""
     token = operator_token(request)
-    view = await read_as_operator(
-        desk(request),
+    view = await desk(request).as_operator(
         token,
         lambda uow, op: {**operator_view(op), "pause_reasons": pause_reasons(uow.session)},
+        read=True,
     )
     return json({**view, "csrf_token": csrf_token(token)})
 
