@@ -59,12 +59,15 @@ AWAY_STATUSES = {401, 403, 502, 503, 504}
 
 
 class Outcome(enum.Enum):
+    """What became of a request (see the module's docstring)."""
+
     DONE = "done"
     AWAY = "away"
     REFUSED = "refused"
 
 
 def _longer(backoff: float) -> float:
+    """The next wait while the service is away: 0.5 s doubling to 30 s."""
     return min(max(backoff * 2, FIRST_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
 
 
