@@ -24,6 +24,7 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_client import HandoffUnavailable, has_open_attendance, open_attendance
+from textrules import clean_json
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +39,17 @@ def _retry_seconds() -> float:
 
 def _metadata(tracker: Tracker) -> Dict[str, Any]:
     """Channel metadata: the customer's latest message's, else the session's
-    first (a retried transfer runs on an external intent, without any)."""
+    first (a retried transfer runs on an external intent, without any).
+    Cleaned by the shared rule again: the channels already did, but a
+    tracker written before they did (or by another channel) may not be."""
     latest = (_latest_user_event(tracker) or {}).get("metadata") or {}
     started = tracker.get_slot("session_started_metadata") or {}
-    return {**started, **latest}
+    return clean_json({**started, **latest})
+
+
+def _text(value: Any) -> Optional[str]:
+    """A metadata value the handoff service takes as text, else nothing."""
+    return value if isinstance(value, str) else None
 
 
 def _latest_user_event(tracker: Tracker) -> Optional[Dict[str, Any]]:
@@ -56,7 +64,7 @@ def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
     event = _latest_user_event(tracker)
     if event is None:
         return None
-    return {"message_id": event.get("message_id"), "text": event.get("text")}
+    return clean_json({"message_id": event.get("message_id"), "text": event.get("text")})
 
 
 def _paused() -> List[EventType]:
@@ -77,7 +85,7 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
     if first_contact and channel == WHATSAPP and not retrying:
         dispatcher.utter_message(response="utter_welcome")
     metadata = _metadata(tracker)
-    contact = {"name": metadata.get("name"), "email": metadata.get("email")}
+    contact = {"name": _text(metadata.get("name")), "email": _text(metadata.get("email"))}
     if channel == WHATSAPP:
         contact["phone"] = tracker.sender_id
         entry_point = {"kind": "whatsapp", "key": str(metadata.get("phone_number_id") or "")}
@@ -88,7 +96,7 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
             tracker.sender_id,
             channel,
             contact,
-            room=metadata.get("room"),
+            room=_text(metadata.get("room")),
             first_message=_latest_user_message(tracker),
             entry_point=entry_point,
         )

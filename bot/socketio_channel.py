@@ -13,6 +13,15 @@ docs/architecture.md ("Visitor protocol").
   is acknowledged ``{"ok": true, "client_id"}`` only after Rasa stored it in
   the tracker, and handled once per conversation however often it is sent
   (``bot.once``). The client id is Rasa's ``message_id``.
+- **Storable input, checked before the ack.** The text and every string of
+  the metadata (name, e-mail, anything else) are cleaned by the shared
+  rule (``textrules``: lone surrogates and non-characters become U+FFFD,
+  NUL and other controls go) before Rasa sees them, so what Rasa
+  acknowledges the handoff service can store. A payload that is not an
+  object, a message that is not text or is empty, metadata that is not an
+  object or whose name, e-mail or room is not text or too long get an error
+  ack in pt-BR (``invalid``; ``too_long`` past 4096 characters), never
+  silence.
 - **Operator messages carry their id** (``handoff_message_id``) so a widget
   that gets one twice shows it once.
 - **Origins and rate.** Only the configured sites may open the connection;
@@ -46,6 +55,7 @@ from socketio import AsyncServer
 
 from bot.once import OncePerConversation
 from bot.tracker_queries import conversation_exists
+from textrules import clean_json, clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +77,12 @@ RATE_LIMITED = (
 SESSION_UNAVAILABLE = "Atendimento temporariamente indisponível. Tentando novamente…"
 NO_SESSION = "Conversa não iniciada. Recarregue a página."
 TOO_LONG = f"Mensagem muito longa: o máximo é {MAX_MESSAGE_LENGTH} caracteres."
+NOT_AN_OBJECT = "Mensagem em formato inválido."
+NOT_TEXT = "A mensagem precisa ser um texto."
+EMPTY = "A mensagem está vazia."
+BAD_METADATA = "Dados do visitante em formato inválido."
+# Metadata the handoff service takes from a visitor (labels, its length limits).
+METADATA_FIELDS = {"name": ("Nome", 200), "email": ("E-mail", 254), "room": ("Sala", 64)}
 UNAVAILABLE = "Não foi possível registrar a mensagem agora; ela será reenviada."
 
 
@@ -177,12 +193,20 @@ class PersistentSocketIOInput(SocketIOInput):
             conversation = (await sio.get_session(sid)).get("conversation_id")
             if not conversation:
                 return _error("no_session", NO_SESSION)
-            data = data if isinstance(data, dict) else {}
+            if not isinstance(data, dict):
+                return _error("invalid", NOT_AN_OBJECT)
             text = data.get("message")
             if not isinstance(text, str):
-                return _error("invalid", "message must be text")
+                return _error("invalid", NOT_TEXT)
+            text = clean_text(text)
             if len(text) > MAX_MESSAGE_LENGTH:
                 return _error("too_long", TOO_LONG)
+            if not text.strip():
+                return _error("invalid", EMPTY)
+            metadata = _metadata(data.get(self.metadata_key))
+            problem = _metadata_problem(metadata)
+            if problem:
+                return _error("invalid", problem)
             client_id = data.get("client_id")
             if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
                 client_id = uuid.uuid4().hex
@@ -191,7 +215,7 @@ class PersistentSocketIOInput(SocketIOInput):
                 VisitorOutput(sio, self.bot_message_evt),
                 conversation,
                 input_channel=self.name(),
-                metadata=_metadata(data.get(self.metadata_key)),
+                metadata=metadata,
                 message_id=client_id,
             )
             tracker_store = sio.get_environ(sid)["sanic.request"].app.ctx.agent.tracker_store
@@ -230,10 +254,27 @@ class PersistentSocketIOInput(SocketIOInput):
         return True
 
 
-def _metadata(value: Any) -> Dict[str, Any]:
+def _metadata(value: Any) -> Optional[Dict[str, Any]]:
+    """The message's metadata (an object, or its JSON text), every string
+    cleaned; None when it is something else."""
+    if value is None:
+        return {}
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}
+            return None
+    return clean_json(value) if isinstance(value, dict) else None
+
+
+def _metadata_problem(metadata: Optional[Dict[str, Any]]) -> Optional[str]:
+    """Why the handoff service could not take this metadata, in pt-BR."""
+    if metadata is None:
+        return BAD_METADATA
+    for key, (label, limit) in METADATA_FIELDS.items():
+        value = metadata.get(key)
+        if value is not None and not isinstance(value, str):
+            return BAD_METADATA
+        if value is not None and len(value) > limit:
+            return f"{label}: use no máximo {limit} caracteres."
+    return None

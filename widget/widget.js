@@ -54,9 +54,9 @@
       <button class="bar" type="button" aria-expanded="false"></button>
       <div class="panel" role="region" aria-label="Bate-papo" hidden>
         <form class="prechat" novalidate>
-          <label>Nome <input name="name" autocomplete="name" required></label>
+          <label>Nome <input name="name" autocomplete="name" maxlength="200" required></label>
           <span class="error" data-for="name" role="alert"></span>
-          <label>E-mail <input name="email" type="email" autocomplete="email" required></label>
+          <label>E-mail <input name="email" type="email" autocomplete="email" maxlength="254" required></label>
           <span class="error" data-for="email" role="alert"></span>
           <button class="primary" type="submit">INICIAR BATE-PAPO</button>
         </form>

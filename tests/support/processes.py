@@ -166,6 +166,57 @@ def start_handoff(
     ).start()
 
 
+def rasa_env(handoff_url: str, tracker_url: str, actions_url: str, origins: str) -> dict[str, str]:
+    """The environment of Rasa and the action server (``origins``: the sites
+    whose pages may open the widget's connection, comma-separated)."""
+    return {
+        "RASA_TELEMETRY_ENABLED": "false",
+        "PYTHONWARNINGS": "ignore",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "HANDOFF_URL": handoff_url,
+        "HANDOFF_SERVICE_TOKEN": SERVICE_TOKEN,
+        "RASA_ACTIONS_URL": actions_url,
+        "RASA_TRACKER_DB": tracker_url,
+        "SANIC_HOST": "127.0.0.1",
+        "WHATSAPP_VERIFY_TOKEN": "test-verify-token",
+        "WHATSAPP_APP_SECRET": "test-app-secret",
+        "WHATSAPP_ACCESS_TOKEN": "test-access-token",
+        "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+        "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9/v21.0",
+        "WIDGET_ALLOWED_ORIGINS": origins,
+        # Every test client comes from 127.0.0.1; tests/security sets a low one.
+        "WIDGET_NEW_CONVERSATIONS_PER_ADDRESS": "100000 per minute",
+    }
+
+
+def rasa_service(port: int, env: dict[str, str], log_dir: Path, model: Path = MODEL) -> Service:
+    """The Rasa server (not started yet)."""
+    return Service(
+        "rasa",
+        [
+            RASA,
+            "run",
+            "--enable-api",
+            "--auth-token",
+            RASA_TOKEN,
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model",
+            str(model),
+            "--credentials",
+            "credentials.yml",
+            "--endpoints",
+            "endpoints.yml",
+        ],
+        env,
+        log_dir / "rasa.log",
+        f"http://127.0.0.1:{port}",
+        f"/status?token={RASA_TOKEN}",
+    )
+
+
 def start_stack(
     database_url: str,
     tracker_url: str,
@@ -184,61 +235,26 @@ def start_stack(
         handoff = start_handoff(database_url, log_dir, rasa_url, extra_env)
         started.append(handoff)
         handoff_url = handoff.base_url
-        rasa_env = {
-            "RASA_TELEMETRY_ENABLED": "false",
-            "PYTHONWARNINGS": "ignore",
-            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-            "HANDOFF_URL": handoff_url,
-            "HANDOFF_SERVICE_TOKEN": SERVICE_TOKEN,
-            "RASA_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
-            "RASA_TRACKER_DB": tracker_url,
-            "SANIC_HOST": "127.0.0.1",
-            "WHATSAPP_VERIFY_TOKEN": "test-verify-token",
-            "WHATSAPP_APP_SECRET": "test-app-secret",
-            "WHATSAPP_ACCESS_TOKEN": "test-access-token",
-            "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
-            "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9/v21.0",
-            "WIDGET_ALLOWED_ORIGINS": f"{handoff_url},{site_url}",
-            # Every test client comes from 127.0.0.1; tests/security sets a low one.
-            "WIDGET_NEW_CONVERSATIONS_PER_ADDRESS": "100000 per minute",
+        env = {
+            **rasa_env(
+                handoff_url,
+                tracker_url,
+                f"http://127.0.0.1:{actions_port}/webhook",
+                f"{handoff_url},{site_url}",
+            ),
             **(extra_env or {}),
         }
         started.append(
             Service(
                 "actions",
                 [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
-                rasa_env,
+                env,
                 log_dir / "actions.log",
                 f"http://127.0.0.1:{actions_port}",
                 "/health",
             ).start()
         )
-        started.append(
-            Service(
-                "rasa",
-                [
-                    RASA,
-                    "run",
-                    "--enable-api",
-                    "--auth-token",
-                    RASA_TOKEN,
-                    "--interface",
-                    "127.0.0.1",
-                    "--port",
-                    str(rasa_port),
-                    "--model",
-                    str(model),
-                    "--credentials",
-                    "credentials.yml",
-                    "--endpoints",
-                    "endpoints.yml",
-                ],
-                rasa_env,
-                log_dir / "rasa.log",
-                rasa_url,
-                f"/status?token={RASA_TOKEN}",
-            ).start()
-        )
+        started.append(rasa_service(rasa_port, env, log_dir, model).start())
     except BaseException:
         for service in reversed(started):
             service.stop()
