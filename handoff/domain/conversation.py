@@ -52,7 +52,9 @@ def attendance_messages(
     """The conversation of an attendance, oldest first."""
     attendance = attendance_for(session, operator, attendance_id)
     rows = session.scalars(
-        select(Message).where(Message.attendance_id == attendance.id).order_by(Message.id)
+        select(Message)
+        .where(Message.attendance_id == attendance.id)
+        .order_by(Message.created_at, Message.id)
     )
     return [message_view(m) for m in rows]
 
@@ -374,7 +376,8 @@ def store_customer_message(uow: UnitOfWork, attendance: Attendance, event: dict[
     message_id, text = event.get("message_id"), event.get("text")
     if not message_id or not isinstance(text, str):
         return 0
-    return _store_once(uow, attendance, FROM_CUSTOMER, text, f"rasa:{message_id}")
+    key = f"rasa:{message_id}"
+    return _store_once(uow, attendance, FROM_CUSTOMER, text, key, _said_at(event))
 
 
 def _store_bot_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
@@ -382,11 +385,25 @@ def _store_bot_message(uow: UnitOfWork, attendance: Attendance, event: dict[str,
     if not isinstance(text, str) or not text:
         return 0
     key = f"bot:{attendance.conversation_id}:{event.get('timestamp')}"
-    return _store_once(uow, attendance, FROM_BOT, text, key[:255])
+    return _store_once(uow, attendance, FROM_BOT, text, key[:255], _said_at(event))
+
+
+def _said_at(event: dict[str, Any]) -> datetime:
+    """When Rasa stored the event (the order the customer saw), else now: a
+    message imported late by the reconciliation keeps its place."""
+    stamp = event.get("timestamp")
+    if isinstance(stamp, int | float) and 0 < stamp < 4e9:
+        return datetime.fromtimestamp(stamp, tz=timezone.utc)
+    return utcnow()
 
 
 def _store_once(
-    uow: UnitOfWork, attendance: Attendance, direction: str, text: str, key: str
+    uow: UnitOfWork,
+    attendance: Attendance,
+    direction: str,
+    text: str,
+    key: str,
+    said_at: datetime,
 ) -> int:
     """Store a message once per attendance and key. A replay stores nothing
     but announces the stored message again: its first announcement may have
@@ -400,6 +417,7 @@ def _store_once(
             direction=direction,
             text=text[:MAX_MESSAGE_LENGTH],
             dedup_key=key,
+            created_at=said_at,
         )
         try:
             # Two deliveries of one event in concurrent transactions (the

@@ -58,7 +58,9 @@ def attendance_record(session: Session, attendance: Attendance) -> dict[str, Any
     """An attendance with its messages and registrations, for history views."""
     operator = session.get(Operator, attendance.operator_id) if attendance.operator_id else None
     messages = session.scalars(
-        select(Message).where(Message.attendance_id == attendance.id).order_by(Message.id)
+        select(Message)
+        .where(Message.attendance_id == attendance.id)
+        .order_by(Message.created_at, Message.id)
     )
     return {
         **attendance_view(attendance),
