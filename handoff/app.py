@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from sanic import Request, Sanic
-from sanic.response import HTTPResponse, redirect
+from sanic.response import HTTPResponse, html, redirect
 
 from handoff.db import Database
+from handoff.demo import demo_page
 from handoff.desk import Desk
 from handoff.rasa_client import RasaClient
 from handoff.realtime import create_socket_server, make_publisher, register_handlers
@@ -50,7 +51,21 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.blueprint(routes)
     install_errors(app)
     app.static("/console/", PROJECT_ROOT / "operator_console", index="index.html", name="console")
-    app.static("/widget/", PROJECT_ROOT / "widget", index="index.html", name="widget")
+    # The demo page is widget/index.html with the configured addresses in it;
+    # the widget's other files are served as they are.
+    page = demo_page(settings)
+
+    async def widget_demo(_request: Request) -> HTTPResponse:
+        return html(page)
+
+    app.add_route(widget_demo, "/widget/", name="widget_demo", strict_slashes=True)
+    app.add_route(widget_demo, "/widget/index.html", name="widget_demo_file")
+
+    @app.get("/widget", name="widget_demo_bare")
+    async def widget_demo_bare(_request: Request) -> HTTPResponse:
+        return redirect("/widget/")
+
+    app.static("/widget/", PROJECT_ROOT / "widget", name="widget")
     app.static("/vendor/", PROJECT_ROOT / "vendor", name="vendor")
 
     @app.get("/")

@@ -38,6 +38,11 @@ class Settings:
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
     public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
     rasa_url: str = field(default_factory=lambda: _env("RASA_URL", "http://127.0.0.1:5005"))
+    # Where visitors' browsers reach Rasa's widget channel (the demo page's
+    # widget dials it). Default: this host, port RASA_PORT, as `make run`
+    # starts Rasa; set it when Rasa is public under another address.
+    public_rasa_url: str = field(default_factory=lambda: _env("PUBLIC_RASA_URL", ""))
+    rasa_port: int = field(default_factory=lambda: int(os.environ.get("RASA_PORT", "5005")))
     # Token of Rasa's HTTP API (`rasa run --auth-token`). No default: `make run`
     # generates a random one in var/secrets.env.
     rasa_token: str = field(default_factory=lambda: _env("RASA_TOKEN", ""))
@@ -112,3 +117,8 @@ class Settings:
     def base_url(self) -> str:
         """Where people open the service."""
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def visitor_rasa_url(self) -> str:
+        """Where visitors' widgets reach Rasa."""
+        return self.public_rasa_url or f"http://{self.host}:{self.rasa_port}"

@@ -109,10 +109,11 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
     form.get_by_label("Telefone *").fill("(11) 98765-4321")
     form.get_by_label("CPF/CNPJ").fill("529.982.247-24")
     form.get_by_role("button", name="SALVAR").click()
-    expect(form.get_by_text("CPF ou CNPJ inválido.")).to_be_visible()
+    expect(form.get_by_text("CPF inválido: confira os números.")).to_be_visible()
     shot(console, "04-cadastro-erro")
-    form.get_by_label("CPF/CNPJ").fill("529.982.247-25")
+    form.get_by_label("CPF/CNPJ").fill("52998224725")
     form.get_by_role("button", name="SALVAR").click()
+    expect(console.locator("#customer-results")).to_contain_text("529.982.247-25")
 
     # O6: the new customer shows the link icon; linking it.
     console.get_by_role("button", name="Vincular Maria Souza ao atendimento").click()
@@ -121,6 +122,7 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
 
     # O8: pencil, Histórico, Atendimentos; one opens with its messages.
     console.get_by_role("button", name="Abrir cliente Maria Souza").click()
+    expect(console.locator("#customer-detail-contact")).to_contain_text("529.982.247-25")
     console.get_by_role("button", name="Histórico").click()
     console.get_by_role("button", name="Atendimentos").click()
     console.locator("#customer-history button", has_text=protocol).click()

@@ -9,6 +9,8 @@ from tests.support.processes import Service
 
 CPF = "529.982.247-25"
 CNPJ = "11.222.333/0001-81"
+# A CNPJ with letters (IN RFB 2.229/2024), issued since July 2026.
+ALPHANUMERIC_CNPJ = "12.ABC.345/01DE-35"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,7 @@ def joao(client: Client) -> dict:
 def test_registration_normalises_what_it_stores(joao):
     assert joao["phone"] == "+5511987654321"
     assert joao["document"] == "52998224725"
+    assert joao["document_formatted"] == CPF
     assert joao["email"] == "joao@example.com"
 
 
@@ -43,15 +46,20 @@ def test_registration_normalises_what_it_stores(joao):
         ({"phone": "11987654321"}, "name", "Informe o nome."),
         ({"name": "Ana"}, "phone", "Informe o telefone."),
         ({"name": "Ana", "phone": "1234"}, "phone", "Telefone inválido"),
-        (
-            {"name": "Ana", "phone": "21 99876-5432", "document": "529.982.247-24"},
-            "document",
-            "CPF ou CNPJ inválido.",
-        ),
-        (
-            {"name": "Ana", "phone": "21 99876-5432", "document": "11.222.333/0001-80"},
-            "document",
-            "CPF ou CNPJ inválido.",
+        *(
+            ({"name": "Ana", "phone": "21 99876-5432", "document": document}, "document", message)
+            for document, message in [
+                ("529.982.247-24", "CPF inválido: confira os números."),
+                ("11.222.333/0001-80", "CNPJ inválido: confira os caracteres."),
+                ("12.ABC.345/01DE-36", "CNPJ inválido: confira os caracteres."),
+                # Letters and stray characters were dropped, leaving a valid CPF.
+                ("362.580.504-92c", "Informe um CPF (11 números) ou um CNPJ (14 caracteres)."),
+                ("4616879B2651", "Informe um CPF (11 números) ou um CNPJ (14 caracteres)."),
+                ("5299822472B", "O CPF só tem números; letras, só no CNPJ."),
+                ("12.ABC.345/01DE-3A", "Os dois últimos caracteres do CNPJ são números."),
+                ("529*982*247*25", "Caractere não permitido no CPF/CNPJ: “*”."),
+                ("529.982.247-25º", "Caractere não permitido no CPF/CNPJ: “º”."),
+            ]
         ),
         ({"name": "Ana", "phone": "21 99876-5432", "email": "ana@"}, "email", "E-mail inválido."),
         ({"name": "x" * 201, "phone": "21 99876-5432"}, "name", "no máximo 200"),
@@ -105,6 +113,57 @@ def test_search_by_cnpj_and_empty_query(client: Client):
         c["id"] for c in client.get("/api/customers", q="11222333000181").json()["customers"]
     ] == [company["id"]]
     assert error_of(client.get("/api/customers", q="  "), 400)["field"] == "q"
+
+
+def ids(client: Client, query: str) -> list[int]:
+    return [c["id"] for c in client.get("/api/customers", q=query).json()["customers"]]
+
+
+def test_alphanumeric_cnpj_is_stored_upper_case_searched_and_shown_formatted(client: Client):
+    company = client.post(
+        "/api/customers",
+        {"name": "Cooperativa Nova", "phone": "21 2222-3333", "document": "12.abc.345/01de-35"},
+    )
+    assert company.status_code == 201, company.text
+    customer = company.json()["customer"]
+    assert customer["document"] == "12ABC34501DE35"
+    assert customer["document_formatted"] == ALPHANUMERIC_CNPJ
+    for query in (ALPHANUMERIC_CNPJ, "12ABC34501DE35", "12abc34501de35", " 12 ABC 345 01DE 35 "):
+        assert ids(client, query) == [customer["id"]], query
+    found = client.get("/api/customers", q="12abc34501de35").json()["customers"][0]
+    assert found["document_formatted"] == ALPHANUMERIC_CNPJ
+    history = client.get(f"/api/customers/{customer['id']}/history").json()
+    assert history["customer"]["document_formatted"] == ALPHANUMERIC_CNPJ
+    # The same CNPJ in another writing is the same customer.
+    again = client.post(
+        "/api/customers", {"name": "Outra", "phone": "21 2222-4444", "document": "12ABC34501DE35"}
+    )
+    assert error_of(again, 409)["field"] == "document"
+
+
+def test_a_cnpj_with_letters_is_not_kept_as_the_cpf_of_its_digits(client: Client):
+    """Its 11 digits, 527.611.448-05, are a valid CPF: the old rule stored that."""
+    response = client.post(
+        "/api/customers",
+        {"name": "Mercado Horizonte", "phone": "21 2555-6666", "document": "52.761.1MH/4E48-05"},
+    )
+    customer = response.json()["customer"]
+    assert customer["document"] == "527611MH4E4805"
+    assert ids(client, "527.611.448-05") == []
+    assert ids(client, "52.761.1MH/4E48-05") == [customer["id"]]
+
+
+def test_a_valid_document_finds_its_owner_before_a_phone_with_its_digits(
+    client: Client, joao: dict
+):
+    # Rita's phone, (52) 99822-4725, has the digits of João's CPF.
+    rita = client.post("/api/customers", {"name": "Rita", "phone": "(52) 99822-4725"}).json()
+    for query in (CPF, "52998224725"):
+        assert ids(client, query) == [joao["id"]], query
+    assert ids(client, "+55 52 99822-4725") == [rita["customer"]["id"]]
+    # A valid CPF nobody has is still looked up as the phone it also is.
+    sergio = client.post("/api/customers", {"name": "Sérgio", "phone": "21 98765-4382"}).json()
+    assert ids(client, "21987654382") == [sergio["customer"]["id"]]
 
 
 def test_edit_keeps_rules(client: Client, joao):

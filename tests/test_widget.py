@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.clients import Operator
+from tests.support.outages import TcpProxy
 from tests.support.processes import ROOT, Stack
 
 pytestmark = pytest.mark.slow
@@ -80,6 +81,47 @@ def test_new_tab_and_network_cut(browser: Browser, stack: Stack, host_url: str):
     expect(page.get_by_text("escrito sem conexão")).to_have_count(1)
     operator.close()
     context.close()
+
+
+def test_the_demo_page_dials_the_rasa_it_was_started_with(browser: Browser, stack: Stack):
+    """The stack's Rasa listens on a random port, not 5005."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{stack.handoff_url}/widget/")
+    script = page.locator("script[src='widget.js']")
+    assert script.get_attribute("data-rasa-url") == stack.rasa_url
+    expect(page.locator("pre")).to_contain_text(f'src="{stack.handoff_url}/widget/widget.js"')
+    expect(page.locator("pre")).to_contain_text(f'data-rasa-url="{stack.rasa_url}"')
+    start_chat(page, "Elisa")
+    page.get_by_label("Mensagem").fill("preciso de ajuda")
+    page.get_by_role("button", name="Enviar").click()
+    expect(page.get_by_text("transferido(a)")).to_be_visible()
+    expect(page.locator("li.pending")).to_have_count(0)
+    context.close()
+
+
+def test_an_unreachable_rasa_is_said_and_the_message_waits(
+    browser: Browser, stack: Stack, host_url: str
+):
+    rasa_port = int(stack.rasa_url.rsplit(":", 1)[1])
+    proxy = TcpProxy("127.0.0.1", rasa_port)  # its port is closed until it starts
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{host_url}?rasa_url=http://127.0.0.1:{proxy.port}")
+        start_chat(page, "Fabio")
+        notice = page.get_by_role("status")
+        expect(notice).to_contain_text("Não foi possível conectar ao atendimento.")
+        page.get_by_label("Mensagem").fill("escrito antes de conectar")
+        page.get_by_role("button", name="Enviar").click()
+        expect(page.locator("li.pending", has_text="escrito antes de conectar")).to_be_visible()
+        proxy.start()
+        expect(page.locator("li.pending")).to_have_count(0, timeout=30000)
+        expect(notice).to_have_text("")
+        expect(page.get_by_text("transferido(a)")).to_be_visible(timeout=30000)
+    finally:
+        proxy.stop()
+        context.close()
 
 
 def test_the_widget_stays_small():

@@ -152,6 +152,11 @@
       if (refusal.retry) setTimeout(requestSession, 1000);
     });
     socket.on("disconnect", () => { status.textContent = "Reconectando…"; });
+    // Rasa unreachable (refused, timed out): said plainly while socket.io
+    // keeps trying; the outbox is sent once it connects.
+    socket.on("connect_error", () => {
+      status.textContent = "Não foi possível conectar ao atendimento. Suas mensagens serão enviadas quando a conexão voltar. Reconectando…";
+    });
     socket.on("bot_uttered", (message) => (loading ? arrived.push(message) : showBot(message)));
   }
   prechat.addEventListener("submit", (event) => {

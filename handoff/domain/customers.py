@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 from handoff.db import UnitOfWork
 from handoff.domain.access import own_attendance
 from handoff.domain.audit import audit
-from handoff.domain.brazil import digits, phone_e164, search_key, valid_cnpj, valid_cpf
+from handoff.domain.brazil import (
+    InvalidDocument,
+    document_number,
+    format_document,
+    phone_e164,
+    search_key,
+)
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.operators import is_supervisor, room_ids
 from handoff.domain.records import attendance_record
@@ -27,22 +33,33 @@ def customer_view(customer: Customer) -> dict[str, Any]:
         "name": customer.name,
         "email": customer.email,
         "document": customer.document,
+        "document_formatted": customer.document and format_document(customer.document),
         "phone": customer.phone,
         "created_at": customer.created_at.isoformat(),
     }
 
 
 def search_customers(session: Session, query: Any) -> list[dict[str, Any]]:
-    """Find by name (partial, any case and accents), e-mail, CPF/CNPJ or phone."""
+    """Find by name (partial, any case and accents), e-mail, CPF/CNPJ or phone.
+
+    A valid CPF or CNPJ that a customer has finds that customer alone: its
+    digits may also read as a phone number or appear in a name, and the
+    operator who typed a document means the document. One that no customer
+    has is searched like any other text.
+    """
     if not isinstance(query, str) or not query.strip():
         raise Invalid("Digite um nome, e-mail, CPF/CNPJ ou telefone.", field="q")
     query = query.strip()
+    try:
+        document = document_number(query)
+    except InvalidDocument:
+        document = None
+    owner = document and session.scalar(select(Customer).where(Customer.document == document))
+    if owner:
+        return [customer_view(owner)]
     conditions = [Customer.name_key.contains(search_key(query), autoescape=True)]
     if "@" in query:
         conditions.append(Customer.email == query.casefold())
-    number = digits(query)
-    if len(number) in (11, 14):
-        conditions.append(Customer.document == number)
     phone = phone_e164(query)
     if phone:
         conditions.append(Customer.phone == phone)
@@ -78,10 +95,18 @@ def _clean(data: dict[str, Any]) -> dict[str, str | None]:
     email = text("email", 254).casefold() or None
     if email and not EMAIL.match(email):
         raise Invalid("E-mail inválido.", field="email")
-    document = digits(text("document", 20)) or None
-    if document and not (valid_cpf(document) or valid_cnpj(document)):
-        raise Invalid("CPF ou CNPJ inválido.", field="document")
+    document = _document(text("document", 20))
     return {"name": name, "phone": phone, "email": email, "document": document}
+
+
+def _document(typed: str) -> str | None:
+    """The stored form of the CPF/CNPJ typed in the form; None when left empty."""
+    if not typed:
+        return None
+    try:
+        return document_number(typed)
+    except InvalidDocument as error:
+        raise Invalid(str(error), field="document") from None
 
 
 def _reject_duplicates(session: Session, fields: dict[str, str | None], own_id: int | None) -> None:

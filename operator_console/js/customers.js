@@ -18,7 +18,7 @@ export function createCustomers(state, onLinked) {
     return el("li", { class: "result" },
       el("div", {},
         el("strong", { text: c.name }),
-        el("span", { class: "muted", text: [c.phone, c.email, c.document].filter(Boolean).join(" · ") })),
+        el("span", { class: "muted", text: [c.phone, c.email, c.document_formatted].filter(Boolean).join(" · ") })),
       el("div", { class: "result-actions" },
         canLink ? el("button", { type: "button", class: "icon", title: "Vincular ao atendimento", "aria-label": `Vincular ${c.name} ao atendimento`, text: "🔗", onclick: () => link(c) }) : null,
         el("button", { type: "button", class: "icon", title: "Abrir cliente", "aria-label": `Abrir cliente ${c.name}`, text: "✎", onclick: () => openCustomer(c) })));
@@ -99,7 +99,7 @@ export function createCustomers(state, onLinked) {
   function openCustomer(customer) {
     current = customer;
     $("customer-detail-name").textContent = customer.name;
-    $("customer-detail-contact").textContent = [customer.phone, customer.email, customer.document].filter(Boolean).join(" · ");
+    $("customer-detail-contact").textContent = [customer.phone, customer.email, customer.document_formatted].filter(Boolean).join(" · ");
     $("menu-historico-items").hidden = true;
     $("menu-historico").setAttribute("aria-expanded", "false");
     $("customer-history").hidden = true;

@@ -24,6 +24,11 @@ SERVICE_ROUTES = frozenset(
         "integration.open_attendance_of",
     }
 )
+# Static files and pages, open to anyone: the console, the widget and its
+# demo page, the vendored socket.io client, and the redirect to the console.
+PAGE_ROUTES = frozenset(
+    {"root", "console", "widget", "widget_demo", "widget_demo_file", "widget_demo_bare", "vendor"}
+)
 
 
 @dataclass(frozen=True)

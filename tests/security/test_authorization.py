@@ -15,7 +15,13 @@ import requests
 import socketio
 
 from handoff.routes.common import csrf_token
-from tests.security.app_routes import SERVICE_ROUTES, Route, http_routes, socket_events
+from tests.security.app_routes import (
+    PAGE_ROUTES,
+    SERVICE_ROUTES,
+    Route,
+    http_routes,
+    socket_events,
+)
 from tests.support.api import Client, add_operator, add_room, open_attendance
 from tests.support.processes import Service
 
@@ -24,10 +30,7 @@ from tests.support.processes import Service
 PUBLIC = {
     "health.health",
     "widget_api.history",
-    "root",
-    "console",
-    "widget",
-    "vendor",
+    *PAGE_ROUTES,
     "handle_request",  # the socket.io endpoint: authenticated in its connect handler
 }
 LOGIN = {"operators.login_route"}

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -34,24 +35,28 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def host_page(stack: Stack) -> str:
-    """An organisation's page with CSS of its own and the one script tag."""
+def host_page(stack: Stack, rasa_url: str = "") -> str:
+    """An organisation's page with CSS of its own and the one script tag
+    (dialling the stack's Rasa, or ``rasa_url``)."""
+    rasa_url = rasa_url or stack.rasa_url
     return f"""<!doctype html><html lang="pt-BR"><head><meta charset="utf-8">
       <meta name="viewport" content="width=device-width, initial-scale=1">
       <style>body {{ background: #fffbea; font-family: Georgia; }}
              button, input, li {{ color: green !important; background: yellow !important; }}</style>
       </head><body><h1>Prefeitura de Exemplo</h1>
       <script src="{stack.handoff_url}/widget/widget.js" data-title="Fale com a Prefeitura"
-              data-color="#c62828" data-rasa-url="{stack.rasa_url}"></script></body></html>"""
+              data-color="#c62828" data-rasa-url="{rasa_url}"></script></body></html>"""
 
 
 @pytest.fixture(scope="module")
 def host_url(stack: Stack) -> Iterator[str]:
-    """The organisation's site: its own server, so another origin than ours."""
-    body = host_page(stack).encode()
+    """The organisation's site: its own server, so another origin than ours.
+    ``?rasa_url=...`` serves the page with its widget dialling that address."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            query = parse_qs(urlsplit(self.path).query)
+            body = host_page(stack, query.get("rasa_url", [""])[0]).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.end_headers()

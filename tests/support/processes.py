@@ -232,7 +232,9 @@ def start_stack(
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     started: list[Service] = []
     try:
-        handoff = start_handoff(database_url, log_dir, rasa_url, extra_env)
+        # RASA_PORT as the Makefile exports it: the demo page's widget dials it.
+        handoff_extra = {"RASA_PORT": str(rasa_port), **(extra_env or {})}
+        handoff = start_handoff(database_url, log_dir, rasa_url, handoff_extra)
         started.append(handoff)
         handoff_url = handoff.base_url
         env = {
