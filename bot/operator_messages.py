@@ -15,7 +15,11 @@ for it, without a second ``bot`` event; one that went out is not sent
 again while this process lives (after a restart of Rasa a repeated request
 sends it again: at least once on the channel, once in the tracker). A
 channel that refuses answers 502 with ``error.code`` ``channel_refused``,
-which the handoff service shows the operator as failed.
+which the handoff service shows the operator as failed. A channel that
+cannot know whether the message went out (``DeliveryUnknown``: Meta may
+have taken it and did not answer in time) answers 202 ``{"delivered":
+"unknown"}``: the handoff service shows it unconfirmed and the channel's
+status report settles it.
 
 Registered in ``credentials.yml`` as an input channel (it needs Rasa's
 agent); ``POST /webhooks/operator_messages/deliver`` with the service token.
@@ -43,6 +47,10 @@ from bot.service_channel import ServiceInput
 logger = logging.getLogger(__name__)
 # How many (conversation, message) pairs known to have gone out are kept.
 REMEMBERED_SENDS = 10_000
+
+
+class DeliveryUnknown(Exception):
+    """A channel's answer when a message may or may not have gone out."""
 
 
 def _already_there(tracker: DialogueStateTracker, message_id: int) -> bool:
@@ -115,6 +123,9 @@ class OperatorMessagesInput(ServiceInput):
                 output = _latest_output_channel(request, tracker)
                 try:
                     await processor.execute_side_effects([event], tracker, output)
+                except DeliveryUnknown as error:
+                    logger.warning("operator message %s: outcome unknown: %s", message_id, error)
+                    return response.json({"delivered": "unknown"}, status=202)
                 except Exception as error:  # noqa: BLE001 - any channel's refusal
                     logger.warning(
                         "operator message %s to %s refused by the channel: %r",

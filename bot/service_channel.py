@@ -26,8 +26,12 @@ class ServiceInput(InputChannel):
         self.token = token
 
     def refusal(self, request: Request) -> Optional[HTTPResponse]:
-        """401 unless the request carries the service token; None if it does."""
-        header = request.headers.get("authorization", "")
-        if hmac.compare_digest(header, f"Bearer {self.token}"):
-            return None
-        return response.json({"error": "unauthorized"}, status=401)
+        return service_refusal(request, self.token)
+
+
+def service_refusal(request: Request, token: str) -> Optional[HTTPResponse]:
+    """401 unless the request carries the service token; None if it does."""
+    header = request.headers.get("authorization", "")
+    if hmac.compare_digest(header, f"Bearer {token}"):
+        return None
+    return response.json({"error": "unauthorized"}, status=401)

@@ -6,21 +6,34 @@ calls ``/webhooks/whatsapp/webhook``.
 - GET answers Meta's verification (``hub.verify_token`` -> ``hub.challenge``).
 - POST is accepted only with a valid ``X-Hub-Signature-256`` (HMAC-SHA256 of
   the raw body with the app secret, compared in constant time); a missing
-  or wrong signature, or a body already accepted (a replay, remembered 24
-  hours), gets 401 and nothing is written. Bodies over 3 MB get 413,
-  bodies that are not a JSON object 400.
-- Each message is handed to Rasa once (``bot.once``): Meta's re-deliveries
-  are recognised by message id (``wamid``), also after a restart of Rasa
-  (looked up in the tracker); it is Rasa's message id too, so the handoff
-  service stores it once.
+  or wrong signature gets 401 and nothing is written. Bodies over 3 MB get
+  413, bodies that are not a JSON object 400.
+- Meta delivers at least once: a body it re-delivers (byte for byte, when
+  it did not get our 200 in time) is answered 200 like the first and has
+  no further effect. Each message is handed to Rasa once (``bot.once``, by
+  wamid, also after a restart of Rasa: looked up in the tracker; it is
+  Rasa's message id too, so the handoff service stores it once), and the
+  handoff service applies a status only if it moves a message forward.
 - Text, interactive replies (buttons, lists) and template buttons become
-  user messages; media the bot cannot read gets a polite answer; unknown
-  message types are logged and skipped.
-- Delivery statuses and the ids of sent operator messages are reported to
-  the handoff service, which shows them to the operator.
-- Replies go out through the Graph API at a configurable base URL, retried
-  with back-off (0.5, 1, 2 s) on network errors, time-outs (3 s), 429 and
-  5xx, all within 8 s; then the send fails and the operator sees it.
+  user messages, cleaned by ``textrules.clean_text`` (as is the profile
+  name); media the bot cannot read gets a polite answer; unknown message
+  types are logged and skipped.
+- The webhook answers 200 once Rasa has stored the message, whatever the
+  replies do. Replies go out through ``bot.whatsapp_graph`` (what may be
+  tried again and what not). An operator message Meta did not take makes
+  Rasa's route answer 502; one whose outcome is unknown 202, and it is not
+  sent again for UNKNOWN_RESEND_AFTER_SECONDS. A bot message (welcome,
+  transfer notice, closing) is tried once: if Meta did not take it for a
+  passing reason it goes to the handoff service's outbox (``POST
+  /api/channel/undelivered``), which sends it again through
+  ``POST /webhooks/whatsapp/resend`` (service token) in order with the
+  conversation's other messages; while some wait there, the
+  conversation's next bot messages join them.
+- Every operator message carries ``biz_opaque_callback_data``
+  ``{"handoff_message_id": id}``; Meta echoes it in the message's status
+  webhooks, which go to the handoff service (``POST
+  /api/channel/receipts``) with the id, so a status settles a message
+  whose send had no answer.
 """
 
 from __future__ import annotations
@@ -42,6 +55,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.once import OncePerConversation
+from bot.operator_messages import DeliveryUnknown
+from bot.service_channel import service_refusal
+from bot.whatsapp_graph import RETRY_DELAYS_SECONDS, GraphClient, WhatsAppSendError
+from textrules import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -49,33 +66,17 @@ UNSUPPORTED_MEDIA_REPLY = (
     "Desculpe, ainda não consigo abrir imagens, áudios ou arquivos por aqui. "
     "Por favor, escreva sua mensagem em texto."
 )
-# Graph API error: more than 24 hours since the customer's last message.
-OUTSIDE_WINDOW_CODE = 131047
-RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0)
-# One Graph API request waits at most this long (a hung connection is given up).
-SEND_ATTEMPT_TIMEOUT_SECONDS = 3.0
-# All the tries of one message end within this budget: the handoff service
-# waits 10 s (HANDOFF_RASA_TIMEOUT_SECONDS) for Rasa to take an operator
-# message, so it learns whether the message went out or failed, and a
-# message it marks failed was never sent behind its back.
-SEND_BUDGET_SECONDS = 8.0
 # Meta documents webhook payloads of up to 3 MB; anything larger is not Meta's.
 MAX_BODY_BYTES = 3 * 1024 * 1024
-# A signed body already accepted is a replay for this long (Meta re-delivers
-# only deliveries we did not accept, for up to 7 days, and a replay of an
-# older body still writes nothing: its wamids are already in the tracker).
-REPLAY_WINDOW_SECONDS = 24 * 3600
-REMEMBERED_BODIES = 100_000
 # Media the bot cannot read: the customer gets UNSUPPORTED_MEDIA_REPLY.
 MEDIA_TYPES = {"image", "audio", "video", "document", "sticker", "voice", "location", "contacts"}
-
-
-class WhatsAppSendError(Exception):
-    """The Graph API refused a message; ``code`` is Meta's error code."""
-
-    def __init__(self, message: str, code: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.code = code
+# An operator message whose send had no answer is not sent again for this
+# long, however often the handoff service asks (it asks again when its own
+# wait for Rasa ran out); its status webhook normally settles it in
+# seconds. The handoff service offers "Tentar novamente" after the same
+# time (handoff/domain/conversation.py, UNKNOWN_RETRY_AFTER).
+UNKNOWN_RESEND_AFTER_SECONDS = 15 * 60
+REMEMBERED_UNKNOWN = 10_000
 
 
 def signature_is_valid(app_secret: str, body: bytes, header: Optional[str]) -> bool:
@@ -84,143 +85,148 @@ def signature_is_valid(app_secret: str, body: bytes, header: Optional[str]) -> b
 
 
 def message_text(message: Dict[str, Any]) -> Optional[str]:
-    """What the customer said, or None for content the bot cannot read."""
+    """What the customer said (cleaned), or None for content the bot cannot read."""
     kind = message.get("type")
+    said: Any = None
     if kind == "text":
-        return (message.get("text") or {}).get("body")
-    if kind == "interactive":
+        said = (message.get("text") or {}).get("body")
+    elif kind == "interactive":
         interactive = message.get("interactive") or {}
         reply = interactive.get(interactive.get("type", ""), {})
-        return reply.get("title") or reply.get("id")
-    if kind == "button":
+        said = reply.get("title") or reply.get("id")
+    elif kind == "button":
         button = message.get("button") or {}
-        return button.get("text") or button.get("payload")
-    return None
+        said = button.get("text") or button.get("payload")
+    return clean_text(said) if isinstance(said, str) else None
 
 
-class GraphClient:
-    """Sends messages with the Graph API: ``POST {base}/{phone_number_id}/messages``."""
-
-    def __init__(self, base_url: str, phone_number_id: str, access_token: str) -> None:
-        self.url = f"{base_url.rstrip('/')}/{phone_number_id}/messages"
-        self._headers = {"Authorization": f"Bearer {access_token}"}
-        self._session: Optional[aiohttp.ClientSession] = None
-
-    async def send_text(self, to: str, text: str) -> str:
-        """Send a text; returns its wamid. Raises WhatsAppSendError."""
-        payload = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": to,
-            "type": "text",
-            "text": {"preview_url": False, "body": text},
-        }
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SEND_BUDGET_SECONDS
-        last_error = "no attempt"
-        for delay in (0.0, *RETRY_DELAYS_SECONDS):
-            if loop.time() + delay >= deadline:
-                break
-            await asyncio.sleep(delay)
-            timeout = min(SEND_ATTEMPT_TIMEOUT_SECONDS, deadline - loop.time())
-            try:
-                async with self._session.post(
-                    self.url,
-                    json=payload,
-                    headers=self._headers,
-                    timeout=aiohttp.ClientTimeout(total=timeout),
-                ) as reply:
-                    body = await reply.json(content_type=None)
-                    if reply.status < 300:
-                        return body["messages"][0]["id"]
-                    error = (body or {}).get("error") or {}
-                    last_error = f"HTTP {reply.status}: {error.get('message', body)}"
-                    if reply.status != 429 and reply.status < 500:
-                        raise WhatsAppSendError(last_error, error.get("code"))
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as problem:
-                last_error = repr(problem)
-            logger.warning("whatsapp: sending to %s failed (%s)", to, last_error)
-        logger.error("whatsapp: giving up on a message to %s: %s", to, last_error)
-        raise WhatsAppSendError(last_error)
+def _handoff_message_id(status: Dict[str, Any]) -> Optional[int]:
+    """Our id of the message a status is about, from its callback data."""
+    try:
+        data = json.loads(status.get("biz_opaque_callback_data") or "null")
+    except (TypeError, ValueError):
+        return None
+    found = data.get("handoff_message_id") if isinstance(data, dict) else None
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
 
 
-class HandoffReceipts:
-    """Tells the handoff service which wamid an operator message got, and
-    what Meta says about its delivery afterwards."""
+class HandoffClient:
+    """The handoff service's routes for this channel: what Meta reports
+    about operator messages, and bot messages to send again later."""
 
     def __init__(self, handoff_url: str, token: str) -> None:
-        self.url = handoff_url.rstrip("/") + "/api/channel/receipts"
+        self.url = handoff_url.rstrip("/") + "/api/channel"
         self._headers = {"Authorization": f"Bearer {token}"}
         self._session: Optional[aiohttp.ClientSession] = None
         self._tasks: set = set()
 
     def report(self, receipts: List[Dict[str, Any]]) -> None:
-        task = asyncio.ensure_future(self._post(receipts))
+        task = asyncio.ensure_future(self._post("receipts", receipts))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _post(self, receipts: List[Dict[str, Any]]) -> None:
+    async def undelivered(self, conversation_id: str, message: Dict[str, Any]) -> bool:
+        """Hand a bot message to the outbox; False if the service is away."""
+        body = {"conversation_id": conversation_id, "channel": "whatsapp", "message": message}
+        return await self._post("undelivered", body)
+
+    async def _post(self, route: str, body: Any) -> bool:
         for delay in (0.0, *RETRY_DELAYS_SECONDS):
             await asyncio.sleep(delay)
             if self._session is None:
                 self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
             try:
                 async with self._session.post(
-                    self.url, json=receipts, headers=self._headers
+                    f"{self.url}/{route}", json=body, headers=self._headers
                 ) as reply:
                     if reply.status < 300:
-                        return
+                        return True
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 pass
-        logger.error(
-            "whatsapp: could not report %d receipt(s) to the handoff service", len(receipts)
-        )
+        logger.error("whatsapp: the handoff service did not take %s: %s", route, body)
+        return False
 
 
 class WhatsAppOutput(OutputChannel):
-    def __init__(self, graph: GraphClient, receipts: HandoffReceipts) -> None:
+    def __init__(self, graph: GraphClient, handoff: HandoffClient) -> None:
         self.graph = graph
-        self.receipts = receipts
+        self.handoff = handoff
+        # Conversations -> how many of their bot messages wait in the outbox.
+        self._waiting: Dict[str, int] = {}
+        # Operator messages whose send had no answer -> when.
+        self._unknown: OrderedDict[int, float] = OrderedDict()
 
     @classmethod
     def name(cls) -> str:
         return "whatsapp"
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        wamid = await self.graph.send_text(recipient_id, text)
         handoff_message_id = kwargs.get("handoff_message_id")
-        if handoff_message_id is not None:
-            self.receipts.report(
-                [{"handoff_message_id": handoff_message_id, "channel_message_id": wamid}]
-            )
+        if handoff_message_id is None:
+            await self._send_bot_message(recipient_id, text, kwargs.get("timestamp"))
+        else:
+            await self._send_operator_message(recipient_id, text, handoff_message_id)
 
+    async def _send_operator_message(self, recipient_id: str, text: str, message_id: int) -> None:
+        """Raises WhatsAppSendError (not sent) or DeliveryUnknown."""
+        since = self._unknown.get(message_id)
+        if since is not None and time.monotonic() - since < UNKNOWN_RESEND_AFTER_SECONDS:
+            raise DeliveryUnknown("an earlier send of this message had no answer")
+        callback = json.dumps({"handoff_message_id": message_id})
+        try:
+            wamid = await self.graph.send_text(recipient_id, text, callback)
+        except DeliveryUnknown:
+            self._unknown[message_id] = time.monotonic()
+            while len(self._unknown) > REMEMBERED_UNKNOWN:
+                self._unknown.popitem(last=False)
+            raise
+        self._unknown.pop(message_id, None)
+        self.handoff.report([{"handoff_message_id": message_id, "channel_message_id": wamid}])
 
-class AcceptedBodies:
-    """Digests of the signed bodies accepted lately: the same body again is a
-    replay (Meta's signature carries no time, so the body is all there is)."""
+    async def _send_bot_message(
+        self, recipient_id: str, text: str, timestamp: Optional[float]
+    ) -> None:
+        """Never raises: what Meta did not take for a passing reason goes to
+        the outbox, after the conversation's messages already there."""
+        if not self._waiting.get(recipient_id):
+            try:
+                await self._send_once(recipient_id, text)
+                return
+            except WhatsAppSendError:
+                pass
+        if await self.handoff.undelivered(recipient_id, {"text": text, "timestamp": timestamp}):
+            self._waiting[recipient_id] = self._waiting.get(recipient_id, 0) + 1
 
-    def __init__(self) -> None:
-        self._at: OrderedDict[str, float] = OrderedDict()
+    async def _send_once(self, recipient_id: str, text: str) -> str:
+        """One try of a bot message: ``sent``, ``unknown`` or ``refused``
+        (for good), the last two logged and never sent again; raises
+        WhatsAppSendError if Meta did not take it for a passing reason."""
+        try:
+            await self.graph.send_text(recipient_id, text, retry_delays=())
+        except DeliveryUnknown as error:
+            logger.warning("whatsapp: bot message to %s, outcome unknown: %s", recipient_id, error)
+            return "unknown"
+        except WhatsAppSendError as error:
+            if error.retryable:
+                raise
+            logger.error("whatsapp: bot message to %s refused: %s", recipient_id, error)
+            return "refused"
+        return "sent"
 
-    def claim(self, body: bytes) -> Optional[str]:
-        """The body's digest if it is new (now claimed), None for a replay."""
-        now = time.monotonic()
-        while self._at and (
-            next(iter(self._at.values())) < now - REPLAY_WINDOW_SECONDS
-            or len(self._at) > REMEMBERED_BODIES
-        ):
-            self._at.popitem(last=False)
-        digest = hashlib.sha256(body).hexdigest()
-        if digest in self._at:
-            return None
-        self._at[digest] = now
-        return digest
+    async def resend(self, recipient_id: str, text: str) -> str:
+        """The outbox's next bot message for the conversation, as
+        ``_send_once``; once it is done the conversation has one less waiting."""
+        outcome = await self._send_once(recipient_id, text)
+        left = self._waiting.get(recipient_id, 0) - 1
+        if left > 0:
+            self._waiting[recipient_id] = left
+        else:
+            self._waiting.pop(recipient_id, None)
+        return outcome
 
-    def release(self, digest: str) -> None:
-        """Processing failed: Meta's retry of this body must get through."""
-        self._at.pop(digest, None)
+    def settled(self, handoff_message_id: int) -> None:
+        """Meta reported on an operator message: it is no longer unknown."""
+        self._unknown.pop(handoff_message_id, None)
 
 
 def _refuse(status: int, code: str, message: str) -> HTTPResponse:
@@ -265,11 +271,11 @@ class WhatsAppInput(InputChannel):
         self.verify_token = verify_token
         self.app_secret = app_secret
         self.phone_number_id = phone_number_id
+        self.handoff_token = handoff_token
         self.output = WhatsAppOutput(
             GraphClient(api_base_url, phone_number_id, access_token),
-            HandoffReceipts(handoff_url, handoff_token),
+            HandoffClient(handoff_url, handoff_token),
         )
-        self.accepted = AcceptedBodies()
         self.once = OncePerConversation()
 
     def get_output_channel(self) -> OutputChannel:
@@ -305,18 +311,29 @@ class WhatsAppInput(InputChannel):
                 return _refuse(400, "invalid", "body is not JSON")
             if not isinstance(payload, dict):
                 return _refuse(400, "invalid", "body is not a JSON object")
-            digest = self.accepted.claim(body)
-            if digest is None:
-                logger.warning("whatsapp: replayed webhook body refused")
-                return _refuse(401, "unauthorized", "replayed delivery")
             tracker_store = request.app.ctx.agent.tracker_store
-            try:
-                for value in _values(payload):
-                    await self._handle(value, tracker_store, on_new_message)
-            except BaseException:
-                self.accepted.release(digest)
-                raise
+            for value in _values(payload):
+                await self._handle(value, tracker_store, on_new_message)
             return response.json({"status": "ok"})
+
+        @webhook.route("/resend", methods=["POST"])
+        async def resend(request: Request) -> HTTPResponse:
+            """A bot message from the handoff service's outbox: 200 once it
+            is done with (sent, or not to be sent again), 503 while Meta
+            does not take it."""
+            refused = service_refusal(request, self.handoff_token)
+            if refused is not None:
+                return refused
+            body = request.json if isinstance(request.json, dict) else {}
+            conversation_id, message = body.get("conversation_id"), body.get("message")
+            text = message.get("text") if isinstance(message, dict) else None
+            if not isinstance(conversation_id, str) or not isinstance(text, str) or not text:
+                return _refuse(400, "invalid", "conversation_id and message.text are required")
+            try:
+                outcome = await self.output.resend(conversation_id, text)
+            except WhatsAppSendError as error:
+                return _refuse(503, "channel_unavailable", str(error))
+            return response.json({"outcome": outcome})
 
         return webhook
 
@@ -326,15 +343,12 @@ class WhatsAppInput(InputChannel):
         tracker_store: Any,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
-        statuses = [
-            {"channel_message_id": s.get("id"), "status": s.get("status")}
-            for s in _dicts(value.get("statuses"))
-            if isinstance(s.get("id"), str)
-        ]
-        if statuses:
-            self.output.receipts.report(statuses)
+        statuses = [self._receipt(s) for s in _dicts(value.get("statuses"))]
+        receipts = [receipt for receipt in statuses if receipt is not None]
+        if receipts:
+            self.output.handoff.report(receipts)
         names = {
-            c.get("wa_id"): (c.get("profile") or {}).get("name")
+            c.get("wa_id"): _name((c.get("profile") or {}).get("name"))
             for c in _dicts(value.get("contacts"))
             if isinstance(c.get("profile") or {}, dict)
         }
@@ -361,6 +375,20 @@ class WhatsAppInput(InputChannel):
                 ),
             )
 
+    def _receipt(self, status: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """A status webhook, as the handoff service's receipt."""
+        wamid = status.get("id")
+        if not isinstance(wamid, str):
+            return None
+        receipt: Dict[str, Any] = {"channel_message_id": wamid, "status": status.get("status")}
+        handoff_message_id = _handoff_message_id(status)
+        if handoff_message_id is not None:
+            receipt["handoff_message_id"] = handoff_message_id
+            self.output.settled(handoff_message_id)
+        if status.get("status") == "failed":
+            logger.warning("whatsapp: message %s failed: %s", wamid, status.get("errors"))
+        return receipt
+
     async def _deliver(
         self,
         sender: str,
@@ -382,6 +410,10 @@ class WhatsAppInput(InputChannel):
                 metadata=metadata,
             )
         )
+
+
+def _name(value: Any) -> Optional[str]:
+    return clean_text(value) if isinstance(value, str) else None
 
 
 def _dicts(items: Any) -> List[Dict[str, Any]]:

@@ -33,6 +33,7 @@ from handoff.models import (
     FINISHED,
     OFFLINE,
     SENT,
+    UNKNOWN,
     Operator,
 )
 from handoff.presence import Presence
@@ -151,7 +152,9 @@ class Desk:
         operator's "Tentar novamente"; the ones after it go on."""
         message_id = job["message_id"]
         try:
-            await self.rasa.send_bot_message(job["conversation_id"], job["text"], message_id)
+            confirmed = await self.rasa.send_bot_message(
+                job["conversation_id"], job["text"], message_id
+            )
         except ChannelRefused as error:
             log.warning("message %s refused by the customer's channel: %s", message_id, error)
             return partial(conversation.record_handover, message_id=message_id, state=FAILED)
@@ -160,7 +163,10 @@ class Desk:
                 str(error),
                 then=partial(conversation.record_handover, message_id=message_id, state=FAILED),
             ) from error
-        return partial(conversation.record_handover, message_id=message_id, state=SENT)
+        # Not confirmed: the channel could not learn whether it went out; its
+        # status report settles it (see conversation.record_receipts).
+        state = SENT if confirmed else UNKNOWN
+        return partial(conversation.record_handover, message_id=message_id, state=state)
 
     async def _close_conversation(self, job: dict[str, Any]) -> outbox.Then:
         """Resume the bot with the closing intent (protocol as an entity)."""

@@ -43,9 +43,12 @@ AVAILABLE, PAUSED, OFFLINE = "available", "paused", "offline"
 FROM_CUSTOMER, FROM_OPERATOR, FROM_BOT = "customer", "operator", "bot"
 
 # Delivery of operator messages to the customer's channel, in order; a
-# failure can end any of them.
+# failure can end any of them. UNKNOWN: handed to the channel, which could
+# not learn whether it went out (Meta did not answer in time); the
+# channel's status report settles it.
 PENDING, SENT, DELIVERED, READ, FAILED = "pending", "sent", "delivered", "read", "failed"
-DELIVERY_ORDER = (PENDING, SENT, DELIVERED, READ)
+UNKNOWN = "unknown"
+DELIVERY_ORDER = (PENDING, UNKNOWN, SENT, DELIVERED, READ)
 
 
 def utcnow() -> datetime:

@@ -112,10 +112,11 @@ class RasaClient:
             raise RasaUnavailable(f"messages: {error!r}") from error
         return [{**event, "sender_id": conversation_id} for event in body["messages"]]
 
-    async def send_bot_message(self, conversation_id: str, text: str, message_id: int) -> None:
+    async def send_bot_message(self, conversation_id: str, text: str, message_id: int) -> bool:
         """Append an operator message to the conversation once (a second send
         of the same ``message_id`` changes nothing) and send it on the
-        customer's latest channel (``bot/operator_messages.py``). Raises
+        customer's latest channel (``bot/operator_messages.py``). False if
+        the channel could not learn whether it went out (HTTP 202). Raises
         ChannelRefused when the channel refused it, RasaUnavailable when
         Rasa did not answer."""
         assert self._session is not None, "RasaClient.start() was not awaited"
@@ -126,7 +127,7 @@ class RasaClient:
                 url, json=body, headers=self._service_headers
             ) as response:
                 if response.status < 300:
-                    return
+                    return response.status != 202
                 reply = await response.text()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RasaUnavailable(f"deliver: {error!r}") from error

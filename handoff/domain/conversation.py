@@ -17,7 +17,7 @@ from handoff.domain.access import attendance_for, open_attendance_of, own_attend
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.protocols import give_protocol
 from handoff.domain.transfers import note_pending_transfer
-from handoff.domain.views import audience, message_view, required_text
+from handoff.domain.views import audience, message_view, required_text, retryable
 from handoff.models import (
     ACTIVE,
     DELIVERY_ORDER,
@@ -29,6 +29,7 @@ from handoff.models import (
     JOB_PENDING,
     OPEN_STATES,
     PENDING,
+    UNKNOWN,
     Attendance,
     Message,
     Operator,
@@ -147,18 +148,27 @@ def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> Mess
     attendance = own_attendance(uow.session, operator, message.attendance_id)
     if attendance.status != ACTIVE:
         raise Conflict("Este atendimento já foi encerrado.")
-    if message.delivery != FAILED:
+    if message.delivery == UNKNOWN and not retryable(message):
+        raise Conflict(
+            "O WhatsApp ainda não confirmou esta mensagem; reenviar agora poderia duplicá-la."
+        )
+    if not retryable(message):
         raise Conflict("Esta mensagem não falhou.")
+    message.channel_message_id = None  # the failed copy's; a new send gets its own
     set_delivery(uow, message.id, PENDING)
     _queue_delivery(uow, message, attendance.conversation_id)
     return message
 
 
 def record_handover(uow: UnitOfWork, message_id: int, state: str) -> None:
-    """Rasa took an operator message (``SENT``) or could not (``FAILED``);
-    a state the channel already reported further along is kept."""
+    """Rasa took an operator message (``SENT``; ``UNKNOWN`` when the channel
+    could not learn whether it went out) or could not (``FAILED``); a state
+    the channel already reported (the message has the channel's id) is kept."""
     message = uow.session.get(Message, message_id)
-    if message is not None and message.delivery in (PENDING, FAILED) and message.delivery != state:
+    if message is None or message.delivery == state:
+        return
+    rasa_failed = message.delivery == FAILED and message.channel_message_id is None
+    if message.delivery == PENDING or rasa_failed:
         set_delivery(uow, message_id, state)
 
 
@@ -180,8 +190,10 @@ def set_delivery(uow: UnitOfWork, message_id: int, state: str) -> None:
 def record_receipts(uow: UnitOfWork, receipts: Any) -> int:
     """What the customer's channel reports about operator messages: the id it
     gave a message (``handoff_message_id`` + ``channel_message_id``) or a
-    delivery status (``channel_message_id`` + ``status``). Statuses only move
-    forward (sent, delivered, read); ``failed`` ends any of them."""
+    delivery status (``channel_message_id`` + ``status``, with the
+    ``handoff_message_id`` when the channel echoes it: that settles a
+    message whose send had no answer). Statuses only move forward (sent,
+    delivered, read); ``failed`` ends any of them."""
     if not isinstance(receipts, list) or not all(isinstance(r, dict) for r in receipts):
         raise Invalid("receipts must be a list of objects")
     changed = 0
@@ -191,12 +203,18 @@ def record_receipts(uow: UnitOfWork, receipts: Any) -> int:
             continue
         if isinstance(receipt.get("handoff_message_id"), int):
             message = uow.session.get(Message, receipt["handoff_message_id"])
-            if message is not None and message.direction == FROM_OPERATOR:
+            if message is None or message.direction != FROM_OPERATOR:
+                continue
+            if "status" not in receipt:
                 message.channel_message_id = channel_id
-            continue
-        message = uow.session.scalar(
-            select(Message).where(Message.channel_message_id == channel_id)
-        )
+                continue
+            if message.channel_message_id not in (None, channel_id):
+                continue  # about an earlier copy
+            message.channel_message_id = channel_id
+        else:
+            message = uow.session.scalar(
+                select(Message).where(Message.channel_message_id == channel_id)
+            )
         status = receipt.get("status")
         if message is None or message.delivery == FAILED or not _moves_forward(message, status):
             continue

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from typing import Any
 
 from handoff.domain.errors import Invalid
-from handoff.models import FROM_OPERATOR, Attendance, Message
+from handoff.models import FAILED, FROM_OPERATOR, UNKNOWN, Attendance, Message, utcnow
+
+# An operator message the channel could not confirm (UNKNOWN) may be sent
+# again by the operator only after this long without a status report from
+# the channel (a resend may be a second copy); Rasa's WhatsApp channel
+# holds it back as long (bot/whatsapp_channel.py).
+UNKNOWN_RETRY_AFTER = timedelta(minutes=15)
 
 
 def required_text(value: Any, what: str, limit: int) -> str:
@@ -55,6 +62,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "operator_id": message.operator_id,
         "text": message.text,
         "delivery": message.delivery,
+        "retryable": retryable(message),
         "client_id": operator_client_id(message),
         "created_at": iso(message.created_at),
     }
@@ -62,6 +70,18 @@ def message_view(message: Message) -> dict[str, Any]:
 
 # The audience of what every supervisor hears (live view, dead letters).
 SUPERVISORS = "supervisors"
+
+
+def retryable(message: Message) -> bool:
+    """Whether the operator may send the message again ("Tentar novamente")."""
+    if message.delivery == FAILED:
+        return True
+    if message.delivery != UNKNOWN or message.created_at is None:
+        return False
+    created = message.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return utcnow() - created >= UNKNOWN_RETRY_AFTER
 
 
 def audience(attendance: Attendance) -> str:

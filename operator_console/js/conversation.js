@@ -2,7 +2,11 @@
 // retries without duplicates, a draft per attendance that survives a new login.
 import { $, el, call, formatTime } from "./api.js";
 
-const DELIVERY = { pending: "enviando…", sent: "enviada", delivered: "entregue", read: "lida", failed: "falhou" };
+// unknown: WhatsApp did not answer in time; its status report settles it, and
+// until then (or for 15 minutes, see handoff/domain/views.py) no retry is offered.
+const DELIVERY = {
+  pending: "enviando…", unknown: "sem confirmação", sent: "enviada", delivered: "entregue", read: "lida", failed: "falhou",
+};
 const AUTHOR = { customer: "Cliente", operator: "Você", bot: "Assistente" };
 
 export function createConversation(state) {
@@ -16,7 +20,7 @@ export function createConversation(state) {
     if (m.direction === "operator") {
       const mark = el("span", { class: `delivery ${m.delivery}`, text: DELIVERY[m.delivery] || "" });
       meta.append(" · ", mark);
-      if (m.delivery === "failed") meta.append(" ", retryButton(m));
+      if (m.retryable || m.delivery === "failed") meta.append(" ", retryButton(m));
     }
     return item;
   }

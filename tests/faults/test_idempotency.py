@@ -199,13 +199,13 @@ def test_the_same_wamid_delivered_five_times(stack: Stack, operator: Operator, a
     assert stored_texts(operator, attendance["id"], "depois").count("preciso de ajuda") == 1
 
 
-def test_the_same_signed_body_five_times_is_one_message_and_four_replays(
-    stack: Stack, operator: Operator
-):
+def test_the_same_signed_body_five_times_is_one_message(stack: Stack, operator: Operator):
+    """Meta re-delivers a body byte for byte when it missed our 200: each
+    copy is answered 200 (a 401 would make Meta retry for days)."""
     wa_id, wamid = citizen(), f"wamid.{uuid.uuid4().hex}"
     body = webhook(wa_id, wamid, "bom dia")
     statuses = [deliver(stack, body) for _ in range(COPIES)]
-    assert statuses == [200] + [401] * (COPIES - 1)
+    assert statuses == [200] * COPIES
     attendance = attendance_of(operator, wa_id)
     assert deliver(stack, webhook(wa_id, f"wamid.{uuid.uuid4().hex}", "depois")) == 200
     assert user_events(stack, wa_id, wamid) == 1

@@ -1,6 +1,7 @@
-"""Webhooks (issue 8): WhatsApp deliveries with a missing, wrong or replayed
-signature get 401 and write nothing (rows of every table of the handoff
-database and events of Rasa's tracker store, counted before and after);
+"""Webhooks (issue 8): WhatsApp deliveries with a missing or wrong signature
+get 401 and write nothing, and a replayed signed body gets 200 and writes
+nothing more (rows of every table of the handoff database and events of
+Rasa's tracker store, counted before and after);
 malformed JSON and oversized bodies get 4xx; unknown message types are
 logged and skipped. Real Rasa, actions and handoff service; Meta's Graph
 API is the local fake."""
@@ -119,7 +120,7 @@ def text_body(wa_id: str, text: str) -> bytes:
     return json.dumps(delivery(wa_id, {"type": "text", "text": {"body": text}})).encode()
 
 
-def test_missing_wrong_or_replayed_signatures_get_401_and_write_nothing(
+def test_missing_or_wrong_signatures_get_401_and_replays_write_nothing(
     stack: Stack, graph: FakeGraph
 ):
     wa_id = citizen()
@@ -135,10 +136,12 @@ def test_missing_wrong_or_replayed_signatures_get_401_and_write_nothing(
         "another body's": post(stack, forged, sign(accepted)),
         "not hex": post(stack, forged, "sha256=zz"),
         "no scheme": post(stack, forged, hmac.new(b"x", forged, "sha256").hexdigest()),
-        **{f"replay {n}": post(stack, accepted, sign(accepted)) for n in (1, 2, 3)},
     }
     assert {name: r.status_code for name, r in attempts.items()} == dict.fromkeys(attempts, 401)
     assert all(r.json()["error"]["message"] for r in attempts.values())
+    # A replay is what Meta's own re-delivery looks like: accepted, no effect.
+    replays = [post(stack, accepted, sign(accepted)).status_code for _ in range(3)]
+    assert replays == [200] * 3
     assert settled_counts(stack) == before
     assert len([t for t in graph.texts_to(wa_id) if "transferido" in t]) == 1
 

@@ -1,9 +1,14 @@
 """A local stand-in for Meta's Graph API (the only service this machine
 cannot reach). It speaks the documented shapes of
-``POST /{version}/{phone_number_id}/messages`` and records what it got."""
+``POST /{version}/{phone_number_id}/messages`` and records what it got;
+once told where the webhook is (``send_statuses_to``) it also reports each
+accepted message's ``sent`` status there, signed as Meta signs, with the
+message's ``biz_opaque_callback_data``."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -11,8 +16,37 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import requests
+
 ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "106540352242922"
+DISPLAY_PHONE_NUMBER = "15550783881"
+MAX_CALLBACK_DATA = 512  # characters of biz_opaque_callback_data, as Meta documents
+
+
+def envelope(value: dict[str, Any]) -> dict[str, Any]:
+    """Meta's webhook envelope around one ``messages`` change."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": DISPLAY_PHONE_NUMBER,
+                                "phone_number_id": PHONE_NUMBER_ID,
+                            },
+                            **value,
+                        },
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
 
 
 class FakeGraph:
@@ -21,6 +55,11 @@ class FakeGraph:
         self.failures_left = 0  # answer this many sends with HTTP 500 first
         self.hangs_left = 0  # then hold this many sends unanswered ...
         self.hang_seconds = 30.0  # ... this long (past the client's time-out)
+        # Accept each message at once, answer this much later (a slow Meta).
+        self.answer_after_seconds = 0.0
+        self._webhook: tuple[str, str] | None = None  # (url, app secret)
+        self.hold_statuses = False  # keep the statuses in ``held`` until released
+        self.held: list[dict[str, Any]] = []
         # Each failed send: (monotonic time it arrived, recipient, HTTP status;
         # 0 for a hang). Successful ones are in ``sent``.
         self.attempts: list[tuple[float, str, int]] = []
@@ -57,6 +96,8 @@ class FakeGraph:
             return 404, {"error": {"message": "Unknown path", "code": 100}}
         if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
+        if len(str(body.get("biz_opaque_callback_data", ""))) > MAX_CALLBACK_DATA:
+            return 400, {"error": {"message": "(#100) Invalid parameter", "code": 100}}
         status, answer = self._fault(str(body.get("to")))
         if status is not None:
             return status, answer
@@ -73,6 +114,8 @@ class FakeGraph:
         with self._lock:
             self.sent.append({**body, "id": wamid})
             self._lock.notify_all()
+        self._status({**body, "id": wamid}, "sent")
+        time.sleep(self.answer_after_seconds)
         return 200, {
             "messaging_product": "whatsapp",
             "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
@@ -86,13 +129,76 @@ class FakeGraph:
             if self.failures_left > 0:
                 self.failures_left -= 1
                 self.attempts.append((arrived, recipient, 500))
-                return 500, {"error": {"message": "An unknown error occurred", "code": 1}}
+                return 500, {
+                    "error": {
+                        "message": "(#131000) Something went wrong",
+                        "type": "OAuthException",
+                        "code": 131000,
+                        "error_data": {
+                            "details": "Message failed to send due to an unknown error."
+                        },
+                    }
+                }
             if self.hangs_left <= 0:
                 return None, {}
             self.hangs_left -= 1
             self.attempts.append((arrived, recipient, 0))
         self._released.wait(self.hang_seconds)
         return 0, {}
+
+    def send_statuses_to(self, webhook_url: str, app_secret: str) -> None:
+        self._webhook = (webhook_url, app_secret)
+
+    def status(self, message: dict[str, Any], status: str, **extra: Any) -> dict[str, Any]:
+        """Meta's status object for a message it accepted (as in ``sent``)."""
+        found = {
+            "id": message["id"],
+            "status": status,
+            "timestamp": str(int(time.time())),
+            "recipient_id": message["to"],
+            **extra,
+        }
+        if "biz_opaque_callback_data" in message:
+            found["biz_opaque_callback_data"] = message["biz_opaque_callback_data"]
+        return found
+
+    def _status(self, message: dict[str, Any], status: str) -> None:
+        if self._webhook is None:
+            return
+        found = self.status(message, status)
+        with self._lock:
+            if self.hold_statuses:
+                self.held.append(found)
+                return
+        # As Meta's, the webhook comes apart from the answer to the send.
+        threading.Thread(target=self.post_statuses, args=([found],), daemon=True).start()
+
+    def release_statuses(self) -> int:
+        with self._lock:
+            held, self.held, self.hold_statuses = self.held, [], False
+        return self.post_statuses(held)
+
+    def post_statuses(self, statuses: list[dict[str, Any]]) -> int:
+        """One webhook delivery with these statuses, signed with the app
+        secret; the webhook's HTTP status."""
+        assert self._webhook is not None, "send_statuses_to() first"
+        url, secret = self._webhook
+        body = json.dumps(envelope({"statuses": statuses})).encode()
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        answer = requests.post(
+            url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": f"sha256={signature}",
+            },
+            timeout=30,
+        )
+        return answer.status_code
+
+    def messages_to(self, recipient: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [m for m in self.sent if m.get("to") == recipient]
 
     def attempts_to(self, recipient: str) -> list[tuple[float, int]]:
         """When each failed send to ``recipient`` arrived, and its status (0: hung)."""

@@ -1,0 +1,155 @@
+"""Sending on WhatsApp: ``POST {base}/{phone_number_id}/messages`` of Meta's
+Graph API, with one rule for what may be tried again.
+
+Meta documents no idempotency key for this call: a request it accepted and
+a copy of it are two messages for the citizen. So a try ends in one of
+three outcomes:
+
+- **sent**: HTTP 2xx with ``messages[0].id`` (the wamid);
+- **not sent** (``WhatsAppSendError``): the connection was never made, or
+  Meta answered with its error object (``{"error": {"code", "message"}}``;
+  Meta answers a wamid for every message it accepts). It is ``retryable``
+  when Meta says "later": HTTP 429 or 5xx, or one of the throttling and
+  server-side codes of Meta's error-code table (``RETRYABLE_CODES``); any
+  other code is final (131047 outside the 24-hour window, 131026
+  undeliverable, 100 invalid parameter, 190 expired token, ...);
+- **unknown** (``DeliveryUnknown``): the request may have reached Meta and
+  no answer says what became of it (read time-out or connection lost after
+  it was made, a 5xx from something that is not the Graph API, a 2xx
+  without a wamid). Never tried again here: the message carries
+  ``biz_opaque_callback_data`` and Meta's status webhook for it (``sent``,
+  ``delivered``, ``read`` or ``failed``) settles it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Dict, Optional, Sequence
+
+import aiohttp
+
+from bot.operator_messages import DeliveryUnknown
+
+logger = logging.getLogger(__name__)
+
+# Pauses before the second, third and fourth try of a message that was not sent.
+RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0)
+# All the tries of one message end within this budget, and it is also the
+# longest one try waits for Meta's answer (Meta answers in well under a
+# second). It is below the handoff service's 10 s wait for Rasa
+# (HANDOFF_RASA_TIMEOUT_SECONDS), so the service always learns the outcome.
+SEND_BUDGET_SECONDS = 8.0
+# Meta's error codes that mean "not sent, try later" (Cloud API error codes):
+# throttling (4 app rate limit, 80007 WABA rate limit, 130429 throughput,
+# 131056 pair rate limit) and Meta's side (2 API service, 131000 something
+# went wrong, 131016 service unavailable, 133004 server temporarily
+# unavailable). Meta sends 130429 and 131056 with HTTP 400.
+RETRYABLE_CODES = frozenset({2, 4, 80007, 130429, 131000, 131016, 131056, 133004})
+
+
+class WhatsAppSendError(Exception):
+    """Meta did not take the message; ``code`` is Meta's error code."""
+
+    def __init__(self, message: str, code: Optional[int] = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+def _connection_tracing() -> aiohttp.TraceConfig:
+    """Marks a request's context once it has a connection: from then on the
+    request may have reached Meta."""
+
+    async def connected(_session: Any, context: Any, _params: Any) -> None:
+        context.trace_request_ctx["connected"] = True
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(connected)
+    trace.on_connection_reuseconn.append(connected)
+    return trace
+
+
+def _outcome(status: int, raw: bytes) -> str:
+    """The wamid of a sent message; raises for the other two outcomes."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if status < 300:
+        messages = body.get("messages") if isinstance(body, dict) else None
+        wamid = messages[0].get("id") if messages and isinstance(messages[0], dict) else None
+        if isinstance(wamid, str) and wamid:
+            return wamid
+        raise DeliveryUnknown(f"HTTP {status} without a message id")
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        if status >= 500:
+            raise DeliveryUnknown(f"HTTP {status}, not an answer of the Graph API")
+        raise WhatsAppSendError(f"HTTP {status}", retryable=status == 429)
+    code = error.get("code")
+    retryable = status == 429 or status >= 500 or code in RETRYABLE_CODES
+    raise WhatsAppSendError(f"HTTP {status}: {error.get('message', '')}", code, retryable)
+
+
+class GraphClient:
+    def __init__(self, base_url: str, phone_number_id: str, access_token: str) -> None:
+        self.url = f"{base_url.rstrip('/')}/{phone_number_id}/messages"
+        self._headers = {"Authorization": f"Bearer {access_token}"}
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    async def send_text(
+        self,
+        to: str,
+        text: str,
+        callback_data: Optional[str] = None,
+        retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
+    ) -> str:
+        """Send a text; returns its wamid. A message not sent is tried again
+        after each of ``retry_delays`` while the budget lasts, then
+        WhatsAppSendError; DeliveryUnknown ends the tries at once."""
+        payload: Dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "text",
+            "text": {"preview_url": False, "body": text},
+        }
+        if callback_data is not None:
+            payload["biz_opaque_callback_data"] = callback_data
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SEND_BUDGET_SECONDS
+        last = WhatsAppSendError("no try within the budget", retryable=True)
+        for delay in (0.0, *retry_delays):
+            if loop.time() + delay >= deadline:
+                break
+            await asyncio.sleep(delay)
+            try:
+                return await self._try(payload, deadline - loop.time())
+            except WhatsAppSendError as error:
+                if not error.retryable:
+                    raise
+                last = error
+            logger.warning("whatsapp: sending to %s failed (%s)", to, last)
+        logger.error("whatsapp: giving up on a message to %s: %s", to, last)
+        raise last
+
+    async def _try(self, payload: Dict[str, Any], timeout: float) -> str:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(trace_configs=[_connection_tracing()])
+        state = {"connected": False}
+        try:
+            async with self._session.post(
+                self.url,
+                json=payload,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                trace_request_ctx=state,
+            ) as reply:
+                status, raw = reply.status, await reply.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as problem:
+            if state["connected"]:
+                raise DeliveryUnknown(f"no answer from the Graph API: {problem!r}") from problem
+            raise WhatsAppSendError(f"not connected: {problem!r}", retryable=True) from problem
+        return _outcome(status, raw)
