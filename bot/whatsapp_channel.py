@@ -139,8 +139,8 @@ class HandoffClient:
                 async with self._session.post(
                     f"{self.url}/{route}", json=body, headers=self._headers
                 ) as reply:
-                    if reply.status < 300:
-                        return True
+                    if reply.status < 500:  # a 4xx is ours to fix, not to repeat
+                        return reply.status < 300
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 pass
         logger.error("whatsapp: the handoff service did not take %s: %s", route, body)

@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from handoff import outbox
+from handoff import channel_resend, outbox
 from handoff.db import Database, DatabaseUnavailable, Notice, UnitOfWork
 from handoff.domain import (
     attendances,
@@ -84,6 +84,7 @@ class Desk:
         self.outbox.register(RETRY_TRANSFER, self._retry_transfer)
         self.outbox.register(RECONCILE, self._reconcile)
         self.outbox.register(IMPORT_EVENTS, self._import_events)
+        self.outbox.register(channel_resend.KIND, partial(channel_resend.resend, self.rasa))
 
     async def run(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in its own transaction in a worker thread; after the

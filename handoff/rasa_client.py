@@ -135,6 +135,29 @@ class RasaClient:
             raise ChannelRefused(reply)
         raise RasaUnavailable(f"deliver: HTTP {response.status} {reply}")
 
+    async def resend_on_channel(
+        self, channel: str, conversation_id: str, message: dict[str, Any]
+    ) -> str:
+        """Send a bot message the channel could not send before (its route
+        in ``bot/``); returns the channel's outcome (``sent``, ``unknown``,
+        ``refused``). Raises RasaUnavailable while Rasa or the channel is
+        away, RuntimeError if the channel refuses the request itself."""
+        assert self._session is not None, "RasaClient.start() was not awaited"
+        url = f"{self.base_url}/webhooks/{quote(channel, safe='')}/resend"
+        body = {"conversation_id": conversation_id, "message": message}
+        try:
+            async with self._session.post(
+                url, json=body, headers=self._service_headers
+            ) as response:
+                reply = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RasaUnavailable(f"resend: {error!r}") from error
+        if response.status >= 500:
+            raise RasaUnavailable(f"resend: HTTP {response.status} {reply}")
+        if response.status >= 300:
+            raise RuntimeError(f"resend: HTTP {response.status} {reply}")
+        return str(json.loads(reply).get("outcome"))
+
     async def trigger_intent(self, conversation_id: str, intent: str) -> None:
         """Run the bot's flow for ``intent`` (e.g. a transfer the action server missed)."""
         await self._post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from handoff import channel_resend
 from handoff.domain import access, attendances, conversation, views
 from handoff.routes.common import desk, json_body, require_service, settings
 
@@ -69,6 +70,16 @@ async def channel_receipts(request: Request) -> HTTPResponse:
     receipts = json_body(request, list)
     changed = await desk(request).run(lambda uow: conversation.record_receipts(uow, receipts))
     return json({"changed": changed})
+
+
+@bp.post("/channel/undelivered")
+async def channel_undelivered(request: Request) -> HTTPResponse:
+    """A bot message the channel could not send now: queued for a re-send
+    in order with the conversation's other messages (handoff/channel_resend.py)."""
+    require_service(request)
+    data = json_body(request)
+    await desk(request).run(lambda uow: channel_resend.enqueue_undelivered(uow, data))
+    return json({"queued": True}, status=202)
 
 
 @bp.get("/conversations/<conversation_id:str>/attendance")

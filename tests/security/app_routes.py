@@ -21,6 +21,7 @@ SERVICE_ROUTES = frozenset(
         "integration.rasa_started",
         "integration.rasa_dead_letters",
         "integration.channel_receipts",
+        "integration.channel_undelivered",
         "integration.open_attendance_of",
     }
 )
