@@ -10,14 +10,13 @@ action server and handoff service; only Meta is the local fake."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph
-from tests.support.processes import Stack
+from tests.support.processes import Stack, wait_until
 from tests.test_whatsapp import citizen, post, text
 
 pytestmark = pytest.mark.slow
@@ -31,14 +30,6 @@ STUCK = 60.0
 @pytest.fixture(scope="module")
 def stack_settings(graph: FakeGraph) -> dict[str, str]:
     return {"WHATSAPP_API_BASE_URL": graph.base_url}
-
-
-def wait_until(condition, what: str) -> None:
-    deadline = time.monotonic() + STUCK
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.2)
 
 
 def test_an_identical_redelivery_gets_200_and_has_one_effect(
@@ -78,7 +69,7 @@ def test_graph_down_at_first_contact_loses_nothing_and_keeps_the_order(
         )
         assert sent["ok"], sent
         # The outbox keeps trying the welcome; nothing reached the citizen.
-        wait_until(lambda: len(graph.attempts_to(wa_id)) >= 3, "no re-send of the welcome")
+        wait_until(lambda: len(graph.attempts_to(wa_id)) >= 3, timeout=STUCK)
         assert graph.texts_to(wa_id) == []
     finally:
         graph.failures_left = 0
