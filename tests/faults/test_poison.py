@@ -59,13 +59,15 @@ POISON = {
 
 
 class Console:
-    """The operator's console: every ``message:new`` it is shown, with the
-    time it arrived."""
+    """The operator's console: every message it is shown (once per id, as
+    the console shows them: a replay announces a stored message again),
+    with the time it arrived."""
 
     def __init__(self, operator: Operator) -> None:
         self.operator = operator
         self.shown: dict[int, list[str]] = defaultdict(list)
         self.arrived: dict[tuple[int, str], float] = {}
+        self._ids: set[int] = set()
         self._changed = threading.Condition()
         operator.sio.on("message:new", self._message)
 
@@ -73,6 +75,9 @@ class Console:
         if message["direction"] != "customer":
             return
         with self._changed:
+            if message["id"] in self._ids:
+                return
+            self._ids.add(message["id"])
             key = (message["attendance_id"], message["text"])
             self.arrived.setdefault(key, time.monotonic())
             self.shown[message["attendance_id"]].append(message["text"])
