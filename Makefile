@@ -14,11 +14,15 @@ export HANDOFF_URL ?= http://127.0.0.1:$(HANDOFF_PORT)
 export HANDOFF_RASA_URL ?= http://127.0.0.1:$(RASA_PORT)
 export RASA_ACTIONS_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 
+# Where `make run` keeps its files: SQLite databases, secrets, supervisord's
+# socket.
+export VAR_DIR ?= $(CURDIR)/var
+
 # Secrets (HANDOFF_RASA_TOKEN, HANDOFF_SERVICE_TOKEN, WHATSAPP_VERIFY_TOKEN,
 # WHATSAPP_APP_SECRET, WHATSAPP_ACCESS_TOKEN) are never written here: set them
 # in the environment, or `make run` makes random development ones once in
 # $(SECRETS) (git-ignored) and loads them.
-SECRETS := var/secrets.env
+SECRETS := $(VAR_DIR)/secrets.env
 
 # WhatsApp Cloud API (Meta's app settings); a development placeholder.
 export WHATSAPP_PHONE_NUMBER_ID ?= 000000000000000
@@ -30,13 +34,13 @@ export WHATSAPP_API_BASE_URL ?= https://graph.facebook.com/v21.0
 export WIDGET_ALLOWED_ORIGINS ?= http://$(HANDOFF_HOST):$(HANDOFF_PORT)
 export WIDGET_NEW_CONVERSATIONS_PER_ADDRESS ?= 20 per 10 minutes
 
-# Databases: SQLite files in var/ unless DATABASE_URL names PostgreSQL, in
+# Databases: SQLite files in $(VAR_DIR) unless DATABASE_URL names PostgreSQL, in
 # which case Rasa's tracker store uses the same database.
-export DATABASE_URL ?= sqlite:///$(CURDIR)/var/handoff.db
+export DATABASE_URL ?= sqlite:///$(VAR_DIR)/handoff.db
 ifeq ($(findstring postgresql,$(DATABASE_URL)),postgresql)
 export RASA_TRACKER_DB ?= $(DATABASE_URL)
 else
-export RASA_TRACKER_DB ?= sqlite:///$(CURDIR)/var/rasa.db
+export RASA_TRACKER_DB ?= sqlite:///$(VAR_DIR)/rasa.db
 endif
 
 .PHONY: help setup train run test chaos lint bench content
@@ -50,8 +54,8 @@ setup: ## Create .venv-rasa (Python 3.10) and .venv (Python 3.11+) when missing 
 train: setup ## Train the Rasa model when its inputs changed
 	@bash scripts/train.sh
 
-run: train ## Migrate, load demo data, start Rasa, actions and the handoff service
-	@mkdir -p var
+run: train ## Migrate, load demo data, start Rasa, actions and the handoff service (supervised)
+	@mkdir -p $(VAR_DIR)
 	@bash scripts/dev_secrets.sh $(SECRETS)
 	@.venv/bin/python -m handoff prepare
 	@echo
@@ -59,9 +63,9 @@ run: train ## Migrate, load demo data, start Rasa, actions and the handoff servi
 	@echo "  Demo users:        operador, supervisor (password $${HANDOFF_DEMO_PASSWORD:-atendimento123})"
 	@echo "  Visitor's widget:  http://$(HANDOFF_HOST):$(HANDOFF_PORT)/widget/"
 	@echo "  Health:            http://$(HANDOFF_HOST):$(HANDOFF_PORT)/health"
-	@echo "  Ctrl-C stops everything."
+	@echo "  A process that stops is started again; Ctrl-C stops everything."
 	@echo
-	@. $(SECRETS) && exec .venv/bin/honcho start -f Procfile
+	@. $(SECRETS) && exec .venv/bin/supervisord -c deploy/supervisord.conf
 
 # Two workers: most of a test's time is spent waiting on real processes, so
 # two modules at a time fit the 2-core machine; a module's tests stay together.

@@ -8,6 +8,7 @@ SQLite only: nothing here depends on the database engine.
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import stat
@@ -110,12 +111,14 @@ def test_every_process_listens_on_loopback_only(stack: Stack) -> None:
         port = int(service.base_url.rsplit(":", 1)[1])
         assert port in {p for _ip, p in addresses}, (service.name, addresses)
         assert {ip for ip, _port in addresses} == {"127.0.0.1"}, (service.name, addresses)
-    # `make run` starts them the same way.
-    procfile = dict(
-        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
-    )
-    assert "SANIC_HOST=127.0.0.1 " in procfile["actions"]
-    assert "--interface 127.0.0.1 " in procfile["rasa"]
+    # `make run` (deploy/supervisord.conf) and the systemd units start them the same way.
+    supervised = configparser.ConfigParser(interpolation=None)
+    supervised.read(ROOT / "deploy" / "supervisord.conf")
+    assert 'SANIC_HOST="127.0.0.1"' in supervised["program:actions"]["environment"]
+    assert "--interface 127.0.0.1 " in supervised["program:rasa"]["command"]
+    units = ROOT / "deploy" / "systemd"
+    assert "SANIC_HOST=127.0.0.1" in (units / "servicedesk-actions.service").read_text()
+    assert "--interface 127.0.0.1 " in (units / "servicedesk-rasa.service").read_text()
     assert "export HANDOFF_HOST ?= 127.0.0.1" in (ROOT / "Makefile").read_text()
 
 

@@ -128,11 +128,15 @@ async def _run(
         ChaosVisitor(f"v{i:03d}", stack.rasa_url, stack.handoff_url, tally)
         for i in range(report.visitors)
     ]
-    faults = asyncio.ensure_future(_inject(plan, visitors, per_visitor * report.visitors))
-    await asyncio.gather(
-        *(v.run(per_visitor, room, reply_timeout=90, think_seconds=think_seconds) for v in visitors)
+    # A fault that fails (a part that never comes back) ends the run at once:
+    # the visitors would wait for that part for ever.
+    *_, report.faults = await asyncio.gather(
+        *(
+            v.run(per_visitor, room, reply_timeout=90, think_seconds=think_seconds)
+            for v in visitors
+        ),
+        _inject(plan, visitors, per_visitor * report.visitors),
     )
-    report.faults = await faults
     for visitor in visitors:  # the last answers may still be on their way
         await visitor.wait_shown(reply_to(f"{visitor.name} m{per_visitor - 1:03d}"), 30)
     await asyncio.gather(*(v.close() for v in visitors), *(o.close() for o in operators))
@@ -226,12 +230,14 @@ def _count(stack: Stack, visitors: list[ChaosVisitor], tally: Tally, report: Rep
     report.client_errors = dict(tally.errors)
 
 
-def assert_nothing_lost(report: Report) -> None:
-    """The assertions every run shares."""
+def assert_nothing_lost(report: Report, replays_timed: bool = True) -> None:
+    """The assertions every run shares; ``replays_timed`` adds the replay
+    limit, a wall-clock bound."""
     expected = report.messages_per_visitor * report.visitors
     assert report.sent_by_visitors == expected, report.as_dict()
     assert report.sent_by_operators == expected, report.as_dict()
     assert report.received_by_operators == expected, report.as_dict()
     assert report.received_by_visitors == expected, report.as_dict()
     assert (report.lost, report.duplicated, report.out_of_order) == (0, 0, 0), report.as_dict()
-    assert report.replays_over_limit == [], report.as_dict()
+    if replays_timed:
+        assert report.replays_over_limit == [], report.as_dict()

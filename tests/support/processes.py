@@ -30,6 +30,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 now."""
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 @dataclass
 class Service:
     """One process, its log file, and the URL that answers once it is ready."""
@@ -57,14 +65,15 @@ class Service:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
-            try:
-                if requests.get(self.base_url + self.ready_path, timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
+            if answers(self.ready_url):
+                return self
             time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
+
+    @property
+    def ready_url(self) -> str:
+        return self.base_url + self.ready_path
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
