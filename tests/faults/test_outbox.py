@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from tests.support import processes
 from tests.support.api import PASSWORD, add_operator
 from tests.support.clients import Operator, Visitor
 from tests.support.processes import SERVICE_TOKEN, Service, Stack, start_handoff
@@ -31,14 +33,8 @@ MESSAGES = 6
 STUCK_SECONDS = 60.0
 
 
-def wait_until(condition, what: str, timeout: float = STUCK_SECONDS):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"stuck: {what}")
+def wait_until(condition: Callable[[], Any], what: str) -> Any:
+    return processes.wait_until(condition, STUCK_SECONDS, what)
 
 
 @pytest.fixture(scope="module")

@@ -127,15 +127,18 @@ class Stack:
         return response.json()
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 30) -> Any:
-    """``condition()``'s first truthy value, asked every 0.3 s; fails after ``timeout``."""
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 30, what: str = "condition not met in time"
+) -> Any:
+    """``condition()``'s first truthy value, asked every 0.3 s; fails
+    (``what``) after ``timeout``, a bound for "stuck", not a measure."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.3)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"stuck: {what}")
 
 
 def handoff_env(database_url: str, port: int, rasa_url: str) -> dict[str, str]:
