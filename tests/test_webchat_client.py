@@ -6,6 +6,8 @@ The visitor's name and e-mail travel as rasa-webchat's ``customData``; its
 ``initPayload`` ("/get_started") gets the welcome and queues nothing; the
 first real message hands the visitor to an operator, whose replies, the
 protocol and the closing message show as text in rasa-webchat's window.
+Our own widget still shows an operator message it gets twice once, reading
+the id where it now travels.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.clients import Operator, conversation_id
-from tests.support.processes import Stack
+from tests.support.processes import SERVICE_TOKEN, Stack
+from tests.test_widget import start_chat
 
 pytestmark = pytest.mark.slow
 
@@ -150,6 +154,53 @@ def test_a_rasa_webchat_visitor_is_attended(browser: Browser, stack: Stack, site
         assert operator.call("attendance:finish", {"attendance_id": queued["id"]})["ok"]
         bot_says(page, f"Número do protocolo: {sent['protocol']}")
         bot_says(page, "Obrigado pelo contato!")
+    finally:
+        context.close()
+        operator.close()
+
+
+def test_our_widget_shows_an_operator_message_sent_twice_once(browser: Browser, stack: Stack):
+    """After a restart Rasa sends an operator message asked for again (at
+    least once on the channel): the widget knows it by the id in its metadata."""
+    operator = Operator(stack.handoff_url)
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{stack.handoff_url}/widget/")
+        start_chat(page, "Rita")
+        page.get_by_label("Mensagem").fill("preciso de ajuda")
+        page.get_by_role("button", name="Enviar").click()
+        expect(page.get_by_text("transferido(a)")).to_be_visible()
+        queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Rita")
+        operator.call("attendance:take", {"attendance_id": queued["id"]})
+
+        def send(text: str) -> dict:
+            sent = operator.call(
+                "message:send",
+                {"attendance_id": queued["id"], "text": text, "client_id": uuid.uuid4().hex},
+            )
+            assert sent["ok"], sent
+            expect(page.locator("li", has_text=text)).to_have_count(1, timeout=SHOWN)
+            return sent["message"]
+
+        first = send("Oi, Rita!")
+        rasa = next(s for s in stack.services if s.name == "rasa")
+        rasa.stop()
+        rasa.start()
+        send("Pode me dizer o número do protocolo anterior?")  # reconnected, history read
+        again = requests.post(
+            f"{stack.rasa_url}/webhooks/operator_messages/deliver",
+            json={
+                "conversation_id": queued["conversation_id"],
+                "text": first["text"],
+                "handoff_message_id": first["id"],
+            },
+            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+            timeout=30,
+        )
+        assert again.json() == {"delivered": True}
+        send("Aguardo.")  # the copy, sent before this one, has arrived
+        expect(page.locator("li", has_text="Oi, Rita!")).to_have_count(1)
     finally:
         context.close()
         operator.close()
