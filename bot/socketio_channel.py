@@ -22,8 +22,13 @@ docs/architecture.md ("Visitor protocol").
   object or whose name, e-mail or room is not text or too long get an error
   ack in pt-BR (``invalid``; ``too_long`` past 4096 characters), never
   silence.
-- **Operator messages carry their id** (``handoff_message_id``) so a widget
-  that gets one twice shows it once.
+- **Standard shapes out, visitor data in the common places.** Replies are
+  Rasa's own shapes; an operator's message is ``{"text", "metadata":
+  {"handoff_message_id"}}``, which standard web chats (rasa-webchat) show as
+  text and our widget uses to show a message it gets twice once. The
+  visitor's data is read from Rasa's ``metadata_key`` (credentials.yml,
+  default ``metadata``), else from ``metadata`` or rasa-webchat's
+  ``customData``.
 - **Origins and rate.** Only the configured sites may open the connection;
   one address may start a limited number of new conversations.
 
@@ -81,6 +86,9 @@ NOT_AN_OBJECT = "Mensagem em formato inválido."
 NOT_TEXT = "A mensagem precisa ser um texto."
 EMPTY = "A mensagem está vazia."
 BAD_METADATA = "Dados do visitante em formato inválido."
+# Where common web chats put the visitor's data when Rasa's ``metadata_key``
+# is absent: Rasa's own key and rasa-webchat's.
+CLIENT_METADATA_KEYS = ("metadata", "customData")
 # Metadata the handoff service takes from a visitor (labels, its length limits).
 METADATA_FIELDS = {"name": ("Nome", 200), "email": ("E-mail", 254), "room": ("Sala", 64)}
 UNAVAILABLE = "Não foi possível registrar a mensagem agora; ela será reenviada."
@@ -102,7 +110,7 @@ def _error(code: str, message: str) -> Dict[str, Any]:
 
 class VisitorOutput(SocketIOOutput):
     """Replies to the conversation's room; an operator's message goes whole,
-    with its id."""
+    with its id in the message's ``metadata`` (standard clients ignore it)."""
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         handoff_message_id = kwargs.get("handoff_message_id")
@@ -110,7 +118,7 @@ class VisitorOutput(SocketIOOutput):
             await super().send_text_message(recipient_id, text, **kwargs)
             return
         await self._send_message(
-            recipient_id, {"text": text, "handoff_message_id": handoff_message_id}
+            recipient_id, {"text": text, "metadata": {"handoff_message_id": handoff_message_id}}
         )
 
 
@@ -124,6 +132,7 @@ class PersistentSocketIOInput(SocketIOInput):
             user_message_evt=credentials.get("user_message_evt", "user_uttered"),
             bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
             socketio_path=credentials.get("socketio_path", "/socket.io"),
+            metadata_key=credentials.get("metadata_key") or "metadata",
             allowed_origins=str(credentials.get("allowed_origins") or ""),
             new_conversations_per_address=str(
                 credentials.get("new_conversations_per_address") or DEFAULT_NEW_CONVERSATIONS
@@ -135,11 +144,16 @@ class PersistentSocketIOInput(SocketIOInput):
         user_message_evt: str = "user_uttered",
         bot_message_evt: str = "bot_uttered",
         socketio_path: str = "/socket.io",
+        metadata_key: str = "metadata",
         allowed_origins: str = "",
         new_conversations_per_address: str = DEFAULT_NEW_CONVERSATIONS,
     ) -> None:
         super().__init__(
-            user_message_evt, bot_message_evt, session_persistence=True, socketio_path=socketio_path
+            user_message_evt,
+            bot_message_evt,
+            session_persistence=True,
+            socketio_path=socketio_path,
+            metadata_key=metadata_key,
         )
         self.allowed_origins: List[str] = [
             origin for origin in re.split(r"[\s,]+", allowed_origins) if origin
@@ -203,7 +217,7 @@ class PersistentSocketIOInput(SocketIOInput):
                 return _error("too_long", TOO_LONG)
             if not text.strip():
                 return _error("invalid", EMPTY)
-            metadata = _metadata(data.get(self.metadata_key))
+            metadata = _metadata(self._visitor_data(data))
             problem = _metadata_problem(metadata)
             if problem:
                 return _error("invalid", problem)
@@ -229,6 +243,14 @@ class PersistentSocketIOInput(SocketIOInput):
             return {"ok": True, "client_id": client_id}
 
         return webhook
+
+    def _visitor_data(self, data: Dict[str, Any]) -> Any:
+        """The message's visitor data: under ``metadata_key``, else where the
+        common clients put it."""
+        for key in dict.fromkeys((self.metadata_key, *CLIENT_METADATA_KEYS)):
+            if data.get(key) is not None:
+                return data[key]
+        return None
 
     def _origin_allowed(self, origin: str, environ: Dict[str, Any]) -> bool:
         """A configured site, or Rasa's own origin (it serves no page; non-browser

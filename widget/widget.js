@@ -89,10 +89,12 @@
     list.scrollTop = list.scrollHeight;
     return item;
   }
-  // Operator messages carry their id: one that arrives twice shows once.
+  // Operator messages carry their id (live in the message's metadata, in the
+  // history beside its text): one that arrives twice shows once.
   let shownIds = new Set(), loading = null, arrived = [];
+  const operatorId = (m) => (m.metadata && m.metadata.handoff_message_id) ?? m.handoff_message_id;
   function showBot(message) {
-    const id = message.handoff_message_id;
+    const id = operatorId(message);
     if (!message.text || (id != null && shownIds.has(id))) return;
     if (id != null) shownIds.add(id);
     show(message.text, false);
@@ -121,7 +123,7 @@
       messages.forEach((m) => (m.from === "visitor" ? show(m.text, true) : showBot(m)));
       saved.outbox.forEach((m) => show(m.text, true, m.client_id));
       const recent = messages.slice(-3).map((m) => m.text);
-      arrived.filter((m) => m.handoff_message_id != null || !recent.includes(m.text)).forEach(showBot);
+      arrived.filter((m) => operatorId(m) != null || !recent.includes(m.text)).forEach(showBot);
       return true;
     } catch (_) {
       return false; // keep what is on screen

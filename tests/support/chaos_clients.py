@@ -124,7 +124,7 @@ class ChaosVisitor:
             self._shown_changed.set()
 
     async def _on_bot(self, data: dict[str, Any]) -> None:
-        message_id = data.get("handoff_message_id")
+        message_id = (data.get("metadata") or {}).get("handoff_message_id")
         if message_id is not None:
             if message_id in self._seen_ids:
                 self.tally.redelivered += 1
