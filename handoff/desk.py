@@ -289,17 +289,20 @@ class Desk:
             self.presence.start_grace(view["id"])
         return view
 
-    async def login(self, username: str, password: str, address: str) -> tuple[str, Operator]:
-        """Open a session (token, operator); failed attempts count against the
-        account's and the address's limits, which refuse further tries."""
+    async def login(
+        self, username: str, password: str, address: str, device: str | None = None
+    ) -> tuple[str, Operator]:
+        """Open a session (token, operator); failed attempts count against
+        the login limits (see :meth:`RateLimits.check_login`), which refuse
+        further tries."""
         ttl = self.settings.session_ttl_seconds
 
         def attempt(uow: UnitOfWork) -> tuple[str, Operator]:
-            self.limits.check_login(username, address)
+            self.limits.check_login(username, address, device)
             try:
                 return operators.login(uow, username, password, ttl)
             except Unauthorized:
-                self.limits.login_failed(username, address)
+                self.limits.login_failed(username, address, device)
                 raise
 
         return await self.run(attempt)

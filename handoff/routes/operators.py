@@ -16,6 +16,7 @@ from handoff.routes.common import (
     set_session_cookie,
     settings,
 )
+from handoff.routes.devices import known_device, remember_device
 
 bp = Blueprint("operators")
 
@@ -28,11 +29,13 @@ async def login_route(request: Request) -> HTTPResponse:
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise Invalid("username and password are required")
-    token, operator = await desk(request).login(username, password, client_address(request))
+    device = known_device(request, username)
+    token, operator = await desk(request).login(username, password, client_address(request), device)
     response = json(
         {"token": token, "csrf_token": csrf_token(token), "operator": operator_view(operator)}
     )
     set_session_cookie(request, response, token, settings(request).session_ttl_seconds)
+    remember_device(request, response, username, device)
     return response
 
 
