@@ -93,7 +93,7 @@ def origin_check(settings: Settings) -> Callable[[str, dict[str, Any]], bool]:
     """The service's own origin (as the browser reached it, or its public
     URL) and the configured ones. Requests without ``Origin`` are not a
     browser's and engine.io does not check them."""
-    allowed = {*settings.allowed_origins, settings.base_url.rstrip("/")}
+    allowed = settings.console_origins
 
     def allowed_origin(origin: str, environ: dict[str, Any]) -> bool:
         own = f"{environ.get('wsgi.url_scheme')}://{environ.get('HTTP_HOST')}"

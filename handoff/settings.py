@@ -127,6 +127,12 @@ class Settings:
         return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
+    def console_origins(self) -> set[str]:
+        """Origins whose pages may use the console's API and socket.io (besides
+        the origin the browser reached the service at)."""
+        return {*self.allowed_origins, self.base_url.rstrip("/")}
+
+    @property
     def visitor_rasa_url(self) -> str:
         """Where visitors' widgets reach Rasa."""
         return self.public_rasa_url or f"http://{self.host}:{self.rasa_port}"
