@@ -307,6 +307,21 @@ class Desk:
 
         return await self.run(attempt)
 
+    async def change_password(self, token: str, current: Any, new: Any) -> Operator:
+        """The operator's own password change; wrong current passwords count
+        against a limit like failed logins (then 429)."""
+
+        def work(uow: UnitOfWork, operator: Operator) -> Operator:
+            self.limits.check_password_change(operator.id)
+            try:
+                return operators.change_own_password(uow, token, current, new)
+            except Invalid as error:
+                if error.field == operators.CURRENT_PASSWORD:
+                    self.limits.password_change_failed(operator.id)
+                raise
+
+        return await self.as_operator(token, work)
+
     async def logout(self, token: str) -> None:
         operator_id = await self.run(lambda uow: operators.logout(uow, token))
         self.presence.start_grace(operator_id)

@@ -57,15 +57,37 @@ class RateLimits:
         """Refuse a login attempt once its counters are full, before the
         password is even checked. ``device``: the id of the account's
         known-device cookie, when the request carries a valid one."""
-        for item, namespace, key in self._login_counters(username, address, device):
+        self._check_failures(
+            self._login_counters(username, address, device),
+            "Muitas tentativas de entrada sem sucesso.",
+        )
+
+    def login_failed(self, username: str, address: str, device: str | None = None) -> None:
+        self._failed(self._login_counters(username, address, device))
+
+    def check_password_change(self, operator_id: int) -> None:
+        """A logged-in operator's wrong current passwords count like failed
+        logins of the account: a stolen session is no password oracle."""
+        self._check_failures(
+            self._password_counters(operator_id), "Muitas tentativas com a senha atual errada."
+        )
+
+    def password_change_failed(self, operator_id: int) -> None:
+        self._failed(self._password_counters(operator_id))
+
+    def _password_counters(self, operator_id: int) -> list[tuple[RateLimitItem, str, str]]:
+        return [(self._per_pair, "password", str(operator_id))]
+
+    def _check_failures(self, counters: list[tuple[RateLimitItem, str, str]], what: str) -> None:
+        for item, namespace, key in counters:
             if not self._counted(self._limiter.test, item, namespace, key):
                 raise TooManyRequests(
-                    "Muitas tentativas de entrada sem sucesso. Tente novamente em "
+                    f"{what} Tente novamente em "
                     f"{self._minutes_left(item, namespace, key)} minuto(s)."
                 )
 
-    def login_failed(self, username: str, address: str, device: str | None = None) -> None:
-        for item, namespace, key in self._login_counters(username, address, device):
+    def _failed(self, counters: list[tuple[RateLimitItem, str, str]]) -> None:
+        for item, namespace, key in counters:
             self._counted(self._limiter.hit, item, namespace, key)
 
     def _login_counters(

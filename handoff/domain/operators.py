@@ -172,12 +172,16 @@ def logout(uow: UnitOfWork, token: str) -> int:
     return operator.id
 
 
+# The field a wrong current password is reported on (counted by the desk).
+CURRENT_PASSWORD = "current_password"
+
+
 def change_own_password(uow: UnitOfWork, token: str, current: Any, new: Any) -> Operator:
     """An operator changes their password, knowing the current one; every
     other session of theirs ends (this one goes on)."""
     operator = operator_for_token(uow.session, token)
     if not isinstance(current, str) or not _password_matches(operator.password_hash, current):
-        raise Invalid("A senha atual não confere.", field="current_password")
+        raise Invalid("A senha atual não confere.", field=CURRENT_PASSWORD)
     operator.password_hash = new_password_hash(new, field="new_password")
     revoke_sessions(uow.session, operator.id, keep=token)
     audit(uow.session, "password_changed", operator_id=operator.id)

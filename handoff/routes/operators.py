@@ -6,7 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff.domain.errors import Invalid
-from handoff.domain.operators import change_own_password, operator_view, pause_reasons
+from handoff.domain.operators import operator_view, pause_reasons
 from handoff.routes.common import (
     client_address,
     csrf_token,
@@ -75,10 +75,7 @@ async def change_password(request: Request) -> HTTPResponse:
     """{current_password, new_password}: every other session ends."""
     token = operator_token(request)
     data = json_body(request)
-    operator = await desk(request).as_operator(
-        token,
-        lambda uow, _op: change_own_password(
-            uow, token, data.get("current_password"), data.get("new_password")
-        ),
+    operator = await desk(request).change_password(
+        token, data.get("current_password"), data.get("new_password")
     )
     return json({"operator": operator_view(operator)})

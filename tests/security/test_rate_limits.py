@@ -129,6 +129,19 @@ def test_a_known_device_logs_in_through_the_account_and_address_locks(
     assert_limited(login(handoff, username, PASSWORD, "198.51.100.82", forged), "Tente")
 
 
+def test_wrong_current_passwords_are_limited(handoff: Service, room: str) -> None:
+    """`/api/me/password` is no password oracle for a stolen session: its
+    wrong current passwords count per account, like failed logins."""
+    client, other = (Client(handoff, add_operator(handoff, [room])) for _ in range(2))
+    change = {"current_password": "errada", "new_password": "nova-senha-123"}
+    for _ in range(PER_PAIR):
+        assert error_of(client.post("/api/me/password", change), 400)["field"] == "current_password"
+    assert_limited(client.post("/api/me/password", change), "Muitas tentativas com a senha atual")
+    right = {**change, "current_password": PASSWORD}
+    assert_limited(client.post("/api/me/password", right), "Tente novamente em")
+    assert other.post("/api/me/password", right).status_code == 200
+
+
 def test_failed_logins_per_address(handoff: Service, room: str) -> None:
     """Trying passwords on many accounts from one address stops."""
     username = add_operator(handoff, [room])
