@@ -23,17 +23,20 @@ bp = Blueprint("operators")
 
 @bp.post("/auth/login")
 async def login_route(request: Request) -> HTTPResponse:
-    """Opens a session: the token in the answer (for bearer clients) and in
-    the HttpOnly cookie (for the console), with the session's CSRF token."""
+    """Opens a session: the token in the HttpOnly cookie (for the console),
+    with the session's CSRF token; in the answer too only when the body asks
+    for it with ``"token": true`` (bearer clients), so a page's script never
+    sees it."""
     data = json_body(request)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise Invalid("username and password are required")
     device = known_device(request, username)
     token, operator = await desk(request).login(username, password, client_address(request), device)
-    response = json(
-        {"token": token, "csrf_token": csrf_token(token), "operator": operator_view(operator)}
-    )
+    answer = {"csrf_token": csrf_token(token), "operator": operator_view(operator)}
+    if data.get("token") is True:
+        answer["token"] = token
+    response = json(answer)
     set_session_cookie(request, response, token, settings(request).session_ttl_seconds)
     remember_device(request, response, username, device)
     return response

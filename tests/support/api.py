@@ -72,7 +72,7 @@ class Client:
         self.base = service.base_url
         response = requests.post(
             f"{self.base}/api/auth/login",
-            json={"username": username, "password": password},
+            json={"username": username, "password": password, "token": True},
             timeout=10,
         )
         assert response.status_code == 200, response.text

@@ -244,7 +244,7 @@ class ChaosOperator:
         async with aiohttp.ClientSession() as http:
             async with http.post(
                 f"{self.handoff_url}/api/auth/login",
-                json={"username": self.username, "password": self.password},
+                json={"username": self.username, "password": self.password, "token": True},
             ) as response:
                 assert response.status == 200, await response.text()
                 token = (await response.json())["token"]
