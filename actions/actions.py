@@ -90,13 +90,15 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
         contact["phone"] = tracker.sender_id
         entry_point = {"kind": "whatsapp", "key": str(metadata.get("phone_number_id") or "")}
     else:
+        # The widget's key names the site (an entry point the organisation
+        # configured); the room comes only from that configuration, never
+        # from the visitor's metadata, which the visitor writes.
         entry_point = {"kind": "widget", "key": str(metadata.get("widget_key") or "")}
     try:
         opened = open_attendance(
             tracker.sender_id,
             channel,
             contact,
-            room=_text(metadata.get("room")),
             first_message=_latest_user_message(tracker),
             entry_point=entry_point,
         )

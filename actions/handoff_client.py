@@ -41,18 +41,18 @@ def open_attendance(
     conversation_id: str,
     channel: str,
     contact: Dict[str, Any],
-    room: Optional[str] = None,
     first_message: Optional[Dict[str, Any]] = None,
     entry_point: Optional[Dict[str, str]] = None,
 ) -> OpenedAttendance:
-    """Queue the conversation for a human; idempotent for an open attendance."""
+    """Queue the conversation for a human; idempotent for an open attendance.
+    The handoff service routes it by ``entry_point`` (configured by the
+    organisation); the action never names a room."""
     response = _call(
         "POST",
         "/api/attendances",
         {
             "conversation_id": conversation_id,
             "channel": channel,
-            "room": room,
             "contact": contact,
             "first_message": first_message,
             "entry_point": entry_point,

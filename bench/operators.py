@@ -22,7 +22,8 @@ async def _login(http: aiohttp.ClientSession, url: str, username: str, password:
     """A bearer token; waits and retries when the service limits login attempts."""
     for _ in range(30):
         async with http.post(
-            f"{url}/api/auth/login", json={"username": username, "password": password}
+            f"{url}/api/auth/login",
+            json={"username": username, "password": password, "token": True},
         ) as response:
             if response.status == 429:
                 await asyncio.sleep(float(response.headers.get("Retry-After", "1")))

@@ -13,6 +13,7 @@ from handoff.desk import Desk
 from handoff.rasa_client import RasaClient
 from handoff.realtime import create_socket_server, make_publisher, register_handlers
 from handoff.routes import routes
+from handoff.routes.common import browser_guard
 from handoff.routes.errors import install_errors
 from handoff.settings import PROJECT_ROOT, Settings
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     connections = register_handlers(sio, desk)
 
     app.blueprint(routes)
+    app.on_request(browser_guard)
     install_errors(app)
     app.static("/console/", PROJECT_ROOT / "operator_console", index="index.html", name="console")
     # The demo page is widget/index.html with the configured addresses in it;

@@ -296,20 +296,38 @@ class Desk:
             self.presence.start_grace(view["id"])
         return view
 
-    async def login(self, username: str, password: str, address: str) -> tuple[str, Operator]:
-        """Open a session (token, operator); failed attempts count against the
-        account's and the address's limits, which refuse further tries."""
+    async def login(
+        self, username: str, password: str, address: str, device: str | None = None
+    ) -> tuple[str, Operator]:
+        """Open a session (token, operator); failed attempts count against
+        the login limits (see :meth:`RateLimits.check_login`), which refuse
+        further tries."""
         ttl = self.settings.session_ttl_seconds
 
         def attempt(uow: UnitOfWork) -> tuple[str, Operator]:
-            self.limits.check_login(username, address)
+            self.limits.check_login(username, address, device)
             try:
                 return operators.login(uow, username, password, ttl)
             except Unauthorized:
-                self.limits.login_failed(username, address)
+                self.limits.login_failed(username, address, device)
                 raise
 
         return await self.run(attempt)
+
+    async def change_password(self, token: str, current: Any, new: Any) -> Operator:
+        """The operator's own password change; wrong current passwords count
+        against a limit like failed logins (then 429)."""
+
+        def work(uow: UnitOfWork, operator: Operator) -> Operator:
+            self.limits.check_password_change(operator.id)
+            try:
+                return operators.change_own_password(uow, token, current, new)
+            except Invalid as error:
+                if error.field == operators.CURRENT_PASSWORD:
+                    self.limits.password_change_failed(operator.id)
+                raise
+
+        return await self.as_operator(token, work)
 
     async def logout(self, token: str) -> None:
         operator_id = await self.run(lambda uow: operators.logout(uow, token))

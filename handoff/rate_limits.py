@@ -1,5 +1,6 @@
 """Rate limits of the handoff service, with the ``limits`` library: failed
-logins per account and per address, requests per operator. Values come from
+logins per (account, address) pair, per account and per address, requests
+per operator. Values come from
 :class:`~handoff.settings.Settings`; counters live in Redis when
 ``HANDOFF_REDIS_URL`` is set (shared by every process), else in memory.
 
@@ -47,23 +48,62 @@ class RateLimits:
         )
         self._limiter = MovingWindowRateLimiter(storage)
         self._outage = Outage("Redis (rate limits)")
+        self._per_pair = parse(settings.login_failures_per_pair)
         self._per_account = parse(settings.login_failures_per_account)
         self._per_address = parse(settings.login_failures_per_address)
         self._per_operator = parse(settings.operator_requests)
 
-    def check_login(self, username: str, address: str) -> None:
-        """Refuse a login attempt once the account or the address has failed
-        too often, before the password is even checked."""
-        for item, key in ((self._per_account, username.lower()), (self._per_address, address)):
-            if not self._counted(self._limiter.test, item, "login", key):
+    def check_login(self, username: str, address: str, device: str | None = None) -> None:
+        """Refuse a login attempt once its counters are full, before the
+        password is even checked. ``device``: the id of the account's
+        known-device cookie, when the request carries a valid one."""
+        self._check_failures(
+            self._login_counters(username, address, device),
+            "Muitas tentativas de entrada sem sucesso.",
+        )
+
+    def login_failed(self, username: str, address: str, device: str | None = None) -> None:
+        self._failed(self._login_counters(username, address, device))
+
+    def check_password_change(self, operator_id: int) -> None:
+        """A logged-in operator's wrong current passwords count like failed
+        logins of the account: a stolen session is no password oracle."""
+        self._check_failures(
+            self._password_counters(operator_id), "Muitas tentativas com a senha atual errada."
+        )
+
+    def password_change_failed(self, operator_id: int) -> None:
+        self._failed(self._password_counters(operator_id))
+
+    def _password_counters(self, operator_id: int) -> list[tuple[RateLimitItem, str, str]]:
+        return [(self._per_pair, "password", str(operator_id))]
+
+    def _check_failures(self, counters: list[tuple[RateLimitItem, str, str]], what: str) -> None:
+        for item, namespace, key in counters:
+            if not self._counted(self._limiter.test, item, namespace, key):
                 raise TooManyRequests(
-                    "Muitas tentativas de entrada sem sucesso. Tente novamente em "
-                    f"{self._minutes_left(item, 'login', key)} minuto(s)."
+                    f"{what} Tente novamente em "
+                    f"{self._minutes_left(item, namespace, key)} minuto(s)."
                 )
 
-    def login_failed(self, username: str, address: str) -> None:
-        self._counted(self._limiter.hit, self._per_account, "login", username.lower())
-        self._counted(self._limiter.hit, self._per_address, "login", address)
+    def _failed(self, counters: list[tuple[RateLimitItem, str, str]]) -> None:
+        for item, namespace, key in counters:
+            self._counted(self._limiter.hit, item, namespace, key)
+
+    def _login_counters(
+        self, username: str, address: str, device: str | None
+    ) -> list[tuple[RateLimitItem, str, str]]:
+        """A known device counts only its own failures for that account (an
+        attacker elsewhere cannot lock it out); any other attempt counts for
+        its (account, address) pair, the account and the address."""
+        account = username.lower()
+        if device is not None:
+            return [(self._per_pair, "login-device", f"{account}|{device}")]
+        return [
+            (self._per_pair, "login-pair", f"{account}|{address}"),
+            (self._per_account, "login-account", account),
+            (self._per_address, "login-address", address),
+        ]
 
     def operator_request(self, operator_id: int) -> None:
         """Count one request of the operator; refuse it over the limit."""

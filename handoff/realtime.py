@@ -16,11 +16,10 @@ from handoff.domain import attendances, conversation, views
 from handoff.domain.errors import DomainError, Invalid
 from handoff.domain.operators import (
     SESSION_ENDED,
-    is_supervisor,
     live_session_hashes,
+    notice_audiences,
     operator_for_token,
     operator_view,
-    room_ids,
     token_hash,
 )
 from handoff.domain.views import SUPERVISORS
@@ -93,7 +92,7 @@ def origin_check(settings: Settings) -> Callable[[str, dict[str, Any]], bool]:
     """The service's own origin (as the browser reached it, or its public
     URL) and the configured ones. Requests without ``Origin`` are not a
     browser's and engine.io does not check them."""
-    allowed = {*settings.allowed_origins, settings.base_url.rstrip("/")}
+    allowed = settings.console_origins
 
     def allowed_origin(origin: str, environ: dict[str, Any]) -> bool:
         own = f"{environ.get('wsgi.url_scheme')}://{environ.get('HTTP_HOST')}"
@@ -137,22 +136,47 @@ def _text(data: Any, name: str) -> str:
 class Connections:
     """The console connections of this process and their sessions, so that
     a session ended anywhere (logout, password change, deactivation, expiry,
-    by any process) disconnects its consoles within ``check_seconds``."""
+    by any process) disconnects its consoles within ``check_seconds``, and
+    a console's socket.io rooms follow the operator's rooms and role in the
+    database within the same time (a supervisor's change, by any process)."""
 
     def __init__(self, sio: socketio.AsyncServer, desk: Desk, check_seconds: float) -> None:
         self._sio = sio
         self._desk = desk
         self._check_seconds = check_seconds
         self._sessions: dict[str, str] = {}  # sid -> token hash
+        self._operators: dict[str, int] = {}  # sid -> operator id
 
-    def add(self, sid: str, token: str) -> None:
+    async def add(self, sid: str, token: str, operator_id: int) -> None:
+        """A new console: its operator's room and, from the database, its audiences."""
         self._sessions[sid] = token_hash(token)
+        self._operators[sid] = operator_id
+        await self._sio.enter_room(sid, f"operator:{operator_id}")
+        await self.follow_audiences([sid])
 
     def remove(self, sid: str) -> None:
         self._sessions.pop(sid, None)
+        self._operators.pop(sid, None)
 
-    async def end_dead_sessions(self) -> int:
-        """Disconnect every connection whose session is no longer live."""
+    async def follow_audiences(self, sids: list[str]) -> None:
+        """Enter and leave socket.io rooms so that each console hears what
+        its operator's rooms and role say now (only this process's sockets)."""
+        wanted = {self._operators[sid] for sid in sids if sid in self._operators}
+        audiences = await self._desk.read(lambda uow: notice_audiences(uow.session, wanted))
+        for sid in sids:
+            operator_id = self._operators.get(sid)
+            if operator_id is None:
+                continue
+            target = audiences.get(operator_id, set())
+            current = {r for r in self._sio.rooms(sid) if r.startswith("room:") or r == SUPERVISORS}
+            for room in current - target:
+                await self._sio.leave_room(sid, room)
+            for room in target - current:
+                await self._sio.enter_room(sid, room)
+
+    async def check_sessions(self) -> int:
+        """Disconnect every connection whose session is no longer live, and
+        move the others' rooms to what the database says."""
         hashes = set(self._sessions.values())
         if not hashes:
             return 0
@@ -168,6 +192,7 @@ class Connections:
             self.remove(sid)
             await self._sio.emit("session:ended", {"message": SESSION_ENDED}, to=sid)
             await self._sio.disconnect(sid)
+        await self.follow_audiences(list(self._operators))
         return len(dead)
 
     async def watch(self) -> None:
@@ -175,7 +200,7 @@ class Connections:
         while True:
             await asyncio.sleep(self._check_seconds)
             try:
-                await self.end_dead_sessions()
+                await self.check_sessions()
             except Exception:  # a database outage must not end the watch
                 log.exception("session check failed; trying again")
 
@@ -227,21 +252,18 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
         if not token:
             raise socketio.exceptions.ConnectionRefusedError(SESSION_ENDED)
         try:
-            operator, rooms, supervising = await desk.read(
-                lambda uow: _operator_and_rooms(uow.session, token)
+            operator = await desk.read(
+                lambda uow: operator_view(operator_for_token(uow.session, token))
             )
+            await sio.save_session(sid, {"token": token, "operator_id": operator["id"]})
+            await connections.add(sid, token, operator["id"])
         except DomainError as error:
+            connections.remove(sid)
             raise socketio.exceptions.ConnectionRefusedError(error.message) from error
         except Exception as error:
+            connections.remove(sid)
             log.exception("socket.io connection failed")
             raise socketio.exceptions.ConnectionRefusedError(INTERNAL["message"]) from error
-        await sio.save_session(sid, {"token": token, "operator_id": operator["id"]})
-        connections.add(sid, token)
-        await sio.enter_room(sid, f"operator:{operator['id']}")
-        for room_id in rooms:
-            await sio.enter_room(sid, f"room:{room_id}")
-        if supervising:
-            await sio.enter_room(sid, SUPERVISORS)
         desk.presence.connected(operator["id"], sid)
 
     @sio.event
@@ -302,8 +324,3 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
         return {"attendance": view}
 
     return connections
-
-
-def _operator_and_rooms(session: Any, token: str) -> tuple[dict[str, Any], list[int], bool]:
-    operator = operator_for_token(session, token)
-    return operator_view(operator), room_ids(session, operator), is_supervisor(operator)

@@ -69,15 +69,23 @@ class Settings:
     )
     # Rate limits, in the `limits` library's notation ("N/period", moving
     # window; in Redis when HANDOFF_REDIS_URL is set, else per process).
-    # Failed logins of one username: stops guessing one account's password
-    # from many addresses, and a legitimate user who mistyped ten times waits.
+    # Failed logins (OWASP's authentication cheat sheet; docs/reliability.md):
+    # of one username from one address (or one known device): stops guessing
+    # from one place, and never blocks the same user elsewhere.
+    login_failures_per_pair: str = field(
+        default_factory=lambda: _env("LOGIN_FAILURES_PER_PAIR", "5/15 minutes")
+    )
+    # Of one username from all addresses: stops guessing one account from
+    # many addresses; it blocks only logins without the account's known-device
+    # cookie, so an attacker cannot lock the real user out of their own browser.
     login_failures_per_account: str = field(
         default_factory=lambda: _env("LOGIN_FAILURES_PER_ACCOUNT", "10/15 minutes")
     )
-    # Failed logins from one address: stops trying one password on many
-    # accounts; higher because a whole office may share one address (NAT).
+    # From one address, all usernames: stops trying one password on many
+    # accounts; much higher because a whole office may share one address
+    # (NAT), and likewise not applied to a known device.
     login_failures_per_address: str = field(
-        default_factory=lambda: _env("LOGIN_FAILURES_PER_ADDRESS", "50/15 minutes")
+        default_factory=lambda: _env("LOGIN_FAILURES_PER_ADDRESS", "300/15 minutes")
     )
     # REST requests and socket.io events of one operator: a console makes a
     # few per action, so this only stops scripts (and a looping bug).
@@ -117,6 +125,12 @@ class Settings:
     def base_url(self) -> str:
         """Where people open the service."""
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def console_origins(self) -> set[str]:
+        """Origins whose pages may use the console's API and socket.io (besides
+        the origin the browser reached the service at)."""
+        return {*self.allowed_origins, self.base_url.rstrip("/")}
 
     @property
     def visitor_rasa_url(self) -> str:

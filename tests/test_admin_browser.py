@@ -14,6 +14,8 @@ from sqlalchemy import select
 
 from handoff.db import Database
 from handoff.models import Attendance, Room
+from tests.support.api import add_entry_point
+from tests.support.chaos_run import service
 from tests.support.clients import Visitor
 from tests.support.processes import ROOT, Stack
 
@@ -34,11 +36,13 @@ def login(page: Page, stack: Stack, username: str, password: str) -> None:
     expect(page.get_by_label("Situação")).to_have_value("available")
 
 
-def arrive(stack: Stack, name: str, room: str | None = None) -> Visitor:
+def arrive(stack: Stack, name: str, widget_key: str | None = None) -> Visitor:
+    """A visitor from the site whose widget has ``widget_key`` (its room is
+    the one the organisation routed that key to)."""
     visitor = Visitor(stack.rasa_url)
     metadata = {"name": name, "email": f"{name.lower()}@example.com"}
-    if room:
-        metadata["room"] = room
+    if widget_key:
+        metadata["widget_key"] = widget_key
     visitor.say("olá", metadata=metadata)
     assert "transferido" in visitor.next_text()
     return visitor
@@ -81,7 +85,8 @@ def test_supervision_in_the_console(browser: Browser, stack: Stack):
     # Rita logs in and receives a call of her room.
     rita = browser.new_page(viewport={"width": 1366, "height": 768})
     login(rita, stack, "rita", "senha-da-rita")
-    second = arrive(stack, "Sueli", room="tributos")
+    add_entry_point(service(stack, "handoff"), "widget", "portal-tributos", "tributos")
+    second = arrive(stack, "Sueli", widget_key="portal-tributos")
     call = rita.locator("#queue button", has_text="Sueli")
     expect(call).to_be_visible()
     expect(rita.locator("#queue button", has_text="Paulo")).to_have_count(0)

@@ -17,7 +17,8 @@ SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 
 def _login(base: str) -> dict[str, str]:
     response = requests.post(
-        f"{base}/api/auth/login", json={"username": "operador", "password": "atendimento123"}
+        f"{base}/api/auth/login",
+        json={"username": "operador", "password": "atendimento123", "token": True},
     )
     assert response.status_code == 200
     headers = {"Authorization": f"Bearer {response.json()['token']}"}

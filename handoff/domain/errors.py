@@ -34,6 +34,12 @@ class Forbidden(DomainError):
     code, status = "forbidden", 403
 
 
+class UnsupportedMediaType(DomainError):
+    """A request that must be JSON said it is something else."""
+
+    code, status = "unsupported_media_type", 415
+
+
 class NotFound(DomainError):
     """Raised alike for "missing" and "not yours", so ids leak nothing."""
 

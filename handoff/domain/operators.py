@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from handoff.db import UnitOfWork
 from handoff.domain.audit import audit
 from handoff.domain.errors import Invalid, Unauthorized
+from handoff.domain.views import SUPERVISORS
 from handoff.models import (
     AVAILABLE,
     OFFLINE,
@@ -36,9 +37,12 @@ STATUSES = (AVAILABLE, PAUSED, OFFLINE)
 ROLES = ("operator", "supervisor", "admin")
 
 
+SUPERVISOR_ROLES = ("supervisor", "admin")
+
+
 def is_supervisor(operator: Operator) -> bool:
     """Supervisors and admins may act on any attendance of their rooms."""
-    return operator.role in ("supervisor", "admin")
+    return operator.role in SUPERVISOR_ROLES
 
 
 def hash_password(password: str) -> str:
@@ -172,12 +176,16 @@ def logout(uow: UnitOfWork, token: str) -> int:
     return operator.id
 
 
+# The field a wrong current password is reported on (counted by the desk).
+CURRENT_PASSWORD = "current_password"
+
+
 def change_own_password(uow: UnitOfWork, token: str, current: Any, new: Any) -> Operator:
     """An operator changes their password, knowing the current one; every
     other session of theirs ends (this one goes on)."""
     operator = operator_for_token(uow.session, token)
     if not isinstance(current, str) or not _password_matches(operator.password_hash, current):
-        raise Invalid("A senha atual não confere.", field="current_password")
+        raise Invalid("A senha atual não confere.", field=CURRENT_PASSWORD)
     operator.password_hash = new_password_hash(new, field="new_password")
     revoke_sessions(uow.session, operator.id, keep=token)
     audit(uow.session, "password_changed", operator_id=operator.id)
@@ -222,6 +230,30 @@ def room_ids(session: Session, operator: Operator) -> list[int]:
     return list(
         session.scalars(select(OperatorRoom.room_id).where(OperatorRoom.operator_id == operator.id))
     )
+
+
+def notice_audiences(session: Session, operator_ids: set[int]) -> dict[int, set[str]]:
+    """The notice targets each operator's consoles belong to, as the
+    database says now: their rooms' queues (``room:<id>``) and, for a
+    supervisor, the supervisors' audience."""
+    audiences: dict[int, set[str]] = {operator_id: set() for operator_id in operator_ids}
+    if not operator_ids:
+        return audiences
+    links = session.execute(
+        select(OperatorRoom.operator_id, OperatorRoom.room_id).where(
+            OperatorRoom.operator_id.in_(operator_ids)
+        )
+    )
+    for operator_id, room_id in links:
+        audiences[operator_id].add(f"room:{room_id}")
+    supervising = session.scalars(
+        select(Operator.id).where(
+            Operator.id.in_(operator_ids), Operator.role.in_(SUPERVISOR_ROLES)
+        )
+    )
+    for operator_id in supervising:
+        audiences[operator_id].add(SUPERVISORS)
+    return audiences
 
 
 def operator_view(operator: Operator) -> dict[str, object]:

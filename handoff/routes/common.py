@@ -8,6 +8,14 @@ Operators authenticate in one of two ways:
   cookie with a form post, but cannot read the token);
 - other clients (tests, integrations): ``Authorization: Bearer <token>``,
   which a browser never adds by itself, so no CSRF token is needed.
+
+Login and every cookie-authenticated state-changing request must also be
+``Content-Type: application/json`` (a cross-site form can only send
+text/plain, urlencoded or multipart) and, when they carry ``Origin``, come
+from the service's own origin or ``HANDOFF_ALLOWED_ORIGINS``
+(:func:`browser_guard`, run before every handler): a page elsewhere, even on another port of the
+same host (same site, so SameSite does not help), cannot log the console
+into the attacker's account nor post with the victim's cookie.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
 from handoff.desk import Desk
-from handoff.domain.errors import Forbidden, Invalid, Unauthorized
+from handoff.domain.errors import Forbidden, Invalid, Unauthorized, UnsupportedMediaType
 from handoff.domain.operators import SESSION_ENDED
 from handoff.settings import Settings
 from textrules import clean_json
@@ -85,6 +93,28 @@ def operator_token(request: Request) -> str:
                 " Recarregue a página."
             )
     return token
+
+
+LOGIN_PATH = "/api/auth/login"
+
+
+async def browser_guard(request: Request) -> None:
+    """Before any handler: login, and a state-changing API request that the
+    session cookie authenticates, must be JSON from an origin of the service."""
+    if request.method in SAFE_METHODS or not request.path.startswith("/api/"):
+        return
+    by_cookie = SESSION_COOKIE in request.cookies and "authorization" not in request.headers
+    if request.path == LOGIN_PATH or by_cookie:
+        _require_own_page(request)
+
+
+def _require_own_page(request: Request) -> None:
+    origin = request.headers.get("origin")
+    own = f"{request.scheme}://{request.host}"
+    if origin is not None and origin != own and origin not in settings(request).console_origins:
+        raise Forbidden("Pedido recusado: ele veio de uma página de outra origem.")
+    if request.content_type.split(";")[0].strip().lower() != "application/json":
+        raise UnsupportedMediaType("Pedido recusado: o conteúdo deve ser JSON (application/json).")
 
 
 def set_session_cookie(request: Request, response: HTTPResponse, token: str, ttl: int) -> None:

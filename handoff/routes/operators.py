@@ -6,7 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff.domain.errors import Invalid
-from handoff.domain.operators import change_own_password, operator_view, pause_reasons
+from handoff.domain.operators import operator_view, pause_reasons
 from handoff.routes.common import (
     client_address,
     csrf_token,
@@ -16,23 +16,29 @@ from handoff.routes.common import (
     set_session_cookie,
     settings,
 )
+from handoff.routes.devices import known_device, remember_device
 
 bp = Blueprint("operators")
 
 
 @bp.post("/auth/login")
 async def login_route(request: Request) -> HTTPResponse:
-    """Opens a session: the token in the answer (for bearer clients) and in
-    the HttpOnly cookie (for the console), with the session's CSRF token."""
+    """Opens a session: the token in the HttpOnly cookie (for the console),
+    with the session's CSRF token; in the answer too only when the body asks
+    for it with ``"token": true`` (bearer clients), so a page's script never
+    sees it."""
     data = json_body(request)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise Invalid("username and password are required")
-    token, operator = await desk(request).login(username, password, client_address(request))
-    response = json(
-        {"token": token, "csrf_token": csrf_token(token), "operator": operator_view(operator)}
-    )
+    device = known_device(request, username)
+    token, operator = await desk(request).login(username, password, client_address(request), device)
+    answer = {"csrf_token": csrf_token(token), "operator": operator_view(operator)}
+    if data.get("token") is True:
+        answer["token"] = token
+    response = json(answer)
     set_session_cookie(request, response, token, settings(request).session_ttl_seconds)
+    remember_device(request, response, username, device)
     return response
 
 
@@ -72,10 +78,7 @@ async def change_password(request: Request) -> HTTPResponse:
     """{current_password, new_password}: every other session ends."""
     token = operator_token(request)
     data = json_body(request)
-    operator = await desk(request).as_operator(
-        token,
-        lambda uow, _op: change_own_password(
-            uow, token, data.get("current_password"), data.get("new_password")
-        ),
+    operator = await desk(request).change_password(
+        token, data.get("current_password"), data.get("new_password")
     )
     return json({"operator": operator_view(operator)})

@@ -140,7 +140,7 @@ ROUTES = [
 def supervisor(handoff: Service) -> Iterator[str]:
     response = requests.post(
         f"{handoff.base_url}/api/auth/login",
-        json={"username": "supervisor", "password": "atendimento123"},
+        json={"username": "supervisor", "password": "atendimento123", "token": True},
         timeout=10,
     )
     response.raise_for_status()

@@ -1,5 +1,7 @@
-"""Rate limits: failed logins per account and per address, requests per
-operator (REST and socket.io), 429 with a clear pt-BR message; the address
+"""Rate limits: failed logins per (account, address) pair, per account and
+per address (an attacker cannot lock the real user out: the pair lock stays
+with the attacker's address, the account and address locks spare a known
+device), requests per operator (REST and socket.io), 429 with a clear pt-BR message; the address
 comes from X-Forwarded-For only behind a proxy Sanic is told to trust (and
 so does HTTPS, for the session cookie's Secure flag); with Redis the
 counters are shared by every process.
@@ -18,12 +20,12 @@ import redis
 import requests
 import socketio
 
-from handoff.routes.common import SESSION_COOKIE
 from tests.support.api import PASSWORD, Client, add_operator, add_room, error_of
 from tests.support.processes import Service, start_handoff
 
-PER_ACCOUNT, PER_ADDRESS, PER_OPERATOR = 3, 5, 15
+PER_PAIR, PER_ACCOUNT, PER_ADDRESS, PER_OPERATOR = 2, 3, 5, 15
 LIMITS = {
+    "HANDOFF_LOGIN_FAILURES_PER_PAIR": f"{PER_PAIR}/minute",
     "HANDOFF_LOGIN_FAILURES_PER_ACCOUNT": f"{PER_ACCOUNT}/minute",
     "HANDOFF_LOGIN_FAILURES_PER_ADDRESS": f"{PER_ADDRESS}/minute",
     "HANDOFF_OPERATOR_REQUESTS": f"{PER_OPERATOR}/minute",
@@ -59,8 +61,15 @@ def direct(handoff: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     service.stop()
 
 
-def login(service: Service, username: str, password: str, address: str) -> requests.Response:
-    return requests.post(
+def login(
+    service: Service,
+    username: str,
+    password: str,
+    address: str,
+    browser: requests.Session | None = None,
+) -> requests.Response:
+    """A login from ``address``; with ``browser``, its cookies go along (and are kept)."""
+    return (browser or requests).post(
         f"{service.base_url}/api/auth/login",
         json={"username": username, "password": password},
         headers={"X-Forwarded-For": address},
@@ -82,6 +91,55 @@ def test_failed_logins_per_account(handoff: Service, room: str) -> None:
     # Even the right password waits now, from any address; other accounts do not.
     assert_limited(login(handoff, username, PASSWORD, "198.51.100.200"), "Muitas tentativas")
     assert login(handoff, neighbour, PASSWORD, "198.51.100.200").status_code == 200
+
+
+def test_an_attacker_cannot_lock_the_real_user_out(handoff: Service, room: str) -> None:
+    """Failures from the attacker's address lock only that (account, address)
+    pair: the real user logs in from anywhere else."""
+    username = add_operator(handoff, [room])
+    for _ in range(PER_PAIR):
+        assert login(handoff, username, "errada", "198.51.100.66").status_code == 401
+    assert_limited(login(handoff, username, "errada", "198.51.100.66"), "Tente novamente em")
+    assert_limited(login(handoff, username, PASSWORD, "198.51.100.66"), "Muitas tentativas")
+    assert login(handoff, username, PASSWORD, "198.51.100.67").status_code == 200
+
+
+def test_a_known_device_logs_in_through_the_account_and_address_locks(
+    handoff: Service, room: str
+) -> None:
+    """Guessing from many addresses locks the account for unknown devices,
+    and failures on many accounts lock the address; the browser that logged
+    in to this account before (its signed known-device cookie) still gets in."""
+    username = add_operator(handoff, [room])
+    browser = requests.Session()
+    assert login(handoff, username, PASSWORD, "198.51.100.80", browser).status_code == 200
+    assert "handoff_device" in browser.cookies
+    for attempt in range(PER_ACCOUNT):
+        assert login(handoff, username, "errada", f"198.51.100.{90 + attempt}").status_code == 401
+    for attempt in range(PER_ADDRESS):
+        assert login(handoff, f"ninguem-{attempt}", "x", "198.51.100.81").status_code == 401
+    assert_limited(login(handoff, username, PASSWORD, "198.51.100.82"), "Muitas tentativas")
+    assert login(handoff, username, PASSWORD, "198.51.100.81", browser).status_code == 200
+    # The cookie is the account's: it opens no lock for another account.
+    other = add_operator(handoff, [room])
+    assert_limited(login(handoff, other, PASSWORD, "198.51.100.81", browser), "Muitas tentativas")
+    # A forged cookie is an unknown device.
+    forged = requests.Session()
+    forged.cookies.set("handoff_device", "abc.def", path="/api/auth")
+    assert_limited(login(handoff, username, PASSWORD, "198.51.100.82", forged), "Tente")
+
+
+def test_wrong_current_passwords_are_limited(handoff: Service, room: str) -> None:
+    """`/api/me/password` is no password oracle for a stolen session: its
+    wrong current passwords count per account, like failed logins."""
+    client, other = (Client(handoff, add_operator(handoff, [room])) for _ in range(2))
+    change = {"current_password": "errada", "new_password": "nova-senha-123"}
+    for _ in range(PER_PAIR):
+        assert error_of(client.post("/api/me/password", change), 400)["field"] == "current_password"
+    assert_limited(client.post("/api/me/password", change), "Muitas tentativas com a senha atual")
+    right = {**change, "current_password": PASSWORD}
+    assert_limited(client.post("/api/me/password", right), "Tente novamente em")
+    assert other.post("/api/me/password", right).status_code == 200
 
 
 def test_failed_logins_per_address(handoff: Service, room: str) -> None:
@@ -106,8 +164,9 @@ def test_cookie_is_secure_behind_a_trusted_tls_proxy(
             headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.18.0.7"},
             timeout=10,
         )
-        cookie = SimpleCookie(response.headers["Set-Cookie"])[SESSION_COOKIE]
-        assert bool(cookie["secure"]) is secure, service.base_url
+        for header in response.raw.headers.getlist("Set-Cookie"):
+            cookie = next(iter(SimpleCookie(header).values()))  # session and device cookies
+            assert bool(cookie["secure"]) is secure, (service.base_url, cookie.key)
 
 
 def test_forwarded_for_counts_only_behind_a_trusted_proxy(
@@ -147,7 +206,13 @@ def two_processes(
         redis.Redis.from_url(REDIS_URL).ping()
     except redis.RedisError as error:
         pytest.fail(f"Redis at {REDIS_URL} is not reachable ({error}); .ci/run starts it")
-    env = {**LIMITS, "HANDOFF_REDIS_URL": REDIS_URL, "HANDOFF_REDIS_CHANNEL": uuid.uuid4().hex}
+    env = {
+        **LIMITS,
+        "HANDOFF_REDIS_URL": REDIS_URL,
+        "HANDOFF_REDIS_CHANNEL": uuid.uuid4().hex,
+        # Each failure from its own address: the account's counter, not the pair's, fills.
+        "SANIC_PROXIES_COUNT": "1",
+    }
     url = handoff.env["DATABASE_URL"]
     first = start_handoff(url, tmp_path_factory.mktemp("redis-a"), extra_env=env)
     try:

@@ -5,10 +5,12 @@ within 5 s, measured); the console's cookie and its CSRF protection."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
 
 import argon2
 import pytest
@@ -21,7 +23,7 @@ from handoff.db import Database
 from handoff.models import Operator
 from handoff.routes.common import CSRF_HEADER, SESSION_COOKIE
 from tests.security.app_routes import SERVICE_ROUTES, http_routes
-from tests.support.api import PASSWORD, Client, add_operator, add_room
+from tests.support.api import PASSWORD, Client, add_operator, add_room, error_of
 from tests.support.processes import Service, start_handoff
 
 # The issue's bound for ending a session everywhere.
@@ -100,14 +102,21 @@ def test_passwords_are_argon2id_with_owasp_parameters(handoff: Service, room: st
 
 
 def test_login_sets_a_strict_http_only_cookie(handoff: Service, room: str) -> None:
-    response = requests.post(
-        f"{handoff.base_url}/api/auth/login",
-        json={"username": add_operator(handoff, [room]), "password": PASSWORD},
-        timeout=10,
-    )
-    header = response.headers["Set-Cookie"]
-    cookie = SimpleCookie(header)[SESSION_COOKIE]
-    assert cookie.value == response.json()["token"]
+    """The session token goes to the HttpOnly cookie; the answer, which the
+    page's script reads, holds it only for a client that asks for it."""
+    credentials = {"username": add_operator(handoff, [room]), "password": PASSWORD}
+    login_url = f"{handoff.base_url}/api/auth/login"
+    response = requests.post(login_url, json=credentials, timeout=10)
+    assert response.status_code == 200 and "token" not in response.json()
+    headers = response.raw.headers.getlist("Set-Cookie")  # the session's and the device's
+    cookie = SimpleCookie(next(h for h in headers if h.startswith(f"{SESSION_COOKIE}=")))[
+        SESSION_COOKIE
+    ]
+    bearer = {"Authorization": f"Bearer {cookie.value}"}
+    assert requests.get(f"{handoff.base_url}/api/me", headers=bearer, timeout=10).ok
+    asked = requests.post(login_url, json={**credentials, "token": True}, timeout=10).json()
+    bearer = {"Authorization": f"Bearer {asked['token']}"}
+    assert requests.get(f"{handoff.base_url}/api/me", headers=bearer, timeout=10).ok
     assert cookie["httponly"] and cookie["path"] == "/" and cookie["samesite"] == "Strict"
     assert not cookie["secure"], "plain HTTP without a trusted proxy: not Secure"
     assert int(cookie["max-age"]) == 12 * 3600
@@ -134,14 +143,14 @@ def test_cookie_requests_need_the_sessions_csrf_token(handoff: Service, room: st
     bearer = requests.post(
         url,
         json={"status": "available"},
-        headers={"Authorization": f"Bearer {login['token']}"},
+        headers={"Authorization": f"Bearer {browser.cookies[SESSION_COOKIE]}"},
         timeout=10,
     )
     assert bearer.status_code == 200
 
     # Every state-changing route refuses a cookie without the token, first thing.
     unsafe = [r for r in http_routes() if r.method != "GET" and r.path.startswith("/api/")]
-    ids = dict.fromkeys(("attendance_id", "message_id", "customer_id", "operator_id"), 1)
+    ids = dict.fromkeys(("attendance_id", "message_id", "customer_id", "operator_id", "job_id"), 1)
     ids |= {"room_id": 1, "protocol": "1", "conversation_id": "x"}
     refused_routes = []
     for route in unsafe:
@@ -152,6 +161,44 @@ def test_cookie_requests_need_the_sessions_csrf_token(handoff: Service, room: st
     exempt = {"operators.login_route", *SERVICE_ROUTES}
     assert set(refused_routes) == {r.name for r in unsafe} - exempt
     assert len(refused_routes) >= 20
+
+
+def test_login_csrf_and_cross_origin_posts_are_refused(handoff: Service, room: str) -> None:
+    """A page on another port of the same host (same site: SameSite does not
+    stop it) auto-submits a text/plain form to the login, or posts with the
+    victim's cookie: refused before any handler runs."""
+    credentials = {"username": add_operator(handoff, [room]), "password": PASSWORD}
+    login_url = f"{handoff.base_url}/api/auth/login"
+    evil = f"http://127.0.0.1:{urlsplit(handoff.base_url).port + 1}"
+    form = requests.post(
+        login_url, data=json.dumps(credentials), headers={"Content-Type": "text/plain"}, timeout=10
+    )
+    error = error_of(form, 415)
+    assert error["code"] == "unsupported_media_type" and "JSON" in error["message"]
+    foreign = requests.post(login_url, json=credentials, headers={"Origin": evil}, timeout=10)
+    assert "outra origem" in error_of(foreign, 403)["message"]
+    assert "Set-Cookie" not in form.headers and "Set-Cookie" not in foreign.headers
+    own = {"Origin": handoff.base_url}
+    assert requests.post(login_url, json=credentials, headers=own, timeout=10).status_code == 200
+
+    # The victim's console, logged in: its cookie and even its CSRF token
+    # do not make a text/plain or a foreign-origin request count.
+    browser = requests.Session()
+    csrf = browser.post(login_url, json=credentials, timeout=10).json()["csrf_token"]
+    unsafe = [r for r in http_routes() if r.method != "GET" and r.path.startswith("/api/")]
+    ids = dict.fromkeys(("attendance_id", "message_id", "customer_id", "operator_id", "job_id"), 1)
+    ids |= {"room_id": 1, "protocol": "1", "conversation_id": "x"}
+    statuses = set()
+    for route in unsafe:
+        url = route.url(handoff.base_url, **ids)
+        as_text = {CSRF_HEADER: csrf, "Content-Type": "text/plain", **own}
+        statuses.add(browser.request(route.method, url, data="{}", headers=as_text).status_code)
+        from_evil = {CSRF_HEADER: csrf, "Origin": evil}
+        statuses.add(browser.request(route.method, url, json={}, headers=from_evil).status_code)
+    assert statuses == {415, 403} and len(unsafe) >= 24
+    status = f"{handoff.base_url}/api/me/status"
+    fine = browser.post(status, json={"status": "available"}, headers={CSRF_HEADER: csrf, **own})
+    assert fine.status_code == 200
 
 
 def test_logout_ends_the_session_for_rest_and_socket(
@@ -181,7 +228,9 @@ def test_the_console_socket_authenticates_by_cookie(
         Console(handoff.base_url, cookie="forjado")
     started = time.monotonic()
     csrf = browser.get(f"{handoff.base_url}/api/me").json()["csrf_token"]
-    logout = browser.post(f"{handoff.base_url}/api/auth/logout", headers={CSRF_HEADER: csrf})
+    logout = browser.post(
+        f"{handoff.base_url}/api/auth/logout", json={}, headers={CSRF_HEADER: csrf}
+    )
     assert logout.status_code == 200
     assert SESSION_COOKIE not in browser.cookies  # the answer deleted it
     _ended_within_bound(console, started, measured)

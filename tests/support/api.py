@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from handoff.db import Database
 from handoff.domain.operators import create_operator
-from handoff.models import Room
+from handoff.models import EntryPoint, Room
 from tests.support.processes import SERVICE_TOKEN, Service
 
 PASSWORD = "senha-de-teste-123"
@@ -22,6 +22,26 @@ def add_room(service: Service, slug: str) -> None:
     with db.unit_of_work() as uow:
         if uow.session.scalar(select(Room).where(Room.slug == slug)) is None:
             uow.session.add(Room(slug=slug, name=slug.title()))
+    db.dispose()
+
+
+def room_id(service: Service, slug: str) -> int:
+    db = Database(service.env["DATABASE_URL"])
+    with db.unit_of_work(read_only=True) as uow:
+        found = uow.session.scalar(select(Room.id).where(Room.slug == slug))
+    db.dispose()
+    assert found is not None, slug
+    return found
+
+
+def add_entry_point(service: Service, kind: str, key: str, room: str) -> None:
+    """Route ``kind``/``key`` (a widget's key, a WhatsApp number) to ``room``,
+    as a supervisor does in the console."""
+    add_room(service, room)
+    target = room_id(service, room)
+    db = Database(service.env["DATABASE_URL"])
+    with db.unit_of_work() as uow:
+        uow.session.add(EntryPoint(kind=kind, key=key, room_id=target))
     db.dispose()
 
 
@@ -52,7 +72,7 @@ class Client:
         self.base = service.base_url
         response = requests.post(
             f"{self.base}/api/auth/login",
-            json={"username": username, "password": password},
+            json={"username": username, "password": password, "token": True},
             timeout=10,
         )
         assert response.status_code == 200, response.text

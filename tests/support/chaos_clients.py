@@ -191,7 +191,7 @@ class ChaosVisitor:
         return True
 
     async def run(
-        self, messages: int, room: str, reply_timeout: float, think_seconds: float = 0.0
+        self, messages: int, widget_key: str, reply_timeout: float, think_seconds: float = 0.0
     ) -> None:
         """Write ``messages`` messages, each after the answer to the previous
         one has been shown and about ``think_seconds`` of reading and typing."""
@@ -200,7 +200,11 @@ class ChaosVisitor:
         self._watch = asyncio.ensure_future(keep_connected(self.sio, self._connect, self.tally))
         for index in range(messages):
             text = f"{self.name} m{index:03d}"
-            metadata = {"name": self.name, "email": f"{self.name}@example.com", "room": room}
+            metadata = {
+                "name": self.name,
+                "email": f"{self.name}@example.com",
+                "widget_key": widget_key,
+            }
             await self.say(text, metadata if index == 0 else None)
             if not await self.wait_shown(reply_to(text), reply_timeout):
                 self.tally.errors["reply not shown in time"] += 1
@@ -240,7 +244,7 @@ class ChaosOperator:
         async with aiohttp.ClientSession() as http:
             async with http.post(
                 f"{self.handoff_url}/api/auth/login",
-                json={"username": self.username, "password": self.password},
+                json={"username": self.username, "password": self.password, "token": True},
             ) as response:
                 assert response.status == 200, await response.text()
                 token = (await response.json())["token"]

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from handoff.db import Database
 from handoff.models import FROM_CUSTOMER, FROM_OPERATOR, SENT, Attendance, Message
-from tests.support.api import PASSWORD, add_operator, add_room
+from tests.support.api import PASSWORD, add_entry_point, add_operator
 from tests.support.chaos_clients import ChaosOperator, ChaosVisitor, Replay, Tally, reply_to
 from tests.support.clients import conversation_id
 from tests.support.processes import Service, Stack
@@ -111,7 +111,7 @@ async def _run(
     share = -(-report.visitors // report.operators) + 2
     handoff = service(stack, "handoff")
     room = f"run-{uuid.uuid4().hex[:8]}"  # this run's calls only
-    add_room(handoff, room)
+    add_entry_point(handoff, "widget", room, room)  # the visitors' widget key routes there
     operators = [
         ChaosOperator(
             f"op{i}",

@@ -113,7 +113,7 @@ class Operator:
         self.url = handoff_url
         response = requests.post(
             f"{handoff_url}/api/auth/login",
-            json={"username": username, "password": password},
+            json={"username": username, "password": password, "token": True},
             timeout=10,
         )
         response.raise_for_status()

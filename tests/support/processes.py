@@ -22,6 +22,7 @@ MODEL = ROOT / "models" / "servicedesk.tar.gz"
 # Secrets are random per test run: none is written in the repository.
 RASA_TOKEN = secrets.token_hex(24)  # hex: never starts with "-", which rasa would read as an option
 SERVICE_TOKEN = secrets.token_urlsafe(24)
+ACTIONS_TOKEN = secrets.token_urlsafe(24)
 
 
 def free_port() -> int:
@@ -187,6 +188,7 @@ def rasa_env(handoff_url: str, tracker_url: str, actions_url: str, origins: str)
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "HANDOFF_URL": handoff_url,
         "HANDOFF_SERVICE_TOKEN": SERVICE_TOKEN,
+        "HANDOFF_ACTIONS_TOKEN": ACTIONS_TOKEN,
         "RASA_ACTIONS_URL": actions_url,
         "RASA_TRACKER_DB": tracker_url,
         "SANIC_HOST": "127.0.0.1",

@@ -1,0 +1,53 @@
+"""rasa_sdk's plugin hook (``rasa_sdk.plugin``: the action server imports a
+package of this name and lets it extend its Sanic app): Rasa must prove it
+is Rasa before the action server runs anything.
+
+Rasa sends ``HANDOFF_ACTIONS_TOKEN`` as the ``token`` query parameter
+(endpoints.yml, ``action_endpoint.token``); every request but ``/health``
+without it gets 401 and runs nothing. With the variable unset, every such
+request is refused (fail closed)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import sys
+from typing import Optional
+
+import pluggy
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, json
+
+hookimpl = pluggy.HookimplMarker("rasa_sdk")
+logger = logging.getLogger(__name__)
+TOKEN_VARIABLE = "HANDOFF_ACTIONS_TOKEN"
+OPEN_PATHS = frozenset({"/health"})
+
+
+def init_hooks(manager: pluggy.PluginManager) -> None:
+    """Called by rasa_sdk.plugin when it finds this package."""
+    manager.register(sys.modules[__name__])
+
+
+def refusal(request: Request) -> Optional[HTTPResponse]:
+    """401 unless the request carries the action server's token."""
+    if request.path in OPEN_PATHS:
+        return None
+    expected = os.environ.get(TOKEN_VARIABLE, "")
+    sent = request.args.get("token", "")
+    if expected and hmac.compare_digest(
+        sent.encode(errors="surrogateescape"), expected.encode(errors="surrogateescape")
+    ):
+        return None
+    if not expected:
+        logger.error("%s is not set: the action server refuses every request", TOKEN_VARIABLE)
+    return json(
+        {"error": {"code": "unauthorized", "message": "missing or invalid action server token"}},
+        status=401,
+    )
+
+
+@hookimpl
+def attach_sanic_app_extensions(app: Sanic) -> None:
+    app.on_request(refusal)
