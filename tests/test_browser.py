@@ -197,7 +197,9 @@ def test_drafts_retries_pauses_and_an_expired_session(browser: Browser, stack: S
     # A pause needs a reason from the list; it is kept as chosen.
     console.get_by_label("Situação").select_option("paused")
     expect(console.get_by_label("Motivo", exact=True)).to_be_visible()
-    console.get_by_label("Motivo", exact=True).select_option("Reunião")
+    with console.expect_response(lambda r: r.url.endswith("/api/me/status")) as saved:
+        console.get_by_label("Motivo", exact=True).select_option("Reunião")
+    assert saved.value.ok  # stored before the reload reads it back
     console.reload()
     expect(console.get_by_label("Situação")).to_have_value("paused")
     expect(console.get_by_label("Motivo", exact=True)).to_have_value("Reunião")
