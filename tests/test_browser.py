@@ -8,7 +8,7 @@ import re
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Response, expect
 
 from tests.support.clients import Visitor
 from tests.support.processes import ROOT, Stack
@@ -197,7 +197,13 @@ def test_drafts_retries_pauses_and_an_expired_session(browser: Browser, stack: S
     # A pause needs a reason from the list; it is kept as chosen.
     console.get_by_label("Situação").select_option("paused")
     expect(console.get_by_label("Motivo", exact=True)).to_be_visible()
-    with console.expect_response(lambda r: r.url.endswith("/api/me/status")) as saved:
+
+    def reason_saved(response: Response) -> bool:
+        return response.url.endswith("/api/me/status") and "Reuni" in (
+            response.request.post_data or ""
+        )
+
+    with console.expect_response(reason_saved) as saved:
         console.get_by_label("Motivo", exact=True).select_option("Reunião")
     assert saved.value.ok  # stored before the reload reads it back
     console.reload()
