@@ -9,8 +9,8 @@ console does: takes calls, answers each customer message (one client id
 per answer, so a retry is harmless) and resynchronises after reconnecting
 (``attendances:list`` + ``attendance:messages``); at the end it finishes
 its calls, and each visitor waits for the closing message with its
-protocol. Both reconnect by themselves (python-socketio's reconnection)
-and time each replay.
+protocol. Both reconnect as the browser's socket.io client does
+(:func:`keep_connected`) and time each replay.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ import socketio
 
 ACK_TIMEOUT = 10.0
 RETRY_PAUSE = 0.5
-WATCH_SECONDS = 3.0
+# The browser's socket.io client: reconnects without end, 1 s doubling to
+# 5 s between tries, and waits 20 s for the server to accept a connection.
+RECONNECT_FIRST_SECONDS, RECONNECT_MAX_SECONDS = 1.0, 5.0
+CONNECT_TIMEOUT = 20.0
 # The start of the closing message of a finished attendance (domain.yml,
 # utter_attendance_finished), with the attendance's protocol.
 CLOSING = "Seu atendimento foi finalizado. Número do protocolo:"
@@ -67,17 +70,22 @@ class Tally:
 
 
 async def keep_connected(sio: socketio.AsyncClient, connect: Any, tally: Tally) -> None:
-    """A browser's socket.io client always reconnects after losing the
-    server; python-socketio's gives up after some abrupt closes (its write
-    loop aborts first). Reconnect by hand then, as the browser would."""
+    """Reconnect as the browser's socket.io client does. python-socketio's
+    own reconnection is off: it waits only 1 s for the server's answer, so
+    a server busy after a restart (Rasa, with 200 widgets coming back)
+    turned it away again and again, and some clients stayed away for a
+    minute; it also gave up after some abrupt closes."""
+    delay = RECONNECT_FIRST_SECONDS
     while True:
-        await asyncio.sleep(WATCH_SECONDS)
-        if not sio.connected and getattr(sio, "_reconnect_task", None) is None:
-            tally.errors["reconnected by the watchdog"] += 1
-            try:
-                await connect()
-            except socketio.exceptions.ConnectionError:
-                pass
+        await asyncio.sleep(delay if not sio.connected else RETRY_PAUSE)
+        if sio.connected:
+            delay = RECONNECT_FIRST_SECONDS
+            continue
+        try:
+            await connect()
+        except (socketio.exceptions.ConnectionError, ValueError) as error:
+            tally.errors[f"connection refused: {error}"[:80]] += 1
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
 
 class ChaosVisitor:
@@ -95,7 +103,7 @@ class ChaosVisitor:
         self._bound = asyncio.Event()
         self._shown_changed = asyncio.Event()
         self._connects = 0
-        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5)
+        self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("session_confirm", self._on_confirm)
@@ -234,7 +242,9 @@ class ChaosVisitor:
             await asyncio.sleep(think_seconds * random.uniform(0.5, 1.5))
 
     async def _connect(self) -> None:
-        await self.sio.connect(self.rasa_url, transports=["websocket"])
+        await self.sio.connect(
+            self.rasa_url, transports=["websocket"], wait_timeout=CONNECT_TIMEOUT
+        )
 
     async def close(self) -> None:
         self._watch.cancel()
@@ -258,7 +268,7 @@ class ChaosOperator:
         self._answered: set[int] = set()  # customer message ids answered (acked)
         self._connects = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5)
+        self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("connect", self._on_connect)
         self.sio.on("attendance:queued", self._on_queued)
         self.sio.on("attendance:requeued", self._on_requeued)
@@ -284,7 +294,10 @@ class ChaosOperator:
 
     async def _connect(self) -> None:
         await self.sio.connect(
-            self.handoff_url, auth={"token": self._token}, transports=["websocket"]
+            self.handoff_url,
+            auth={"token": self._token},
+            transports=["websocket"],
+            wait_timeout=CONNECT_TIMEOUT,
         )
 
     def _spawn(self, coroutine: Any) -> None:
