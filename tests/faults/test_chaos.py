@@ -56,9 +56,9 @@ OUTAGE_SECONDS = 10.0
 # and the operators as many, what one Rasa process holds on 2 cores
 # (bench/README.md); written back to back they would saturate it.
 THINK_SECONDS = float(os.environ.get("CHAOS_THINK_SECONDS", "8"))
-# After every visitor got its closing, a repeat still on its way (a job
-# tried again after its longest back-off) shows within this.
-SETTLE_SECONDS = max(outbox.UNAVAILABLE_MAX_SECONDS, outbox.FAILURE_MAX_SECONDS) + 5
+# After every visitor got its closing, a repeat still on its way (a closing
+# job tried again after Rasa was away or timed out) shows within this.
+SETTLE_SECONDS = outbox.UNAVAILABLE_MAX_SECONDS + 5
 # The run's length grows with its size: about 0.1 s per message on 2 shared
 # cores, plus the faults (a Rasa restart alone takes 15-25 s). A hang bound.
 TIMEOUT = 360 + MESSAGES // 5
