@@ -161,7 +161,7 @@ def test_a_message_stored_after_its_poster_left_still_reaches_the_console(
     }
     with outage.writers_wait():
         post_and_hang_up(f"{stack.handoff_url}/api/rasa/events", [event])
-    shown = operator.wait_for("message:new", lambda m: m["text"] == event["text"], timeout=10)
+    shown = operator.wait_for("message:new", lambda m: m["text"] == event["text"])
     assert shown["attendance_id"] == attendance_id
     texts = operator.customer_texts(attendance_id, event["text"])
     assert texts == ["oi", event["text"]]

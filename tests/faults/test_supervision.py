@@ -150,7 +150,7 @@ def test_a_killed_process_comes_back_and_nothing_is_lost(supervised):
     report = run(stack, Report("sqlite", visitors=6, operators=2, messages_per_visitor=12), plan)
     print(json.dumps(report.as_dict(), indent=2))
     assert [fault.name for fault in report.faults] == [name for name, _, _ in plan]
-    assert_nothing_lost(report, replays_timed=False)  # the machine is shared
+    assert_nothing_lost(report)
 
     # Ctrl-C's counterpart: SIGTERM to supervisord stops the three, then itself.
     supervisor = psutil.Process(make.pid).children()[0]

@@ -70,7 +70,7 @@ def test_transfer_asked_while_the_action_server_is_down(stack: Stack, restored: 
             "attendance:queued", lambda a: a["conversation_id"] == visitor.session_id, timeout=40
         )
         transferred = time.monotonic()
-        assert "transferido" in visitor.next_text(timeout=20)
+        assert "transferido" in visitor.next_text()
         assert queued["contact_name"] == "Ana Lima"
         assert operator.customer_texts(queued["id"], text) == [text]
         time.sleep(QUIET)  # no second attendance, no second notice

@@ -7,8 +7,10 @@ on every reconnection the history is reloaded from the handoff service so
 what was missed is shown, in order. A :class:`ChaosOperator` behaves as the
 console does: takes calls, answers each customer message (one client id
 per answer, so a retry is harmless) and resynchronises after reconnecting
-(``attendances:list`` + ``attendance:messages``). Both reconnect by
-themselves (python-socketio's reconnection) and time each replay.
+(``attendances:list`` + ``attendance:messages``); at the end it finishes
+its calls, and each visitor waits for the closing message with its
+protocol. Both reconnect as the browser's socket.io client does
+(:func:`keep_connected`) and time each replay.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import secrets
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +30,13 @@ import socketio
 
 ACK_TIMEOUT = 10.0
 RETRY_PAUSE = 0.5
-WATCH_SECONDS = 3.0
+# The browser's socket.io client: reconnects without end, 1 s doubling to
+# 5 s between tries, and waits 20 s for the server to accept a connection.
+RECONNECT_FIRST_SECONDS, RECONNECT_MAX_SECONDS = 1.0, 5.0
+CONNECT_TIMEOUT = 20.0
+# The start of the closing message of a finished attendance (domain.yml,
+# utter_attendance_finished), with the attendance's protocol.
+CLOSING = "Seu atendimento foi finalizado. Número do protocolo:"
 
 
 def reply_to(text: str) -> str:
@@ -38,15 +47,11 @@ def reply_to(text: str) -> str:
 @dataclass
 class Replay:
     """One reconnection: who, and when (wall clock) it reconnected and had
-    shown what it missed."""
+    shown what it missed (None while it has not)."""
 
     client: str
     connected_at: float
-    done_at: float
-
-    @property
-    def seconds(self) -> float:
-        return self.done_at - self.connected_at
+    done_at: float | None = None
 
 
 @dataclass
@@ -56,21 +61,31 @@ class Tally:
     replays: list[Replay] = field(default_factory=list)
     # Operator messages delivered to visitors twice (shown once thanks to their id).
     redelivered: int = 0
+    # Calls the service put back in the queue while their operator's console
+    # was connected (to another process, which this one does not know of).
+    requeued: int = 0
+    # What waited past its bound (an answer never shown, ...).
+    stuck: list[str] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
 
 
 async def keep_connected(sio: socketio.AsyncClient, connect: Any, tally: Tally) -> None:
-    """A browser's socket.io client always reconnects after losing the
-    server; python-socketio's gives up after some abrupt closes (its write
-    loop aborts first). Reconnect by hand then, as the browser would."""
+    """Reconnect as the browser's socket.io client does. python-socketio's
+    own reconnection is off: it waits only 1 s for the server's answer, so
+    a server busy after a restart (Rasa, with 200 widgets coming back)
+    turned it away again and again, and some clients stayed away for a
+    minute; it also gave up after some abrupt closes."""
+    delay = RECONNECT_FIRST_SECONDS
     while True:
-        await asyncio.sleep(WATCH_SECONDS)
-        if not sio.connected and getattr(sio, "_reconnect_task", None) is None:
-            tally.errors["reconnected by the watchdog"] += 1
-            try:
-                await connect()
-            except socketio.exceptions.ConnectionError:
-                pass
+        await asyncio.sleep(delay if not sio.connected else RETRY_PAUSE)
+        if sio.connected:
+            delay = RECONNECT_FIRST_SECONDS
+            continue
+        try:
+            await connect()
+        except (socketio.exceptions.ConnectionError, ValueError) as error:
+            tally.errors[f"connection refused: {error}"[:80]] += 1
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
 
 class ChaosVisitor:
@@ -82,11 +97,13 @@ class ChaosVisitor:
         self.token = secrets.token_urlsafe(24)
         self.sent: list[str] = []  # acknowledged, in order
         self.shown: list[str] = []  # operator messages shown, in order, once
+        self.closings_pushed = 0  # closing messages that arrived live
+        self.closing_in_history = False  # seen in a reloaded history
         self._seen_ids: set[Any] = set()
         self._bound = asyncio.Event()
         self._shown_changed = asyncio.Event()
         self._connects = 0
-        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5)
+        self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("session_confirm", self._on_confirm)
@@ -105,8 +122,10 @@ class ChaosVisitor:
         self._connects += 1
         if self._connects > 1:
             # A widget reloads the history after reconnecting: what it missed.
+            replay = Replay(self.name, self._connected_at)
+            self.tally.replays.append(replay)
             await self._reload_history()
-            self.tally.replays.append(Replay(self.name, self._connected_at, time.time()))
+            replay.done_at = time.time()
         self._bound.set()
 
     async def _on_refused(self, refusal: Any) -> None:
@@ -131,6 +150,9 @@ class ChaosVisitor:
                 return
             self._seen_ids.add(message_id)
         text = data.get("text") or ""
+        if text.startswith(CLOSING):
+            self.closings_pushed += 1  # no id: the widget shows each one it gets
+            self._shown_changed.set()
         if text.startswith("re: ") and text in self.shown and message_id is not None:
             self.tally.redelivered += 1  # already shown from the history
             return
@@ -148,6 +170,9 @@ class ChaosVisitor:
                         for message in (await response.json())["messages"]:
                             if message["from"] == "bot":
                                 self._show(message["text"])
+                                if message["text"].startswith(CLOSING):
+                                    self.closing_in_history = True
+                                    self._shown_changed.set()
                         return
                     self.tally.errors[f"history HTTP {response.status}"] += 1
             except (aiohttp.ClientError, TimeoutError):
@@ -178,8 +203,18 @@ class ChaosVisitor:
             await asyncio.sleep(RETRY_PAUSE)
 
     async def wait_shown(self, text: str, timeout: float) -> bool:
+        return await self._wait(lambda: text in self.shown, timeout)
+
+    @property
+    def closing_shown(self) -> bool:
+        return bool(self.closings_pushed) or self.closing_in_history
+
+    async def wait_closing(self, timeout: float) -> bool:
+        return await self._wait(lambda: self.closing_shown, timeout)
+
+    async def _wait(self, done: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while text not in self.shown:
+        while not done():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
@@ -207,11 +242,13 @@ class ChaosVisitor:
             }
             await self.say(text, metadata if index == 0 else None)
             if not await self.wait_shown(reply_to(text), reply_timeout):
-                self.tally.errors["reply not shown in time"] += 1
+                self.tally.stuck.append(f"{reply_to(text)!r} not shown in {reply_timeout} s")
             await asyncio.sleep(think_seconds * random.uniform(0.5, 1.5))
 
     async def _connect(self) -> None:
-        await self.sio.connect(self.rasa_url, transports=["websocket"])
+        await self.sio.connect(
+            self.rasa_url, transports=["websocket"], wait_timeout=CONNECT_TIMEOUT
+        )
 
     async def close(self) -> None:
         self._watch.cancel()
@@ -235,9 +272,10 @@ class ChaosOperator:
         self._answered: set[int] = set()  # customer message ids answered (acked)
         self._connects = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5)
+        self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("connect", self._on_connect)
         self.sio.on("attendance:queued", self._on_queued)
+        self.sio.on("attendance:requeued", self._on_requeued)
         self.sio.on("message:new", self._on_message)
 
     async def start(self) -> None:
@@ -260,7 +298,10 @@ class ChaosOperator:
 
     async def _connect(self) -> None:
         await self.sio.connect(
-            self.handoff_url, auth={"token": self._token}, transports=["websocket"]
+            self.handoff_url,
+            auth={"token": self._token},
+            transports=["websocket"],
+            wait_timeout=CONNECT_TIMEOUT,
         )
 
     def _spawn(self, coroutine: Any) -> None:
@@ -287,6 +328,8 @@ class ChaosOperator:
 
     async def _resync(self, connected_at: float) -> None:
         """What a console does after reconnecting: reload its calls and their messages."""
+        replay = Replay(self.name, connected_at)
+        self.tally.replays.append(replay)
         listed = await self._call("attendances:list", {})
         if not listed.get("ok"):
             return
@@ -295,7 +338,7 @@ class ChaosOperator:
         missed = await asyncio.gather(*(self._missed(a) for a in active))
         # Replayed: the queue and what was missed are on screen; taking calls
         # and answering are the operator's next steps.
-        self.tally.replays.append(Replay(self.name, connected_at, time.time()))
+        replay.done_at = time.time()
         for attendance_id, messages in zip(active, missed, strict=True):
             for message in messages:
                 await self._answer(attendance_id, message)
@@ -320,7 +363,12 @@ class ChaosOperator:
             await self._answer(attendance_id, message)
 
     async def _on_queued(self, attendance: dict[str, Any]) -> None:
+        self.active.discard(attendance["id"])  # as the console: in the queue, not mine
         self._spawn(self._take(attendance["id"]))
+
+    async def _on_requeued(self, attendance: dict[str, Any]) -> None:
+        self.tally.requeued += 1
+        self.active.discard(attendance["id"])
 
     async def _take(self, attendance_id: int) -> None:
         if len(self.active) >= self.share or attendance_id in self.active:
@@ -351,6 +399,14 @@ class ChaosOperator:
                 self._answered.add(message["id"])
             else:
                 self.tally.errors[f"answer refused: {ack['error']['message']}"] += 1
+
+    async def finish_all(self) -> None:
+        """The operator finishes each of their calls ("Finalizar")."""
+        listed = await self._call("attendances:list", {})
+        for attendance in listed.get("active", []):
+            ack = await self._call("attendance:finish", {"attendance_id": attendance["id"]})
+            if not ack.get("ok"):
+                self.tally.errors[f"finish refused: {ack['error']['message']}"] += 1
 
     async def close(self) -> None:
         for task in list(self._tasks):

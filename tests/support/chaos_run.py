@@ -3,12 +3,16 @@
 Used by the chaos run (kill -9, database away) and the graceful-shutdown
 tests (SIGTERM). Every message is checked in four places: the handoff
 service's database (what the operator sees), Rasa's tracker (through the
-widget's history route), the clients' own records, and the delivery state.
+widget's history route), the clients' own records, and the delivery state;
+when the run ends the attendances, so is each closing message. Durations
+(replays, faults, the run) are figures, never limits: what fails a run is
+a message lost, duplicated or out of order, or something stuck.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -21,14 +25,42 @@ from sqlalchemy import select
 from handoff.db import Database
 from handoff.models import FROM_CUSTOMER, FROM_OPERATOR, SENT, Attendance, Message
 from tests.support.api import PASSWORD, add_entry_point, add_operator
-from tests.support.chaos_clients import ChaosOperator, ChaosVisitor, Replay, Tally, reply_to
+from tests.support.chaos_clients import (
+    CLOSING,
+    ChaosOperator,
+    ChaosVisitor,
+    Replay,
+    Tally,
+    reply_to,
+)
 from tests.support.clients import conversation_id
 from tests.support.processes import Service, Stack
 
-REPLAY_LIMIT_SECONDS = 2.0
+# A replay (a reconnected console or widget showing what it missed) that
+# takes longer than this is stuck: a bound for a hang, not a time limit
+# (on a quiet machine replays take well under a second; see
+# docs/reliability.md).
+STUCK_SECONDS = 60.0
+# How long a visitor waits for an answer, and for the closing message once
+# the operators finished; past it the wait counts as stuck (or the message lost).
+REPLY_WAIT_SECONDS = 90.0
+EXAMPLES_PER_KIND = 3
 # A fault: (name, share of the visitor messages acknowledged before it
 # starts, what to do; returns the seconds the part was away).
 FaultPlan = list[tuple[str, float, Callable[[], float]]]
+Step = tuple[str, Callable[[], float]]
+
+
+@dataclass
+class Ending:
+    """Once every visitor is done, the operators finish their attendances:
+    faults ``before`` that, then ``after`` it (while the closing flows are
+    on their way); then ``settle_seconds`` for a late repeat (a closing
+    tried again after it was delivered) to show before the count."""
+
+    before: list[Step] = field(default_factory=list)
+    after: list[Step] = field(default_factory=list)
+    settle_seconds: float = 0.0
 
 
 @dataclass
@@ -44,19 +76,30 @@ class Report:
     visitors: int
     operators: int
     messages_per_visitor: int
+    handoff_processes: int = 1
+    attendances_finished: bool = False
     sent_by_visitors: int = 0
     sent_by_operators: int = 0
     received_by_operators: int = 0
     received_by_visitors: int = 0
+    # Closing messages (with the protocol) in Rasa's tracker, and the
+    # visitors who were shown theirs: one each when the attendances ended.
+    closings_in_tracker: int = 0
+    closings_shown: int = 0
     lost: int = 0
     duplicated: int = 0
     out_of_order: int = 0
+    # The same counts by place, where not zero ("lost: Rasa's tracker": n).
+    by_place: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)  # "v012: lost: answers stored"
     redelivered_and_suppressed: int = 0
+    requeued_while_connected: int = 0
     faults: list[Fault] = field(default_factory=list)
     replays: int = 0
-    # From reconnecting (or from the fault's end, if it was still on) to shown.
-    replay_max_seconds: float = 0.0
-    replays_over_limit: list[dict[str, Any]] = field(default_factory=list)
+    # From reconnecting (or from the fault's end, if it was still on) to
+    # shown, in seconds, for consoles and widgets: count, p50, p99, max.
+    replay_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+    stuck: list[str] = field(default_factory=list)
     run_seconds: float = 0.0
     client_errors: dict[str, int] = field(default_factory=dict)
 
@@ -76,6 +119,20 @@ def kill_and_restart(process: Service) -> Callable[[], float]:
     return fault
 
 
+def killed(process: Service) -> Callable[[], float]:
+    """``kill -9`` and leave it down (a later step restarts it)."""
+
+    def fault() -> float:
+        process.kill()
+        return 0.0
+
+    return fault
+
+
+def restarted(process: Service) -> Callable[[], float]:
+    return process.restart
+
+
 def stop_and_restart(process: Service) -> Callable[[], float]:
     """SIGTERM (the process shuts down gracefully), then start again."""
 
@@ -88,6 +145,12 @@ def stop_and_restart(process: Service) -> Callable[[], float]:
     return fault
 
 
+async def _fault(name: str, action: Callable[[], float]) -> Fault:
+    started = time.time()
+    down = await asyncio.to_thread(action)
+    return Fault(name, started, round(down, 1))
+
+
 async def _inject(plan: FaultPlan, visitors: list[ChaosVisitor], total: int) -> list[Fault]:
     # The faults hit conversations in attendance: a first message (the
     # transfer) caught by a fault is the subject of tests/faults/test_transfers.py.
@@ -97,14 +160,23 @@ async def _inject(plan: FaultPlan, visitors: list[ChaosVisitor], total: int) -> 
     for name, share, action in plan:
         while sum(len(v.sent) for v in visitors) < share * total:
             await asyncio.sleep(0.2)
-        started = time.time()
-        down = await asyncio.to_thread(action)
-        faults.append(Fault(name, started, round(down, 1)))
+        faults.append(await _fault(name, action))
+    return faults
+
+
+async def _end(
+    ending: Ending, operators: list[ChaosOperator], visitors: list[ChaosVisitor]
+) -> list[Fault]:
+    faults = [await _fault(name, action) for name, action in ending.before]
+    await asyncio.gather(*(o.finish_all() for o in operators))
+    faults += [await _fault(name, action) for name, action in ending.after]
+    await asyncio.gather(*(v.wait_closing(REPLY_WAIT_SECONDS) for v in visitors))
+    await asyncio.sleep(ending.settle_seconds)
     return faults
 
 
 async def _run(
-    stack: Stack, report: Report, plan: FaultPlan, think_seconds: float
+    stack: Stack, report: Report, plan: FaultPlan, think_seconds: float, ending: Ending | None
 ) -> tuple[list[ChaosVisitor], Tally]:
     tally = Tally()
     per_visitor = report.messages_per_visitor
@@ -132,21 +204,31 @@ async def _run(
     # the visitors would wait for that part for ever.
     *_, report.faults = await asyncio.gather(
         *(
-            v.run(per_visitor, room, reply_timeout=90, think_seconds=think_seconds)
+            v.run(per_visitor, room, reply_timeout=REPLY_WAIT_SECONDS, think_seconds=think_seconds)
             for v in visitors
         ),
         _inject(plan, visitors, per_visitor * report.visitors),
     )
     for visitor in visitors:  # the last answers may still be on their way
         await visitor.wait_shown(reply_to(f"{visitor.name} m{per_visitor - 1:03d}"), 30)
+    if ending is not None:
+        report.faults += await _end(ending, operators, visitors)
     await asyncio.gather(*(v.close() for v in visitors), *(o.close() for o in operators))
     return visitors, tally
 
 
-def run(stack: Stack, report: Report, plan: FaultPlan, think_seconds: float = 0.0) -> Report:
-    """Run the clients with the faults of ``plan``; fill in and return ``report``."""
+def run(
+    stack: Stack,
+    report: Report,
+    plan: FaultPlan,
+    think_seconds: float = 0.0,
+    ending: Ending | None = None,
+) -> Report:
+    """Run the clients with the faults of ``plan`` (and, with ``ending``,
+    finish the attendances); fill in and return ``report``."""
+    report.attendances_finished = ending is not None
     started = time.monotonic()
-    visitors, tally = asyncio.run(_run(stack, report, plan, think_seconds))
+    visitors, tally = asyncio.run(_run(stack, report, plan, think_seconds, ending))
     report.run_seconds = round(time.monotonic() - started, 1)
     _count(stack, visitors, tally, report)
     return report
@@ -170,16 +252,44 @@ def _stored(database_url: str, conversation: str) -> tuple[list[str], list[tuple
     return customer, operator
 
 
-def _replay_seconds(replay: Replay, faults: list[Fault]) -> float:
+def _replay_seconds(replay: Replay, faults: list[Fault], done_at: float) -> float:
     """Seconds from reconnecting to showing what was missed. A replay that a
     fault interrupts (e.g. the database goes away while the widget reloads
-    its history) cannot end before the part is back: counted from then."""
+    its history) cannot end before the part is back: counted from then. One
+    that ended before the part was back did not need it (a console that
+    reconnected to the other handoff process)."""
     start = replay.connected_at
     for fault in faults:
         back = fault.started_at + fault.down_seconds
-        if fault.started_at <= replay.done_at and start < back:
-            start = max(start, back)
-    return max(0.0, replay.done_at - start)
+        if start < back <= done_at:
+            start = back
+    return max(0.0, done_at - start)
+
+
+def _figures(seconds: list[float]) -> dict[str, float]:
+    """Count, median, 99th percentile (nearest rank) and maximum."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return {"count": 0}
+
+    def rank(share: float) -> float:
+        return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)], 2)
+
+    return {"count": len(ordered), "p50": rank(0.5), "p99": rank(0.99), "max": rank(1.0)}
+
+
+def _replays(tally: Tally, report: Report, ended_at: float) -> None:
+    timed: dict[str, list[float]] = {"consoles": [], "widgets": []}
+    for replay in tally.replays:
+        kind = "consoles" if replay.client.startswith("op") else "widgets"
+        seconds = _replay_seconds(replay, report.faults, replay.done_at or ended_at)
+        if replay.done_at is None or seconds > STUCK_SECONDS:
+            state = "never done" if replay.done_at is None else f"{seconds:.1f} s"
+            report.stuck.append(f"replay of {replay.client} at {replay.connected_at:.1f}: {state}")
+        if replay.done_at is not None:
+            timed[kind].append(seconds)
+    report.replays = len(tally.replays)
+    report.replay_seconds = {kind: _figures(seconds) for kind, seconds in timed.items()}
 
 
 def _compare(expected: list[str], actual: list[str]) -> tuple[int, int, bool]:
@@ -191,7 +301,36 @@ def _compare(expected: list[str], actual: list[str]) -> tuple[int, int, bool]:
     return lost, duplicated, kept != [t for t in expected if t in set(kept)]
 
 
+def _tell(
+    report: Report, who: str, place: str, lost: int, duplicated: int, disordered: bool
+) -> None:
+    """Add one conversation's counts in one place to the report's totals,
+    to ``by_place``, and to ``examples`` (the first few conversations of each)."""
+    report.lost += lost
+    report.duplicated += duplicated
+    report.out_of_order += int(disordered)
+    for what, count in (("lost", lost), ("duplicated", duplicated), ("out of order", disordered)):
+        if count:
+            key = f"{what}: {place}"
+            report.by_place[key] = report.by_place.get(key, 0) + int(count)
+            if sum(e.endswith(f": {key}") for e in report.examples) < EXAMPLES_PER_KIND:
+                report.examples.append(f"{who}: {key}")
+
+
+def _closings(report: Report, visitor: ChaosVisitor, history: list[dict[str, Any]]) -> None:
+    """One closing message per finished attendance, in Rasa's tracker and on
+    the widget (which shows each one it is sent: it carries no id)."""
+    in_tracker = sum(1 for m in history if m["from"] == "bot" and m["text"].startswith(CLOSING))
+    report.closings_in_tracker += in_tracker
+    report.closings_shown += int(visitor.closing_shown)
+    missing, repeated = int(in_tracker == 0), max(0, in_tracker - 1)
+    _tell(report, visitor.name, "closing in Rasa's tracker", missing, repeated, False)
+    missing, repeated = int(not visitor.closing_shown), max(0, visitor.closings_pushed - 1)
+    _tell(report, visitor.name, "closing on the widget", missing, repeated, False)
+
+
 def _count(stack: Stack, visitors: list[ChaosVisitor], tally: Tally, report: Report) -> None:
+    ended_at = time.time()
     database_url = service(stack, "handoff").env["DATABASE_URL"]
     for visitor in visitors:
         questions = visitor.sent
@@ -208,36 +347,37 @@ def _count(stack: Stack, visitors: list[ChaosVisitor], tally: Tally, report: Rep
         report.sent_by_operators += len(operator)
         report.received_by_operators += len(set(customer) & set(questions))
         report.received_by_visitors += len(set(visitor.shown) & set(answers))
-        for wanted, got in (
-            (questions, customer),  # what the operator sees
-            (questions, in_tracker),  # Rasa's tracker
-            (answers, [t for t, _ in operator]),  # answers stored
-            (answers, answers_in_tracker),  # answers in Rasa's tracker
-            (answers, visitor.shown),  # what the widget shows
+        # Each answer's text is its own: a bot event repeated with the same
+        # handoff_message_id counts as a duplicate in Rasa's tracker.
+        for place, wanted, got in (
+            ("customer messages stored", questions, customer),  # what the operator sees
+            ("customer messages in Rasa's tracker", questions, in_tracker),
+            ("answers stored", answers, [t for t, _ in operator]),
+            ("answers in Rasa's tracker", answers, answers_in_tracker),
+            ("answers on the widget", answers, visitor.shown),
         ):
-            lost, duplicated, disordered = _compare(wanted, got)
-            report.lost += lost
-            report.duplicated += duplicated
-            report.out_of_order += int(disordered)
-        report.lost += sum(1 for _, state in operator if state != SENT)
+            _tell(report, visitor.name, place, *_compare(wanted, got))
+        undelivered = sum(s != SENT for _, s in operator)
+        _tell(report, visitor.name, "answers not delivered", undelivered, 0, False)
+        if report.attendances_finished:
+            _closings(report, visitor, history)
     report.redelivered_and_suppressed = tally.redelivered
-    report.replays = len(tally.replays)
-    timed = [(replay, _replay_seconds(replay, report.faults)) for replay in tally.replays]
-    report.replay_max_seconds = round(max((s for _, s in timed), default=0), 2)
-    report.replays_over_limit = [
-        {**asdict(r), "seconds": round(s, 2)} for r, s in timed if s > REPLAY_LIMIT_SECONDS
-    ]
+    report.requeued_while_connected = tally.requeued
+    report.stuck += tally.stuck
+    _replays(tally, report, ended_at)
     report.client_errors = dict(tally.errors)
 
 
-def assert_nothing_lost(report: Report, replays_timed: bool = True) -> None:
-    """The assertions every run shares; ``replays_timed`` adds the replay
-    limit, a wall-clock bound."""
+def assert_nothing_lost(report: Report) -> None:
+    """The assertions every run shares (the whole report is printed)."""
     expected = report.messages_per_visitor * report.visitors
-    assert report.sent_by_visitors == expected, report.as_dict()
-    assert report.sent_by_operators == expected, report.as_dict()
-    assert report.received_by_operators == expected, report.as_dict()
-    assert report.received_by_visitors == expected, report.as_dict()
-    assert (report.lost, report.duplicated, report.out_of_order) == (0, 0, 0), report.as_dict()
-    if replays_timed:
-        assert report.replays_over_limit == [], report.as_dict()
+    counts = (
+        report.sent_by_visitors,
+        report.sent_by_operators,
+        report.received_by_operators,
+        report.received_by_visitors,
+    )
+    assert counts == (expected,) * 4, f"sent, answered, received, shown: {counts}"
+    problems = (report.lost, report.duplicated, report.out_of_order)
+    assert problems == (0, 0, 0), (report.by_place, report.examples)
+    assert report.stuck == [], report.stuck[:20]

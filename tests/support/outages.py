@@ -11,19 +11,25 @@ for their busy timeout and then fail with "database is locked".
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.support.databases import fresh_database
-from tests.support.processes import MODEL, ROOT, Stack, free_port, start_stack
+from tests.support.processes import MODEL, ROOT, Stack, free_port, start_handoff, start_stack
+
+# The machine's Redis; each two-process run uses a channel of its own.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 LOCK_SCRIPT = """
 import sqlite3, sys, time
@@ -41,16 +47,22 @@ for connection in connections:
 
 class TcpProxy:
     """A loopback TCP proxy that can be cut and restored, in its own process
-    (``tests/support/tcp_proxy.py``)."""
+    (``tests/support/tcp_proxy.py``); with several targets, a load balancer."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = free_port()
+    def __init__(self, *targets: tuple[str, int], port: int | None = None) -> None:
+        self.targets = targets
+        self.port = port or free_port()
         self._process: subprocess.Popen | None = None
 
     def start(self) -> TcpProxy:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.tcp_proxy", *map(str, (*self.target, self.port))],
+            [
+                sys.executable,
+                "-m",
+                "tests.support.tcp_proxy",
+                str(self.port),
+                *(f"{host}:{port}" for host, port in self.targets),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -168,7 +180,7 @@ def stack_with_outages(
         direct_url = url
         if backend == "postgresql":
             server = make_url(url)
-            proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432).start()
+            proxy = TcpProxy((server.host or "127.0.0.1", server.port or 5432)).start()
             url = tracker_url = proxy.url_for(url)
             files: list[Path] = []
         else:
@@ -183,3 +195,36 @@ def stack_with_outages(
         finally:
             if proxy is not None:
                 proxy.stop()
+
+
+@contextmanager
+def two_handoff_processes(folder: Path) -> Iterator[tuple[Stack, Outage]]:
+    """As :func:`stack_with_outages` on PostgreSQL, with a second handoff
+    process on the same database and Redis (python-socketio's Redis manager,
+    on a channel of this run's own) and a load balancer in front of both:
+    the stack's ``handoff_url``, which Rasa's event broker, the action server,
+    the consoles and the widgets' history use. Services ``handoff`` (A) and
+    ``handoff-b`` (B)."""
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError as error:
+        raise RuntimeError(f"Redis at {REDIS_URL} is not reachable ({error})") from error
+    balancer_port = free_port()
+    settings = {
+        "HANDOFF_REDIS_URL": REDIS_URL,
+        "HANDOFF_REDIS_CHANNEL": f"chaos-{uuid.uuid4().hex}",
+        "HANDOFF_URL": f"http://127.0.0.1:{balancer_port}",  # Rasa's and the actions'
+    }
+    with stack_with_outages("postgresql", folder, settings) as (stack, outage):
+        first = next(s for s in stack.services if s.name == "handoff")
+        (folder / "b").mkdir()
+        second = start_handoff(first.env["DATABASE_URL"], folder / "b", stack.rasa_url, settings)
+        second.name = "handoff-b"
+        ports = (int(s.env["HANDOFF_PORT"]) for s in (first, second))
+        balancer = TcpProxy(*(("127.0.0.1", p) for p in ports), port=balancer_port).start()
+        try:
+            services = [*stack.services, second]
+            yield Stack(settings["HANDOFF_URL"], stack.rasa_url, services, stack.site_url), outage
+        finally:
+            second.stop()
+            balancer.stop()

@@ -1,7 +1,9 @@
 """A loopback TCP proxy in its own process, which the test can cut and restore.
 
 Run by :class:`tests.support.outages.TcpProxy` as ``python -m
-tests.support.tcp_proxy <target host> <target port> <listen port>``. In its
+tests.support.tcp_proxy <listen port> <host:port> [<host:port> ...]``. With
+several targets it is a load balancer: each new connection goes to the next
+target in turn, or the one after if that one refuses (a process down). In its
 own process it does not share a GIL with the test's hundreds of clients, so
 the database is as quick through it as without it (in a thread of the
 test process, every query of Rasa and the handoff service waited for the
@@ -17,8 +19,9 @@ import sys
 
 
 class Proxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
+    def __init__(self, targets: list[tuple[str, int]]) -> None:
+        self.targets = targets
+        self.turn = 0
         self.cut_now = False
         self.writers: set[asyncio.StreamWriter] = set()
 
@@ -26,9 +29,15 @@ class Proxy:
         if self.cut_now:
             writer.close()
             return
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-        except OSError:
+        self.turn += 1
+        for step in range(len(self.targets)):
+            target = self.targets[(self.turn + step) % len(self.targets)]
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection(*target)
+                break
+            except OSError:
+                continue
+        else:
             writer.close()
             return
         self.writers.update((writer, upstream_writer))
@@ -57,8 +66,8 @@ class Proxy:
         print("restored", flush=True)
 
 
-async def main(target_host: str, target_port: int, port: int) -> None:
-    proxy = Proxy(target_host, target_port)
+async def main(port: int, targets: list[tuple[str, int]]) -> None:
+    proxy = Proxy(targets)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGUSR1, proxy.cut)
     loop.add_signal_handler(signal.SIGUSR2, proxy.restore)
@@ -69,4 +78,5 @@ async def main(target_host: str, target_port: int, port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+    pairs = [argument.rsplit(":", 1) for argument in sys.argv[2:]]
+    asyncio.run(main(int(sys.argv[1]), [(host, int(port)) for host, port in pairs]))
