@@ -132,7 +132,7 @@ def stored_texts(stack: Stack, attendance_id: int) -> list[str]:
             uow.session.scalars(
                 select(Message.text)
                 .where(Message.attendance_id == attendance_id, Message.direction == "customer")
-                .order_by(Message.id)
+                .order_by(Message.created_at, Message.id)
             )
         )
     db.dispose()

@@ -235,7 +235,8 @@ def run(
 
 
 def _stored(database_url: str, conversation: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Customer texts and (operator text, delivery) stored for a conversation, in order."""
+    """Customer texts and (operator text, delivery) stored for a conversation,
+    in the order the conversation is read (the time Rasa stored each one)."""
     db = Database(database_url)
     try:
         with db.unit_of_work() as uow:
@@ -243,7 +244,7 @@ def _stored(database_url: str, conversation: str) -> tuple[list[str], list[tuple
                 select(Message.direction, Message.text, Message.delivery)
                 .join(Attendance, Attendance.id == Message.attendance_id)
                 .where(Attendance.conversation_id == conversation)
-                .order_by(Message.id)
+                .order_by(Message.created_at, Message.id)
             ).all()
     finally:
         db.dispose()
