@@ -80,7 +80,7 @@ def test_knowing_the_conversation_id_opens_nothing(stack: Stack, operator: Opera
     )
     assert sent["ok"]
     assert victim.next_text() == "Olá, Vera!"
-    assert victim.received[-1]["handoff_message_id"] == sent["message"]["id"]
+    assert victim.received[-1]["metadata"]["handoff_message_id"] == sent["message"]["id"]
     time.sleep(0.5)  # one emit to the room: a member would have it by now
     assert all(m.get("text") != "Olá, Vera!" for m in intruder.received)
 
