@@ -10,14 +10,13 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from handoff.db import Database
 from handoff.models import OutboxJob
-from tests.support.api import Client, open_attendance
-from tests.support.processes import SERVICE_TOKEN, Service, Stack
+from tests.support.api import Client, open_attendance, post_rasa_events
+from tests.support.processes import Service, Stack
 from tests.test_admin_browser import SCREENSHOTS, login
 
 pytestmark = pytest.mark.slow
@@ -38,12 +37,7 @@ def set_aside(handoff: Service, conversation_id: str, text: str) -> None:
         "message_id": f"m-{conversation_id}",
         "timestamp": time.time(),
     }
-    response = requests.post(
-        f"{handoff.base_url}/api/rasa/dead-letters",
-        json=[event],
-        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
-        timeout=10,
-    )
+    response = post_rasa_events(handoff.base_url, [event], "dead-letters")
     assert response.json() == {"stored": 1}, response.text
 
 

@@ -24,7 +24,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.security.app_routes import http_routes, socket_events
-from tests.support.api import PASSWORD, add_operator, open_attendance
+from tests.support.api import PASSWORD, add_operator, open_attendance, post_rasa_events
 from tests.support.clients import Operator
 from tests.support.outages import SqliteLock
 from tests.support.processes import SERVICE_TOKEN, Service, wait_until
@@ -252,12 +252,7 @@ def test_unstorable_text_is_cleaned_on_every_edge(handoff: Service, bad: str):
         "message_id": uuid.uuid4().hex,
         "timestamp": time.time(),
     }
-    broker = requests.post(
-        f"{base}/api/rasa/events",
-        json=[event],
-        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
-        timeout=30,
-    )
+    broker = post_rasa_events(base, [event])
     assert broker.status_code == 200 and broker.json()["stored"] == 1, broker.text
     assert call(console, "attendance:take", {"attendance_id": attendance["id"]})["ok"]
     sent = rest(

@@ -23,9 +23,9 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.support import processes
-from tests.support.api import PASSWORD, add_operator
+from tests.support.api import PASSWORD, add_operator, post_rasa_events
 from tests.support.clients import Operator, Visitor
-from tests.support.processes import SERVICE_TOKEN, Service, Stack, start_handoff
+from tests.support.processes import Service, Stack, start_handoff
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 VISITORS = 8
@@ -182,12 +182,7 @@ def test_a_conversation_that_cannot_be_stored_is_set_aside(stack: Stack) -> None
             "metadata": ["not", "an", "object"],
             "timestamp": now,
         }
-        response = requests.post(
-            f"{handoff.base_url}/api/rasa/events",
-            json=[good[0], poisoned, good[1]],
-            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
-            timeout=10,
-        )
+        response = post_rasa_events(handoff.base_url, [good[0], poisoned, good[1]])
         assert response.status_code == 200, response.text
         assert response.json() == {"stored": 2}
 

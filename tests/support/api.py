@@ -65,6 +65,18 @@ def add_operator(service: Service, rooms: list[str], **fields: Any) -> str:
     return username
 
 
+def post_rasa_events(
+    base_url: str, events: list[dict[str, Any]], route: str = "events"
+) -> requests.Response:
+    """What Rasa's event broker posts (``route``: ``events`` or ``dead-letters``)."""
+    return requests.post(
+        f"{base_url}/api/rasa/{route}",
+        json=events,
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        timeout=30,
+    )
+
+
 class Client:
     """An operator's REST session."""
 
