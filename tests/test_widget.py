@@ -104,7 +104,7 @@ def test_an_unreachable_rasa_is_said_and_the_message_waits(
     browser: Browser, stack: Stack, host_url: str
 ):
     rasa_port = int(stack.rasa_url.rsplit(":", 1)[1])
-    proxy = TcpProxy("127.0.0.1", rasa_port)  # its port is closed until it starts
+    proxy = TcpProxy(("127.0.0.1", rasa_port))  # its port is closed until it starts
     context = browser.new_context()
     page = context.new_page()
     try:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handoff.db import Database
 from handoff.models import FROM_CUSTOMER, FROM_OPERATOR, SENT, Attendance, Message
@@ -330,9 +330,30 @@ def _closings(report: Report, visitor: ChaosVisitor, history: list[dict[str, Any
     _tell(report, visitor.name, "closing on the widget", missing, repeated, False)
 
 
+def _handovers_settled(database_url: str) -> None:
+    """Wait (a stuck bound) until no operator message waits for its outbox
+    job: one Rasa took just before a process stopped is recorded by the
+    job's next run, which may come after the visitor already showed it."""
+    db = Database(database_url)
+    try:
+        for _ in range(int(STUCK_SECONDS / 0.5)):
+            with db.unit_of_work() as uow:
+                waiting = uow.session.scalar(
+                    select(func.count())
+                    .select_from(Message)
+                    .where(Message.direction == FROM_OPERATOR, Message.delivery != SENT)
+                )
+            if not waiting:
+                return
+            time.sleep(0.5)
+    finally:
+        db.dispose()
+
+
 def _count(stack: Stack, visitors: list[ChaosVisitor], tally: Tally, report: Report) -> None:
     ended_at = time.time()
     database_url = service(stack, "handoff").env["DATABASE_URL"]
+    _handovers_settled(database_url)
     for visitor in visitors:
         questions = visitor.sent
         answers = [reply_to(t) for t in questions]
