@@ -269,7 +269,10 @@ class ChaosOperator:
         self.tally = tally
         self.active: set[int] = set()
         self._locks: dict[int, asyncio.Lock] = {}
-        self._answered: set[int] = set()  # customer message ids answered (acked)
+        # Customer message ids with an answer (this console's, or one the
+        # call's history showed), and the calls whose history was read.
+        self._answered: set[int] = set()
+        self._read: dict[int, asyncio.Event] = {}
         self._connects = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self.sio = socketio.AsyncClient(reconnection=False)
@@ -345,30 +348,39 @@ class ChaosOperator:
         for attendance in listed["queued"]:
             await self._take(attendance["id"])
 
+    def _history_read(self, attendance_id: int) -> asyncio.Event:
+        return self._read.setdefault(attendance_id, asyncio.Event())
+
     async def _missed(self, attendance_id: int) -> list[dict[str, Any]]:
-        """The attendance's customer messages still without an answer."""
+        """The attendance's customer messages still without an answer (by
+        whoever had the call); the answered ones are noted as such."""
         loaded = await self._call("attendance:messages", {"attendance_id": attendance_id})
+        self._history_read(attendance_id).set()
         if not loaded.get("ok"):
             return []
         messages = loaded["messages"]
         replied = {m["text"] for m in messages if m["direction"] == "operator"}
-        return [
-            m
-            for m in messages
-            if m["direction"] == "customer" and reply_to(m["text"]) not in replied
-        ]
+        customer = [m for m in messages if m["direction"] == "customer"]
+        self._answered.update(m["id"] for m in customer if reply_to(m["text"]) in replied)
+        return [m for m in customer if m["id"] not in self._answered]
 
     async def _catch_up(self, attendance_id: int) -> None:
         for message in await self._missed(attendance_id):
             await self._answer(attendance_id, message)
 
+    def _let_go(self, attendance_id: int) -> None:
+        """As the console: a call in the queue is no longer mine; its history
+        is read again if I take it back (another operator may have answered)."""
+        self.active.discard(attendance_id)
+        self._read.pop(attendance_id, None)
+
     async def _on_queued(self, attendance: dict[str, Any]) -> None:
-        self.active.discard(attendance["id"])  # as the console: in the queue, not mine
+        self._let_go(attendance["id"])
         self._spawn(self._take(attendance["id"]))
 
     async def _on_requeued(self, attendance: dict[str, Any]) -> None:
         self.tally.requeued += 1
-        self.active.discard(attendance["id"])
+        self._let_go(attendance["id"])
 
     async def _take(self, attendance_id: int) -> None:
         if len(self.active) >= self.share or attendance_id in self.active:
@@ -380,7 +392,15 @@ class ChaosOperator:
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         if message["direction"] == "customer" and message["attendance_id"] in self.active:
-            self._spawn(self._answer(message["attendance_id"], message))
+            self._spawn(self._answer_new(message["attendance_id"], message))
+
+    async def _answer_new(self, attendance_id: int, message: dict[str, Any]) -> None:
+        """A message announced live, answered once the call's history is on
+        screen: the service announces a stored message again after a
+        reconciliation (the console shows it once, by id), and the operator
+        who had the call before may have answered it."""
+        await self._history_read(attendance_id).wait()
+        await self._answer(attendance_id, message)
 
     async def _answer(self, attendance_id: int, message: dict[str, Any]) -> None:
         lock = self._locks.setdefault(attendance_id, asyncio.Lock())
