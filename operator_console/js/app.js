@@ -160,30 +160,25 @@ function connect() {
   });
   // Logout elsewhere, a new password, deactivation: the server ends the session.
   socket.on("session:ended", () => session.onExpired());
-  socket.on("attendance:queued", (a) => {
+  onCallEvent(socket, "attendance:queued", (a) => {
     state.queue.set(a.id, a);
     state.mine.delete(a.id);
-    if (state.me.status === "available") ring(a);
-    renderCalls(state, openAttendance);
-  });
-  socket.on("attendance:taken", (a) => {
+  }, (a) => { if (state.me.status === "available") ring(a); });
+  onCallEvent(socket, "attendance:taken", (a) => {
     state.queue.delete(a.id);
     if (a.operator_id === state.me.id) state.mine.set(a.id, a);
     else if (state.current === a.id) closeAttendance();
-    renderCalls(state, openAttendance);
   });
-  socket.on("attendance:requeued", (a) => {
+  onCallEvent(socket, "attendance:requeued", (a) => {
     state.mine.delete(a.id);
     if (state.current === a.id) closeAttendance();
-    renderCalls(state, openAttendance);
   });
-  socket.on("attendance:ended", (a) => {
+  onCallEvent(socket, "attendance:ended", (a) => {
     if (state.mine.has(a.id)) $("calls-notice").textContent = endedNotice(a);
     state.mine.delete(a.id);
     state.queue.delete(a.id);
     conversation.forget(a.id);
     if (state.current === a.id) closeAttendance();
-    renderCalls(state, openAttendance);
   });
   socket.on("attendance:protocol", ({ attendance_id, protocol }) => {
     const a = state.mine.get(attendance_id);
@@ -212,10 +207,29 @@ function setConnection(online) {
   $("connection").classList.toggle("offline", !online);
 }
 
+// Call-list events that arrive while the lists are read again: the lists
+// may have been read before them, so they are applied again over the lists.
+let arrivedDuringResync = null;
+
+function onCallEvent(socket, name, apply, announce = () => {}) {
+  socket.on(name, (a) => {
+    if (arrivedDuringResync) arrivedDuringResync.push(() => apply(a));
+    apply(a);
+    announce(a);
+    renderCalls(state, openAttendance);
+  });
+}
+
 async function resync() {
-  const lists = await call(state.socket, "attendances:list");
-  state.queue = new Map(lists.queued.map((a) => [a.id, a]));
-  state.mine = new Map(lists.active.map((a) => [a.id, a]));
+  arrivedDuringResync = [];
+  try {
+    const lists = await call(state.socket, "attendances:list");
+    state.queue = new Map(lists.queued.map((a) => [a.id, a]));
+    state.mine = new Map(lists.active.map((a) => [a.id, a]));
+    for (const apply of arrivedDuringResync) apply();
+  } finally {
+    arrivedDuringResync = null;
+  }
   renderCalls(state, openAttendance);
   if (state.current !== null) await openAttendance(state.current);
 }

@@ -98,29 +98,47 @@ export function createConversation(state) {
     }
   });
 
+  // Messages and delivery marks that arrive while the history is read: it
+  // may have been read before them, so they are applied again over it.
+  let arrivedDuringOpen = null;
+  function live(apply) {
+    return (event) => {
+      if (event.attendance_id !== state.current) return;
+      if (arrivedDuringOpen) arrivedDuringOpen.push(() => apply(event));
+      apply(event);
+    };
+  }
+
+  function showDelivery({ id, delivery }) {
+    const node = $("messages").querySelector(`[data-message-id="${id}"]`);
+    if (!node) return;
+    const meta = node.querySelector(".meta");
+    const old = meta.querySelector(".delivery");
+    if (old) { old.className = `delivery ${delivery}`; old.textContent = DELIVERY[delivery] || ""; }
+    const retry = meta.querySelector(".retry");
+    if (retry) retry.remove();
+    if (delivery === "failed") meta.append(" ", retryButton({ id }));
+  }
+
   return {
     async open(id) {
       $("draft").value = localStorage.getItem(draftKey(id)) || "";
-      const { messages } = await call(state.socket, "attendance:messages", { attendance_id: id });
-      if (state.current !== id) return;
-      $("messages").replaceChildren(...messages.map(messageNode));
+      arrivedDuringOpen = [];
+      try {
+        const { messages } = await call(state.socket, "attendance:messages", { attendance_id: id });
+        if (state.current !== id) return;
+        $("messages").replaceChildren(...messages.map(messageNode));
+        for (const apply of arrivedDuringOpen) apply();
+      } finally {
+        arrivedDuringOpen = null;
+      }
       for (const [clientId, m] of unsent) {
         if (m.attendance_id === id) put({ ...m, client_id: clientId, direction: "operator", delivery: "failed" });
       }
       $("messages").scrollTop = $("messages").scrollHeight;
     },
-    onMessage(m) { if (m.attendance_id === state.current) put(m); },
-    onDelivery({ id, attendance_id, delivery }) {
-      if (attendance_id !== state.current) return;
-      const node = $("messages").querySelector(`[data-message-id="${id}"]`);
-      if (!node) return;
-      const meta = node.querySelector(".meta");
-      const old = meta.querySelector(".delivery");
-      if (old) { old.className = `delivery ${delivery}`; old.textContent = DELIVERY[delivery] || ""; }
-      const retry = meta.querySelector(".retry");
-      if (retry) retry.remove();
-      if (delivery === "failed") meta.append(" ", retryButton({ id }));
-    },
+    onMessage: live(put),
+    onDelivery: live(showDelivery),
     async resendUnsent() {
       // After a reconnection: the same client ids, so nothing is stored twice.
       for (const [clientId, m] of [...unsent]) {
