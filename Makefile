@@ -43,7 +43,7 @@ else
 export RASA_TRACKER_DB ?= sqlite:///$(VAR_DIR)/rasa.db
 endif
 
-.PHONY: help setup train run test chaos lint bench content
+.PHONY: help setup train run test chaos lint check bench content
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ chaos: train ## The chaos run at full size: 10,000 messages in each of its runs 
 lint: setup ## ruff check and ruff format --check
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
+
+check: setup ## The quality gates CI runs first: ruff, mypy --strict, ESLint, models vs migrations
+	@bash scripts/check.sh
 
 bench: train ## Load benchmark on SQLite and PostgreSQL, about 30 min (see bench/README.md)
 	@.venv/bin/python -m bench

@@ -15,6 +15,10 @@ from typing import Dict, Optional, Type
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
 
+from bot.versions import require
+
+require("rasa")
+
 _original = Event.resolve_by_type
 _classes: Dict[str, Type[Event]] = {}
 

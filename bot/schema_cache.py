@@ -18,6 +18,11 @@ import jsonschema
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 
+from bot.versions import require
+
+require("rasa")
+require("jsonschema")
+
 _original = jsonschema.validate
 _validators: Dict[str, Validator] = {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, html, redirect
@@ -21,7 +22,7 @@ from handoff.settings import PROJECT_ROOT, Settings
 SHUTDOWN_GRACE_SECONDS = 2.0
 
 
-def create_app(settings: Settings | None = None) -> Sanic:
+def create_app(settings: Settings | None = None) -> Sanic[Any, Any]:
     settings = settings or Settings()
     if not settings.rasa_token or not settings.service_token:
         raise RuntimeError(
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     app.blueprint(routes)
     app.on_request(browser_guard)
-    app.on_response(add_security_headers)
+    app.register_middleware(add_security_headers, "response")
     install_errors(app)
     app.static("/console/", PROJECT_ROOT / "operator_console", index="index.html", name="console")
     # The demo page is widget/index.html with the configured addresses in it;
@@ -77,11 +78,11 @@ def create_app(settings: Settings | None = None) -> Sanic:
         return redirect("/console/")
 
     @app.before_server_start
-    async def start(_app: Sanic) -> None:
+    async def start(_app: Sanic[Any, Any]) -> None:
         await rasa.start()
 
     @app.after_server_start
-    async def catch_up(_app: Sanic) -> None:
+    async def catch_up(_app: Sanic[Any, Any]) -> None:
         app.ctx.session_watch = asyncio.ensure_future(connections.watch())
         await desk.outbox.start()
         desk.in_background(desk.reconcile())
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
         await desk.reload_knowledge_base_if_changed()
 
     @app.before_server_stop
-    async def stop(_app: Sanic) -> None:
+    async def stop(_app: Sanic[Any, Any]) -> None:
         app.ctx.session_watch.cancel()
         await desk.drain()
         await rasa.close()

@@ -40,7 +40,7 @@ class ContentError(Exception):
     """A content file is broken; the message says where."""
 
 
-def _rasa(project: Path, *args: str) -> subprocess.CompletedProcess:
+def _rasa(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(RASA), *args], cwd=project, env=RASA_ENV, capture_output=True, text=True, check=False
     )

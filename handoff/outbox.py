@@ -60,7 +60,7 @@ FAILURE_FIRST_SECONDS, FAILURE_MAX_SECONDS = 1.0, 30.0
 POLL_SECONDS = 0.5
 CONCURRENCY = 32
 T = TypeVar("T")
-Then = Callable[[UnitOfWork], None]
+Then = Callable[[UnitOfWork], object]
 Handler = Callable[[dict[str, Any]], Awaitable[Then | None]]
 
 
@@ -373,7 +373,7 @@ class Outbox:
                 pass
 
     async def _do(self, job: Job) -> None:
-        ids = {"job_id": job.id, "worker": self.worker}
+        job_id, worker = job.id, self.worker
         try:
             handler = self._handlers.get(job.kind)
             if handler is None:
@@ -383,15 +383,24 @@ class Outbox:
             delay = backoff(UNAVAILABLE_FIRST_SECONDS, UNAVAILABLE_MAX_SECONDS, job.attempts)
             log.info("outbox job %s (%s) waits %.1f s: %s", job.id, job.kind, delay, away)
             await self._settle(
-                partial(reschedule, **ids, delay=delay, error=str(away), then=away.then)
+                partial(
+                    reschedule,
+                    job_id=job_id,
+                    worker=worker,
+                    delay=delay,
+                    error=str(away),
+                    then=away.then,
+                )
             )
         except Later as later:
-            await self._settle(partial(reschedule, **ids, delay=later.seconds))
+            await self._settle(
+                partial(reschedule, job_id=job_id, worker=worker, delay=later.seconds)
+            )
         except Exception as error:  # noqa: BLE001 - any failure is counted, then set aside
             await self._fail(job, error)
         else:
             try:
-                await self._settle(partial(finish, **ids, then=then))
+                await self._settle(partial(finish, job_id=job_id, worker=worker, then=then))
             except Exception as error:  # noqa: BLE001 - recording the outcome failed
                 await self._fail(job, error)
         finally:

@@ -94,7 +94,8 @@ class RasaClient:
             ) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"tracker store health: HTTP {response.status}")
-                return await response.json()
+                health: dict[str, Any] = await response.json()
+                return health
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RasaUnavailable(f"tracker store health: {error!r}") from error
 

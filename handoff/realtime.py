@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import socketio
 
@@ -221,7 +221,7 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
 
     async def token_of(sid: str) -> str:
         session = await sio.get_session(sid)
-        return session["token"]
+        return str(session["token"])
 
     def event(name: str) -> Callable[[Handler], Handler]:
         """Register a handler of the console's event ``name``; every call is
@@ -246,7 +246,6 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
 
         return register
 
-    @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = _handshake_token(environ, clean_json(auth))
         if not token:
@@ -255,8 +254,9 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
             operator = await desk.read(
                 lambda uow: operator_view(operator_for_token(uow.session, token))
             )
-            await sio.save_session(sid, {"token": token, "operator_id": operator["id"]})
-            await connections.add(sid, token, operator["id"])
+            operator_id = cast(int, operator["id"])
+            await sio.save_session(sid, {"token": token, "operator_id": operator_id})
+            await connections.add(sid, token, operator_id)
         except DomainError as error:
             connections.remove(sid)
             raise socketio.exceptions.ConnectionRefusedError(error.message) from error
@@ -264,14 +264,16 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
             connections.remove(sid)
             log.exception("socket.io connection failed")
             raise socketio.exceptions.ConnectionRefusedError(INTERNAL["message"]) from error
-        desk.presence.connected(operator["id"], sid)
+        desk.presence.connected(operator_id, sid)
 
-    @sio.event
     async def disconnect(sid: str, _reason: Any = None) -> None:
         connections.remove(sid)
         session = await sio.get_session(sid)
         if session and "operator_id" in session:
             desk.presence.disconnected(session["operator_id"], sid)
+
+    sio.on("connect", connect)
+    sio.on("disconnect", disconnect)
 
     @event("attendances:list")
     async def list_attendances(sid: str, _data: Any) -> Ack:

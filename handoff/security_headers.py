@@ -15,7 +15,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from sanic import Request
-from sanic.response import HTTPResponse
+from sanic.response import BaseHTTPResponse
 
 from handoff.settings import Settings
 
@@ -56,7 +56,7 @@ def page_policy(path: str, settings: Settings) -> str:
     return f"{COMMON}; style-src 'self'; connect-src 'self'; frame-ancestors 'none'"
 
 
-def add_security_headers(request: Request, response: HTTPResponse) -> None:
+def add_security_headers(request: Request, response: BaseHTTPResponse) -> None:
     """A response middleware: the headers above on ``response``."""
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -59,3 +59,23 @@ def test_held_out_examples_are_understood(tmp_path):
     assert report["request_human"]["precision"] == 1.0
     assert report["request_human"]["recall"] == 1.0
     assert report["accuracy"] >= 0.9
+
+
+def test_the_patches_of_rasa_refuse_another_version():
+    """bot/'s patches of Rasa and jsonschema internals load on the versions
+    they were written for and fail loudly on any other (issue 14)."""
+    python = str(ROOT / ".venv-rasa" / "bin" / "python")
+    loads = subprocess.run(
+        [python, "-c", "import bot"], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
+    )
+    assert loads.returncode == 0, loads.stderr[-3000:]
+    for package in ("rasa", "jsonschema"):
+        pretend = (
+            "import importlib.metadata as m; real = m.version;"
+            f" m.version = lambda p: '99.0.0' if p == {package!r} else real(p); import bot"
+        )
+        refused = subprocess.run(
+            [python, "-c", pretend], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300
+        )
+        assert refused.returncode != 0
+        assert f"but {package} 99.0.0 is installed" in refused.stderr, refused.stderr[-3000:]

@@ -4,9 +4,9 @@ abandonment by a silent customer."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,17 @@ from handoff.models import (
     Room,
     utcnow,
 )
+
+
+def _move(session: Session, attendance_id: int, current: str, **values: Any) -> bool:
+    """Change the attendance only if it is still ``current`` (another
+    operator or process may have moved it meanwhile); whether it did."""
+    result = session.execute(
+        update(Attendance)
+        .where(Attendance.id == attendance_id, Attendance.status == current)
+        .values(**values)
+    )
+    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 def open_attendance(
@@ -183,19 +194,17 @@ def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> 
     attendance = attendance_for(session, operator, attendance_id)
     if attendance.status == ACTIVE and attendance.operator_id == operator.id:
         return attendance
-    active_count = session.scalar(
+    active_count = session.execute(
         select(func.count())
         .select_from(Attendance)
         .where(Attendance.operator_id == operator.id, Attendance.status == ACTIVE)
-    )
+    ).scalar_one()
     if active_count >= operator.max_concurrent:
         raise Conflict(f"Você já está com {active_count} atendimentos, o máximo permitido.")
-    taken = session.execute(
-        update(Attendance)
-        .where(Attendance.id == attendance.id, Attendance.status == QUEUED)
-        .values(status=ACTIVE, operator_id=operator.id, taken_at=utcnow())
-    ).rowcount
-    if taken != 1:
+    taken = _move(
+        session, attendance.id, QUEUED, status=ACTIVE, operator_id=operator.id, taken_at=utcnow()
+    )
+    if not taken:
         raise Conflict("Este atendimento já foi assumido por outro operador.")
     session.refresh(attendance)
     audit(session, "taken", operator_id=operator.id, attendance_id=attendance.id)
@@ -263,12 +272,7 @@ def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Atte
     ).all()
     abandoned = []
     for attendance in silent:
-        changed = session.execute(
-            update(Attendance)
-            .where(Attendance.id == attendance.id, Attendance.status == ACTIVE)
-            .values(status=ABANDONED, ended_at=utcnow())
-        ).rowcount
-        if changed != 1:
+        if not _move(session, attendance.id, ACTIVE, status=ABANDONED, ended_at=utcnow()):
             continue  # the operator or another process ended it meanwhile
         session.refresh(attendance)
         if attendance.protocol is None:

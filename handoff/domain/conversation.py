@@ -252,7 +252,9 @@ def record_rasa_events(uow: UnitOfWork, events: Any) -> int:
     )
 
 
-def _record_or_set_aside(uow: UnitOfWork, conversation_id: str, events: list[dict]) -> int:
+def _record_or_set_aside(
+    uow: UnitOfWork, conversation_id: str, events: list[dict[str, Any]]
+) -> int:
     notices = len(uow.notices)
     try:
         with uow.session.begin_nested():
@@ -289,7 +291,7 @@ def set_aside_events(uow: UnitOfWork, events: Any) -> int:
 
 
 def _set_aside(
-    uow: UnitOfWork, conversation_id: str, events: list[dict], error: str, status: str
+    uow: UnitOfWork, conversation_id: str, events: list[dict[str, Any]], error: str, status: str
 ) -> None:
     outbox.enqueue(
         uow,
@@ -373,7 +375,9 @@ def queue_reconciliations(uow: UnitOfWork) -> None:
         )
 
 
-def import_missed_events(uow: UnitOfWork, *, conversation_id: str, events: list[dict]) -> None:
+def import_missed_events(
+    uow: UnitOfWork, *, conversation_id: str, events: list[dict[str, Any]]
+) -> None:
     """Store the messages of Rasa's tracker that arrived since the open
     attendance was queued and are not stored yet (reconciliation)."""
     attendance = open_attendance_of(uow.session, conversation_id)

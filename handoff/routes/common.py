@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sanic import Request
 from sanic.exceptions import SanicException
@@ -41,11 +41,11 @@ T = TypeVar("T")
 
 
 def desk(request: Request) -> Desk:
-    return request.app.ctx.desk
+    return cast(Desk, request.app.ctx.desk)
 
 
 def settings(request: Request) -> Settings:
-    return request.app.ctx.settings
+    return cast(Settings, request.app.ctx.settings)
 
 
 def json_body(request: Request, kind: type = dict) -> Any:
@@ -82,7 +82,7 @@ def operator_token(request: Request) -> str:
     Authorization header, else the session cookie, CSRF-checked."""
     if "authorization" in request.headers:
         return bearer(request)
-    token = request.cookies.get(SESSION_COOKIE)
+    token = str(request.cookies.get(SESSION_COOKIE) or "")
     if not token:
         raise Unauthorized(SESSION_ENDED)
     if request.method not in SAFE_METHODS:

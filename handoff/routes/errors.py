@@ -7,6 +7,7 @@ ones a plain "internal error" (the trace goes to the log only).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote
 
 from sanic import Request, Sanic
@@ -48,7 +49,7 @@ def _address_is_text(request: Request) -> bool:
     return all(clean_text(part) == part for part in parts)
 
 
-def install_errors(app: Sanic) -> None:
+def install_errors(app: Sanic[Any, Any]) -> None:
     @app.on_request
     async def plain_address(request: Request) -> None:
         if not _address_is_text(request):

@@ -18,7 +18,7 @@ const PREVIEW_MESSAGES = 3, PREVIEW_CHARS = 140, ERROR_CHARS = 80;
 
 const clip = (text, length) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
 
-export function createAdmin(state) {
+export function createAdmin() {
   let section = "painel";
   let rooms = [];
   let editing = null; // operator being edited, or null for a new one

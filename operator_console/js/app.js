@@ -105,7 +105,7 @@ async function enterDesk() {
   customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, attendance); });
   knowledge = knowledge || createKnowledge(state);
   $("admin-toggle").hidden = !supervising();
-  if (supervising()) admin = admin || createAdmin(state);
+  if (supervising()) admin = admin || createAdmin();
   if (me.status === "offline") await setAvailability("available");
   connect();
 }

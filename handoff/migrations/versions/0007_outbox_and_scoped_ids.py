@@ -12,6 +12,7 @@ outbox jobs.
 
 import json
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -64,7 +65,7 @@ def _jobs_for_unfinished_work() -> None:
         *(sa.column(c) for c in ("attempts", "failures")),
         *(sa.column(c, sa.DateTime(timezone=True)) for c in ("next_try_at", "created_at")),
     )
-    rows = []
+    rows: list[tuple[str, Any, dict[str, Any], str | None]] = []
     for message_id, text, conversation in bind.execute(
         sa.text(
             "SELECT m.id, m.text, a.conversation_id FROM message m"
