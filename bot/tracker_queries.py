@@ -5,8 +5,10 @@ Rasa's ``TrackerStore.exists`` and ``retrieve`` rebuild the whole tracker
 loop, and its ``GET /conversations/{id}/tracker`` then serialises it all
 again. What this project asks needs none of that: whether a conversation
 exists (a new one counts against the address's limit), which user message
-ids it holds (``bot/once.py``), and its messages (the widget's history and
-the handoff service's reconciliation, ``bot/conversation_messages.py``).
+ids it holds (``bot/once.py``), its messages (the widget's history and
+the handoff service's reconciliation, ``bot/conversation_messages.py``),
+and, for an operator message (``bot/operator_messages.py``), whether it is
+already there and on which channel the customer last wrote.
 When every widget reconnects to a restarted Rasa, those tracker rebuilds
 were a third of Rasa's CPU (py-spy). On the SQL tracker store each is one
 indexed query, run as Rasa runs its own: on the loop (from a worker thread
@@ -75,6 +77,45 @@ async def conversation_messages(store: TrackerStore, conversation_id: str) -> Li
         .order_by(sql.SQLEvent.id)
     )
     return [json.loads(data) for (data,) in _all(sql, query)]
+
+
+async def has_operator_message(store: TrackerStore, conversation_id: str, message_id: int) -> bool:
+    """Whether a ``bot`` event of the conversation carries ``handoff_message_id``."""
+    sql = innermost(store)
+    if not isinstance(sql, SQLTrackerStore):
+        tracker = await store.retrieve_full_tracker(conversation_id)
+        events = tracker.events if tracker is not None else []
+        return any(
+            isinstance(e, BotUttered) and (e.metadata or {}).get("handoff_message_id") == message_id
+            for e in events
+        )
+    query = select(sql.SQLEvent.data).where(
+        sql.SQLEvent.sender_id == conversation_id,
+        sql.SQLEvent.type_name == BotUttered.type_name,
+        sql.SQLEvent.data.contains("handoff_message_id"),
+    )
+    found = (json.loads(data).get("metadata") or {} for (data,) in _all(sql, query))
+    return any(metadata.get("handoff_message_id") == message_id for metadata in found)
+
+
+async def latest_input_channel(store: TrackerStore, conversation_id: str) -> Optional[str]:
+    """The channel of the conversation's latest user message (Rasa's
+    ``tracker.get_latest_input_channel()``), or None."""
+    sql = innermost(store)
+    if not isinstance(sql, SQLTrackerStore):
+        tracker = await store.retrieve(conversation_id)
+        return tracker.get_latest_input_channel() if tracker is not None else None
+    query = (
+        select(sql.SQLEvent.data)
+        .where(
+            sql.SQLEvent.sender_id == conversation_id,
+            sql.SQLEvent.type_name == UserUttered.type_name,
+        )
+        .order_by(sql.SQLEvent.id.desc())
+        .limit(1)
+    )
+    row = _first(sql, query)
+    return json.loads(row[0]).get("input_channel") if row is not None else None
 
 
 def _first(sql: SQLTrackerStore, query: Any) -> Any:
