@@ -28,9 +28,10 @@ SECRETS := $(VAR_DIR)/secrets.env
 export WHATSAPP_PHONE_NUMBER_ID ?= 000000000000000
 export WHATSAPP_API_BASE_URL ?= https://graph.facebook.com/v21.0
 
-# The chat widget: the sites whose pages may open its connection to Rasa
-# (origins, comma-separated; here the demo page), and how many new
-# conversations one address may start (see credentials.yml).
+# The chat widget: the origins whose pages may open its connection to Rasa
+# (comma-separated; our widget's conversation runs in a frame on the handoff
+# service's origin), and how many new conversations one address may start
+# (see credentials.yml).
 export WIDGET_ALLOWED_ORIGINS ?= http://$(HANDOFF_HOST):$(HANDOFF_PORT)
 export WIDGET_NEW_CONVERSATIONS_PER_ADDRESS ?= 20 per 10 minutes
 

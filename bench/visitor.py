@@ -2,7 +2,7 @@
 on one event loop.
 
 Everything the load generator knows about the visitor protocol
-(docs: /tmp/briefs/protocol.md, `widget/widget.js`) is in this module: the
+(docs: /tmp/briefs/protocol.md, `widget/frame.js`) is in this module: the
 secret conversation token sent in `session_request`, `user_uttered` with a
 `client_id` and an ack callback, and `bot_uttered` carrying the text. The
 floor's echo server (`bench/echo_server.py`) speaks the same events.

@@ -10,6 +10,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, Response, expect
 
+from tests.support.browser import chat
 from tests.support.clients import Visitor
 from tests.support.processes import ROOT, Stack
 
@@ -55,15 +56,16 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
     expect(bar).to_have_text("Fale com a Prefeitura")
     assert bar.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(198, 40, 40)"
     bar.click()
-    visitor.get_by_role("button", name="INICIAR BATE-PAPO").click()
-    expect(visitor.get_by_text("Informe seu nome.")).to_be_visible()
-    expect(visitor.get_by_text("Informe um e-mail válido.")).to_be_visible()
-    visitor.get_by_label("Nome").fill("Maria Souza")
-    visitor.get_by_label("E-mail").fill("maria@example.com")
-    visitor.get_by_role("button", name="INICIAR BATE-PAPO").click()
-    visitor.get_by_label("Mensagem").fill(f"Preciso do IPTU {XSS}")
-    visitor.get_by_role("button", name="Enviar").click()
-    expect(visitor.get_by_text("transferido(a)")).to_be_visible()
+    widget = chat(visitor)
+    widget.get_by_role("button", name="INICIAR BATE-PAPO").click()
+    expect(widget.get_by_text("Informe seu nome.")).to_be_visible()
+    expect(widget.get_by_text("Informe um e-mail válido.")).to_be_visible()
+    widget.get_by_label("Nome").fill("Maria Souza")
+    widget.get_by_label("E-mail").fill("maria@example.com")
+    widget.get_by_role("button", name="INICIAR BATE-PAPO").click()
+    widget.get_by_label("Mensagem").fill(f"Preciso do IPTU {XSS}")
+    widget.get_by_role("button", name="Enviar").click()
+    expect(widget.get_by_text("transferido(a)")).to_be_visible()
     shot(visitor, "10-widget-transferido")
 
     # O2: the call appears on the left, with an alert.
@@ -77,8 +79,9 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
     # O3: the customer's message, shown as text (never as HTML).
     expect(console.locator("#messages li.customer")).to_contain_text(XSS)
     assert console.locator("#messages img").count() == 0
-    assert visitor.locator(".messages img").count() == 0
-    assert console.evaluate("window.pwned") is None and visitor.evaluate("window.pwned") is None
+    assert widget.locator(".messages img").count() == 0
+    assert console.evaluate("window.pwned") is None
+    assert all(frame.evaluate("window.pwned") is None for frame in visitor.frames)
 
     # O4: Enter sends; the first message brings the protocol notice.
     draft = console.get_by_label("Mensagem")
@@ -93,7 +96,7 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
     shot(console, "03-protocolo")
     dialog.get_by_role("button", name="OK").click()
     expect(console.locator("#attendance-protocol")).to_have_text(f"Protocolo {protocol}")
-    expect(visitor.get_by_text("Qual é a inscrição do imóvel?")).to_be_visible()
+    expect(widget.get_by_text("Qual é a inscrição do imóvel?")).to_be_visible()
     expect(console.locator("#messages li.operator .delivery")).to_have_text("enviada")
 
     # O5 + O7: search finds nobody; (+) registers, with errors in place.
@@ -160,7 +163,7 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
     # A reload of the visitor's page keeps the conversation.
     visitor.reload()
     visitor.locator(".bar").click()
-    expect(visitor.get_by_text("Qual é a inscrição do imóvel?")).to_be_visible()
+    expect(widget.get_by_text("Qual é a inscrição do imóvel?")).to_be_visible()
 
     # O13: Finalizar asks for confirmation; Z3 for the visitor.
     console.get_by_role("tab", name="Conversa").click()
@@ -171,8 +174,8 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
     confirm.get_by_role("button", name="Finalizar").click()
     expect(console.locator("#mine button")).to_have_count(0)
     expect(console.get_by_text("Clique em uma chamada à esquerda para atender.")).to_be_visible()
-    expect(visitor.get_by_text(f"Número do protocolo: {protocol}.")).to_be_visible()
-    expect(visitor.get_by_text("pedir para falar com um atendente")).to_be_visible()
+    expect(widget.get_by_text(f"Número do protocolo: {protocol}.")).to_be_visible()
+    expect(widget.get_by_text("pedir para falar com um atendente")).to_be_visible()
     shot(visitor, "11-widget-finalizado")
 
     # Server down: the console says so, and comes back by itself.

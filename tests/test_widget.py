@@ -1,11 +1,13 @@
 """The visitor's widget (W0-W2) beyond the happy path: a phone screen, the
-keyboard, a new tab, a network cut, the size of what a site downloads."""
+keyboard, a new tab, a network cut, the size of what a site downloads; and
+its conversation kept in its own frame, out of the host page's reach."""
 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Frame, Page, expect
 
+from tests.support.browser import CHAT, chat
 from tests.support.clients import Operator
 from tests.support.outages import TcpProxy
 from tests.support.processes import ROOT, Stack
@@ -20,9 +22,15 @@ def backend() -> str:
 
 def start_chat(page: Page, name: str) -> None:
     page.locator(".bar").click()
-    page.get_by_label("Nome").fill(name)
-    page.get_by_label("E-mail").fill(f"{name.lower()}@example.com")
-    page.get_by_role("button", name="INICIAR BATE-PAPO").click()
+    widget = chat(page)
+    widget.get_by_label("Nome").fill(name)
+    widget.get_by_label("E-mail").fill(f"{name.lower()}@example.com")
+    widget.get_by_role("button", name="INICIAR BATE-PAPO").click()
+
+
+def say(page: Page, text: str) -> None:
+    chat(page).get_by_label("Mensagem").fill(text)
+    chat(page).get_by_role("button", name="Enviar").click()
 
 
 def test_phone_screen_and_keyboard(browser: Browser, host_url: str):
@@ -35,13 +43,13 @@ def test_phone_screen_and_keyboard(browser: Browser, host_url: str):
     page.keyboard.press("Tab")
     expect(page.locator(".bar")).to_be_focused()
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Nome")).to_be_visible()
+    expect(chat(page).get_by_label("Nome")).to_be_visible()
     page.keyboard.press("Tab")
     page.keyboard.type("Caio")
     page.keyboard.press("Tab")
     page.keyboard.type("caio@example.com")
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Mensagem")).to_be_visible()
+    expect(chat(page).get_by_label("Mensagem")).to_be_visible()
     assert page.get_by_role("region", name="Bate-papo").is_visible()
     page.screenshot(path=str(ROOT / "docs" / "screenshots" / "14-widget-celular.png"))
     context.close()
@@ -53,32 +61,30 @@ def test_new_tab_and_network_cut(browser: Browser, stack: Stack, host_url: str):
     page = context.new_page()
     page.goto(host_url)
     start_chat(page, "Davi")
-    page.get_by_label("Mensagem").fill("preciso de ajuda")
-    page.get_by_role("button", name="Enviar").click()
-    expect(page.get_by_text("transferido(a)")).to_be_visible()
+    say(page, "preciso de ajuda")
+    expect(chat(page).get_by_text("transferido(a)")).to_be_visible()
     queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Davi")
 
     # A new tab of the same site shows the same conversation.
     other = context.new_page()
     other.goto(host_url)
     other.locator(".bar").click()
-    expect(other.get_by_text("transferido(a)")).to_be_visible()
+    expect(chat(other).get_by_text("transferido(a)")).to_be_visible()
     other.close()
 
     # The connection to Rasa drops: what is typed waits, then leaves once.
     rasa = next(s for s in stack.services if s.name == "rasa")
     rasa.stop()
-    expect(page.get_by_text("Reconectando…")).to_be_visible(timeout=15000)
-    page.get_by_label("Mensagem").fill("escrito sem conexão")
-    page.get_by_role("button", name="Enviar").click()
-    expect(page.locator("li.pending", has_text="escrito sem conexão")).to_be_visible()
+    expect(chat(page).get_by_text("Reconectando…")).to_be_visible(timeout=15000)
+    say(page, "escrito sem conexão")
+    expect(chat(page).locator("li.pending", has_text="escrito sem conexão")).to_be_visible()
     rasa.start()
-    expect(page.locator("li.pending")).to_have_count(0, timeout=30000)
+    expect(chat(page).locator("li.pending")).to_have_count(0, timeout=30000)
     texts = operator.customer_texts(queued["id"], "escrito sem conexão")
     assert texts.count("escrito sem conexão") == 1
     page.reload()
     page.locator(".bar").click()
-    expect(page.get_by_text("escrito sem conexão")).to_have_count(1)
+    expect(chat(page).get_by_text("escrito sem conexão")).to_have_count(1)
     operator.close()
     context.close()
 
@@ -93,10 +99,9 @@ def test_the_demo_page_dials_the_rasa_it_was_started_with(browser: Browser, stac
     expect(page.locator("pre")).to_contain_text(f'src="{stack.handoff_url}/widget/widget.js"')
     expect(page.locator("pre")).to_contain_text(f'data-rasa-url="{stack.rasa_url}"')
     start_chat(page, "Elisa")
-    page.get_by_label("Mensagem").fill("preciso de ajuda")
-    page.get_by_role("button", name="Enviar").click()
-    expect(page.get_by_text("transferido(a)")).to_be_visible()
-    expect(page.locator("li.pending")).to_have_count(0)
+    say(page, "preciso de ajuda")
+    expect(chat(page).get_by_text("transferido(a)")).to_be_visible()
+    expect(chat(page).locator("li.pending")).to_have_count(0)
     context.close()
 
 
@@ -110,23 +115,129 @@ def test_an_unreachable_rasa_is_said_and_the_message_waits(
     try:
         page.goto(f"{host_url}?rasa_url=http://127.0.0.1:{proxy.port}")
         start_chat(page, "Fabio")
-        notice = page.get_by_role("status")
+        notice = chat(page).get_by_role("status")
         expect(notice).to_contain_text("Não foi possível conectar ao atendimento.")
-        page.get_by_label("Mensagem").fill("escrito antes de conectar")
-        page.get_by_role("button", name="Enviar").click()
-        expect(page.locator("li.pending", has_text="escrito antes de conectar")).to_be_visible()
+        say(page, "escrito antes de conectar")
+        pending = chat(page).locator("li.pending", has_text="escrito antes de conectar")
+        expect(pending).to_be_visible()
         proxy.start()
-        expect(page.locator("li.pending")).to_have_count(0, timeout=30000)
+        expect(chat(page).locator("li.pending")).to_have_count(0, timeout=30000)
         expect(notice).to_have_text("")
-        expect(page.get_by_text("transferido(a)")).to_be_visible(timeout=30000)
+        expect(chat(page).get_by_text("transferido(a)")).to_be_visible(timeout=30000)
     finally:
         proxy.stop()
         context.close()
 
 
+def test_the_host_page_holds_no_secret(browser: Browser, stack: Stack, host_url: str):
+    """The token and the outbox live in the frame's storage (the service's
+    origin): none of them, nor a socket.io client, on the host page."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(host_url)
+    # Where an older widget kept its token: removed, not carried over.
+    page.evaluate("localStorage.setItem('servicedesk-widget:v2', '{\"token\": \"old\"}')")
+    page.reload()
+    start_chat(page, "Gabriel")
+    say(page, "preciso de ajuda")
+    expect(chat(page).get_by_text("transferido(a)")).to_be_visible()
+    expect(chat(page).locator("li.pending")).to_have_count(0)
+    frame = next(f for f in page.frames if f.url.startswith(f"{stack.handoff_url}/widget/"))
+    (saved,) = frame.evaluate("Object.values(localStorage).map((value) => JSON.parse(value))")
+    assert len(saved["token"]) >= 32 and saved["outbox"] == []
+    host = page.evaluate(
+        """() => ({
+          storage: JSON.stringify([{...localStorage}, {...sessionStorage}]),
+          io: typeof window.io,
+          everything: [
+            document.documentElement.outerHTML, document.cookie,
+            ...[...document.querySelectorAll("*")].map((e) => e.shadowRoot?.innerHTML ?? ""),
+            ...Object.keys(window).map((key) => {
+              try { return JSON.stringify(window[key]) ?? ""; } catch (_) { return ""; }
+            }),
+          ].join(" "),
+        })"""
+    )
+    assert host["storage"] == "[{},{}]"
+    assert host["io"] == "undefined"
+    assert saved["token"] not in host["everything"]
+    context.close()
+
+
+def test_a_site_with_its_own_socket_io_keeps_it(browser: Browser, host_url: str):
+    """A site on socket.io 2 (its own ``window.io``): the widget brings its own."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{host_url}?io=2")
+    start_chat(page, "Helena")
+    say(page, "preciso de ajuda")
+    expect(chat(page).get_by_text("transferido(a)")).to_be_visible()
+    assert page.evaluate("window.io.version") == "2.5.0"
+    context.close()
+
+
+# Each frame notes the messages it receives (type and sender's origin),
+# before the page's own listeners run.
+HEARD = """window.__heard = [];
+addEventListener("message", (e) => __heard.push(`${e.data && e.data.type} ${e.origin}`));"""
+
+
+def post(sender: Page | Frame, window: str, message: dict, target_origin: str = "*") -> None:
+    """``sender`` posts ``message``, tagged as the widget's, to ``window`` (an expression)."""
+    sender.evaluate(
+        f"([message, origin]) => {window}.postMessage"
+        "({'servicedesk-widget': true, ...message}, origin)",
+        [message, target_origin],
+    )
+
+
+def test_messages_from_another_origin_are_ignored(browser: Browser, stack: Stack, host_url: str):
+    """The loader and the widget's frame act only on each other's messages:
+    a page on another origin posts them the protocol's commands, in vain;
+    and a widget frame named for a page that did not frame it stays blank."""
+    other = host_url.replace("127.0.0.1", "localhost").rstrip("/")
+    context = browser.new_context()
+    context.add_init_script(HEARD)
+    page = context.new_page()
+    page.goto(f"{other}/framing")
+
+    # The loader on the organisation's page (framed by the other origin).
+    site = page.frame_locator("#site")
+    site.locator(".bar").click()
+    expect(site.frame_locator(CHAT).get_by_label("Nome")).to_be_visible()
+    site_frame = next(f for f in page.frames if f.url == host_url)
+    post(page, "document.getElementById('site').contentWindow", {"type": "close"})
+    site_frame.wait_for_function(f"__heard.includes('close {other}')")
+    panel = site.get_by_role("region", name="Bate-papo")
+    expect(panel).to_be_visible()
+    site.frame_locator(CHAT).get_by_label("Nome").press("Escape")  # the frame's own "close"
+    expect(panel).to_be_hidden()
+    expect(site.locator(".bar")).to_be_focused()
+
+    # A widget frame whose host is the other origin: told "open" by it, it
+    # ignores "closed" from the organisation's page (a third window).
+    own = next(f for f in page.frames if f.url.endswith(f"host={other}"))
+    page.wait_for_function(f"__heard.includes('ready {stack.handoff_url}')")
+    own_window = "document.getElementById('own').contentWindow"
+    post(page, own_window, {"type": "state", "open": True}, stack.handoff_url)
+    own.wait_for_function(f"__heard.includes('state {other}')")
+    post(site_frame, "parent.frames[2]", {"type": "state", "open": False})
+    own.wait_for_function(f"__heard.includes('state {stack.site_url}')")
+    page.frame_locator("#own").get_by_label("Nome").press("Escape")
+    page.wait_for_function(f"__heard.includes('close {stack.handoff_url}')")
+
+    forged = next(f for f in page.frames if f.url.endswith(f"host={stack.site_url}"))
+    forged.wait_for_load_state("load")
+    assert forged.evaluate("document.querySelector('.chat').hidden") is True
+    context.close()
+
+
 def test_the_widget_stays_small():
-    """What an organisation's visitors download: the script and the socket.io client."""
-    widget = (ROOT / "widget" / "widget.js").stat().st_size
+    """What an organisation's visitors download: the loader on the host page,
+    the frame's page, script and styles, and the socket.io client."""
+    widget = ROOT / "widget"
+    loader = sum((widget / name).stat().st_size for name in ("widget.js", "widget.css"))
+    frame = sum((widget / name).stat().st_size for name in ("frame.html", "frame.js", "frame.css"))
     client = (ROOT / "vendor" / "socket.io.min.js").stat().st_size
-    assert widget < 12_000
-    assert widget + client < 64_000
+    assert loader < 6_000
+    assert loader + frame + client < 64_000

@@ -28,7 +28,7 @@ from tests.support.processes import Service
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["/console/", "/widget/", "/console/index.html"]
+PAGES = ["/console/", "/widget/", "/console/index.html", "/widget/frame.html"]
 NOT_PAGES = ["/health", "/api/me", "/console/js/app.js", "/vendor/socket.io.min.js", "/nada"]
 
 
@@ -70,10 +70,27 @@ def test_pages_have_a_policy_without_inline_script(handoff: Service, path: str):
     assert policy["script-src"] == "'self'"
     assert policy["default-src"] == "'none'"
     assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
-    assert policy["frame-ancestors"] == "'none'"
-    assert answer.headers["X-Frame-Options"] == "DENY"
-    if path.startswith("/console"):
-        assert "unsafe-inline" not in answer.headers["Content-Security-Policy"]
+    assert policy["style-src"] == "'self'"
+    assert "unsafe-inline" not in answer.headers["Content-Security-Policy"]
+    if path.startswith("/widget/frame"):  # any organisation's site embeds the widget
+        assert policy["frame-ancestors"] == "*"
+        assert "X-Frame-Options" not in answer.headers
+    else:
+        assert policy["frame-ancestors"] == "'none'"
+        assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_widget_frame_reaches_only_the_rasa_its_tag_names(handoff: Service):
+    def connect_src(query: str) -> str:
+        answer = get(handoff, f"/widget/frame.html{query}")
+        return directives(answer.headers["Content-Security-Policy"])["connect-src"]
+
+    named = connect_src("?rasa=https://bot.example.gov.br:8443")
+    assert named == "'self' https://bot.example.gov.br:8443 wss://bot.example.gov.br:8443"
+    configured = connect_src("")
+    assert configured.startswith("'self' http://") and " ws://" in configured
+    for hostile in ("?rasa=javascript:alert(1)", "?rasa=https://a.example;script-src%20*"):
+        assert connect_src(hostile) == configured, hostile
 
 
 def test_json_and_scripts_have_no_page_policy(handoff: Service):

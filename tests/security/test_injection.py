@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FrameLocator, Page, expect
 
+from tests.support.browser import CHAT, chat
 from tests.support.clients import Operator, Visitor
 from tests.support.processes import Stack
 from textrules import clean_text
@@ -94,12 +95,13 @@ class Watch:
         )
 
     def assert_clean(self) -> None:
-        assert self.page.evaluate("window.__pwnedCount") == 0
+        # Every frame: the widget's conversation is in one of its own.
+        assert {frame.evaluate("window.__pwnedCount") for frame in self.page.frames} == {0}
         assert self.dialogs == []
         assert self.errors == []
 
 
-def texts(page: Page, selector: str) -> list[str]:
+def texts(page: Page | FrameLocator, selector: str) -> list[str]:
     return page.locator(selector).evaluate_all("nodes => nodes.map(n => n.textContent)")
 
 
@@ -121,13 +123,14 @@ def test_payloads_are_stored_and_shown_as_text(browser: Browser, stack: Stack, h
     # The visitor: a hostile name, then every payload as a message.
     widget.goto(host_url)
     widget.locator(".bar").click()
-    widget.get_by_label("Nome").fill(NAME)
-    widget.get_by_label("E-mail").fill("xss@example.com")
-    widget.get_by_role("button", name="INICIAR BATE-PAPO").click()
+    conversation = chat(widget)
+    conversation.get_by_label("Nome").fill(NAME)
+    conversation.get_by_label("E-mail").fill("xss@example.com")
+    conversation.get_by_role("button", name="INICIAR BATE-PAPO").click()
     for payload in PAYLOADS:
-        widget.get_by_label("Mensagem").fill(payload)
-        widget.get_by_role("button", name="Enviar").click()
-    expect(widget.locator("li.pending")).to_have_count(0, timeout=20000)
+        conversation.get_by_label("Mensagem").fill(payload)
+        conversation.get_by_role("button", name="Enviar").click()
+    expect(conversation.locator("li.pending")).to_have_count(0, timeout=20000)
 
     # The operator takes it: the name and every message, as text.
     login(console, stack, "operador")
@@ -145,10 +148,11 @@ def test_payloads_are_stored_and_shown_as_text(browser: Browser, stack: Stack, h
         console.get_by_label("Mensagem").press("Enter")
         if index == 0:
             console.locator("#protocol-dialog").get_by_role("button", name="OK").click()
-    expect(widget.locator(".messages li:not(.me)")).to_have_count(len(PAYLOADS) + 1, timeout=20000)
+    answers = conversation.locator(".messages li:not(.me)")
+    expect(answers).to_have_count(len(PAYLOADS) + 1, timeout=20000)
     # (Their order is the delivery's business, checked by the fault tests.)
-    assert sorted(texts(widget, ".messages li:not(.me)")[1:]) == sorted(SHOWN)
-    assert texts(widget, ".messages li.me") == PAYLOADS
+    assert sorted(texts(conversation, ".messages li:not(.me)")[1:]) == sorted(SHOWN)
+    assert texts(conversation, ".messages li.me") == PAYLOADS
     protocol = console.locator("#attendance-protocol").inner_text().split()[-1]
 
     # A customer registered with hostile fields, found and shown as text.
@@ -191,8 +195,9 @@ def test_payloads_are_stored_and_shown_as_text(browser: Browser, stack: Stack, h
     boss.get_by_role("button", name="Gerar relatório").click()
     expect(boss.locator("#report-table tr")).not_to_have_count(0)
 
-    for page in (widget, console, boss):
+    for page in (conversation, console, boss):
         assert page.locator("img, iframe, svg:not(#report-chart svg), details").count() == 0
+    assert widget.locator(f"img, iframe:not({CHAT}), svg, details").count() == 0
     for watch in watches:
         watch.assert_clean()
     for context in contexts:

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, FrameLocator, Page, sync_playwright
 
 from tests.support.processes import Stack
 
@@ -35,28 +35,62 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def host_page(stack: Stack, rasa_url: str = "") -> str:
-    """An organisation's page with CSS of its own and the one script tag
-    (dialling the stack's Rasa, or ``rasa_url``)."""
+CHAT = "iframe[title='Bate-papo']"
+
+
+def chat(page: Page) -> FrameLocator:
+    """The widget's conversation: the frame its loader puts on ``page``."""
+    return page.frame_locator(CHAT)
+
+
+# A site on socket.io 2 has its own ``window.io``: a function whose sockets
+# have no ``timeout()`` and, here, never connect.
+SOCKET_IO_2 = """<script>window.io = function () {
+  return { connected: false, on() { return this; }, emit() { return this; } };
+}; window.io.version = "2.5.0";</script>"""
+
+
+def host_page(stack: Stack, rasa_url: str = "", head: str = "") -> str:
+    """An organisation's page with CSS of its own (and ``head``) and the one
+    script tag (dialling the stack's Rasa, or ``rasa_url``)."""
     rasa_url = rasa_url or stack.rasa_url
     return f"""<!doctype html><html lang="pt-BR"><head><meta charset="utf-8">
       <meta name="viewport" content="width=device-width, initial-scale=1">
       <style>body {{ background: #fffbea; font-family: Georgia; }}
              button, input, li {{ color: green !important; background: yellow !important; }}</style>
-      </head><body><h1>Prefeitura de Exemplo</h1>
+      {head}</head><body><h1>Prefeitura de Exemplo</h1>
       <script src="{stack.handoff_url}/widget/widget.js" data-title="Fale com a Prefeitura"
               data-color="#c62828" data-rasa-url="{rasa_url}"></script></body></html>"""
+
+
+def framing_page(stack: Stack) -> str:
+    """Another origin's page (``localhost`` for ``127.0.0.1``): it frames the
+    organisation's page (``#site``), a widget frame named for it
+    (``#forged``) and one named for itself (``#own``)."""
+    site = stack.site_url
+    frame = f"{stack.handoff_url}/widget/frame.html?rasa={stack.rasa_url}&host="
+    own = site.replace("127.0.0.1", "localhost")
+    return f"""<!doctype html><html><body>
+      <iframe id="site" src="{site}/" width="600" height="600"></iframe>
+      <iframe id="forged" src="{frame}{site}"></iframe>
+      <iframe id="own" src="{frame}{own}" width="340" height="380"></iframe></body></html>"""
 
 
 @pytest.fixture(scope="module")
 def host_url(stack: Stack) -> Iterator[str]:
     """The organisation's site: its own server, so another origin than ours.
-    ``?rasa_url=...`` serves the page with its widget dialling that address."""
+    ``?rasa_url=...`` serves the page with its widget dialling that address,
+    ``?io=2`` with a ``window.io`` of its own; ``/framing`` is
+    :func:`framing_page` (for another origin, ``localhost`` instead of
+    ``127.0.0.1``)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            query = parse_qs(urlsplit(self.path).query)
-            body = host_page(stack, query.get("rasa_url", [""])[0]).encode()
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            head = SOCKET_IO_2 if query.get("io") == ["2"] else ""
+            page = host_page(stack, query.get("rasa_url", [""])[0], head)
+            body = (framing_page(stack) if url.path == "/framing" else page).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.end_headers()

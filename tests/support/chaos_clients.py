@@ -1,6 +1,6 @@
 """Many widgets and consoles in one event loop, for the chaos run.
 
-A :class:`ChaosVisitor` behaves as ``widget/widget.js`` does: a secret
+A :class:`ChaosVisitor` behaves as ``widget/frame.js`` does: a secret
 token, each message with a client id kept in an outbox until Rasa
 acknowledges it (re-sent, same id, after a time-out or a reconnection), and
 on every reconnection the history is reloaded from the handoff service so

@@ -1,0 +1,199 @@
+// The widget's conversation (W2), in frame.html: an <iframe> that widget.js
+// puts on the organisation's page, served from the service's own origin.
+// The conversation token and the outbox live in this origin's localStorage
+// and the socket.io client is this window's own, so no script of the host
+// page can read or replace them. The host page (`host`, checked against the
+// frame's real parent) only hears "ready" and "close", and only tells
+// whether the panel is open.
+(() => {
+  "use strict";
+  const params = new URLSearchParams(location.search);
+  const host = params.get("host") || "";
+  const parent = window.parent;
+  // The page that framed us, as the browser says (ancestorOrigins; else the
+  // referrer, which a page may withhold); a frame named for another page,
+  // or not framed at all, stays blank.
+  const framer = location.ancestorOrigins?.[0] || (document.referrer && new URL(document.referrer).origin) || host;
+  if (parent === window || !/^https?:\/\/[^/]+$/.test(host) || framer !== host) return;
+  const TAG = "servicedesk-widget";
+  const tell = (message) => parent.postMessage({ [TAG]: true, ...message }, host);
+
+  const config = {
+    rasaUrl: params.get("rasa") || "",
+    key: params.get("key") || "",
+  };
+  document.documentElement.style.setProperty("--color", params.get("color") || "#c62828");
+  // One conversation per site and Rasa, even where the browser does not
+  // partition a frame's storage by the site that frames it.
+  const KEY = `${TAG}:v3 ${host} ${config.rasaUrl}`;
+  // A browser that refuses a third-party frame any storage (third-party
+  // cookies blocked, as in a private window) gets a conversation that lasts
+  // as long as the page.
+  const storage = (() => {
+    try { return localStorage.length >= 0 ? localStorage : null; } catch (_) { return null; }
+  })();
+  const saved = JSON.parse(storage?.getItem(KEY) || "null") || {};
+  const store = () => storage?.setItem(KEY, JSON.stringify(saved));
+  const randomHex = () => Array.from(crypto.getRandomValues(new Uint8Array(16)),
+    (b) => b.toString(16).padStart(2, "0")).join("");
+  // 128 random bits: the conversation's token, its only secret (never shown,
+  // never in a URL). Rasa derives the conversation id from it.
+  saved.token = saved.token || randomHex();
+  // Messages not yet acknowledged (stored by Rasa): {client_id, text}.
+  saved.outbox = saved.outbox || [];
+  store();
+
+  const $ = (selector) => document.querySelector(selector);
+  const prechat = $(".prechat"), list = $(".messages"), composer = $(".composer"), status = $(".status");
+  $(".chat").hidden = false;
+
+  // The panel's state, told by the host page; Escape asks it to close.
+  let open = false;
+  window.addEventListener("message", (event) => {
+    if (event.origin !== host || event.source !== parent) return;
+    const message = event.data;
+    if (!message || message[TAG] !== true || message.type !== "state") return;
+    open = message.open === true;
+    if (open) list.scrollTop = list.scrollHeight; // a hidden frame cannot scroll
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && open) tell({ type: "close" });
+  });
+  tell({ type: "ready" });
+
+  function show(text, mine, pendingId) {
+    const item = document.createElement("li");
+    item.textContent = text;
+    if (mine) item.className = "me";
+    if (pendingId) { item.classList.add("pending"); item.dataset.clientId = pendingId; }
+    list.append(item);
+    list.scrollTop = list.scrollHeight;
+    return item;
+  }
+  // Operator messages carry their id (live in the message's metadata, in the
+  // history beside its text): one that arrives twice shows once.
+  let shownIds = new Set(), loading = null, arrived = [];
+  const operatorId = (m) => (m.metadata && m.metadata.handoff_message_id) ?? m.handoff_message_id;
+  function showBot(message) {
+    const id = operatorId(message);
+    if (!message.text || (id != null && shownIds.has(id))) return;
+    if (id != null) shownIds.add(id);
+    show(message.text, false);
+  }
+  // The conversation as Rasa holds it: after a reload or a reconnection the
+  // visitor sees everything, including what arrived while the page was away.
+  // Until it is read (the service or its database may be away), it is asked
+  // again every second while connected.
+  async function loadHistory() {
+    arrived = [];
+    while (!(await readHistory()) && socket && socket.connected) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+  async function readHistory() {
+    try {
+      const response = await fetch(new URL("api/history", location.href),
+        { headers: { "X-Conversation-Token": saved.token }, signal: AbortSignal.timeout(10000) });
+      if (!response.ok) return false;
+      const { messages } = await response.json();
+      const stored = new Set(messages.map((m) => m.client_id).filter(Boolean));
+      saved.outbox = saved.outbox.filter((m) => !stored.has(m.client_id));
+      store();
+      list.replaceChildren();
+      shownIds = new Set();
+      messages.forEach((m) => (m.from === "visitor" ? show(m.text, true) : showBot(m)));
+      saved.outbox.forEach((m) => show(m.text, true, m.client_id));
+      const recent = messages.slice(-3).map((m) => m.text);
+      arrived.filter((m) => operatorId(m) != null || !recent.includes(m.text)).forEach(showBot);
+      return true;
+    } catch (_) {
+      return false; // keep what is on screen
+    }
+  }
+
+  let socket = null, sending = false;
+  function startChat() {
+    prechat.hidden = true;
+    list.hidden = composer.hidden = false;
+    socket = io(config.rasaUrl);
+    const requestSession = () => socket.connected && socket.emit("session_request", { session_id: saved.token });
+    socket.on("connect", () => {
+      status.textContent = "";
+      requestSession();
+    });
+    socket.on("session_confirm", async (token) => {
+      status.textContent = "";
+      saved.token = token;
+      store();
+      loading = loadHistory();
+      await loading;
+      loading = null;
+      flushOutbox();
+    });
+    socket.on("session_refused", (refusal) => {
+      status.textContent = refusal.message;
+      if (refusal.retry) setTimeout(requestSession, 1000);
+    });
+    socket.on("disconnect", () => { status.textContent = "Reconectando…"; });
+    // Rasa unreachable (refused, timed out): said plainly while socket.io
+    // keeps trying; the outbox is sent once it connects.
+    socket.on("connect_error", () => {
+      status.textContent = "Não foi possível conectar ao atendimento. Suas mensagens serão enviadas quando a conexão voltar. Reconectando…";
+    });
+    socket.on("bot_uttered", (message) => (loading ? arrived.push(message) : showBot(message)));
+  }
+  prechat.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const name = prechat.elements.name.value.trim();
+    const email = prechat.elements.email.value.trim();
+    const errors = {
+      name: name ? "" : "Informe seu nome.",
+      email: /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? "" : "Informe um e-mail válido.",
+    };
+    for (const [field, message] of Object.entries(errors)) {
+      $(`[data-for="${field}"]`).textContent = message;
+    }
+    if (errors.name || errors.email) return;
+    saved.profile = { name, email, widget_key: config.key };
+    store();
+    startChat();
+    composer.elements.message.focus();
+  });
+
+  // Messages wait in an outbox kept in localStorage (it survives a reload)
+  // until Rasa acknowledges them, stored; each is sent in order with its
+  // client id, so a copy sent again after a reconnection is stored once.
+  function flushOutbox() {
+    if (sending || loading || !socket || !socket.connected || !saved.outbox.length) return;
+    const message = saved.outbox[0];
+    sending = true;
+    socket.timeout(10000).emit("user_uttered", { message: message.text, session_id: saved.token,
+      client_id: message.client_id, metadata: saved.profile }, (timedOut, ack) => {
+      sending = false;
+      const error = timedOut ? null : ack && ack.error;
+      if (error) status.textContent = error.message;
+      // Refused for what it is (too long): dropped. Otherwise tried again.
+      const final = error && ["too_long", "invalid"].includes(error.code);
+      if (!final && !(ack && ack.ok)) return void setTimeout(flushOutbox, 2000);
+      saved.outbox = saved.outbox.filter((m) => m.client_id !== message.client_id);
+      store();
+      const node = list.querySelector(`[data-client-id="${message.client_id}"]`);
+      if (node) node.classList.remove("pending");
+      flushOutbox();
+    });
+  }
+
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = composer.elements.message.value.trim();
+    if (!text || !socket) return;
+    const message = { client_id: randomHex(), text };
+    saved.outbox.push(message);
+    store();
+    show(text, true, message.client_id);
+    composer.elements.message.value = "";
+    flushOutbox();
+  });
+
+  if (saved.profile) startChat();
+})();
