@@ -21,7 +21,7 @@ import requests
 
 from tests.support.clients import WAIT, Operator, Visitor
 from tests.support.fake_graph import PHONE_NUMBER_ID, FakeGraph
-from tests.support.processes import RASA_TOKEN, Stack
+from tests.support.processes import RASA_TOKEN, SERVICE_TOKEN, Stack
 
 pytestmark = pytest.mark.slow
 
@@ -106,6 +106,61 @@ def test_the_same_client_id_five_times_at_once(
     assert user_events(stack, client.session_id, client_id) == 1
     texts = stored_texts(operator, attendance["id"], "depois")
     assert texts.count("certidão negativa") == 1
+
+
+def deliver_operator_message(
+    stack: Stack, conversation_id: str, message_id: int, text: str
+) -> dict:
+    """What the handoff service's outbox calls for an operator message."""
+    answer = requests.post(
+        f"{stack.rasa_url}/webhooks/operator_messages/deliver",
+        json={"conversation_id": conversation_id, "text": text, "handoff_message_id": message_id},
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        timeout=WAIT,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def bot_events(stack: Stack, conversation_id: str, message_id: int) -> int:
+    """BotUttered events carrying that operator message in Rasa's tracker."""
+    response = requests.get(
+        f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
+        params={"token": RASA_TOKEN},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return sum(
+        1
+        for event in response.json()["events"]
+        if event["event"] == "bot"
+        and (event.get("metadata") or {}).get("handoff_message_id") == message_id
+    )
+
+
+@pytest.mark.parametrize("at_once", [False, True], ids=["in-a-row", "at-once"])
+def test_the_same_operator_message_five_times_is_one_event(
+    stack: Stack, visitor: tuple[Visitor, dict], at_once: bool
+):
+    """Rasa appends an operator message without loading the conversation
+    (bot/tracker_store.py): five copies are still one ``bot`` event, the
+    widget hears it once, and a later message goes after it."""
+    client, _attendance = visitor
+    message_id = uuid.uuid4().int % 10**9
+    copies = [(stack, client.session_id, message_id, "Seu protocolo sai hoje.")] * COPIES
+    if at_once:
+        with ThreadPoolExecutor(COPIES) as pool:
+            answers = list(pool.map(lambda args: deliver_operator_message(*args), copies))
+    else:
+        answers = [deliver_operator_message(*args) for args in copies]
+    assert sum(1 for a in answers if a == {"delivered": True}) == 1, answers
+    deliver_operator_message(stack, client.session_id, message_id + 1, "Mais alguma coisa?")
+    assert bot_events(stack, client.session_id, message_id) == 1
+    heard = [client.next_text()]
+    while heard[-1] != "Mais alguma coisa?":
+        heard.append(client.next_text())
+    assert heard[-2:] == ["Seu protocolo sai hoje.", "Mais alguma coisa?"], heard
+    assert heard.count("Seu protocolo sai hoje.") == 1, heard
 
 
 def test_five_tabs_of_one_conversation_send_the_same_message(
