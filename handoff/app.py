@@ -15,6 +15,7 @@ from handoff.realtime import create_socket_server, make_publisher, register_hand
 from handoff.routes import routes
 from handoff.routes.common import browser_guard
 from handoff.routes.errors import install_errors
+from handoff.security_headers import add_security_headers
 from handoff.settings import PROJECT_ROOT, Settings
 
 SHUTDOWN_GRACE_SECONDS = 2.0
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     app.blueprint(routes)
     app.on_request(browser_guard)
+    app.on_response(add_security_headers)
     install_errors(app)
     app.static("/console/", PROJECT_ROOT / "operator_console", index="index.html", name="console")
     # The demo page is widget/index.html with the configured addresses in it;

@@ -8,6 +8,8 @@ service and Chromium."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -15,6 +17,7 @@ from tests.support.api import open_attendance, post_rasa_events
 from tests.support.processes import Service
 
 pytestmark = pytest.mark.slow
+STUCK_SECONDS = 30
 
 # Wraps socket.io's client: the answer to `hold` reaches the console only
 # once window.releaseAnswer() is called; window.seen counts events.
@@ -59,7 +62,12 @@ def open_console(browser: Browser, handoff: Service, hold: str) -> Page:
 
 
 def wait_in_page(page: Page, condition: str) -> None:
-    page.wait_for_function(condition, timeout=30_000)
+    """Polls ``condition`` in the page (wait_for_function would need eval,
+    which the console's policy forbids)."""
+    deadline = time.monotonic() + STUCK_SECONDS
+    while not page.evaluate(f"() => Boolean({condition})"):
+        assert time.monotonic() < deadline, f"stuck waiting for {condition}"
+        page.wait_for_timeout(100)
 
 
 def test_a_call_queued_while_the_list_is_read_is_shown(browser: Browser, handoff: Service):
@@ -72,9 +80,7 @@ def test_a_call_queued_while_the_list_is_read_is_shown(browser: Browser, handoff
     page.close()
 
 
-def test_a_message_stored_while_the_history_is_read_is_shown(
-    browser: Browser, handoff: Service
-):
+def test_a_message_stored_while_the_history_is_read_is_shown(browser: Browser, handoff: Service):
     attendance = open_attendance(handoff, contact={"name": "Caio Corrida"})
     page = open_console(browser, handoff, "attendance:messages")
     page.locator("#queue button", has_text="Caio Corrida").click()

@@ -13,7 +13,11 @@ The rule (stated in docs/architecture.md, "Input rules"):
   plane) become U+FFFD;
 - NUL (refused by PostgreSQL) and the other C0 controls except tab, line
   feed and carriage return, plus DEL, are removed;
-- nothing else changes: accents, emoji, right-to-left scripts stay as typed.
+- the explicit bidirectional embeddings, overrides and isolates (U+202A-
+  U+202E, U+2066-U+2069) are removed: a right-to-left override in a name
+  would reverse the words and dates shown after it (issue 16, finding 10);
+- nothing else changes: accents, emoji, right-to-left scripts (and the
+  bidirectional marks U+200E, U+200F, U+061C that they use) stay as typed.
 
 Length limits are the caller's (they are counted after cleaning).
 """
@@ -26,6 +30,7 @@ from typing import Any
 REPLACEMENT = "\ufffd"
 _REPLACED = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 _REMOVED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_REMOVED_BEYOND_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def _is_plane_nonchar(char: str) -> bool:
@@ -36,7 +41,7 @@ def clean_text(value: str) -> str:
     """``value`` made storable by the rule above (unchanged if it already is)."""
     if value.isascii():
         return _REMOVED.sub("", value) if _REMOVED.search(value) else value
-    value = _REMOVED.sub("", _REPLACED.sub(REPLACEMENT, value))
+    value = _REMOVED_BEYOND_ASCII.sub("", _REPLACED.sub(REPLACEMENT, value))
     if any(ord(c) > 0xFFFF for c in value):
         value = "".join(REPLACEMENT if _is_plane_nonchar(c) else c for c in value)
     return value

@@ -58,12 +58,21 @@ export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
+    else if (key === "text") { node.textContent = value; node.dir = "auto"; }
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
   }
   node.append(...children.filter((c) => c !== null && c !== undefined));
   return node;
+}
+
+// A sentence of ours with values in it, as nodes for el(): each value in its
+// own <bdi>, so right-to-left text in a name cannot reorder the words and
+// dates around it (issue 16, finding 10). Usage: isolate`Cliente: ${name}`.
+export function isolate(strings, ...values) {
+  const nodes = [strings[0]];
+  values.forEach((value, i) => nodes.push(el("bdi", { text: String(value ?? "") }), strings[i + 1]));
+  return nodes.filter((node) => node !== "");
 }
 
 export const $ = (id) => document.getElementById(id);

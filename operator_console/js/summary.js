@@ -1,12 +1,12 @@
 // The tab Resumo (O12): customer, protocol, times and the information given.
-import { $, el, api, CHANNELS } from "./api.js";
+import { $, el, api, CHANNELS, isolate } from "./api.js";
 import { formatDuration, formatPhone, formatTime } from "./format.js";
 
 export async function showSummary(attendanceId) {
   const s = await api(`/api/attendances/${attendanceId}/summary`);
   const a = s.attendance;
   const rows = [
-    ["Cliente", s.customer ? `${s.customer.name} (${formatPhone(s.customer.phone) || "sem telefone"})` : (a.contact_name || "Não vinculado")],
+    ["Cliente", s.customer ? isolate`${s.customer.name} (${formatPhone(s.customer.phone) || "sem telefone"})` : (a.contact_name || "Não vinculado")],
     ["Protocolo", a.protocol || "Ainda não gerado"],
     ["Canal", CHANNELS[a.channel] || a.channel],
     ["Operador", s.operator_name || "—"],
@@ -16,8 +16,8 @@ export async function showSummary(attendanceId) {
     ["Duração", formatDuration(s.duration_seconds)],
     ["Mensagens", String(s.message_count)],
   ];
-  $("summary").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+  $("summary").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), typeof v === "string" ? el("dd", { text: v }) : el("dd", {}, ...v)]));
   $("summary-registrations").replaceChildren(...(s.registrations.length
-    ? s.registrations.map((r) => el("li", { text: `${r.title} (${r.category}) · ${formatTime(r.at)}` }))
+    ? s.registrations.map((r) => el("li", {}, ...isolate`${r.title} (${r.category}) · ${formatTime(r.at)}`))
     : [el("li", { class: "muted", text: "Nenhuma informação registrada." })]));
 }
