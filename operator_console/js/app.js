@@ -182,6 +182,7 @@ function connect() {
     // Dead letters set aside while disconnected: the list is read again.
     if (supervising()) admin.onConnected();
     await refreshMe();
+    if (!state.me) return; // the session ended meanwhile
     await resync();
     ringForWaiting();
     await conversation.resendUnsent();

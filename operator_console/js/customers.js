@@ -2,7 +2,12 @@
 import { $, el, api, CHANNELS } from "./api.js";
 import { attendanceStatus, formatDocument, formatPhone, formatTime } from "./format.js";
 
-const contactLine = (c) => [formatPhone(c.phone), c.email, formatDocument(c.document)].filter(Boolean).join(" · ");
+// Phone, e-mail, CPF/CNPJ, each kept on one line ("529.982.247-25" never
+// breaks at its hyphen).
+function contactLine(c) {
+  const parts = [formatPhone(c.phone), c.email, formatDocument(c.document)].filter(Boolean);
+  return parts.flatMap((part, i) => [i ? " · " : null, el("span", { class: "nowrap", text: part })]).filter(Boolean);
+}
 
 // Icons shipped with the console (no emoji font needed).
 const icon = (name) => el("img", { class: "icon-image", src: `icons/${name}.svg`, alt: "", width: 16, height: 16 });
@@ -22,7 +27,7 @@ export function createCustomers(state, onLinked) {
     return el("li", { class: "result" },
       el("div", {},
         el("strong", { text: c.name }),
-        el("span", { class: "muted", text: contactLine(c) })),
+        el("span", { class: "muted" }, ...contactLine(c))),
       el("div", { class: "result-actions" },
         canLink ? el("button", { type: "button", class: "icon", title: "Vincular ao atendimento", "aria-label": `Vincular ${c.name} ao atendimento`, onclick: () => link(c) }, icon("link")) : null,
         el("button", { type: "button", class: "icon", title: "Abrir cliente", "aria-label": `Abrir cliente ${c.name}`, onclick: () => openCustomer(c) }, icon("edit"))));
@@ -103,7 +108,7 @@ export function createCustomers(state, onLinked) {
   function openCustomer(customer) {
     current = customer;
     $("customer-detail-name").textContent = customer.name;
-    $("customer-detail-contact").textContent = contactLine(customer);
+    $("customer-detail-contact").replaceChildren(...contactLine(customer));
     $("menu-historico-items").hidden = true;
     $("menu-historico").setAttribute("aria-expanded", "false");
     $("customer-history").hidden = true;
