@@ -334,13 +334,17 @@ class Desk:
         self.presence.start_grace(operator_id)
 
     async def _operator_gone(self, operator_id: int) -> None:
-        """Grace is over: requeue unless the operator is back and not offline."""
+        """Grace is over: requeue unless the operator is back and not offline.
+        One with no console left is not at the desk: they become offline, so
+        the live view stops showing a closed browser as available."""
 
         def work(uow: UnitOfWork) -> list[int]:
             operator = uow.session.get(Operator, operator_id)
+            connected = self.presence.is_connected(operator_id)
             if operator is not None and operator.status != OFFLINE:
-                if self.presence.is_connected(operator_id):
+                if connected:
                     return []
+                operators.set_status(uow, operator, OFFLINE)
             return attendances.requeue_attendances_of(uow, operator_id)
 
         requeued = await self.run(work)

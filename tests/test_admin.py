@@ -178,6 +178,9 @@ def test_report_figures_match_the_data(handoff: Service, supervisor: Client):
         (30, 10, 300),
         (90, 20, 600),
         (10, 5, 120),
+        # Stored before a requeue reset the first response (an earlier
+        # operator's hold): no first response of this hold, never negative.
+        (40, -93, 200),
         (None, None, None),
     ]
     db = Database(handoff.env["DATABASE_URL"])
@@ -210,20 +213,22 @@ def test_report_figures_match_the_data(handoff: Service, supervisor: Client):
     carla = next(r for r in rows if r["operator"] == "Carla")
     nobody = next(r for r in rows if r["operator"] == "—")
     taken = [p for p in plan if p[0] is not None]
-    assert (carla["received"], carla["answered"], carla["finished"]) == (3, 3, 3)
+    answered = [p[1] for p in taken if p[1] >= 0]
+    assert (carla["received"], carla["answered"], carla["finished"]) == (4, 4, 4)
     assert nobody["abandoned"] == 1 and nobody["answered"] == 0
-    assert carla["wait_avg"] == round(sum(p[0] for p in taken) / 3, 1)
+    assert carla["wait_avg"] == round(sum(p[0] for p in taken) / 4, 1)
     assert carla["wait_p90"] == _p90([p[0] for p in taken])
-    assert carla["first_response_avg"] == round(sum(p[1] for p in taken) / 3, 1)
+    assert carla["first_response_avg"] == round(sum(answered) / len(answered), 1)
+    assert carla["first_response_p90"] == _p90(answered)
     assert carla["handling_p90"] == _p90([p[2] for p in taken])
     assert data["daily"] == [d for d in data["daily"] if d["day"] == "2026-03-10"]
-    assert data["top_articles"][0] == {"title": article["title"], "count": 3}
+    assert data["top_articles"][0] == {"title": article["title"], "count": 4}
 
     csv = supervisor.get("/api/admin/reports", start="2026-03-10", end="2026-03-10", format="csv")
     assert csv.headers["Content-Type"].startswith("text/csv")
     lines = csv.text.strip().splitlines()
     assert lines[0].startswith("day,room,operator,received,answered")
-    assert any(line.startswith("2026-03-10,Sala relatório,Carla,3,3,3") for line in lines)
+    assert any(line.startswith("2026-03-10,Sala relatório,Carla,4,4,4") for line in lines)
     assert (
         error_of(supervisor.get("/api/admin/reports", start="10/03/2026"), 400)["field"] == "start"
     )

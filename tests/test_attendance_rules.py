@@ -146,10 +146,12 @@ def test_a_disconnected_operator_does_not_strand_the_attendance(handoff: Service
     mine = leaving.call("attendances:list", {})["active"]
     assert [a["id"] for a in mine] == [attendance["id"]]
 
-    # Gone for longer: the call returns to the queue and the room hears of it.
+    # Gone for longer: the call returns to the queue and the room hears of
+    # it, and the operator is offline (no ghost "available" in supervision).
     leaving.close()
     requeued = watcher.wait_for("attendance:queued", lambda a: a["id"] == attendance["id"])
     assert requeued["status"] == "queued" and requeued["operator_id"] is None
+    assert Client(handoff, username).get("/api/me").json()["status"] == "offline"
     assert watcher.call("attendance:take", {"attendance_id": attendance["id"]})["ok"]
     watcher.close()
 
@@ -158,11 +160,17 @@ def test_going_offline_returns_calls_to_the_queue(handoff: Service, rooms):
     client = operator_in(handoff, rooms[0])
     attendance = open_attendance(handoff, rooms[0])
     client.take(attendance["id"])
+    assert client.send(attendance["id"], "Um momento").ok
     assert client.post("/api/me/status", {"status": "offline"}).json()["status"] == "offline"
     time.sleep(GRACE + 1)
     colleague = operator_in(handoff, rooms[0])
     queued = colleague.get("/api/attendances").json()["queued"]
     assert attendance["id"] in [a["id"] for a in queued]
+    # Times are per operator hold: the colleague has not answered yet.
+    assert colleague.take(attendance["id"]).ok
+    summary = colleague.get(f"/api/attendances/{attendance['id']}/summary").json()
+    assert summary["first_response_seconds"] is None
+    assert summary["attendance"]["first_response_at"] is None
 
 
 def test_queue_events_reach_the_room_only(handoff: Service, rooms):

@@ -71,7 +71,7 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
     # O2: the call appears on the left, with an alert.
     call = console.locator("#queue button", has_text="Maria Souza")
     expect(call).to_be_visible()
-    assert console.evaluate("window.__rings") >= 1
+    assert int(console.evaluate("document.body.dataset.rings")) >= 1
     shot(console, "02-chamada-na-fila")
     call.click()
     console.get_by_role("button", name="Atender").click()

@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from handoff import outbox
 from handoff.db import UnitOfWork
@@ -166,22 +167,45 @@ def _optional(data: dict[str, Any], key: str, limit: int) -> str | None:
     return required_text(value, key, limit).strip()
 
 
+def _latest_messages(*conditions: Any) -> Subquery:
+    """Per attendance, the id of its last customer or operator message."""
+    return (
+        select(Message.attendance_id, func.max(Message.id).label("last_id"))
+        .where(Message.direction.in_((FROM_CUSTOMER, FROM_OPERATOR)), *conditions)
+        .group_by(Message.attendance_id)
+        .subquery()
+    )
+
+
+def _last_texts(session: Session, attendance_ids: list[int]) -> dict[int, str]:
+    if not attendance_ids:
+        return {}
+    latest = _latest_messages(Message.attendance_id.in_(attendance_ids))
+    rows = session.execute(
+        select(Message.attendance_id, Message.text).join(latest, Message.id == latest.c.last_id)
+    )
+    return {attendance_id: text for attendance_id, text in rows}
+
+
 def operator_attendances(session: Session, operator: Operator) -> dict[str, list[dict[str, Any]]]:
-    """The queue of the operator's rooms (oldest first) and their own calls."""
+    """The queue of the operator's rooms (oldest first) and their own calls,
+    each with the text of its last customer or operator message."""
     queued = session.scalars(
         select(Attendance)
         .where(Attendance.status == QUEUED, Attendance.room_id.in_(room_ids(session, operator)))
         .order_by(Attendance.queued_at, Attendance.id)
-    )
+    ).all()
     mine = session.scalars(
         select(Attendance)
         .where(Attendance.status == ACTIVE, Attendance.operator_id == operator.id)
         .order_by(Attendance.taken_at)
-    )
-    return {
-        "queued": [attendance_view(a) for a in queued],
-        "active": [attendance_view(a) for a in mine],
-    }
+    ).all()
+    texts = _last_texts(session, [a.id for a in (*queued, *mine)])
+
+    def view(attendance: Attendance) -> dict[str, Any]:
+        return {**attendance_view(attendance), "last_message": texts.get(attendance.id)}
+
+    return {"queued": [view(a) for a in queued], "active": [view(a) for a in mine]}
 
 
 def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> Attendance:
@@ -234,7 +258,7 @@ def end_attendance(
     if attendance.status != ACTIVE and not closing_queued:
         raise Conflict("Este atendimento já foi encerrado.")
     if outcome == FINISHED and attendance.protocol is None:
-        give_protocol(uow, attendance)
+        give_protocol(uow, attendance, announce=False)
     attendance.status = outcome
     attendance.ended_at = utcnow()
     audit(uow.session, outcome, operator_id=operator.id, attendance_id=attendance.id)
@@ -253,12 +277,7 @@ def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Atte
     notice. Safe with several processes: one conditional update per row.
     """
     session = uow.session
-    latest = (
-        select(Message.attendance_id, func.max(Message.id).label("last_id"))
-        .where(Message.direction.in_((FROM_CUSTOMER, FROM_OPERATOR)))
-        .group_by(Message.attendance_id)
-        .subquery()
-    )
+    latest = _latest_messages()
     silent = session.scalars(
         select(Attendance)
         .join(latest, latest.c.attendance_id == Attendance.id)
@@ -276,7 +295,7 @@ def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Atte
             continue  # the operator or another process ended it meanwhile
         session.refresh(attendance)
         if attendance.protocol is None:
-            give_protocol(uow, attendance)
+            give_protocol(uow, attendance, announce=False)
         audit(session, ABANDONED, operator_id=attendance.operator_id, attendance_id=attendance.id)
         queue_closing(uow, attendance)
         uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
@@ -288,12 +307,15 @@ def requeue_attendances_of(uow: UnitOfWork, operator_id: int) -> list[int]:
     """Put an absent operator's active attendances back at the head of their queue.
 
     They keep their place in arrival order (``queued_at`` is unchanged).
+    Times are per operator hold: the next operator's take and first
+    response start afresh.
     """
     attendances = uow.session.scalars(
         select(Attendance).where(Attendance.operator_id == operator_id, Attendance.status == ACTIVE)
     ).all()
     for attendance in attendances:
         attendance.status, attendance.operator_id, attendance.taken_at = QUEUED, None, None
+        attendance.first_response_at = None
         audit(uow.session, "requeued", operator_id=operator_id, attendance_id=attendance.id)
         view = attendance_view(attendance)
         uow.notify(f"operator:{operator_id}", "attendance:requeued", view)

@@ -40,9 +40,14 @@ def next_protocol(session: Session, now: datetime) -> str:
     return f"{year}{sequence:0{SEQUENCE_DIGITS}d}"
 
 
-def give_protocol(uow: UnitOfWork, attendance: Attendance) -> None:
+def give_protocol(uow: UnitOfWork, attendance: Attendance, announce: bool = True) -> None:
+    """Number the attendance. ``announce=False`` when it is closing: the
+    ``attendance:ended`` notice carries the number, and a console must not
+    show it as news of an attendance it no longer has."""
     attendance.protocol = next_protocol(uow.session, utcnow())
     audit(uow.session, "protocol", attendance_id=attendance.id, protocol=attendance.protocol)
+    if not announce:
+        return
     uow.notify(
         audience(attendance),
         "attendance:protocol",

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 from handoff.domain.access import attendance_for
 from handoff.domain.errors import NotFound
 from handoff.domain.operators import room_ids
-from handoff.domain.views import attendance_view, message_view
+from handoff.domain.views import attendance_view, message_view, seconds_between
 from handoff.models import Attendance, Customer, KbArticle, Message, Operator, Registration, utcnow
 
 
 def _seconds(start: Any, end: Any) -> float | None:
-    return round((end - start).total_seconds(), 1) if start and end else None
+    seconds = seconds_between(start, end)
+    return None if seconds is None else round(seconds, 1)
 
 
 def attendance_summary(session: Session, operator: Operator, attendance_id: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handoff.domain.errors import Invalid
-from handoff.domain.views import attendance_view
+from handoff.domain.views import attendance_view, seconds_between
 from handoff.models import (
     ABANDONED,
     ACTIVE,
@@ -113,15 +113,14 @@ def _abandoned(attendance: Attendance) -> bool:
 
 
 def _stats(rows: list[Attendance]) -> dict[str, Any]:
-    waits = [(a.taken_at - a.queued_at).total_seconds() for a in rows if a.taken_at]
-    firsts = [
-        (a.first_response_at - a.taken_at).total_seconds()
-        for a in rows
-        if a.taken_at and a.first_response_at
-    ]
-    handling = [
-        (a.ended_at - a.taken_at).total_seconds() for a in rows if a.taken_at and a.ended_at
-    ]
+    def times(start: str, end: str) -> list[float]:
+        spans = (seconds_between(getattr(a, start), getattr(a, end)) for a in rows)
+        return [span for span in spans if span is not None]
+
+    # Per operator hold: a requeued attendance counts from its last take.
+    waits = times("queued_at", "taken_at")
+    firsts = times("taken_at", "first_response_at")
+    handling = times("taken_at", "ended_at")
     return {
         "received": len(rows),
         "answered": sum(1 for a in rows if a.taken_at is not None),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from handoff.domain.errors import Invalid
@@ -25,6 +25,15 @@ def required_text(value: Any, what: str, limit: int) -> str:
 
 def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from ``start`` to ``end``, never negative: None when either is
+    missing or ``end`` is earlier (a first response of an earlier operator's
+    hold, in rows stored before a requeue reset it)."""
+    if start is None or end is None or end < start:
+        return None
+    return (end - start).total_seconds()
 
 
 def attendance_view(attendance: Attendance) -> dict[str, Any]:

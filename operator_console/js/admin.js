@@ -1,11 +1,11 @@
 // Supervision (supervisors and admins): live view, operators, rooms and
 // routing, reports with CSV and a chart, protocol lookup with export and
 // print, and the work the service set aside (dead letters) to retry or discard.
-import { $, el, api, confirmAction, formatDuration, formatTime, isolate } from "./api.js";
+import { $, el, api, confirmAction, isolate } from "./api.js";
+import { attendanceStatus, formatDuration, formatPhone, formatTime } from "./format.js";
 
 const STATUS = { available: "Disponível", paused: "Pausa", offline: "Indisponível" };
 const ROLE = { operator: "Operador", supervisor: "Supervisor", admin: "Administrador" };
-const ATTENDANCE = { queued: "Na fila", active: "Em atendimento", finished: "Finalizado", cancelled: "Cancelado" };
 const DEAD_LETTER_KIND = {
   import_events: "Mensagens do cliente não gravadas",
   operator_message: "Mensagem do operador não entregue",
@@ -232,8 +232,8 @@ export function createAdmin() {
     const r = record;
     $("protocol-record").replaceChildren(
       el("h3", { text: `Protocolo ${r.protocol}` }),
-      el("p", {}, ...isolate`${ATTENDANCE[r.status]} · ${r.channel === "whatsapp" ? "WhatsApp" : "Chat"} · ${r.operator_name || "sem operador"}`),
-      el("p", { class: "muted" }, ...isolate`Cliente: ${r.contact_name || r.contact_phone || "—"} · entrada ${formatTime(r.queued_at)} · início ${formatTime(r.taken_at)} · fim ${formatTime(r.ended_at)}`),
+      el("p", {}, ...isolate`${attendanceStatus(r.status)} · ${r.channel === "whatsapp" ? "WhatsApp" : "Chat"} · ${r.operator_name || "sem operador"}`),
+      el("p", { class: "muted" }, ...isolate`Cliente: ${r.contact_name || formatPhone(r.contact_phone) || "—"} · entrada ${formatTime(r.queued_at)} · início ${formatTime(r.taken_at)} · fim ${formatTime(r.ended_at)}`),
       el("ol", { class: "record-messages" }, ...r.messages.map((m) => el("li", { class: m.direction }, el("span", { class: "text", text: m.text })))),
       el("h4", { text: "Informações registradas" }),
       el("ul", {}, ...(r.registrations.length ? r.registrations.map((g) => el("li", { text: `${g.title} (${g.category})` })) : [el("li", { class: "muted", text: "Nenhuma." })])),

@@ -88,15 +88,4 @@ export function confirmAction(text, buttonLabel) {
   });
 }
 
-export function formatTime(iso) {
-  return iso ? new Date(iso).toLocaleString("pt-BR") : "—";
-}
-
-export function formatDuration(seconds) {
-  if (seconds === null || seconds === undefined) return "—";
-  const total = Math.round(seconds);
-  const m = Math.floor(total / 60), s = total % 60;
-  return m ? `${m} min ${s} s` : `${s} s`;
-}
-
 export const CHANNELS = { socketio: "Chat", whatsapp: "WhatsApp" };

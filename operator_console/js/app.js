@@ -1,6 +1,7 @@
 // Operator console: login, availability, real time, the attendance on screen.
 import { $, api, call, confirmAction, session, CHANNELS } from "./api.js";
-import { endedNotice, label, renderCalls, ring, unlockSound } from "./calls.js";
+import { askNotifications, chime, ring, showCounts } from "./alerts.js";
+import { endedNotice, label, renderCalls } from "./calls.js";
 import { createConversation } from "./conversation.js";
 import { createAdmin } from "./admin.js";
 import { createCustomers } from "./customers.js";
@@ -12,10 +13,11 @@ const state = {
   socket: null,
   queue: new Map(),   // attendance id -> attendance waiting in the operator's rooms
   mine: new Map(),    // attendance id -> the operator's active attendances
-  unread: new Map(),
+  unread: new Map(),   // attendance id -> customer messages not seen yet
   linked: new Map(),  // attendance id -> linked customer
   current: null,      // attendance on screen
   tab: "conversa",
+  unseenHere: 0,      // customer messages of the attendance on screen while on Início or Resumo
 };
 let conversation, customers, knowledge, admin;
 const supervising = () => ["supervisor", "admin"].includes(state.me?.role);
@@ -31,7 +33,7 @@ $("login-form").addEventListener("submit", async (event) => {
     $("login-error").textContent = "Informe usuário e senha.";
     return;
   }
-  unlockSound();
+  askNotifications();
   try {
     const response = await fetch("/api/auth/login", {
       method: "POST",
@@ -84,8 +86,13 @@ session.onExpired = () => {
 function leaveDesk() {
   if (state.socket) state.socket.disconnect();
   session.csrf = null;
+  // Nothing of this session stays on screen for the next login.
+  if (conversation) closeAttendance();
+  $("calls-notice").textContent = "";
   Object.assign(state, { me: null, socket: null, current: null });
   state.queue.clear(); state.mine.clear(); state.unread.clear();
+  renderCalls(state, openAttendance);
+  showCounts(0);
   $("desk-view").hidden = true;
   $("admin").hidden = true;
   $("desk-view").classList.remove("supervising");
@@ -99,10 +106,11 @@ async function enterDesk() {
   $("operator-name").textContent = me.name;
   $("pause-reason").replaceChildren(...me.pause_reasons.map((r) => new Option(r, r)));
   showAvailability(me);
+  showChatAccess(me);
   $("login-view").hidden = true;
   $("desk-view").hidden = false;
   conversation = conversation || createConversation(state);
-  customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, attendance); });
+  customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, { ...state.mine.get(attendance.id), ...attendance }); });
   knowledge = knowledge || createKnowledge(state);
   $("admin-toggle").hidden = !supervising();
   if (supervising()) admin = admin || createAdmin();
@@ -118,6 +126,27 @@ function showAvailability(me) {
   if (me.status_reason) $("pause-reason").value = me.status_reason;
 }
 
+// An operator not activated for chat sees the queue but may not answer: said
+// at once, in the queue, not only when Atender is refused.
+function showChatAccess(me) {
+  $("chat-inactive").hidden = me.active_for_chat !== false;
+}
+
+// Back to Disponível (from a pause, offline, a new login): what the screen
+// said while unavailable is stale, and the calls already waiting ring.
+async function becameAvailable() {
+  $("attendance-error").textContent = "";
+  $("calls-notice").textContent = "";
+  if (state.current !== null) await openAttendance(state.current);
+  ringForWaiting();
+}
+
+function ringForWaiting() {
+  if (state.me?.status !== "available" || state.me.active_for_chat === false || !state.queue.size) return;
+  const first = state.queue.values().next().value;
+  ring("Cliente na fila", `${label(first)} aguarda atendimento.`);
+}
+
 let statusChanges = Promise.resolve();
 
 function setAvailability(status) {
@@ -125,12 +154,14 @@ function setAvailability(status) {
   const body = { status };
   if (status === "paused") body.reason = $("pause-reason").value;
   statusChanges = statusChanges.then(async () => {
+    const before = state.me.status;
     try {
       state.me = { ...state.me, ...(await api("/api/me/status", { method: "POST", body })) };
     } catch (error) {
       $("attendance-error").textContent = error.message;
     }
     showAvailability(state.me);
+    if (before !== "available" && state.me.status === "available") await becameAvailable();
   });
   return statusChanges;
 }
@@ -150,7 +181,10 @@ function connect() {
     setConnection(true);
     // Dead letters set aside while disconnected: the list is read again.
     if (supervising()) admin.onConnected();
+    await refreshMe();
+    if (!state.me) return; // the session ended meanwhile
     await resync();
+    ringForWaiting();
     await conversation.resendUnsent();
   });
   socket.on("disconnect", () => setConnection(false));
@@ -161,13 +195,20 @@ function connect() {
   // Logout elsewhere, a new password, deactivation: the server ends the session.
   socket.on("session:ended", () => session.onExpired());
   onCallEvent(socket, "attendance:queued", (a) => {
-    state.queue.set(a.id, a);
+    state.queue.set(a.id, { last_message: attendanceById(a.id)?.last_message, ...a });
     state.mine.delete(a.id);
-  }, (a) => { if (state.me.status === "available") ring(a); });
+    state.unread.delete(a.id);
+  }, (a) => {
+    if (state.me.status === "available" && state.me.active_for_chat !== false) ring("Cliente na fila", label(a));
+  });
   onCallEvent(socket, "attendance:taken", (a) => {
+    const previewed = state.queue.get(a.id);
     state.queue.delete(a.id);
-    if (a.operator_id === state.me.id) state.mine.set(a.id, a);
-    else if (state.current === a.id) closeAttendance();
+    if (a.operator_id === state.me.id) state.mine.set(a.id, { ...previewed, ...a });
+    else if (state.current === a.id) {
+      closeAttendance();
+      $("center-notice").textContent = `O atendimento de ${label(a)} foi assumido por outro operador.`;
+    }
   });
   onCallEvent(socket, "attendance:requeued", (a) => {
     state.mine.delete(a.id);
@@ -191,15 +232,56 @@ function connect() {
     }
   });
   socket.on("message:new", (m) => {
+    const a = attendanceById(m.attendance_id);
+    if (a && m.direction !== "bot") a.last_message = m.text;
     if (m.attendance_id === state.current) conversation.onMessage(m);
-    else if (m.direction === "customer") state.unread.set(m.attendance_id, (state.unread.get(m.attendance_id) || 0) + 1);
+    if (m.direction === "customer" && state.mine.has(m.attendance_id)) noticeCustomerMessage(m, a);
     renderCalls(state, openAttendance);
+    showUnread();
   });
   socket.on("message:delivery", (d) => conversation.onDelivery(d));
   socket.on("live:changed", () => admin && admin.onLiveChanged());
   socket.on("dead_letter:new", (d) => admin && admin.onDeadLetter(d));
   socket.on("dead_letter:gone", (d) => admin && admin.onDeadLetterGone(d));
-  socket.on("operator:status", (me) => { state.me = { ...state.me, ...me }; showAvailability(state.me); });
+  socket.on("operator:status", (me) => {
+    state.me = { ...state.me, ...me };
+    showAvailability(state.me);
+    showChatAccess(state.me);
+  });
+}
+
+// The operator's own state may have changed while disconnected (gone past
+// the grace period: offline).
+async function refreshMe() {
+  try {
+    const me = await api("/api/me");
+    if (state.me && state.me.status !== "offline" && me.status === "offline") {
+      $("calls-notice").textContent = "Você ficou Indisponível enquanto estava desconectado. Escolha Disponível para atender.";
+    }
+    state.me = { ...state.me, ...me };
+    showAvailability(state.me);
+    showChatAccess(state.me);
+  } catch (_) { /* the socket's own errors say it */ }
+}
+
+// A customer message in one of the operator's attendances: counted where it
+// is not seen (another attendance, or this one while on Início or Resumo).
+function noticeCustomerMessage(m, a) {
+  const seen = m.attendance_id === state.current && state.tab === "conversa" && !document.hidden;
+  if (seen) return;
+  if (m.attendance_id === state.current && state.tab !== "conversa") state.unseenHere += 1;
+  else if (m.attendance_id !== state.current) state.unread.set(m.attendance_id, (state.unread.get(m.attendance_id) || 0) + 1);
+  chime(`Nova mensagem de ${a ? label(a) : "cliente"}`, m.text);
+}
+
+// The unread mark on the Conversa tab, and the counts in the tab's title.
+function showUnread() {
+  const here = state.unseenHere;
+  $("conversa-unread").textContent = here ? String(here) : "";
+  $("conversa-unread").setAttribute("aria-label", here ? `${here} não lidas` : "");
+  let unread = here;
+  for (const count of state.unread.values()) unread += count;
+  showCounts(state.queue.size + unread);
 }
 
 function setConnection(online) {
@@ -217,6 +299,7 @@ function onCallEvent(socket, name, apply, announce = () => {}) {
     apply(a);
     announce(a);
     renderCalls(state, openAttendance);
+    showUnread();
   });
 }
 
@@ -226,11 +309,13 @@ async function resync() {
     const lists = await call(state.socket, "attendances:list");
     state.queue = new Map(lists.queued.map((a) => [a.id, a]));
     state.mine = new Map(lists.active.map((a) => [a.id, a]));
+    for (const id of [...state.unread.keys()]) if (!state.mine.has(id)) state.unread.delete(id);
     for (const apply of arrivedDuringResync) apply();
   } finally {
     arrivedDuringResync = null;
   }
   renderCalls(state, openAttendance);
+  showUnread();
   if (state.current !== null) await openAttendance(state.current);
 }
 
@@ -243,7 +328,7 @@ function showHeader(a) {
   $("attendance-channel").textContent = CHANNELS[a.channel] || a.channel;
   $("attendance-protocol").textContent = a.protocol ? `Protocolo ${a.protocol}` : "";
   const mine = state.mine.has(a.id);
-  $("take").hidden = mine;
+  $("take").hidden = mine || state.me.active_for_chat === false;
   $("finish").hidden = $("cancel").hidden = !mine;
   $("composer").hidden = !mine;
 }
@@ -251,13 +336,16 @@ function showHeader(a) {
 async function openAttendance(id) {
   const a = attendanceById(id);
   if (!a) { closeAttendance(); return; }
+  if (state.current !== id) state.unseenHere = 0;
   state.current = id;
   state.unread.delete(id);
+  $("center-notice").textContent = "";
   $("no-attendance").hidden = true;
   $("attendance").hidden = false;
   $("attendance-error").textContent = "";
   showHeader(a);
   renderCalls(state, openAttendance);
+  showUnread();
   if (a.customer_id && !state.linked.has(id)) {
     const summary = await api(`/api/attendances/${id}/summary`);
     customers.remember(id, summary.customer);
@@ -268,6 +356,9 @@ async function openAttendance(id) {
 
 function closeAttendance() {
   state.current = null;
+  state.unseenHere = 0;
+  showUnread();
+  $("attendance-error").textContent = "";
   $("attendance").hidden = true;
   $("no-attendance").hidden = false;
   customers.onAttendanceChanged();
@@ -275,6 +366,7 @@ function closeAttendance() {
 
 async function showTab(name) {
   state.tab = name;
+  if (name === "conversa") { state.unseenHere = 0; showUnread(); }
   for (const tab of ["inicio", "conversa", "resumo"]) {
     $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
     $(`panel-${tab}`).hidden = tab !== name;
@@ -294,8 +386,8 @@ for (const tab of ["inicio", "conversa", "resumo"]) {
 $("take").addEventListener("click", async () => {
   try {
     const { attendance } = await call(state.socket, "attendance:take", { attendance_id: state.current });
+    state.mine.set(attendance.id, { ...attendanceById(attendance.id), ...attendance });
     state.queue.delete(attendance.id);
-    state.mine.set(attendance.id, attendance);
     showHeader(attendance);
     renderCalls(state, openAttendance);
     customers.onAttendanceChanged();
@@ -318,10 +410,16 @@ for (const [buttonId, event, question, buttonLabel] of [
       conversation.forget(attendance.id);
       closeAttendance();
       renderCalls(state, openAttendance);
+      $("calls-notice").textContent = closedNotice(attendance);
     } catch (error) {
       $("attendance-error").textContent = error.message;
     }
   });
+}
+
+function closedNotice(a) {
+  const what = a.status === "finished" ? "finalizado" : "cancelado";
+  return `Atendimento de ${label(a)} ${what}${a.protocol ? ` (protocolo ${a.protocol})` : ""}.`;
 }
 
 // --- supervision

@@ -1,5 +1,9 @@
-// The call list on the left (O2): the room's queue and the operator's own attendances.
+// The call list on the left (O2): the room's queue and the operator's own
+// attendances, each with its last message.
 import { $, el, CHANNELS } from "./api.js";
+import { formatPhone } from "./format.js";
+
+const PREVIEW_CHARS = 80;
 
 function elapsed(iso) {
   const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
@@ -7,7 +11,7 @@ function elapsed(iso) {
 }
 
 export function label(a) {
-  return a.contact_name || a.contact_phone || `Cliente ${a.id}`;
+  return a.contact_name || formatPhone(a.contact_phone) || `Cliente ${a.id}`;
 }
 
 // Why an attendance left the operator's list without their doing.
@@ -20,11 +24,19 @@ function channelBadge(channel) {
   return el("span", { class: `channel ${channel}`, text: CHANNELS[channel] || channel });
 }
 
+function preview(a) {
+  const text = (a.last_message || "").replace(/\s+/g, " ").trim();
+  if (!text) return null;
+  return el("span", { class: "preview muted", text: text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS - 1)}…` : text });
+}
+
 export function renderCalls(state, open) {
   const entry = (a, side) =>
     el("li", {},
-      el("button", { type: "button", "aria-current": String(a.id === state.current), onclick: () => open(a.id) },
-        channelBadge(a.channel), el("span", { class: "name", text: label(a) }), side));
+      el("button", { type: "button", "aria-current": String(a.id === state.current), title: label(a), onclick: () => open(a.id) },
+        channelBadge(a.channel),
+        el("span", { class: "who" }, el("span", { class: "name", text: label(a) }), preview(a)),
+        side));
   $("queue").replaceChildren(...[...state.queue.values()].map((a) =>
     entry(a, el("span", { class: "waiting muted", "data-since": a.queued_at, text: elapsed(a.queued_at), title: "Tempo de espera" }))));
   $("mine").replaceChildren(...[...state.mine.values()].map((a) => {
@@ -37,34 +49,3 @@ export function renderCalls(state, open) {
 setInterval(() => {
   for (const node of document.querySelectorAll(".waiting")) node.textContent = elapsed(node.dataset.since);
 }, 1000);
-
-// --- the new-call alert: a short synthesised tone, allowed by the login click
-
-let audio = null;
-
-export function unlockSound() {
-  try {
-    audio = audio || new AudioContext();
-    audio.resume();
-  } catch (_) { /* no audio device */ }
-  if ("Notification" in window && Notification.permission === "default") {
-    Notification.requestPermission().catch(() => {});
-  }
-}
-
-export function ring(attendance) {
-  window.__rings = (window.__rings || 0) + 1;  // observable by the browser tests
-  if (audio) {
-    const oscillator = audio.createOscillator();
-    const gain = audio.createGain();
-    oscillator.frequency.value = 880;
-    gain.gain.setValueAtTime(0.2, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
-    oscillator.connect(gain).connect(audio.destination);
-    oscillator.start();
-    oscillator.stop(audio.currentTime + 0.6);
-  }
-  if (document.hidden && "Notification" in window && Notification.permission === "granted") {
-    new Notification("Novo cliente na fila", { body: label(attendance) });
-  }
-}

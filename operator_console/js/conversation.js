@@ -1,6 +1,7 @@
 // The tab Conversa (O3, O11): history, sending with Enter, delivery marks,
 // retries without duplicates, a draft per attendance that survives a new login.
-import { $, el, call, formatTime } from "./api.js";
+import { $, el, call } from "./api.js";
+import { formatTime } from "./format.js";
 
 // unknown: WhatsApp did not answer in time; its status report settles it, and
 // until then (or for 15 minutes, see handoff/domain/views.py) no retry is offered.

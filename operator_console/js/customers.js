@@ -1,7 +1,16 @@
 // The customer panel on the right (O5-O8): search, link, register, history.
-import { $, el, api, CHANNELS, formatTime } from "./api.js";
+import { $, el, api, CHANNELS } from "./api.js";
+import { attendanceStatus, formatDocument, formatPhone, formatTime } from "./format.js";
 
-const STATUS = { queued: "Na fila", active: "Em atendimento", finished: "Finalizado", cancelled: "Cancelado" };
+// Phone, e-mail, CPF/CNPJ, each kept on one line ("529.982.247-25" never
+// breaks at its hyphen).
+function contactLine(c) {
+  const parts = [formatPhone(c.phone), c.email, formatDocument(c.document)].filter(Boolean);
+  return parts.flatMap((part, i) => [i ? " · " : null, el("span", { class: "nowrap", text: part })]).filter(Boolean);
+}
+
+// Icons shipped with the console (no emoji font needed).
+const icon = (name) => el("img", { class: "icon-image", src: `icons/${name}.svg`, alt: "", width: 16, height: 16 });
 
 export function createCustomers(state, onLinked) {
   const form = $("customer-form");
@@ -18,10 +27,10 @@ export function createCustomers(state, onLinked) {
     return el("li", { class: "result" },
       el("div", {},
         el("strong", { text: c.name }),
-        el("span", { class: "muted", text: [c.phone, c.email, c.document_formatted].filter(Boolean).join(" · ") })),
+        el("span", { class: "muted" }, ...contactLine(c))),
       el("div", { class: "result-actions" },
-        canLink ? el("button", { type: "button", class: "icon", title: "Vincular ao atendimento", "aria-label": `Vincular ${c.name} ao atendimento`, text: "🔗", onclick: () => link(c) }) : null,
-        el("button", { type: "button", class: "icon", title: "Abrir cliente", "aria-label": `Abrir cliente ${c.name}`, text: "✎", onclick: () => openCustomer(c) })));
+        canLink ? el("button", { type: "button", class: "icon", title: "Vincular ao atendimento", "aria-label": `Vincular ${c.name} ao atendimento`, onclick: () => link(c) }, icon("link")) : null,
+        el("button", { type: "button", class: "icon", title: "Abrir cliente", "aria-label": `Abrir cliente ${c.name}`, onclick: () => openCustomer(c) }, icon("edit"))));
   }
 
   function renderResults(customers) {
@@ -99,7 +108,7 @@ export function createCustomers(state, onLinked) {
   function openCustomer(customer) {
     current = customer;
     $("customer-detail-name").textContent = customer.name;
-    $("customer-detail-contact").textContent = [customer.phone, customer.email, customer.document_formatted].filter(Boolean).join(" · ");
+    $("customer-detail-contact").replaceChildren(...contactLine(customer));
     $("menu-historico-items").hidden = true;
     $("menu-historico").setAttribute("aria-expanded", "false");
     $("customer-history").hidden = true;
@@ -118,7 +127,7 @@ export function createCustomers(state, onLinked) {
     $("customer-history").hidden = false;
     $("customer-history").replaceChildren(...(attendances.length ? attendances.map((a) =>
       el("li", {}, el("button", { type: "button", class: "link", onclick: () => showRecord(a) },
-        `${a.protocol || "sem protocolo"} · ${CHANNELS[a.channel] || a.channel} · ${formatTime(a.queued_at)} · ${STATUS[a.status]}`)))
+        `${a.protocol || "sem protocolo"} · ${CHANNELS[a.channel] || a.channel} · ${formatTime(a.queued_at)} · ${attendanceStatus(a.status)}`)))
       : [el("li", { class: "muted", text: "Nenhum atendimento." })]));
   });
 
@@ -126,7 +135,7 @@ export function createCustomers(state, onLinked) {
     const record = $("history-record");
     record.replaceChildren(
       el("h4", { text: `Protocolo ${a.protocol || "—"}` }),
-      el("p", { class: "muted", text: `${STATUS[a.status]} · ${a.operator_name || "sem operador"} · ${formatTime(a.queued_at)} → ${formatTime(a.ended_at)}` }),
+      el("p", { class: "muted", text: `${attendanceStatus(a.status)} · ${a.operator_name || "sem operador"} · ${formatTime(a.queued_at)} → ${formatTime(a.ended_at)}` }),
       el("ol", { class: "record-messages" }, ...a.messages.map((m) =>
         el("li", { class: m.direction }, el("span", { class: "text", text: m.text })))),
       el("h5", { text: "Informações registradas" }),

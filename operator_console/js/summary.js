@@ -1,11 +1,12 @@
 // The tab Resumo (O12): customer, protocol, times and the information given.
-import { $, el, api, CHANNELS, formatDuration, formatTime, isolate } from "./api.js";
+import { $, el, api, CHANNELS, isolate } from "./api.js";
+import { formatDuration, formatPhone, formatTime } from "./format.js";
 
 export async function showSummary(attendanceId) {
   const s = await api(`/api/attendances/${attendanceId}/summary`);
   const a = s.attendance;
   const rows = [
-    ["Cliente", s.customer ? isolate`${s.customer.name} (${s.customer.phone || "sem telefone"})` : (a.contact_name || "Não vinculado")],
+    ["Cliente", s.customer ? isolate`${s.customer.name} (${formatPhone(s.customer.phone) || "sem telefone"})` : (a.contact_name || "Não vinculado")],
     ["Protocolo", a.protocol || "Ainda não gerado"],
     ["Canal", CHANNELS[a.channel] || a.channel],
     ["Operador", s.operator_name || "—"],

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, FrameLocator, Page, sync_playwright
+from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
 
 from tests.support.processes import Stack
 
@@ -33,6 +33,15 @@ def browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def console_login(page: Page, base_url: str, username: str, password: str) -> None:
+    """Log in to the console at ``base_url`` and wait until it is at the desk."""
+    page.goto(f"{base_url}/console/")
+    page.locator("#login-form").get_by_label("Usuário").fill(username)
+    page.locator("#login-form").get_by_label("Senha").fill(password)
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.get_by_label("Situação")).to_have_value("available")
 
 
 CHAT = "iframe[title='Bate-papo']"
