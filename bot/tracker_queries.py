@@ -92,7 +92,8 @@ async def has_operator_message(store: TrackerStore, conversation_id: str, messag
     query = select(sql.SQLEvent.data).where(
         sql.SQLEvent.sender_id == conversation_id,
         sql.SQLEvent.type_name == BotUttered.type_name,
-        sql.SQLEvent.data.contains("handoff_message_id"),
+        # Narrows the rows to parse to those holding the id's digits.
+        sql.SQLEvent.data.contains(str(message_id)),
     )
     found = (json.loads(data).get("metadata") or {} for (data,) in _all(sql, query))
     return any(metadata.get("handoff_message_id") == message_id for metadata in found)
