@@ -44,10 +44,10 @@ else
 export RASA_TRACKER_DB ?= sqlite:///$(VAR_DIR)/rasa.db
 endif
 
-.PHONY: help setup train run test chaos lint check bench content
+.PHONY: help setup train run test test-fast chaos lint check bench content
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 setup: ## Create .venv-rasa (Python 3.10) and .venv (Python 3.11+) when missing or stale
 	@bash scripts/setup.sh
@@ -68,14 +68,22 @@ run: train ## Migrate, load demo data, start Rasa, actions and the handoff servi
 	@echo
 	@. $(SECRETS) && exec .venv/bin/supervisord -c deploy/supervisord.conf
 
-# Two workers: most of a test's time is spent waiting on real processes, so
-# two modules at a time fit the 2-core machine; a module's tests stay together.
-# The chaos run comes after, alone: its clients and processes need both cores
-# (its replay times are figures, not limits; tests/faults/test_chaos.py).
-test: train ## Install what is missing (chromium; starts PostgreSQL, Redis) and run the whole suite
+# The fast tier first (tests/fast: the app in the test process, a fresh
+# SQLite per test, no Rasa, PostgreSQL or browser; under a minute, in one
+# process: each test builds its own app, which is CPU, so workers do not help).
+# Then the real processes, two workers: most of a test's time is spent waiting
+# on them, so two modules at a time fit the 2-core machine; a module's tests
+# stay together. The chaos run comes after, alone: its clients and processes
+# need both cores (its replay times are figures, not limits;
+# tests/faults/test_chaos.py).
+test: train ## Install what is missing (chromium; starts PostgreSQL, Redis); run the fast tier, then the whole suite
 	@bash scripts/test_prereqs.sh
-	@.venv/bin/python -m pytest -n 2 --dist loadscope --ignore=tests/faults/test_chaos.py
+	@.venv/bin/python -m pytest tests/fast
+	@.venv/bin/python -m pytest -n 2 --dist loadscope --ignore=tests/fast --ignore=tests/faults/test_chaos.py
 	@.venv/bin/python -m pytest tests/faults/test_chaos.py
+
+test-fast: setup ## The fast tier alone: domain and API in the test process, under a minute
+	@.venv/bin/python -m pytest tests/fast
 
 chaos: train ## The chaos run at full size: 10,000 messages in each of its runs (SQLite, PostgreSQL, two handoff processes)
 	@CHAOS_MESSAGES=10000 .venv/bin/python -m pytest tests/faults/test_chaos.py -s

@@ -14,24 +14,15 @@ from sqlalchemy import update
 
 from handoff.db import Database
 from handoff.models import Attendance
-from tests.support.api import PASSWORD, Client, add_operator, error_of, open_attendance
+from tests.support.api import (
+    ADMIN_ROUTES,
+    PASSWORD,
+    Client,
+    add_operator,
+    error_of,
+    open_attendance,
+)
 from tests.support.processes import Service
-
-ADMIN_ROUTES = [
-    ("GET", "/api/admin/operators", None),
-    ("POST", "/api/admin/operators", {"username": "x", "name": "X", "password": "12345678"}),
-    ("PUT", "/api/admin/operators/1", {"name": "X"}),
-    ("POST", "/api/admin/operators/1/status", {"status": "offline"}),
-    ("GET", "/api/admin/rooms", None),
-    ("POST", "/api/admin/rooms", {"slug": "x", "name": "X"}),
-    ("PUT", "/api/admin/rooms/1", {"name": "X"}),
-    ("POST", "/api/admin/entry-points", {"kind": "widget", "key": "k", "room_id": 1}),
-    ("POST", "/api/admin/pause-reasons", {"label": "X"}),
-    ("GET", "/api/admin/live", None),
-    ("GET", "/api/admin/reports", None),
-    ("GET", "/api/admin/protocols/2026000001", None),
-    ("POST", "/api/admin/content/reload", None),
-]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api import Client, add_operator, add_room, error_of, open_attendance
+from tests.support.api import (
+    Client,
+    add_operator,
+    add_room,
+    error_of,
+    finished_attendance,
+    open_attendance,
+)
 from tests.support.processes import Service
 
 CPF = "529.982.247-25"
@@ -206,20 +213,11 @@ def test_history_lists_attendances_newest_first(handoff: Service, client: Client
     customer = client.post("/api/customers", {"name": "Helena", "phone": "51 99777-6666"}).json()[
         "customer"
     ]
-    ids = []
-    for text in ("primeira", "segunda"):
-        attendance = open_attendance(handoff, first_message={"message_id": text, "text": text})
-        client.take(attendance["id"])
-        client.post(
-            f"/api/attendances/{attendance['id']}/customer", {"customer_id": customer["id"]}
-        )
-        client.send(attendance["id"], f"resposta {text}")
-        article = client.get("/api/kb/articles").json()["articles"][0]
-        client.post(
-            f"/api/attendances/{attendance['id']}/registrations", {"article_id": article["id"]}
-        )
-        client.post(f"/api/attendances/{attendance['id']}/finish")
-        ids.append(attendance["id"])
+    article = client.get("/api/kb/articles").json()["articles"][0]
+    ids = [
+        finished_attendance(handoff, client, customer["id"], text, article["id"])
+        for text in ("primeira", "segunda")
+    ]
     history = client.get(f"/api/customers/{customer['id']}/history").json()
     assert history["customer"]["name"] == "Helena"
     rows = history["attendances"]

@@ -20,7 +20,7 @@ from handoff.domain.brazil import (
 )
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.operators import is_supervisor, room_ids
-from handoff.domain.records import attendance_record
+from handoff.domain.records import attendance_records
 from handoff.models import Attendance, Customer, Operator
 
 SEARCH_LIMIT = 20
@@ -185,8 +185,10 @@ def customer_history(session: Session, operator: Operator, customer_id: Any) -> 
     query = select(Attendance).where(Attendance.customer_id == customer.id)
     if not is_supervisor(operator):
         query = query.where(Attendance.room_id.in_(room_ids(session, operator)))
-    attendances = session.scalars(query.order_by(Attendance.queued_at.desc(), Attendance.id.desc()))
+    attendances = session.scalars(
+        query.order_by(Attendance.queued_at.desc(), Attendance.id.desc())
+    ).all()
     return {
         "customer": customer_view(customer),
-        "attendances": [attendance_record(session, a) for a in attendances],
+        "attendances": attendance_records(session, attendances),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,7 +39,7 @@ def attendance_summary(session: Session, operator: Operator, attendance_id: Any)
         "waiting_seconds": _seconds(attendance.queued_at, started or attendance.ended_at or now),
         "first_response_seconds": _seconds(started, attendance.first_response_at),
         "duration_seconds": _seconds(started, attendance.ended_at or now),
-        "registrations": _registrations(session, attendance.id),
+        "registrations": _registrations(session, [attendance.id]).get(attendance.id, []),
         "message_count": message_count,
     }
 
@@ -57,28 +58,57 @@ def find_by_protocol(session: Session, operator: Operator | None, protocol: Any)
 
 def attendance_record(session: Session, attendance: Attendance) -> dict[str, Any]:
     """An attendance with its messages and registrations, for history views."""
-    operator = session.get(Operator, attendance.operator_id) if attendance.operator_id else None
-    messages = session.scalars(
-        select(Message)
-        .where(Message.attendance_id == attendance.id)
-        .order_by(Message.created_at, Message.id)
+    return attendance_records(session, [attendance])[0]
+
+
+def attendance_records(session: Session, attendances: Sequence[Attendance]) -> list[dict[str, Any]]:
+    """:func:`attendance_record` of each attendance, in the same order, in
+    three queries however many attendances there are."""
+    ids = [a.id for a in attendances]
+    if not ids:
+        return []
+    operator_ids = {a.operator_id for a in attendances if a.operator_id is not None}
+    names = dict(
+        session.execute(select(Operator.id, Operator.name).where(Operator.id.in_(operator_ids)))
+        .tuples()
+        .all()
     )
-    return {
-        **attendance_view(attendance),
-        "operator_name": operator.name if operator else None,
-        "messages": [message_view(m) for m in messages],
-        "registrations": _registrations(session, attendance.id),
-    }
+    messages: dict[int, list[dict[str, Any]]] = {}
+    for message in session.scalars(
+        select(Message)
+        .where(Message.attendance_id.in_(ids))
+        .order_by(Message.created_at, Message.id)
+    ):
+        messages.setdefault(message.attendance_id, []).append(message_view(message))
+    registrations = _registrations(session, ids)
+    return [
+        {
+            **attendance_view(a),
+            "operator_name": names.get(a.operator_id) if a.operator_id is not None else None,
+            "messages": messages.get(a.id, []),
+            "registrations": registrations.get(a.id, []),
+        }
+        for a in attendances
+    ]
 
 
-def _registrations(session: Session, attendance_id: int) -> list[dict[str, Any]]:
+def _registrations(session: Session, attendance_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The articles registered in each attendance, in the order they were given."""
     rows = session.execute(
-        select(Registration.at, KbArticle.id, KbArticle.title, KbArticle.category)
+        select(
+            Registration.attendance_id,
+            Registration.at,
+            KbArticle.id,
+            KbArticle.title,
+            KbArticle.category,
+        )
         .join(KbArticle, KbArticle.id == Registration.article_id)
-        .where(Registration.attendance_id == attendance_id)
+        .where(Registration.attendance_id.in_(attendance_ids))
         .order_by(Registration.at, Registration.id)
     )
-    return [
-        {"at": at.isoformat(), "article_id": aid, "title": title, "category": category}
-        for at, aid, title, category in rows
-    ]
+    found: dict[int, list[dict[str, Any]]] = {}
+    for attendance_id, at, aid, title, category in rows:
+        found.setdefault(attendance_id, []).append(
+            {"at": at.isoformat(), "article_id": aid, "title": title, "category": category}
+        )
+    return found

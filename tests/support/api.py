@@ -4,7 +4,7 @@ tests that talk to a running handoff service."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from sqlalchemy import select
@@ -12,9 +12,36 @@ from sqlalchemy import select
 from handoff.db import Database
 from handoff.domain.operators import create_operator
 from handoff.models import EntryPoint, Room
-from tests.support.processes import SERVICE_TOKEN, Service
+from tests.support.processes import SERVICE_TOKEN
 
 PASSWORD = "senha-de-teste-123"
+# Every supervision route, with a body a supervisor could send.
+ADMIN_ROUTES = [
+    ("GET", "/api/admin/operators", None),
+    ("POST", "/api/admin/operators", {"username": "x", "name": "X", "password": "12345678"}),
+    ("PUT", "/api/admin/operators/1", {"name": "X"}),
+    ("POST", "/api/admin/operators/1/status", {"status": "offline"}),
+    ("GET", "/api/admin/rooms", None),
+    ("POST", "/api/admin/rooms", {"slug": "x", "name": "X"}),
+    ("PUT", "/api/admin/rooms/1", {"name": "X"}),
+    ("POST", "/api/admin/entry-points", {"kind": "widget", "key": "k", "room_id": 1}),
+    ("POST", "/api/admin/pause-reasons", {"label": "X"}),
+    ("GET", "/api/admin/live", None),
+    ("GET", "/api/admin/reports", None),
+    ("GET", "/api/admin/protocols/2026000001", None),
+    ("POST", "/api/admin/content/reload", None),
+    ("GET", "/api/admin/dead-letters", None),
+    ("POST", "/api/admin/dead-letters/1/retry", None),
+    ("POST", "/api/admin/dead-letters/1/discard", None),
+]
+
+
+class Service(Protocol):
+    """A running handoff service: a real process (tests.support.processes)
+    or the fast tier's app in the test process (tests/fast/server.py)."""
+
+    base_url: str
+    env: dict[str, str]
 
 
 def add_room(service: Service, slug: str) -> None:
@@ -132,3 +159,20 @@ def error_of(response: requests.Response, status: int) -> dict[str, str]:
     """The JSON error of a response that must have ``status``."""
     assert response.status_code == status, response.text
     return response.json()["error"]
+
+
+def finished_attendance(
+    service: Service, client: Client, customer_id: int, text: str, article_id: int
+) -> int:
+    """An attendance of the customer, whole: they wrote ``text``, ``client``
+    took it, linked the customer, answered "resposta <text>", registered the
+    article and finished it. Returns its id."""
+    attendance = open_attendance(
+        service, first_message={"message_id": uuid.uuid4().hex, "text": text}
+    )
+    client.take(attendance["id"])
+    client.post(f"/api/attendances/{attendance['id']}/customer", {"customer_id": customer_id})
+    client.send(attendance["id"], f"resposta {text}")
+    client.post(f"/api/attendances/{attendance['id']}/registrations", {"article_id": article_id})
+    client.post(f"/api/attendances/{attendance['id']}/finish")
+    return int(attendance["id"])
