@@ -42,7 +42,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.service_channel import ServiceInput
+from bot.service_channel import ServiceInput, is_plain_id, json_object, refuse
+from textrules import clean_text
 
 logger = logging.getLogger(__name__)
 # How many (conversation, message) pairs known to have gone out are kept.
@@ -98,18 +99,18 @@ class OperatorMessagesInput(ServiceInput):
             refused = self.refusal(request)
             if refused is not None:
                 return refused
-            body = request.json if isinstance(request.json, dict) else {}
+            body = json_object(request.body) or {}
             conversation_id, text = body.get("conversation_id"), body.get("text")
             message_id = body.get("handoff_message_id")
             if not (
-                isinstance(conversation_id, str)
+                is_plain_id(conversation_id)
                 and isinstance(text, str)
                 and isinstance(message_id, int)
             ):
-                return response.json(
-                    {"error": "conversation_id, text and handoff_message_id are required"},
-                    status=400,
+                return refuse(
+                    400, "invalid", "conversation_id, text and handoff_message_id are required"
                 )
+            text = clean_text(text)
             agent = request.app.ctx.agent
             async with agent.lock_store.lock(conversation_id):
                 processor = agent.processor
@@ -133,10 +134,7 @@ class OperatorMessagesInput(ServiceInput):
                         conversation_id,
                         error,
                     )
-                    return response.json(
-                        {"error": {"code": "channel_refused", "message": str(error)}},
-                        status=502,
-                    )
+                    return refuse(502, "channel_refused", str(error))
                 self._remember_sent(conversation_id, message_id)
             return response.json({"delivered": True})
 
