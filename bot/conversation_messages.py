@@ -23,7 +23,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.service_channel import ServiceInput
+from bot.service_channel import ServiceInput, is_plain_id, refuse
 from bot.tracker_queries import conversation_messages
 
 logger = logging.getLogger(__name__)
@@ -44,12 +44,14 @@ class ConversationMessagesInput(ServiceInput):
             refused = self.refusal(request)
             if refused is not None:
                 return refused
+            if not is_plain_id(conversation_id):
+                return refuse(400, "invalid", "not a conversation id")
             store = request.app.ctx.agent.tracker_store
             try:
                 found = await conversation_messages(store, conversation_id)
             except Exception as error:  # noqa: BLE001 - the tracker store is away
                 logger.warning("messages of %s not read: %r", conversation_id, error)
-                return response.json({"error": "tracker store unavailable"}, status=503)
+                return refuse(503, "unavailable", "tracker store unavailable")
             return response.json({"messages": found})
 
         return blueprint

@@ -41,7 +41,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.service_channel import ServiceInput
+from bot.service_channel import ServiceInput, is_plain_id, json_object, refuse
 from bot.tracker_queries import (
     conversation_exists,
     has_operator_message,
@@ -49,6 +49,7 @@ from bot.tracker_queries import (
     latest_input_channel,
 )
 from bot.tracker_store import LeanSQLTrackerStore
+from textrules import clean_text
 
 logger = logging.getLogger(__name__)
 # How many (conversation, message) pairs known to have gone out are kept.
@@ -115,18 +116,18 @@ class OperatorMessagesInput(ServiceInput):
             refused = self.refusal(request)
             if refused is not None:
                 return refused
-            body = request.json if isinstance(request.json, dict) else {}
+            body = json_object(request.body) or {}
             conversation_id, text = body.get("conversation_id"), body.get("text")
             message_id = body.get("handoff_message_id")
             if not (
-                isinstance(conversation_id, str)
+                is_plain_id(conversation_id)
                 and isinstance(text, str)
                 and isinstance(message_id, int)
             ):
-                return response.json(
-                    {"error": "conversation_id, text and handoff_message_id are required"},
-                    status=400,
+                return refuse(
+                    400, "invalid", "conversation_id, text and handoff_message_id are required"
                 )
+            text = clean_text(text)
             agent = request.app.ctx.agent
             async with agent.lock_store.lock(conversation_id):
                 if (conversation_id, message_id) in self._sent:
@@ -146,10 +147,7 @@ class OperatorMessagesInput(ServiceInput):
                         conversation_id,
                         error,
                     )
-                    return response.json(
-                        {"error": {"code": "channel_refused", "message": str(error)}},
-                        status=502,
-                    )
+                    return refuse(502, "channel_refused", str(error))
                 self._remember_sent(conversation_id, message_id)
             return response.json({"delivered": True})
 

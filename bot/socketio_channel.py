@@ -21,7 +21,8 @@ docs/architecture.md ("Visitor protocol").
   object, a message that is not text or is empty, metadata that is not an
   object or whose name, e-mail or room is not text or too long get an error
   ack in pt-BR (``invalid``; ``too_long`` past 4096 characters), never
-  silence.
+  silence; so do packets the server cannot read and unknown events
+  (``socketguard``).
 - **Standard shapes out, visitor data in the common places.** Replies are
   Rasa's own shapes; an operator's message is ``{"text", "metadata":
   {"handoff_message_id"}}``, which standard web chats (rasa-webchat) show as
@@ -60,6 +61,7 @@ from socketio import AsyncServer
 
 from bot.once import OncePerConversation
 from bot.tracker_queries import conversation_exists
+from socketguard import TolerantPacket, answer_the_rest
 from textrules import clean_json, clean_text
 
 logger = logging.getLogger(__name__)
@@ -169,7 +171,12 @@ class PersistentSocketIOInput(SocketIOInput):
         return VisitorOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self._origin_allowed)
+        sio = AsyncServer(
+            async_mode="sanic",
+            cors_allowed_origins=self._origin_allowed,
+            serializer=TolerantPacket,  # a packet it cannot read is answered (socketguard)
+        )
+        answer_the_rest(sio, logger)
         self.sio = sio
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
 
@@ -178,7 +185,7 @@ class PersistentSocketIOInput(SocketIOInput):
             return response.json({"status": "ok"})
 
         @sio.on("session_request")
-        async def session_request(sid: str, data: Any) -> None:
+        async def session_request(sid: str, data: Any = None, *_ignored: Any) -> None:
             token = data.get("session_id") if isinstance(data, dict) else None
             if not isinstance(token, str) or not TOKEN.match(token):
                 token = new_token()
@@ -203,7 +210,7 @@ class PersistentSocketIOInput(SocketIOInput):
             await sio.emit("session_confirm", token, room=sid)
 
         @sio.on(self.user_message_evt)
-        async def user_uttered(sid: str, data: Any) -> Dict[str, Any]:
+        async def user_uttered(sid: str, data: Any = None, *_ignored: Any) -> Dict[str, Any]:
             conversation = (await sio.get_session(sid)).get("conversation_id")
             if not conversation:
                 return _error("no_session", NO_SESSION)
@@ -278,15 +285,15 @@ class PersistentSocketIOInput(SocketIOInput):
 
 def _metadata(value: Any) -> Optional[Dict[str, Any]]:
     """The message's metadata (an object, or its JSON text), every string
-    cleaned; None when it is something else."""
+    cleaned; None when it is something else (nested too deeply included)."""
     if value is None:
         return {}
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, str):
             value = json.loads(value)
-        except ValueError:
-            return None
-    return clean_json(value) if isinstance(value, dict) else None
+        return clean_json(value) if isinstance(value, dict) else None
+    except (ValueError, RecursionError):  # textrules.TooDeep is a ValueError
+        return None
 
 
 def _metadata_problem(metadata: Optional[Dict[str, Any]]) -> Optional[str]:

@@ -5,9 +5,11 @@ calls ``/webhooks/whatsapp/webhook``.
 
 - GET answers Meta's verification (``hub.verify_token`` -> ``hub.challenge``).
 - POST is accepted only with a valid ``X-Hub-Signature-256`` (HMAC-SHA256 of
-  the raw body with the app secret, compared in constant time); a missing
-  or wrong signature gets 401 and nothing is written. Bodies over 3 MB get
-  413, bodies that are not a JSON object 400.
+  the raw body with the app secret, compared in constant time); a missing,
+  wrong or non-ASCII signature gets 401 and nothing is written. Bodies over
+  3 MB get 413, bodies that are not a JSON object (nested past Python's
+  stack included) 400; parts of a signed object of another shape than
+  Meta's are ignored.
 - Meta delivers at least once: a body it re-delivers (byte for byte, when
   it did not get our 200 in time) is answered 200 like the first and has
   no further effect. Each message is handed to Rasa once (``bot.once``, by
@@ -56,7 +58,13 @@ from sanic.response import HTTPResponse
 
 from bot.once import OncePerConversation
 from bot.operator_messages import DeliveryUnknown
-from bot.service_channel import service_refusal
+from bot.service_channel import (
+    is_plain_id,
+    json_object,
+    refuse,
+    same_secret,
+    service_refusal,
+)
 from bot.whatsapp_graph import RETRY_DELAYS_SECONDS, GraphClient, WhatsAppSendError
 from textrules import clean_text
 
@@ -81,7 +89,13 @@ REMEMBERED_UNKNOWN = 10_000
 
 def signature_is_valid(app_secret: str, body: bytes, header: Optional[str]) -> bool:
     expected = "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return bool(header) and hmac.compare_digest(header.encode(), expected.encode())
+    return same_secret(header, expected)
+
+
+def _dict(value: Any) -> Dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a signed body
+    may still hold anything where Meta puts an object)."""
+    return value if isinstance(value, dict) else {}
 
 
 def message_text(message: Dict[str, Any]) -> Optional[str]:
@@ -89,13 +103,14 @@ def message_text(message: Dict[str, Any]) -> Optional[str]:
     kind = message.get("type")
     said: Any = None
     if kind == "text":
-        said = (message.get("text") or {}).get("body")
+        said = _dict(message.get("text")).get("body")
     elif kind == "interactive":
-        interactive = message.get("interactive") or {}
-        reply = interactive.get(interactive.get("type", ""), {})
+        interactive = _dict(message.get("interactive"))
+        kind_of_reply = interactive.get("type")
+        reply = _dict(interactive.get(kind_of_reply) if isinstance(kind_of_reply, str) else None)
         said = reply.get("title") or reply.get("id")
     elif kind == "button":
-        button = message.get("button") or {}
+        button = _dict(message.get("button"))
         said = button.get("text") or button.get("payload")
     return clean_text(said) if isinstance(said, str) else None
 
@@ -104,7 +119,7 @@ def _handoff_message_id(status: Dict[str, Any]) -> Optional[int]:
     """Our id of the message a status is about, from its callback data."""
     try:
         data = json.loads(status.get("biz_opaque_callback_data") or "null")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return None
     found = data.get("handoff_message_id") if isinstance(data, dict) else None
     return found if isinstance(found, int) and not isinstance(found, bool) else None
@@ -229,10 +244,6 @@ class WhatsAppOutput(OutputChannel):
         self._unknown.pop(handoff_message_id, None)
 
 
-def _refuse(status: int, code: str, message: str) -> HTTPResponse:
-    return response.json({"error": {"code": code, "message": message}}, status=status)
-
-
 class WhatsAppInput(InputChannel):
     @classmethod
     def name(cls) -> str:
@@ -290,27 +301,24 @@ class WhatsAppInput(InputChannel):
 
         @webhook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
-            if request.args.get("hub.mode") == "subscribe" and hmac.compare_digest(
-                str(request.args.get("hub.verify_token", "")), self.verify_token
+            if request.args.get("hub.mode") == "subscribe" and same_secret(
+                request.args.get("hub.verify_token"), self.verify_token
             ):
                 return response.text(request.args.get("hub.challenge", ""))
-            return _refuse(403, "forbidden", "verification failed")
+            return refuse(403, "forbidden", "verification failed")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             body = request.body or b""
             if len(body) > MAX_BODY_BYTES:
-                return _refuse(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
+                return refuse(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
             if not signature_is_valid(
                 self.app_secret, body, request.headers.get("X-Hub-Signature-256")
             ):
-                return _refuse(401, "unauthorized", "invalid signature")
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                return _refuse(400, "invalid", "body is not JSON")
-            if not isinstance(payload, dict):
-                return _refuse(400, "invalid", "body is not a JSON object")
+                return refuse(401, "unauthorized", "invalid signature")
+            payload = json_object(body)
+            if payload is None:
+                return refuse(400, "invalid", "body is not a JSON object")
             tracker_store = request.app.ctx.agent.tracker_store
             for value in _values(payload):
                 await self._handle(value, tracker_store, on_new_message)
@@ -324,15 +332,15 @@ class WhatsAppInput(InputChannel):
             refused = service_refusal(request, self.handoff_token)
             if refused is not None:
                 return refused
-            body = request.json if isinstance(request.json, dict) else {}
+            body = json_object(request.body) or {}
             conversation_id, message = body.get("conversation_id"), body.get("message")
             text = message.get("text") if isinstance(message, dict) else None
-            if not isinstance(conversation_id, str) or not isinstance(text, str) or not text:
-                return _refuse(400, "invalid", "conversation_id and message.text are required")
+            if not is_plain_id(conversation_id) or not isinstance(text, str) or not text:
+                return refuse(400, "invalid", "conversation_id and message.text are required")
             try:
-                outcome = await self.output.resend(conversation_id, text)
+                outcome = await self.output.resend(conversation_id, clean_text(text))
             except WhatsAppSendError as error:
-                return _refuse(503, "channel_unavailable", str(error))
+                return refuse(503, "channel_unavailable", str(error))
             return response.json({"outcome": outcome})
 
         return webhook
@@ -348,23 +356,23 @@ class WhatsAppInput(InputChannel):
         if receipts:
             self.output.handoff.report(receipts)
         names = {
-            c.get("wa_id"): _name((c.get("profile") or {}).get("name"))
+            c.get("wa_id"): _name(_dict(c.get("profile")).get("name"))
             for c in _dicts(value.get("contacts"))
-            if isinstance(c.get("profile") or {}, dict)
+            if isinstance(c.get("wa_id"), str)
         }
         for message in _dicts(value.get("messages")):
             sender, message_id, kind = message.get("from"), message.get("id"), message.get("type")
-            if not isinstance(sender, str) or not isinstance(message_id, str):
+            if not is_plain_id(sender) or not is_plain_id(message_id):
                 continue
             text = message_text(message)
-            if text is None and kind not in MEDIA_TYPES:
+            if text is None and not (isinstance(kind, str) and kind in MEDIA_TYPES):
                 logger.warning("whatsapp: message %s of unknown type %r skipped", message_id, kind)
                 continue
             metadata = {
                 "name": names.get(sender),
                 "whatsapp_message_id": message_id,
                 # Which published number was written to: routes to a room.
-                "phone_number_id": (value.get("metadata") or {}).get("phone_number_id"),
+                "phone_number_id": _dict(value.get("metadata")).get("phone_number_id"),
             }
             await self.once.run(
                 tracker_store,

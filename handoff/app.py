@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, html, redirect
@@ -11,6 +14,7 @@ from sanic.response import HTTPResponse, html, redirect
 from handoff.db import Database
 from handoff.demo import demo_page
 from handoff.desk import Desk
+from handoff.domain.errors import NotFound
 from handoff.rasa_client import RasaClient
 from handoff.realtime import create_socket_server, make_publisher, register_handlers
 from handoff.routes import routes
@@ -20,6 +24,26 @@ from handoff.security_headers import add_security_headers
 from handoff.settings import PROJECT_ROOT, Settings
 
 SHUTDOWN_GRACE_SECONDS = 2.0
+# The folders of static files, by route name.
+STATIC_FOLDERS = {
+    "console": PROJECT_ROOT / "operator_console",
+    "widget": PROJECT_ROOT / "widget",
+    "vendor": PROJECT_ROOT / "vendor",
+}
+
+
+async def static_file_exists(request: Request) -> None:
+    """A static address that names nothing on disk is 404 before Sanic's
+    static handler runs: it answers 500 (and logs a traceback) when the
+    name cannot be looked up at all (a file used as a folder,
+    ``/console/index.html/x``; a name longer than the file system takes)."""
+    folder = (
+        STATIC_FOLDERS.get(request.route.name.removeprefix("handoff.")) if request.route else None
+    )
+    if folder is not None and not os.path.exists(
+        Path(folder, unquote(request.match_info.get("__file_uri__", "")))
+    ):
+        raise NotFound("Endereço não encontrado.")
 
 
 def create_app(settings: Settings | None = None) -> Sanic[Any, Any]:
@@ -55,7 +79,8 @@ def create_app(settings: Settings | None = None) -> Sanic[Any, Any]:
     app.on_request(browser_guard)
     app.register_middleware(add_security_headers, "response")
     install_errors(app)
-    app.static("/console/", PROJECT_ROOT / "operator_console", index="index.html", name="console")
+    app.on_request(static_file_exists)
+    app.static("/console/", STATIC_FOLDERS["console"], index="index.html", name="console")
     # The demo page is widget/index.html with the configured addresses in it;
     # the widget's other files are served as they are.
     page = demo_page(settings)
@@ -70,8 +95,8 @@ def create_app(settings: Settings | None = None) -> Sanic[Any, Any]:
     async def widget_demo_bare(_request: Request) -> HTTPResponse:
         return redirect("/widget/")
 
-    app.static("/widget/", PROJECT_ROOT / "widget", name="widget")
-    app.static("/vendor/", PROJECT_ROOT / "vendor", name="vendor")
+    app.static("/widget/", STATIC_FOLDERS["widget"], name="widget")
+    app.static("/vendor/", STATIC_FOLDERS["vendor"], name="vendor")
 
     @app.get("/")
     async def root(_request: Request) -> HTTPResponse:

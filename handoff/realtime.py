@@ -13,6 +13,7 @@ import socketio
 from handoff.db import Notice
 from handoff.desk import Desk
 from handoff.domain import attendances, conversation, views
+from handoff.domain.access import is_row_id
 from handoff.domain.errors import DomainError, Invalid
 from handoff.domain.operators import (
     SESSION_ENDED,
@@ -26,9 +27,9 @@ from handoff.domain.views import SUPERVISORS
 from handoff.models import CANCELLED, FINISHED
 from handoff.outage import Outage
 from handoff.routes.common import SESSION_COOKIE
-from handoff.routes.errors import MAX_ID
 from handoff.settings import Settings
-from textrules import clean_json
+from socketguard import NOT_READABLE, TolerantPacket, answer_the_rest
+from textrules import TooDeep, clean_json, clean_text
 
 Ack = dict[str, Any]
 Handler = Callable[[str, Any], Awaitable[Ack]]
@@ -84,7 +85,10 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         RedisManager(settings.redis_url, settings.redis_channel) if settings.redis_url else None
     )
     return socketio.AsyncServer(
-        async_mode="sanic", cors_allowed_origins=origin_check(settings), client_manager=manager
+        async_mode="sanic",
+        cors_allowed_origins=origin_check(settings),
+        client_manager=manager,
+        serializer=TolerantPacket,  # a packet it cannot read is answered (socketguard)
     )
 
 
@@ -121,9 +125,9 @@ def _field(data: Any, name: str) -> Any:
 def _id(data: Any, name: str) -> int:
     """A row id: an integer of 64 bits (a longer one cannot even be bound)."""
     value = _field(data, name)
-    if type(value) is not int or not -MAX_ID - 1 <= value <= MAX_ID:
+    if not is_row_id(value):
         raise Invalid(f"O campo {name} deve ser um número inteiro.", field=name)
-    return value
+    return int(value)
 
 
 def _text(data: Any, name: str) -> str:
@@ -211,13 +215,14 @@ def _handshake_token(environ: dict[str, Any], auth: Any) -> str | None:
     other origins are refused by the server's allowed origins)."""
     token = auth.get("token") if isinstance(auth, dict) else None
     if isinstance(token, str):
-        return token
+        return clean_text(token)
     request = environ.get("sanic.request")
     return request.cookies.get(SESSION_COOKIE) if request is not None else None
 
 
 def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
     connections = Connections(sio, desk, desk.settings.session_check_seconds)
+    answer_the_rest(sio, log)
 
     async def token_of(sid: str) -> str:
         session = await sio.get_session(sid)
@@ -226,8 +231,8 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
     def event(name: str) -> Callable[[Handler], Handler]:
         """Register a handler of the console's event ``name``; every call is
         acknowledged. The handler gets the payload cleaned by the text rule
-        (``textrules``) and returns its answer; a domain error (a bad
-        argument included) becomes ``{"ok": false, "error": {code,
+        (``textrules``; one nested too deeply is ``invalid``) and returns its
+        answer; a domain error (a bad argument included) becomes ``{"ok": false, "error": {code,
         message}}``; anything unexpected is logged with its traceback and
         acknowledged as ``internal``, so the console never waits in vain."""
 
@@ -235,6 +240,8 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
             async def acked(sid: str, data: Any = None, *_ignored: Any) -> Ack:
                 try:
                     return {"ok": True, **await handler(sid, clean_json(data))}
+                except TooDeep:
+                    return {"ok": False, "error": Invalid(NOT_READABLE).as_dict()}
                 except DomainError as error:
                     return {"ok": False, "error": error.as_dict()}
                 except Exception:
@@ -247,7 +254,7 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
         return register
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = _handshake_token(environ, clean_json(auth))
+        token = _handshake_token(environ, auth)
         if not token:
             raise socketio.exceptions.ConnectionRefusedError(SESSION_ENDED)
         try:

@@ -19,7 +19,10 @@ The rule (stated in docs/architecture.md, "Input rules"):
 - nothing else changes: accents, emoji, right-to-left scripts (and the
   bidirectional marks U+200E, U+200F, U+061C that they use) stay as typed.
 
-Length limits are the caller's (they are counted after cleaning).
+Length limits are the caller's (they are counted after cleaning). A JSON
+value nested deeper than ``MAX_DEPTH`` is refused (``TooDeep``): no message
+of the service desk comes near it, and cleaning (or any recursive reading)
+of a deeper one would exhaust Python's stack.
 """
 
 from __future__ import annotations
@@ -31,6 +34,12 @@ REPLACEMENT = "\ufffd"
 _REPLACED = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 _REMOVED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _REMOVED_BEYOND_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# Rasa's events, the deepest JSON the service desk reads, nest about 7 levels.
+MAX_DEPTH = 64
+
+
+class TooDeep(ValueError):
+    """A JSON value with lists or objects nested deeper than ``MAX_DEPTH``."""
 
 
 def _is_plane_nonchar(char: str) -> bool:
@@ -48,11 +57,21 @@ def clean_text(value: str) -> str:
 
 
 def clean_json(value: Any) -> Any:
-    """Every string (keys included) of a decoded JSON value, cleaned."""
+    """Every string (keys included) of a decoded JSON value, cleaned; raises
+    ``TooDeep`` for a value nested deeper than ``MAX_DEPTH``."""
+    return _clean_json(value, MAX_DEPTH)
+
+
+def _clean_json(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return clean_text(value)
+    if not isinstance(value, (list, dict)):
+        return value
+    if depth == 0:
+        raise TooDeep(f"JSON nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, list):
-        return [clean_json(item) for item in value]
-    if isinstance(value, dict):
-        return {clean_text(k) if isinstance(k, str) else k: clean_json(v) for k, v in value.items()}
-    return value
+        return [_clean_json(item, depth - 1) for item in value]
+    return {
+        clean_text(k) if isinstance(k, str) else k: _clean_json(v, depth - 1)
+        for k, v in value.items()
+    }

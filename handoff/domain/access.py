@@ -11,10 +11,19 @@ from handoff.domain.errors import Forbidden, NotFound
 from handoff.domain.operators import is_supervisor, room_ids
 from handoff.models import OPEN_STATES, Attendance, Operator
 
+# Row ids fit in 64 bits: a longer number names no row (and SQLite cannot
+# even bind it: OverflowError, a 500).
+MAX_ID = 2**63 - 1
+
+
+def is_row_id(value: Any) -> bool:
+    """Whether ``value`` can name a row: an integer (not a bool) of 64 bits."""
+    return type(value) is int and -MAX_ID - 1 <= value <= MAX_ID
+
 
 def attendance_for(session: Session, operator: Operator, attendance_id: Any) -> Attendance:
     """An attendance of one of the operator's rooms; NotFound otherwise."""
-    attendance = session.get(Attendance, attendance_id) if isinstance(attendance_id, int) else None
+    attendance = session.get(Attendance, attendance_id) if is_row_id(attendance_id) else None
     if attendance is None or attendance.room_id not in room_ids(session, operator):
         raise NotFound("Atendimento não encontrado.")
     return attendance

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
+from handoff.domain.access import is_row_id
 from handoff.domain.audit import audit
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.domain.operators import (
@@ -51,7 +52,7 @@ def _field(data: dict[str, Any], name: str, limit: int, required: bool = True) -
 
 
 def _rooms(session: Session, values: Any) -> list[Room]:
-    if not isinstance(values, list) or not all(isinstance(v, int) for v in values):
+    if not isinstance(values, list) or not all(is_row_id(v) for v in values):
         raise Invalid("rooms must be a list of room ids", field="rooms")
     rooms = list(session.scalars(select(Room).where(Room.id.in_(values))))
     if len(rooms) != len(set(values)):
@@ -60,7 +61,7 @@ def _rooms(session: Session, values: Any) -> list[Room]:
 
 
 def _operator(session: Session, operator_id: Any) -> Operator:
-    operator = session.get(Operator, operator_id) if isinstance(operator_id, int) else None
+    operator = session.get(Operator, operator_id) if is_row_id(operator_id) else None
     if operator is None:
         raise NotFound("Operador não encontrado.")
     return operator
@@ -194,7 +195,7 @@ def create_room(uow: UnitOfWork, actor: Operator, data: Any) -> Room:
 
 def update_room(uow: UnitOfWork, actor: Operator, room_id: Any, data: Any) -> Room:
     require_supervisor(actor)
-    room = uow.session.get(Room, room_id) if isinstance(room_id, int) else None
+    room = uow.session.get(Room, room_id) if is_row_id(room_id) else None
     if room is None:
         raise NotFound("Sala não encontrada.")
     if not isinstance(data, dict):
@@ -218,11 +219,7 @@ def set_entry_point(uow: UnitOfWork, actor: Operator, data: Any) -> EntryPoint:
     if kind not in ENTRY_KINDS:
         raise Invalid(f"kind must be one of {', '.join(ENTRY_KINDS)}", field="kind")
     key = _field(data, "key", 120)
-    room = (
-        _rooms(uow.session, [data.get("room_id")])[0]
-        if isinstance(data.get("room_id"), int)
-        else None
-    )
+    room = _rooms(uow.session, [data.get("room_id")])[0] if is_row_id(data.get("room_id")) else None
     if room is None:
         raise Invalid("Escolha a sala.", field="room_id")
     entry = uow.session.scalar(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from handoff import outbox
 from handoff.db import UnitOfWork, is_unavailable
-from handoff.domain.access import attendance_for, open_attendance_of, own_attendance
+from handoff.domain.access import attendance_for, is_row_id, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.protocols import give_protocol
 from handoff.domain.transfers import note_pending_transfer
@@ -142,7 +142,7 @@ def _require_whatsapp_window(session: Session, attendance: Attendance, now: date
 def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> Message:
     """Put a failed operator message back on its way (same message, so the
     customer never gets it twice)."""
-    message = uow.session.get(Message, message_id) if isinstance(message_id, int) else None
+    message = uow.session.get(Message, message_id) if is_row_id(message_id) else None
     if message is None or message.operator_id != operator.id:
         raise NotFound("Mensagem não encontrada.")
     attendance = own_attendance(uow.session, operator, message.attendance_id)
@@ -201,7 +201,7 @@ def record_receipts(uow: UnitOfWork, receipts: Any) -> int:
         channel_id = receipt.get("channel_message_id")
         if not isinstance(channel_id, str) or not channel_id:
             continue
-        if isinstance(receipt.get("handoff_message_id"), int):
+        if is_row_id(receipt.get("handoff_message_id")):
             message = uow.session.get(Message, receipt["handoff_message_id"])
             if message is None or message.direction != FROM_OPERATOR:
                 continue

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
-from handoff.domain.access import own_attendance
+from handoff.domain.access import is_row_id, own_attendance
 from handoff.domain.audit import audit
 from handoff.domain.brazil import (
     InvalidDocument,
@@ -146,7 +146,7 @@ def update_customer(uow: UnitOfWork, operator: Operator, customer_id: Any, data:
 
 
 def _customer(session: Session, customer_id: Any) -> Customer:
-    customer = session.get(Customer, customer_id) if isinstance(customer_id, int) else None
+    customer = session.get(Customer, customer_id) if is_row_id(customer_id) else None
     if customer is None:
         raise NotFound("Cliente não encontrado.")
     return customer

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
-from handoff.domain.access import own_attendance
+from handoff.domain.access import is_row_id, own_attendance
 from handoff.domain.audit import audit
 from handoff.domain.brazil import search_key
 from handoff.domain.errors import Conflict, Invalid, NotFound
@@ -152,7 +152,7 @@ def register_information(
     attendance = own_attendance(uow.session, operator, attendance_id)
     if attendance.status != ACTIVE:
         raise Conflict("Este atendimento já foi encerrado.")
-    article = uow.session.get(KbArticle, article_id) if isinstance(article_id, int) else None
+    article = uow.session.get(KbArticle, article_id) if is_row_id(article_id) else None
     if article is None:
         raise NotFound("Informação não encontrada na base de conhecimento.")
     existing = uow.session.scalar(

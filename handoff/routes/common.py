@@ -32,7 +32,7 @@ from handoff.desk import Desk
 from handoff.domain.errors import Forbidden, Invalid, Unauthorized, UnsupportedMediaType
 from handoff.domain.operators import SESSION_ENDED
 from handoff.settings import Settings
-from textrules import clean_json
+from textrules import MAX_DEPTH, TooDeep, clean_json
 
 SESSION_COOKIE = "handoff_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -52,14 +52,18 @@ def json_body(request: Request, kind: type = dict) -> Any:
     """The request's JSON body, its text made storable by the text rule
     (``textrules``: lone surrogates become U+FFFD, NUL and other controls
     go), so every caller (console, custom actions, Rasa's event broker)
-    stores the same text on SQLite and PostgreSQL."""
+    stores the same text on SQLite and PostgreSQL. A body nested deeper
+    than ``textrules.MAX_DEPTH`` is refused like one that is not JSON."""
     try:
         data = request.json
     except SanicException as error:
         raise Invalid("request body is not valid JSON") from error
     if not isinstance(data, kind):
         raise Invalid(f"request body must be a JSON {'object' if kind is dict else 'array'}")
-    return clean_json(data)
+    try:
+        return clean_json(data)
+    except TooDeep as error:
+        raise Invalid(f"request body is nested deeper than {MAX_DEPTH} levels") from error
 
 
 def bearer(request: Request) -> str:

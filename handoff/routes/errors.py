@@ -15,12 +15,9 @@ from sanic.exceptions import SanicException
 from sanic.log import logger
 from sanic.response import HTTPResponse, json
 
+from handoff.domain.access import MAX_ID
 from handoff.domain.errors import DomainError, Invalid, NotFound
 from textrules import clean_text
-
-# Row ids fit in 64 bits: a longer number in a path names no row (and SQLite
-# cannot even bind it, which would be a 500).
-MAX_ID = 2**63 - 1
 
 # Sanic's messages name the URL or the parsing problem: replaced by these.
 _SANIC_MESSAGES = {

@@ -5,13 +5,17 @@ added later is checked by the security tests or makes them fail."""
 from __future__ import annotations
 
 import functools
+import json
+import os
 import re
+import subprocess
 from dataclasses import dataclass
 
 from sanic import Sanic
 
 from handoff.app import create_app
 from handoff.settings import Settings
+from tests.support.processes import PYTHON_RASA, ROOT, rasa_env
 
 # The Rasa side's routes: the service token, never the console's cookie.
 SERVICE_ROUTES = frozenset(
@@ -30,6 +34,16 @@ SERVICE_ROUTES = frozenset(
 PAGE_ROUTES = frozenset(
     {"root", "console", "widget", "widget_demo", "widget_demo_file", "widget_demo_bare", "vendor"}
 )
+
+
+# Keys the routes read in a JSON body, so that fuzzed bodies get past the first checks.
+BODY_KEYS = [
+    "text", "client_id", "name", "email", "document", "phone", "status", "reason",
+    "username", "password", "current_password", "new_password", "rooms", "room", "slug",
+    "role", "active", "max_concurrent", "conversation_id", "channel", "contact",
+    "first_message", "message_id", "customer_id", "article", "article_id", "fields", "kind",
+    "value", "label", "key", "token", "event", "sender_id", "timestamp", "message",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,37 @@ def http_routes() -> list[Route]:
 
 
 def socket_events() -> list[str]:
-    """The console's events (connect and disconnect are the handshake)."""
+    """The console's events (connect and disconnect are the handshake; "*"
+    answers every other event, as an error)."""
     handlers = _app().ctx.sio.handlers["/"]
-    return sorted(set(handlers) - {"connect", "disconnect"})
+    return sorted(set(handlers) - {"connect", "disconnect", "*"})
+
+
+@functools.cache
+def _rasa_side() -> dict[str, list]:
+    env = {
+        **os.environ,
+        **rasa_env("http://127.0.0.1:9", "sqlite://", "http://127.0.0.1:9", ""),
+        "PYTHONPATH": str(ROOT),
+    }
+    listed = subprocess.run(
+        [PYTHON_RASA, str(ROOT / "tests" / "support" / "list_rasa_routes.py")],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(listed.stdout)
+
+
+def rasa_routes() -> list[Route]:
+    """The HTTP routes the input channels of ``bot/`` add to Rasa, read
+    from the channels' blueprints by Rasa's own interpreter; ``name`` is
+    the channel's class (``bot.whatsapp_channel.WhatsAppInput``)."""
+    return [Route(method, name, path) for method, name, path in _rasa_side()["routes"]]
+
+
+def rasa_socket_events() -> list[str]:
+    """The widget's socket.io events (Rasa's side)."""
+    return _rasa_side()["events"]

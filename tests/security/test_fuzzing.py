@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handoff.domain.brazil import digits, phone_e164, valid_cnpj, valid_cpf
-from tests.security.app_routes import PAGE_ROUTES, Route, http_routes
+from tests.security.app_routes import BODY_KEYS, PAGE_ROUTES, Route, http_routes
 from tests.support.processes import SERVICE_TOKEN, Service
 
 QUICK = settings(max_examples=200, deadline=None)
@@ -102,18 +102,11 @@ json_scalar = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=20),
 )
-# Keys the routes read, so that bodies get past the first checks.
-KEYS = [
-    "text", "client_id", "name", "email", "document", "phone", "status", "reason",
-    "username", "password", "current_password", "new_password", "rooms", "room", "slug",
-    "role", "active", "max_concurrent", "conversation_id", "channel", "contact",
-    "first_message", "message_id", "customer_id", "article", "fields", "kind", "value",
-]  # fmt: skip
 json_value = st.recursive(
     json_scalar,
     lambda inner: (
         st.lists(inner, max_size=4)
-        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), inner, max_size=5)
+        | st.dictionaries(st.sampled_from(BODY_KEYS) | st.text(max_size=8), inner, max_size=5)
     ),
     max_leaves=12,
 )

@@ -18,6 +18,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 RASA = str(ROOT / ".venv-rasa" / "bin" / "rasa")
+PYTHON_RASA = str(ROOT / ".venv-rasa" / "bin" / "python")
 MODEL = ROOT / "models" / "servicedesk.tar.gz"
 # Secrets are random per test run: none is written in the repository.
 RASA_TOKEN = secrets.token_hex(24)  # hex: never starts with "-", which rasa would read as an option
