@@ -106,6 +106,11 @@ def rasa_routes() -> list[Route]:
     return [Route(method, name, path) for method, name, path in _rasa_side()["routes"]]
 
 
+def action_server_routes() -> list[Route]:
+    """The action server's HTTP routes, read from rasa_sdk's app."""
+    return [Route(method, name, path) for method, name, path in _rasa_side()["actions"]]
+
+
 def rasa_socket_events() -> list[str]:
     """The widget's socket.io events (Rasa's side)."""
     return _rasa_side()["events"]

@@ -6,15 +6,13 @@ refuses a caller without its secret."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.security.app_routes import action_server_routes, rasa_routes
 from tests.support.api import add_entry_point, add_room, room_id
 from tests.support.chaos_run import service
 from tests.support.clients import Visitor
@@ -108,83 +106,56 @@ def test_the_action_server_answers_only_rasa(stack: Stack) -> None:
 
 # --- every route Rasa serves through bot/'s channels, and the action server's
 
-# By handler name, each route in one class; a route added to a channel (or
-# a new channel in credentials.yml) fails the test until it is classified.
-RASA_OPEN = {
-    "handle_request",  # the widget's socket.io: the visitor protocol (test_visitors.py)
-    "socketio_webhook.health",
-    "whatsapp_webhook.health",
+# Each route in one class, by method and path; a route added to a channel (or
+# a new channel in credentials.yml, or in rasa_sdk) fails the test until it
+# is classified. The widget's socket.io events are the visitor protocol
+# (test_visitors.py); the fuzzing sends them bad input (test_bad_input_rasa.py).
+RASA_OPEN = {("GET", "/webhooks/socketio/"), ("GET", "/webhooks/whatsapp/")}
+RASA_META = {  # Meta's secrets: the verify token, the body's signature
+    ("GET", "/webhooks/whatsapp/webhook"),
+    ("POST", "/webhooks/whatsapp/webhook"),
 }
-RASA_META = {"whatsapp_webhook.verify", "whatsapp_webhook.receive"}  # Meta's secrets
 RASA_SERVICE = {  # the handoff service's token
-    "whatsapp_webhook.resend",
-    "tracker_store_guard.health",
-    "operator_messages.deliver",
-    "conversation_messages.messages",
+    ("POST", "/webhooks/whatsapp/resend"),
+    ("GET", "/webhooks/tracker_store/health"),
+    ("POST", "/webhooks/operator_messages/deliver"),
+    ("GET", "/webhooks/conversation_messages/<conversation_id:str>"),
 }
-ACTIONS_OPEN = {"health"}
-ACTIONS_RASA = {"webhook", "actions"}  # HANDOFF_ACTIONS_TOKEN
+ACTIONS_OPEN = {("GET", "/health")}
+ACTIONS_RASA = {("POST", "/webhook"), ("GET", "/actions")}  # HANDOFF_ACTIONS_TOKEN
 
 
-def listed_routes() -> dict[str, list[dict]]:
-    """The routes, read from the applications by .venv-rasa's interpreter."""
-    root = Path(__file__).resolve().parents[2]
-    listed = subprocess.run(
-        [str(root / ".venv-rasa" / "bin" / "python"), "-m", "tests.support.rasa_routes"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return json.loads(listed.stdout)
+def url(root: str, path: str) -> str:
+    return root + re.sub(r"<(\w+)(:[^>]*)?>", "5511900000000", path)
 
 
 def test_every_rasa_and_action_server_route_refuses_strangers(stack: Stack) -> None:
-    routes = listed_routes()
-    rasa = {r["name"].split(".", 1)[1]: r for r in routes["rasa"]}
-    actions = {r["name"].split(".", 1)[1]: r for r in routes["actions"]}
-    assert set(rasa) == RASA_OPEN | RASA_META | RASA_SERVICE
-    assert set(actions) == ACTIONS_OPEN | ACTIONS_RASA
-    base = stack.rasa_url
-    actions_url = service(stack, "actions").base_url
+    rasa = {(r.method, r.path) for r in rasa_routes()}
+    actions = {(r.method, r.path) for r in action_server_routes()}
+    assert rasa == RASA_OPEN | RASA_META | RASA_SERVICE
+    assert actions == ACTIONS_OPEN | ACTIONS_RASA
+    base, actions_url = stack.rasa_url, service(stack, "actions").base_url
 
-    def url(route: dict, root: str) -> str:
-        return root + re.sub(r"<(\w+)(:[^>]*)?>", "5511900000000", route["path"])
-
-    for name in sorted(RASA_SERVICE):
-        route = rasa[name]
+    for method, path in sorted(RASA_SERVICE):
         for headers in ({}, {"Authorization": "Bearer adivinhado"}, {"Authorization": "x"}):
-            answer = requests.request(
-                route["method"], url(route, base), headers=headers, json={}, timeout=30
-            )
-            assert answer.status_code == 401, (name, headers, answer.text)
-        with_token = requests.request(
-            route["method"],
-            url(route, base),
-            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
-            json={},
-            timeout=30,
-        )
-        assert with_token.status_code not in (401, 404, 500), (name, with_token.text)
+            answer = requests.request(method, url(base, path), headers=headers, json={}, timeout=30)
+            assert answer.status_code == 401, (path, headers, answer.text)
+        token = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+        with_token = requests.request(method, url(base, path), headers=token, json={}, timeout=30)
+        assert with_token.status_code not in (401, 404, 500), (path, with_token.text)
 
-    receive, verify = rasa["whatsapp_webhook.receive"], rasa["whatsapp_webhook.verify"]
-    unsigned = requests.post(url(receive, base), json={"entry": []}, timeout=30)
+    webhook = url(base, "/webhooks/whatsapp/webhook")
+    unsigned = requests.post(webhook, json={"entry": []}, timeout=30)
     assert unsigned.status_code == 401, unsigned.text
-    guessed = requests.get(
-        url(verify, base),
-        params={"hub.mode": "subscribe", "hub.verify_token": "adivinhado", "hub.challenge": "1"},
-        timeout=30,
-    )
-    assert guessed.status_code == 403, guessed.text
+    guess = {"hub.mode": "subscribe", "hub.verify_token": "adivinhado", "hub.challenge": "1"}
+    assert requests.get(webhook, params=guess, timeout=30).status_code == 403
 
-    for name in sorted(ACTIONS_RASA):
-        route = actions[name]
+    for method, path in sorted(ACTIONS_RASA):
         for params in ({}, {"token": "adivinhado"}):
             answer = requests.request(
-                route["method"], url(route, actions_url), params=params, json={}, timeout=30
+                method, url(actions_url, path), params=params, json={}, timeout=30
             )
-            assert answer.status_code == 401, (name, params, answer.text)
-    for name in sorted(RASA_OPEN - {"handle_request"}):
-        assert requests.get(url(rasa[name], base), timeout=30).status_code == 200, name
+            assert answer.status_code == 401, (path, params, answer.text)
+    for method, path in sorted(RASA_OPEN):
+        assert requests.request(method, url(base, path), timeout=30).status_code == 200, path
     assert requests.get(f"{actions_url}/health", timeout=30).status_code == 200

@@ -1,13 +1,15 @@
 """Run by Rasa's interpreter (``.venv-rasa``, from the repository's root):
 prints, as JSON, the HTTP routes and socket.io events of the input
 channels ``bot/`` adds to Rasa (``credentials.yml``), read from the
-channels' own blueprints. ``tests/security/app_routes.py`` calls it."""
+channels' own blueprints, and the action server's routes, read from
+rasa_sdk's app. ``tests/security/app_routes.py`` calls it."""
 
 import importlib
 import json
 import os
 
 import yaml
+from rasa_sdk.endpoint import create_app
 
 routes, events = [], []
 with open("credentials.yml") as credentials_file:
@@ -26,4 +28,9 @@ for path, credentials in channels.items():
     server = getattr(channel, "sio", None)
     if server is not None:
         events += sorted(set(server.handlers["/"]) - {"connect", "disconnect", "*"})
-print(json.dumps({"routes": sorted(routes), "events": events}))
+actions = sorted(
+    [method, "rasa_sdk", "/" + route.path]
+    for route in create_app("actions").router.routes
+    for method in sorted(set(route.methods) - {"HEAD", "OPTIONS"})
+)
+print(json.dumps({"routes": sorted(routes), "events": events, "actions": actions}))
