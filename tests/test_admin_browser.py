@@ -15,6 +15,7 @@ from sqlalchemy import select
 from handoff.db import Database
 from handoff.models import Attendance, Room
 from tests.support.api import add_entry_point
+from tests.support.browser import console_login
 from tests.support.chaos_run import service
 from tests.support.clients import Visitor
 from tests.support.processes import ROOT, Stack
@@ -29,11 +30,7 @@ def backend() -> str:
 
 
 def login(page: Page, stack: Stack, username: str, password: str) -> None:
-    page.goto(f"{stack.handoff_url}/console/")
-    page.locator("#login-form").get_by_label("Usuário").fill(username)
-    page.locator("#login-form").get_by_label("Senha").fill(password)
-    page.get_by_role("button", name="Entrar").click()
-    expect(page.get_by_label("Situação")).to_have_value("available")
+    console_login(page, stack.handoff_url, username, password)
 
 
 def arrive(stack: Stack, name: str, widget_key: str | None = None) -> Visitor:

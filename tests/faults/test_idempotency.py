@@ -41,17 +41,22 @@ def operator(stack: Stack) -> Iterator[Operator]:
     client.close()
 
 
-def user_events(stack: Stack, conversation_id: str, message_id: str) -> int:
-    """UserUttered events with that message id in Rasa's tracker (HTTP API)."""
+def tracker_events(stack: Stack, conversation_id: str) -> list[dict]:
+    """The events of the conversation's tracker (Rasa's HTTP API)."""
     response = requests.get(
         f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
         params={"token": RASA_TOKEN},
         timeout=10,
     )
     response.raise_for_status()
+    return response.json()["events"]
+
+
+def user_events(stack: Stack, conversation_id: str, message_id: str) -> int:
+    """UserUttered events with that message id in Rasa's tracker."""
     return sum(
         1
-        for event in response.json()["events"]
+        for event in tracker_events(stack, conversation_id)
         if event["event"] == "user" and event.get("message_id") == message_id
     )
 
@@ -124,15 +129,9 @@ def deliver_operator_message(
 
 def bot_events(stack: Stack, conversation_id: str, message_id: int) -> int:
     """BotUttered events carrying that operator message in Rasa's tracker."""
-    response = requests.get(
-        f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
-        params={"token": RASA_TOKEN},
-        timeout=10,
-    )
-    response.raise_for_status()
     return sum(
         1
-        for event in response.json()["events"]
+        for event in tracker_events(stack, conversation_id)
         if event["event"] == "bot"
         and (event.get("metadata") or {}).get("handoff_message_id") == message_id
     )

@@ -23,6 +23,7 @@ from sqlalchemy import update
 from handoff.db import Database
 from handoff.models import Attendance
 from tests.support.api import open_attendance
+from tests.support.browser import console_login
 from tests.support.clients import Operator
 from tests.support.processes import Service
 
@@ -109,11 +110,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def log_in(page: Page, handoff: Service, username: str) -> None:
-    page.goto(f"{handoff.base_url}/console/")
-    page.locator("#login-form").get_by_label("Usuário").fill(username)
-    page.locator("#login-form").get_by_label("Senha").fill("atendimento123")
-    page.get_by_role("button", name="Entrar").click()
-    expect(page.get_by_label("Situação")).to_have_value("available")
+    console_login(page, handoff.base_url, username, "atendimento123")
 
 
 def test_the_browser_enforces_the_policy_and_the_console_works(page: Page, handoff: Service):
