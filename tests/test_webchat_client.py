@@ -26,9 +26,10 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
+from tests.support.browser import chat
 from tests.support.clients import Operator, conversation_id
 from tests.support.processes import SERVICE_TOKEN, Stack
-from tests.test_widget import start_chat
+from tests.test_widget import say, start_chat
 
 pytestmark = pytest.mark.slow
 
@@ -168,9 +169,9 @@ def test_our_widget_shows_an_operator_message_sent_twice_once(browser: Browser, 
     try:
         page.goto(f"{stack.handoff_url}/widget/")
         start_chat(page, "Rita")
-        page.get_by_label("Mensagem").fill("preciso de ajuda")
-        page.get_by_role("button", name="Enviar").click()
-        expect(page.get_by_text("transferido(a)")).to_be_visible()
+        widget = chat(page)
+        say(page, "preciso de ajuda")
+        expect(widget.get_by_text("transferido(a)")).to_be_visible()
         queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Rita")
         operator.call("attendance:take", {"attendance_id": queued["id"]})
 
@@ -180,7 +181,7 @@ def test_our_widget_shows_an_operator_message_sent_twice_once(browser: Browser, 
                 {"attendance_id": queued["id"], "text": text, "client_id": uuid.uuid4().hex},
             )
             assert sent["ok"], sent
-            expect(page.locator("li", has_text=text)).to_have_count(1, timeout=SHOWN)
+            expect(widget.locator("li", has_text=text)).to_have_count(1, timeout=SHOWN)
             return sent["message"]
 
         first = send("Oi, Rita!")
@@ -200,7 +201,7 @@ def test_our_widget_shows_an_operator_message_sent_twice_once(browser: Browser, 
         )
         assert again.json() == {"delivered": True}
         send("Aguardo.")  # the copy, sent before this one, has arrived
-        expect(page.locator("li", has_text="Oi, Rita!")).to_have_count(1)
+        expect(widget.locator("li", has_text="Oi, Rita!")).to_have_count(1)
     finally:
         context.close()
         operator.close()
