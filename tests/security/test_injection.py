@@ -253,6 +253,6 @@ def test_report_csv_cells_are_never_formulas():
     names = ['=HYPERLINK("http://evil.example")', "+1+1", "-2", "@SUM(A1)", "Sala 1"]
     rows = [{"day": "2026-11-25", "room": name, "operator": name, "received": 1} for name in names]
     lines = report_csv({"rows": rows}).splitlines()[1:]
-    cells = [line.split(",")[1] for line in lines]
+    cells = [line.split(";")[1] for line in lines]
     link = '"\'=HYPERLINK(""http://evil.example"")"'
     assert cells == [link, "'+1+1", "'-2", "'@SUM(A1)", "Sala 1"]
