@@ -182,39 +182,51 @@ def report(session: Session, first: date, last: date, zone: str) -> dict[str, An
     }
 
 
-CSV_COLUMNS = (
-    "day",
-    "room",
-    "operator",
-    "received",
-    "answered",
-    "finished",
-    "cancelled",
-    "abandoned",
-    "wait_avg",
-    "wait_p90",
-    "first_response_avg",
-    "first_response_p90",
-    "handling_avg",
-    "handling_p90",
-)
-
+# The CSV's columns: the row's key and its heading (times in seconds).
+CSV_COLUMNS = {
+    "day": "Dia",
+    "room": "Sala",
+    "operator": "Operador",
+    "received": "Recebidos",
+    "answered": "Atendidos",
+    "finished": "Finalizados",
+    "cancelled": "Cancelados",
+    "abandoned": "Abandonados",
+    "wait_avg": "Espera média (s)",
+    "wait_p90": "Espera p90 (s)",
+    "first_response_avg": "1ª resposta média (s)",
+    "first_response_p90": "1ª resposta p90 (s)",
+    "handling_avg": "Duração média (s)",
+    "handling_p90": "Duração p90 (s)",
+}
 
 # A spreadsheet reads a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+# What a spreadsheet set to pt-BR reads without an import dialog: UTF-8 with
+# a byte-order mark, ";" between cells, a decimal comma, dates as dd/mm/aaaa.
+BOM = "\ufeff"
+SEPARATOR = ";"
 
-def _cell(value: Any) -> Any:
-    """Names (rooms, operators) go in as text, never as a formula (OWASP CSV injection)."""
+
+def _cell(key: str, value: Any) -> Any:
+    """A value as a pt-BR spreadsheet reads it; names (rooms, operators) go
+    in as text, never as a formula (OWASP CSV injection)."""
+    if value is None:
+        return ""
+    if key == "day":
+        return date.fromisoformat(value).strftime("%d/%m/%Y")
+    if isinstance(value, float):
+        return f"{value:.1f}".replace(".", ",")
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
 
 def report_csv(data: dict[str, Any]) -> str:
-    """The report's rows as CSV (seconds for times), for spreadsheets."""
+    """The report's rows as CSV for a spreadsheet in pt-BR (seconds for times)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows({key: _cell(value) for key, value in row.items()} for row in data["rows"])
-    return out.getvalue()
+    writer = csv.writer(out, delimiter=SEPARATOR)
+    writer.writerow(CSV_COLUMNS.values())
+    writer.writerows([_cell(key, row.get(key)) for key in CSV_COLUMNS] for row in data["rows"])
+    return BOM + out.getvalue()

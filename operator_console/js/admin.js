@@ -1,8 +1,10 @@
 // Supervision (supervisors and admins): live view, operators, rooms and
 // routing, reports with CSV and a chart, protocol lookup with export and
 // print, and the work the service set aside (dead letters) to retry or discard.
-import { $, el, api, confirmAction, isolate } from "./api.js";
-import { attendanceStatus, formatDuration, formatPhone, formatTime } from "./format.js";
+import { $, el, api, clearFieldErrors, confirmAction, isolate, showFieldError } from "./api.js";
+import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone, formatTime, parseDate } from "./format.js";
+import { drawReportChart } from "./report-chart.js";
+import { keyboardTabs, markSelected } from "./tabs.js";
 
 const STATUS = { available: "Disponível", paused: "Pausa", offline: "Indisponível" };
 const ROLE = { operator: "Operador", supervisor: "Supervisor", admin: "Administrador" };
@@ -32,17 +34,19 @@ export function createAdmin() {
       tab.setAttribute("aria-selected", String(tab.dataset.admin === name));
       $(`admin-${tab.dataset.admin}`).hidden = tab.dataset.admin !== name;
     }
+    markSelected($("admin-tabs"));
     try {
       if (name === "painel") await showLive();
       if (name === "operadores") await showOperators();
       if (name === "salas") await showRooms();
-      if (name === "relatorios" && !$("report-form").elements.start.value) setDefaultPeriod();
+      if (name === "relatorios" && !reportForm.elements.start.value) setDefaultPeriod();
       if (name === "falhas") await loadDeadLetters();
     } catch (error) { fail(error); }
   }
   for (const tab of document.querySelectorAll("[data-admin]")) {
     tab.addEventListener("click", () => show(tab.dataset.admin));
   }
+  keyboardTabs($("admin-tabs"), (tab) => show(tab.dataset.admin));
 
   // --- Painel: per room, the queue and the operators, refreshed live
 
@@ -83,7 +87,7 @@ export function createAdmin() {
     editing = operator;
     const form = $("operator-form");
     form.reset();
-    for (const node of form.querySelectorAll("[data-field]")) node.textContent = "";
+    clearFieldErrors(form);
     $("operator-form-title").textContent = operator ? `Editar ${operator.name}` : "Novo operador";
     form.elements.username.disabled = Boolean(operator);
     form.elements.name.value = operator?.name || "";
@@ -104,7 +108,7 @@ export function createAdmin() {
   $("operator-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.target;
-    for (const node of form.querySelectorAll("[data-field]")) node.textContent = "";
+    clearFieldErrors(form);
     const body = {
       name: form.elements.name.value.trim(),
       role: form.elements.role.value,
@@ -121,7 +125,7 @@ export function createAdmin() {
       form.hidden = true;
       await showOperators();
     } catch (error) {
-      (form.querySelector(`[data-field="${error.field || ""}"]`) || form.querySelector('[data-field=""]')).textContent = error.message;
+      showFieldError(form, error.field, error.message);
     }
   });
 
@@ -158,63 +162,50 @@ export function createAdmin() {
 
   // --- Relatórios
 
+  // The period is typed as dd/mm/aaaa: a date field would show the browser's
+  // own format (12/01/2026 in an English browser), not the pt-BR one.
+  const reportForm = $("report-form");
+  const localDay = (date) => [date.getFullYear(), date.getMonth() + 1, date.getDate()]
+    .map((part) => String(part).padStart(2, "0")).join("-");
   function setDefaultPeriod() {
     const today = new Date();
-    const week = new Date(today.getTime() - 6 * 86400000);
-    $("report-form").elements.start.value = week.toISOString().slice(0, 10);
-    $("report-form").elements.end.value = today.toISOString().slice(0, 10);
+    reportForm.elements.start.value = formatDate(localDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6)));
+    reportForm.elements.end.value = formatDate(localDay(today));
   }
-  const period = () => ({ start: $("report-form").elements.start.value, end: $("report-form").elements.end.value });
-  $("report-form").addEventListener("submit", async (event) => {
+  // The period typed, as the service reads it; null (each error said at its field) unless both are days.
+  function readPeriod() {
+    clearFieldErrors(reportForm);
+    const period = {};
+    for (const field of ["start", "end"]) {
+      period[field] = parseDate(reportForm.elements[field].value);
+      if (!period[field]) showFieldError(reportForm, field, "Informe uma data no formato dd/mm/aaaa, por exemplo 01/12/2026.");
+    }
+    return period.start && period.end ? period : null;
+  }
+  reportForm.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const period = readPeriod();
+    if (!period) return;
     try {
-      const data = await api("/api/admin/reports", { params: period() });
+      const data = await api("/api/admin/reports", { params: period });
       $("admin-error").textContent = "";
       $("report-table").replaceChildren(...data.rows.map((r) => el("tr", {},
-        ...[r.day, r.room, r.operator, r.received, r.answered, r.finished, r.cancelled, r.abandoned,
-          formatDuration(r.wait_avg), formatDuration(r.wait_p90), formatDuration(r.first_response_avg), formatDuration(r.handling_avg)]
-          .map((v) => el("td", { text: String(v) })))));
-      $("report-articles").replaceChildren(...data.top_articles.map((a) => el("li", { text: `${a.title} (${a.count})` })));
-      drawChart(data.daily);
-    } catch (error) { fail(error); }
+        ...[formatDate(r.day), r.room, r.operator, ...[r.received, r.answered, r.finished, r.cancelled, r.abandoned].map(formatNumber),
+          ...[r.wait_avg, r.wait_p90, r.first_response_avg, r.handling_avg].map(formatDuration)]
+          .map((v) => el("td", { text: v })))));
+      $("report-articles").replaceChildren(...data.top_articles.map((a) => el("li", { text: `${a.title} (${formatNumber(a.count)})` })));
+      drawReportChart($("report-chart"), data.daily);
+    } catch (error) { showFieldError(reportForm, error.field, error.message); }
   });
   $("report-csv").addEventListener("click", async () => {
+    const period = readPeriod();
+    if (!period) return;
     const url = new URL("/api/admin/reports", location.origin);
-    for (const [k, v] of Object.entries({ ...period(), format: "csv" })) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({ ...period, format: "csv" })) url.searchParams.set(k, v);
     const response = await fetch(url); // the session cookie authenticates it
     if (!response.ok) { fail(new Error("Não foi possível exportar.")); return; }
-    download(await response.blob(), `relatorio-${period().start}-${period().end}.csv`);
+    download(await response.blob(), `relatorio-${period.start}-${period.end}.csv`);
   });
-
-  function drawChart(daily) {
-    // Bars: attendances received per day; line: average wait (scaled to its own maximum).
-    const width = 900, height = 180, pad = 24;
-    const maxCount = Math.max(1, ...daily.map((d) => d.received));
-    const maxWait = Math.max(1, ...daily.map((d) => d.wait_avg || 0));
-    const step = (width - 2 * pad) / Math.max(1, daily.length);
-    const ns = "http://www.w3.org/2000/svg";
-    const svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-    svg.setAttribute("role", "img");
-    const add = (tag, attrs, text) => {
-      const node = document.createElementNS(ns, tag);
-      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-      if (text !== undefined) node.textContent = text;
-      svg.append(node);
-    };
-    const points = [];
-    daily.forEach((d, i) => {
-      const h = ((height - 2 * pad) * d.received) / maxCount;
-      const x = pad + i * step;
-      add("rect", { x: x + 2, y: height - pad - h, width: Math.max(2, step - 4), height: h, fill: "#93c5fd" });
-      add("text", { x: x + step / 2, y: height - 6, "font-size": 10, "text-anchor": "middle" }, d.day.slice(5));
-      add("text", { x: x + step / 2, y: height - pad - h - 3, "font-size": 10, "text-anchor": "middle" }, String(d.received));
-      points.push(`${x + step / 2},${height - pad - ((height - 2 * pad) * (d.wait_avg || 0)) / maxWait}`);
-    });
-    add("polyline", { points: points.join(" "), fill: "none", stroke: "#b91c1c", "stroke-width": 2 });
-    add("text", { x: pad, y: 12, "font-size": 11 }, `Barras: atendimentos por dia · Linha: espera média (máx. ${formatDuration(maxWait)})`);
-    $("report-chart").replaceChildren(svg);
-  }
 
   // --- Protocolo
 

@@ -77,6 +77,20 @@ export function isolate(strings, ...values) {
 
 export const $ = (id) => document.getElementById(id);
 
+// A form's errors: each in the form's [data-field="<field>"] node, which the
+// field names in its aria-describedby (index.html); "" is the form's own
+// place for an error of no field (or of a field it does not have).
+export function clearFieldErrors(form) {
+  for (const node of form.querySelectorAll("[data-field]")) node.textContent = "";
+  for (const field of form.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
+}
+
+export function showFieldError(form, field, message) {
+  const place = form.querySelector(`[data-field="${field || ""}"]`) || form.querySelector('[data-field=""]');
+  place.textContent = message;
+  if (field && form.elements[field] instanceof HTMLElement) form.elements[field].setAttribute("aria-invalid", "true");
+}
+
 export function confirmAction(text, buttonLabel) {
   // The console's one confirmation dialog; resolves true when confirmed.
   $("confirm-text").textContent = text;

@@ -7,6 +7,7 @@ import { createAdmin } from "./admin.js";
 import { createCustomers } from "./customers.js";
 import { createKnowledge } from "./knowledge.js";
 import { showSummary } from "./summary.js";
+import { keyboardTabs, markSelected } from "./tabs.js";
 
 const state = {
   me: null,
@@ -371,6 +372,7 @@ async function showTab(name) {
     $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
     $(`panel-${tab}`).hidden = tab !== name;
   }
+  markSelected($("attendance-tabs"));
   try {
     if (name === "conversa") await conversation.open(state.current);
     if (name === "inicio") await knowledge.show();
@@ -382,6 +384,7 @@ async function showTab(name) {
 for (const tab of ["inicio", "conversa", "resumo"]) {
   $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
 }
+keyboardTabs($("attendance-tabs"), (tab) => showTab(tab.id.slice("tab-".length)));
 
 $("take").addEventListener("click", async () => {
   try {

@@ -1,5 +1,5 @@
 // The customer panel on the right (O5-O8): search, link, register, history.
-import { $, el, api, CHANNELS } from "./api.js";
+import { $, el, api, clearFieldErrors, showFieldError, CHANNELS } from "./api.js";
 import { attendanceStatus, formatDocument, formatPhone, formatTime } from "./format.js";
 
 // Phone, e-mail, CPF/CNPJ, each kept on one line ("529.982.247-25" never
@@ -75,7 +75,7 @@ export function createCustomers(state, onLinked) {
 
   $("customer-new").addEventListener("click", () => {
     form.reset();
-    for (const node of form.querySelectorAll("[data-field]")) node.textContent = "";
+    clearFieldErrors(form);
     const query = $("customer-query").value.trim();
     if (query && !/\d/.test(query) && !query.includes("@")) form.elements.name.value = query;
     show("form");
@@ -84,12 +84,12 @@ export function createCustomers(state, onLinked) {
   $("customer-form-back").addEventListener("click", () => show("results"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    for (const node of form.querySelectorAll("[data-field]")) node.textContent = "";
+    clearFieldErrors(form);
     const body = Object.fromEntries(["name", "phone", "email", "document"].map((f) => [f, form.elements[f].value.trim()]));
     const missing = { name: "Informe o nome.", phone: "Informe o telefone." };
     let invalid = false;
     for (const [field, message] of Object.entries(missing)) {
-      if (!body[field]) { form.querySelector(`[data-field="${field}"]`).textContent = message; invalid = true; }
+      if (!body[field]) { showFieldError(form, field, message); invalid = true; }
     }
     if (invalid) return;
     try {
@@ -97,8 +97,7 @@ export function createCustomers(state, onLinked) {
       $("customer-query").value = customer.name;
       renderResults([customer]);
     } catch (error) {
-      const place = form.querySelector(`[data-field="${error.field || ""}"]`) || form.querySelector('[data-field=""]');
-      place.textContent = error.message;
+      showFieldError(form, error.field, error.message);
     }
   });
 

@@ -1,11 +1,44 @@
-// How values read on screen, shared by every console page: times, durations,
-// Brazilian phones and documents, attendance statuses. Each formatter takes
+// How values read on screen, shared by every console page: times, dates,
+// numbers and durations in pt-BR, Brazilian phones and documents, attendance
+// statuses. Each formatter takes
 // any value the service may send (null, negative, huge, unknown) and shows
 // something readable.
 
 export function formatTime(iso) {
   const date = iso ? new Date(iso) : null;
   return date && !Number.isNaN(date.getTime()) ? date.toLocaleString("pt-BR") : "—";
+}
+
+const NUMBER = new Intl.NumberFormat("pt-BR", { maximumFractionDigits: 1 });
+
+// A count or a measure as people in Brazil write it: 1234.5 -> "1.234,5".
+export function formatNumber(value) {
+  return typeof value === "number" && Number.isFinite(value) ? NUMBER.format(value) : "—";
+}
+
+const ISO_DAY = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
+
+// A calendar day the service sends ("2026-12-01") as "01/12/2026"; read as
+// written, never through a Date (which would shift it by the time zone).
+// ``short``: without the year ("01/12"), for a chart's axis.
+export function formatDate(day, { short = false } = {}) {
+  const parts = ISO_DAY.exec(String(day ?? ""));
+  if (!parts) return "—";
+  const [, year, month, date] = parts;
+  return short ? `${date}/${month}` : `${date}/${month}/${year}`;
+}
+
+const PT_BR_DAY = /^([0-9]{1,2})\/([0-9]{1,2})\/([0-9]{4})$/;
+
+// A day typed as people in Brazil write it ("1/12/2026", "01/12/2026") as
+// the service reads it ("2026-12-01"); null unless it is a real day.
+export function parseDate(text) {
+  const parts = PT_BR_DAY.exec(String(text ?? "").trim());
+  if (!parts) return null;
+  const [date, month, year] = parts.slice(1).map(Number);
+  const day = new Date(Date.UTC(year, month - 1, date));
+  if (day.getUTCDate() !== date || day.getUTCMonth() !== month - 1) return null;
+  return day.toISOString().slice(0, 10);
 }
 
 // A duration in seconds. Negative or not a number: no duration ("—").

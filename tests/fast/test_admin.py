@@ -14,7 +14,14 @@ from sqlalchemy import update
 
 from handoff.models import Attendance
 from handoff.settings import PROJECT_ROOT
-from tests.support.api import ADMIN_ROUTES, PASSWORD, Client, error_of, open_attendance
+from tests.support.api import (
+    ADMIN_ROUTES,
+    PASSWORD,
+    Client,
+    error_of,
+    open_attendance,
+    report_csv_rows,
+)
 
 
 @pytest.fixture
@@ -142,7 +149,12 @@ def test_report_figures_and_csv(service, supervisor: Client, operator: Client):
     assert data["top_articles"][0] == {"title": article["title"], "count": 2}
     csv = supervisor.get("/api/admin/reports", start="2026-03-10", end="2026-03-10", format="csv")
     assert csv.headers["Content-Type"].startswith("text/csv")
-    assert csv.text.splitlines()[0].startswith("day,room,operator,received,answered")
+    # As a spreadsheet in pt-BR reads it: headings, dd/mm/aaaa, decimal comma.
+    heading, *lines = report_csv_rows(csv.content)
+    assert heading[:5] == ["Dia", "Sala", "Operador", "Recebidos", "Atendidos"]
+    (mine,) = [line for line in lines if line[2] == operator.operator["name"]]
+    assert mine[0] == "10/03/2026" and mine[3:6] == ["2", "2", "2"]
+    assert mine[heading.index("Espera média (s)")] == "60,0"
     assert (
         error_of(supervisor.get("/api/admin/reports", start="10/03/2026"), 400)["field"] == "start"
     )

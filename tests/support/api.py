@@ -3,6 +3,8 @@ tests that talk to a running handoff service."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from typing import Any, Protocol
 
@@ -159,6 +161,14 @@ def error_of(response: requests.Response, status: int) -> dict[str, str]:
     """The JSON error of a response that must have ``status``."""
     assert response.status_code == status, response.text
     return response.json()["error"]
+
+
+def report_csv_rows(content: bytes) -> list[list[str]]:
+    """The cells of a report's CSV export, read as a spreadsheet set to pt-BR
+    reads it: UTF-8 with a byte-order mark, cells separated by ";"."""
+    assert content.startswith(b"\xef\xbb\xbf"), content[:20]
+    text = content.decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
 
 
 def finished_attendance(

@@ -10,7 +10,7 @@ export default [
     languageOptions: {
       sourceType: "module",
       ecmaVersion: 2022,
-      globals: { ...globals.browser, io: "readonly" },
+      globals: { ...globals.browser, io: "readonly", uPlot: "readonly" },
     },
   },
   {
