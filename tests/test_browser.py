@@ -170,6 +170,7 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
     console.get_by_role("button", name="Finalizar").click()
     confirm = console.locator("#confirm-dialog")
     expect(confirm).to_be_visible()
+    confirm.get_by_label("Assunto").select_option("IPTU e taxas")
     shot(console, "09-finalizar")
     confirm.get_by_role("button", name="Finalizar").click()
     expect(console.locator("#mine button")).to_have_count(0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,6 +112,13 @@ def _abandoned(attendance: Attendance) -> bool:
     )
 
 
+def _subjects(rows: list[Attendance]) -> list[dict[str, Any]]:
+    """The closing subjects of the finished attendances, most frequent first."""
+    counts = Counter(a.subject for a in rows if a.status == FINISHED and a.subject)
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [{"subject": subject, "count": count} for subject, count in ordered]
+
+
 def _stats(rows: list[Attendance]) -> dict[str, Any]:
     def times(start: str, end: str) -> list[float]:
         spans = (seconds_between(getattr(a, start), getattr(a, end)) for a in rows)
@@ -133,6 +140,7 @@ def _stats(rows: list[Attendance]) -> dict[str, Any]:
         "first_response_p90": _p90(firsts),
         "handling_avg": _avg(handling),
         "handling_p90": _p90(handling),
+        "subjects": _subjects(rows),
     }
 
 
@@ -197,6 +205,7 @@ CSV_COLUMNS = (
     "first_response_p90",
     "handling_avg",
     "handling_p90",
+    "subjects",
 )
 
 
@@ -211,10 +220,17 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _subjects_cell(subjects: list[dict[str, Any]]) -> str:
+    """The closing subjects of a row in one cell: "IPTU (2) | Outros (1)"."""
+    return " | ".join(f"{s['subject']} ({s['count']})" for s in subjects)
+
+
 def report_csv(data: dict[str, Any]) -> str:
     """The report's rows as CSV (seconds for times), for spreadsheets."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows({key: _cell(value) for key, value in row.items()} for row in data["rows"])
+    for row in data["rows"]:
+        cells = {**row, "subjects": _subjects_cell(row.get("subjects", []))}
+        writer.writerow({key: _cell(value) for key, value in cells.items()})
     return out.getvalue()
