@@ -9,7 +9,9 @@ export function recordMessages(messages) {
     el("span", { class: "text", text: m.text }))));
 }
 
+// Nothing while the attendance is open: it has not been classified yet.
 export function closingDetails(a) {
+  if (!a.ended_at) return null;
   return el("p", { class: "closing" },
     ...isolate`Assunto: ${a.subject || "—"}`,
     ...(a.closing_comment ? [" · ", ...isolate`Comentário: ${a.closing_comment}`] : []));
