@@ -4,11 +4,12 @@ system without a restart.
     python -m handoff content check  [--project DIR]
     python -m handoff content reload [--project DIR]
 
-``check`` reads every knowledge-base file (errors name the file and line)
-and runs ``rasa data validate`` on the responses and training data.
-``reload`` checks, trains the Rasa model when its inputs changed, tells the
-running Rasa server to load it (``PUT /model``), and loads the knowledge
-base into the database. Nothing changes if a check fails.
+``check`` reads every knowledge-base file, ready reply and the closing
+subjects (errors name the file and line) and runs ``rasa data validate`` on
+the responses and training data. ``reload`` checks, trains the Rasa model
+when its inputs changed, tells the running Rasa server to load it (``PUT
+/model``), and loads the knowledge base and the ready replies into the
+database. Nothing changes if a check fails.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from pathlib import Path
 import requests
 
 from handoff.db import Database
+from handoff.domain import ready_replies
 from handoff.domain.errors import Invalid
 from handoff.domain.knowledge_base import load_articles, parse_folder
+from handoff.domain.subjects import parse_subjects
 from handoff.settings import PROJECT_ROOT, Settings
 
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -48,8 +51,11 @@ def _rasa(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def check(project: Path) -> int:
     """Every file is readable and valid; returns how many articles there are."""
+    data = project / "data"
     try:
-        articles = parse_folder(project / "data" / "knowledge_base")
+        articles = parse_folder(data / "knowledge_base")
+        ready_replies.parse_folder(data / "ready_replies")
+        parse_subjects(data / "assuntos.md")
     except Invalid as error:
         raise ContentError(error.message) from error
     result = _rasa(
@@ -127,6 +133,9 @@ def reload(project: Path, settings: Settings) -> str:
     try:
         with db.unit_of_work() as uow:
             load_articles(uow.session, project / "data" / "knowledge_base")
+            ready_replies.load_replies(uow.session, project / "data" / "ready_replies")
+    except Invalid as error:  # a reply naming a room the database does not have
+        raise ContentError(error.message) from error
     finally:
         db.dispose()
     return f"Content reloaded: model {model.name}, {articles} articles."

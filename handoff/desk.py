@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 from handoff import channel_resend, outbox
@@ -17,13 +18,17 @@ from handoff.domain import (
     attendances,
     conversation,
     knowledge_base,
+    notes,
     operators,
+    ready_replies,
+    subjects,
     transfers,
     views,
 )
 from handoff.domain.attendances import CLOSING
 from handoff.domain.conversation import DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS, RECONCILE
 from handoff.domain.errors import Invalid, Unauthorized
+from handoff.domain.front_matter import folder_signature
 from handoff.domain.operators import operator_for_token
 from handoff.domain.transfers import RETRY_TRANSFER
 from handoff.models import (
@@ -34,6 +39,7 @@ from handoff.models import (
     OFFLINE,
     SENT,
     UNKNOWN,
+    Attendance,
     Operator,
 )
 from handoff.presence import Presence
@@ -76,7 +82,8 @@ class Desk:
         self._background: set[asyncio.Task[Any]] = set()
         self.presence = Presence(settings.reconnect_grace_seconds, self._operator_gone)
         self.limits = RateLimits(settings)
-        self._kb_signature: tuple[tuple[str, int, int], ...] | None = None
+        # The content folders as last loaded (names, sizes, modification times).
+        self._signatures: dict[Path, tuple[tuple[str, int, int], ...]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self.outbox = outbox.Outbox(self.run, self.read, f"{settings.host}:{settings.port}")
         self.outbox.register(DELIVER_OPERATOR_MESSAGE, self._deliver_operator_message)
@@ -249,12 +256,44 @@ class Desk:
         )
         return {"message": views.message_view(message)}
 
-    async def end(self, token: str, attendance_id: Any, outcome: str) -> dict[str, Any]:
-        """Finish or cancel; the closing flow is queued with it (Z3)."""
-        attendance, _changed = await self.as_operator(
-            token, lambda uow, op: attendances.end_attendance(uow, op, attendance_id, outcome)
-        )
+    async def end(
+        self,
+        token: str,
+        attendance_id: Any,
+        outcome: str,
+        subject: Any = None,
+        comment: Any = None,
+    ) -> dict[str, Any]:
+        """Finish (with the subject and comment chosen, checked against the
+        subjects file) or cancel; the closing flow is queued with it (Z3)."""
+        allowed = await self.closing_subjects() if outcome == FINISHED else []
+
+        def work(uow: UnitOfWork, operator: Operator) -> tuple[Attendance, bool]:
+            classified = None
+            if outcome == FINISHED:
+                classified = subjects.classification(subject, comment, allowed)
+            return attendances.end_attendance(uow, operator, attendance_id, outcome, classified)
+
+        attendance, _changed = await self.as_operator(token, work)
         return views.attendance_view(attendance)
+
+    async def closing_subjects(self) -> list[str]:
+        """The subjects of the file as saved now; a broken file is logged and
+        offers none (Finalizar must never be blocked by a content error)."""
+        try:
+            return await asyncio.to_thread(subjects.parse_subjects, self.settings.subjects_file)
+        except Invalid as error:
+            log.error("closing subjects not read: %s", error.message)
+            return []
+
+    async def add_note(
+        self, token: str, attendance_id: Any, text: Any, client_id: Any
+    ) -> dict[str, Any]:
+        """A private note: stored and shown to the consoles, never delivered."""
+        note, _created = await self.as_operator(
+            token, lambda uow, op: notes.add_note(uow, op, attendance_id, text, client_id)
+        )
+        return views.message_view(note)
 
     # --- customers who left
 
@@ -359,24 +398,35 @@ class Desk:
             if not self.presence.is_connected(operator_id):
                 self.presence.start_grace(operator_id)
 
-    # --- knowledge base
+    # --- content editors' files: knowledge base, ready replies
 
     async def reload_knowledge_base_if_changed(self) -> None:
         """Content editors save files; the next reader sees them (O9). A broken
         file is logged and the previous articles stay."""
-        folder = self.settings.kb_dir
-        signature = await asyncio.to_thread(knowledge_base.folder_signature, folder)
-        if signature != self._kb_signature:
-            try:
-                await self.reload_knowledge_base()
-            except Invalid as error:
-                log.error("knowledge base not reloaded: %s", error.message)
-            self._kb_signature = signature
+        await self._reload_if_changed(self.settings.kb_dir, self.reload_knowledge_base)
 
     async def reload_knowledge_base(self) -> int:
         """Load the article files now; Invalid (with file and line) if one is broken."""
         folder = self.settings.kb_dir
         return await self.run(lambda uow: knowledge_base.load_articles(uow.session, folder))
+
+    async def reload_ready_replies_if_changed(self) -> None:
+        """Like the knowledge base: the next list of ready replies sees saved files."""
+        await self._reload_if_changed(self.settings.replies_dir, self.reload_ready_replies)
+
+    async def reload_ready_replies(self) -> int:
+        """Load the ready-reply files now; Invalid if one is broken."""
+        folder = self.settings.replies_dir
+        return await self.run(lambda uow: ready_replies.load_replies(uow.session, folder))
+
+    async def _reload_if_changed(self, folder: Path, reload: Callable[[], Awaitable[int]]) -> None:
+        signature = await asyncio.to_thread(folder_signature, folder)
+        if signature != self._signatures.get(folder):
+            try:
+                await reload()
+            except Invalid as error:
+                log.error("%s not reloaded: %s", folder.name, error.message)
+            self._signatures[folder] = signature
 
     async def drain(self) -> None:
         """On shutdown: let jobs under way finish (a few seconds at most) and

@@ -41,6 +41,9 @@ AVAILABLE, PAUSED, OFFLINE = "available", "paused", "offline"
 
 # Message directions: from the customer, from an operator, from the bot.
 FROM_CUSTOMER, FROM_OPERATOR, FROM_BOT = "customer", "operator", "bot"
+# A private note of an operator or supervisor in an attendance: stored with
+# the messages (in their order), never delivered to the customer.
+NOTE = "note"
 
 # Delivery of operator messages to the customer's channel, in order; a
 # failure can end any of them. UNKNOWN: handed to the channel, which could
@@ -198,6 +201,10 @@ class Attendance(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When Rasa accepted the closing flow (protocol and closing message, Z3).
     closing_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The closing classification chosen on Finalizar (the subjects file) and
+    # the operator's comment.
+    subject: Mapped[str | None] = mapped_column(String(120), index=True)
+    closing_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class TransferRequest(Base):
@@ -251,6 +258,22 @@ class KbArticle(Base):
     title: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(120), index=True)
     body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReadyReply(Base):
+    """A short answer an operator inserts in the composer ("respostas
+    prontas"), for one room or every room (``room_id`` NULL). ``key`` is the
+    content file's name for replies loaded from files; replies written in
+    Supervisão have none."""
+
+    __tablename__ = "ready_reply"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -324,7 +324,11 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
 
     @event("attendance:finish")
     async def finish(sid: str, data: Any) -> Ack:
-        view = await desk.end(await token_of(sid), _id(data, "attendance_id"), FINISHED)
+        """{attendance_id, subject?, comment?}: the closing classification."""
+        attendance_id = _id(data, "attendance_id")
+        view = await desk.end(
+            await token_of(sid), attendance_id, FINISHED, data.get("subject"), data.get("comment")
+        )
         return {"attendance": view}
 
     @event("attendance:cancel")

@@ -107,6 +107,18 @@ class Settings:
     kb_dir: Path = field(
         default_factory=lambda: Path(_env("KB_DIR", str(PROJECT_ROOT / "data" / "knowledge_base")))
     )
+    # The content editors' ready replies (one Markdown file each) and the
+    # subjects an operator picks on Finalizar (docs/content.md).
+    replies_dir: Path = field(
+        default_factory=lambda: Path(
+            _env("REPLIES_DIR", str(PROJECT_ROOT / "data" / "ready_replies"))
+        )
+    )
+    subjects_file: Path = field(
+        default_factory=lambda: Path(
+            _env("SUBJECTS_FILE", str(PROJECT_ROOT / "data" / "assuntos.md"))
+        )
+    )
     # Reports count days in the organisation's time zone.
     timezone: str = field(default_factory=lambda: _env("TIMEZONE", "America/Sao_Paulo"))
     # How long a write waits for another process's lock before the request

@@ -208,6 +208,7 @@ def test_the_screen_is_current_after_a_pause_and_a_new_login(browser: Browser, h
     # Finalizar before any reply: the attendance closes and no protocol
     # notice pops up afterwards; the list says it was closed, with its number.
     page.get_by_role("button", name="Finalizar").click()
+    page.get_by_label("Assunto").select_option("Outros assuntos")
     page.locator("#confirm-dialog").get_by_role("button", name="Finalizar").click()
     expect(page.get_by_text("Atendimento de Fabi Volta finalizado (protocolo")).to_be_visible()
     expect(page.locator("#mine button", has_text="Fabi Volta")).to_have_count(0)

@@ -21,6 +21,7 @@ from handoff.domain.conversation import store_customer_message
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.domain.operators import is_supervisor, room_ids
 from handoff.domain.protocols import give_protocol
+from handoff.domain.subjects import Classification
 from handoff.domain.transfers import forget_transfer
 from handoff.domain.views import attendance_view, audience, required_text
 from handoff.models import (
@@ -238,12 +239,17 @@ def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> 
 
 
 def end_attendance(
-    uow: UnitOfWork, operator: Operator, attendance_id: Any, outcome: str
+    uow: UnitOfWork,
+    operator: Operator,
+    attendance_id: Any,
+    outcome: str,
+    classified: Classification | None = None,
 ) -> tuple[Attendance, bool]:
     """Finish or cancel an attendance (O13). Idempotent.
 
     A finished attendance always has a protocol, so the customer can be
-    given one (Z3). Returns the attendance and whether it changed now.
+    given one (Z3), and keeps the subject and comment chosen on Finalizar
+    (``classified``). Returns the attendance and whether it changed now.
     """
     if outcome not in (FINISHED, CANCELLED):
         raise Invalid("outcome must be finished or cancelled")
@@ -261,6 +267,8 @@ def end_attendance(
         give_protocol(uow, attendance, announce=False)
     attendance.status = outcome
     attendance.ended_at = utcnow()
+    if outcome == FINISHED and classified is not None:
+        attendance.subject, attendance.closing_comment = classified.subject, classified.comment
     audit(uow.session, outcome, operator_id=operator.id, attendance_id=attendance.id)
     queue_closing(uow, attendance)
     uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))

@@ -16,6 +16,7 @@ from handoff.db import UnitOfWork, is_unavailable
 from handoff.domain.access import attendance_for, is_row_id, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.protocols import give_protocol
+from handoff.domain.ready_replies import fill_protocol
 from handoff.domain.transfers import note_pending_transfer
 from handoff.domain.views import audience, message_view, required_text, retryable
 from handoff.models import (
@@ -91,6 +92,7 @@ def send_operator_message(
         give_protocol(uow, attendance)
     if attendance.first_response_at is None:
         attendance.first_response_at = now
+    text = fill_protocol(text, attendance.protocol)
     message = Message(
         attendance_id=attendance.id,
         direction=FROM_OPERATOR,

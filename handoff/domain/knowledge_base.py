@@ -26,7 +26,8 @@ from handoff.db import UnitOfWork
 from handoff.domain.access import is_row_id, own_attendance
 from handoff.domain.audit import audit
 from handoff.domain.brazil import search_key
-from handoff.domain.errors import Conflict, Invalid, NotFound
+from handoff.domain.errors import Conflict, NotFound
+from handoff.domain.front_matter import parse_each, read_front_matter
 from handoff.models import ACTIVE, KbArticle, Operator, Registration, utcnow
 
 
@@ -40,42 +41,13 @@ class ArticleFile:
 
 def parse_article(path: Path) -> ArticleFile:
     """Read one article file; an error names the file and the line."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise Invalid(f"{path.name}: o arquivo não está em UTF-8") from error
-    if not lines or lines[0].strip() != "---":
-        raise Invalid(f"{path.name}:1: o arquivo deve começar com uma linha '---'")
-    try:
-        end = 1 + [line.strip() for line in lines[1:]].index("---")
-    except ValueError as error:
-        raise Invalid(f"{path.name}:1: o cabeçalho aberto aqui não é fechado com '---'") from error
-    header = {}
-    for number, line in enumerate(lines[1:end], start=2):
-        key, sep, value = line.partition(":")
-        if not sep:
-            raise Invalid(f"{path.name}:{number}: esperado 'campo: valor'")
-        header[key.strip()] = value.strip()
-    for field in ("title", "category"):
-        if not header.get(field):
-            raise Invalid(f"{path.name}:{end + 1}: o cabeçalho não tem '{field}'")
-    body = "\n".join(lines[end + 1 :]).strip()
-    if not body:
-        raise Invalid(f"{path.name}:{end + 2}: o artigo não tem texto")
+    header, body = read_front_matter(path, ("title", "category"))
     return ArticleFile(path.stem, header["title"], header["category"], body)
 
 
 def parse_folder(folder: Path) -> list[ArticleFile]:
     """Every article of the folder, or Invalid listing every broken file."""
-    articles, errors = [], []
-    for path in sorted(folder.glob("*.md")):
-        try:
-            articles.append(parse_article(path))
-        except Invalid as error:
-            errors.append(error.message)
-    if errors:
-        raise Invalid("; ".join(errors))
-    return articles
+    return parse_each(folder, parse_article)
 
 
 def load_articles(session: Session, folder: Path) -> int:
@@ -95,13 +67,6 @@ def load_articles(session: Session, folder: Path) -> int:
         row.updated_at = utcnow()
         changed += 1
     return changed
-
-
-def folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    """Names, sizes and modification times: changes when an editor saves a file."""
-    return tuple(
-        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.md"))
-    )
 
 
 def article_view(article: KbArticle, registered: bool = False) -> dict[str, Any]:

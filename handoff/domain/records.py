@@ -12,7 +12,16 @@ from handoff.domain.access import attendance_for
 from handoff.domain.errors import NotFound
 from handoff.domain.operators import room_ids
 from handoff.domain.views import attendance_view, message_view, seconds_between
-from handoff.models import Attendance, Customer, KbArticle, Message, Operator, Registration, utcnow
+from handoff.models import (
+    NOTE,
+    Attendance,
+    Customer,
+    KbArticle,
+    Message,
+    Operator,
+    Registration,
+    utcnow,
+)
 
 
 def _seconds(start: Any, end: Any) -> float | None:
@@ -26,7 +35,9 @@ def attendance_summary(session: Session, operator: Operator, attendance_id: Any)
     customer = session.get(Customer, attendance.customer_id) if attendance.customer_id else None
     handler = session.get(Operator, attendance.operator_id) if attendance.operator_id else None
     message_count = session.scalar(
-        select(func.count()).select_from(Message).where(Message.attendance_id == attendance.id)
+        select(func.count())
+        .select_from(Message)
+        .where(Message.attendance_id == attendance.id, Message.direction != NOTE)
     )
     now = utcnow()
     started = attendance.taken_at

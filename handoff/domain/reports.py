@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,6 +112,13 @@ def _abandoned(attendance: Attendance) -> bool:
     )
 
 
+def _subjects(rows: list[Attendance]) -> list[dict[str, Any]]:
+    """The closing subjects of the finished attendances, most frequent first."""
+    counts = Counter(a.subject for a in rows if a.status == FINISHED and a.subject)
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [{"subject": subject, "count": count} for subject, count in ordered]
+
+
 def _stats(rows: list[Attendance]) -> dict[str, Any]:
     def times(start: str, end: str) -> list[float]:
         spans = (seconds_between(getattr(a, start), getattr(a, end)) for a in rows)
@@ -133,6 +140,7 @@ def _stats(rows: list[Attendance]) -> dict[str, Any]:
         "first_response_p90": _p90(firsts),
         "handling_avg": _avg(handling),
         "handling_p90": _p90(handling),
+        "subjects": _subjects(rows),
     }
 
 
@@ -198,6 +206,7 @@ CSV_COLUMNS = {
     "first_response_p90": "1ª resposta p90 (s)",
     "handling_avg": "Duração média (s)",
     "handling_p90": "Duração p90 (s)",
+    "subjects": "Assuntos",
 }
 
 # A spreadsheet reads a cell starting with one of these as a formula.
@@ -223,10 +232,17 @@ def _cell(key: str, value: Any) -> Any:
     return value
 
 
+def _subjects_cell(subjects: list[dict[str, Any]]) -> str:
+    """The closing subjects of a row in one cell: "IPTU (2) | Outros (1)"."""
+    return " | ".join(f"{s['subject']} ({s['count']})" for s in subjects)
+
+
 def report_csv(data: dict[str, Any]) -> str:
     """The report's rows as CSV for a spreadsheet in pt-BR (seconds for times)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=SEPARATOR)
     writer.writerow(CSV_COLUMNS.values())
-    writer.writerows([_cell(key, row.get(key)) for key in CSV_COLUMNS] for row in data["rows"])
+    for row in data["rows"]:
+        cells = {**row, "subjects": _subjects_cell(row.get("subjects", []))}
+        writer.writerow([_cell(key, cells.get(key)) for key in CSV_COLUMNS])
     return BOM + out.getvalue()

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from handoff.domain.errors import Invalid
-from handoff.models import FAILED, FROM_OPERATOR, UNKNOWN, Attendance, Message, utcnow
+from handoff.models import FAILED, FROM_OPERATOR, NOTE, UNKNOWN, Attendance, Message, utcnow
 
 # An operator message the channel could not confirm (UNKNOWN) may be sent
 # again by the operator only after this long without a status report from
@@ -53,12 +53,15 @@ def attendance_view(attendance: Attendance) -> dict[str, Any]:
         "taken_at": iso(attendance.taken_at),
         "first_response_at": iso(attendance.first_response_at),
         "ended_at": iso(attendance.ended_at),
+        "subject": attendance.subject,
+        "closing_comment": attendance.closing_comment,
     }
 
 
 def operator_client_id(message: Message) -> str | None:
-    """The console's own id of an operator message (key ``op:<operator>:<id>``)."""
-    if message.direction != FROM_OPERATOR:
+    """The console's own id of an operator message or note (key
+    ``op:<operator>:<id>``, ``note:<operator>:<id>``)."""
+    if message.direction not in (FROM_OPERATOR, NOTE):
         return None
     return message.dedup_key.split(":", 2)[-1]
 

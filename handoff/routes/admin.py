@@ -1,6 +1,6 @@
 """Administration and supervision (supervisors and admins only): operators,
-rooms, entry points, pause reasons, the live view, reports, protocol lookup
-and reloading the content editors' files."""
+rooms, entry points, pause reasons, ready replies, the live view, reports,
+protocol lookup and reloading the content editors' files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sanic.response import HTTPResponse, json, text
 
 from handoff import outbox
 from handoff.db import UnitOfWork
-from handoff.domain import admin, records, reports
+from handoff.domain import admin, ready_replies, records, reports
 from handoff.models import Operator, utcnow
 from handoff.routes.common import desk, json_body, operator_token, settings
 
@@ -166,10 +166,49 @@ async def protocol(request: Request, protocol: str) -> HTTPResponse:
 
 @bp.post("/content/reload")
 async def reload_content(request: Request) -> HTTPResponse:
-    """Reload the knowledge-base files now; a broken file changes nothing."""
+    """Reload the knowledge-base and ready-reply files now; a broken file
+    changes nothing of its kind."""
     await as_supervisor(request, lambda _uow, _op: None)
     changed = await desk(request).reload_knowledge_base()
-    return json({"changed": changed})
+    replies = await desk(request).reload_ready_replies()
+    return json({"changed": changed, "ready_replies_changed": replies})
+
+
+@bp.get("/ready-replies")
+async def list_ready_replies(request: Request) -> HTTPResponse:
+    await desk(request).reload_ready_replies_if_changed()
+    rows = await as_supervisor(
+        request, lambda uow, _op: ready_replies.list_replies(uow.session), read=True
+    )
+    return json({"ready_replies": rows})
+
+
+@bp.post("/ready-replies")
+async def create_ready_reply(request: Request) -> HTTPResponse:
+    data = json_body(request)
+    view = await as_supervisor(
+        request,
+        lambda uow, op: ready_replies.reply_view(ready_replies.create_reply(uow, op, data)),
+    )
+    return json({"ready_reply": view}, status=201)
+
+
+@bp.put("/ready-replies/<reply_id:int>")
+async def update_ready_reply(request: Request, reply_id: int) -> HTTPResponse:
+    data = json_body(request)
+    view = await as_supervisor(
+        request,
+        lambda uow, op: ready_replies.reply_view(
+            ready_replies.update_reply(uow, op, reply_id, data)
+        ),
+    )
+    return json({"ready_reply": view})
+
+
+@bp.delete("/ready-replies/<reply_id:int>")
+async def delete_ready_reply(request: Request, reply_id: int) -> HTTPResponse:
+    await as_supervisor(request, lambda uow, op: ready_replies.delete_reply(uow, op, reply_id))
+    return json({"deleted": reply_id})
 
 
 @bp.get("/dead-letters")

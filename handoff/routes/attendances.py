@@ -1,11 +1,12 @@
-"""The operator's attendances: queue, take, conversation, summary, ending."""
+"""The operator's attendances: queue, take, conversation, private notes,
+ready replies, summary, ending (with the closing subjects)."""
 
 from __future__ import annotations
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff.domain import attendances, conversation, records, views
+from handoff.domain import attendances, conversation, ready_replies, records, views
 from handoff.models import CANCELLED, FINISHED
 from handoff.routes.common import desk, json_body, operator_token
 
@@ -76,8 +77,45 @@ async def retry(request: Request, message_id: int) -> HTTPResponse:
 
 @bp.post("/attendances/<attendance_id:int>/finish")
 async def finish(request: Request, attendance_id: int) -> HTTPResponse:
-    view = await desk(request).end(operator_token(request), attendance_id, FINISHED)
+    """Optional body: {subject, comment}, the closing classification."""
+    data = json_body(request) if request.body else {}
+    view = await desk(request).end(
+        operator_token(request),
+        attendance_id,
+        FINISHED,
+        data.get("subject"),
+        data.get("comment"),
+    )
     return json({"attendance": view})
+
+
+@bp.get("/subjects")
+async def closing_subjects(request: Request) -> HTTPResponse:
+    """The subjects an operator picks from on Finalizar (the subjects file)."""
+    await desk(request).as_operator(operator_token(request), lambda _uow, _op: None, read=True)
+    return json({"subjects": await desk(request).closing_subjects()})
+
+
+@bp.post("/attendances/<attendance_id:int>/notes")
+async def add_note(request: Request, attendance_id: int) -> HTTPResponse:
+    """A private note {text, client_id}: never delivered to the customer."""
+    data = json_body(request)
+    note = await desk(request).add_note(
+        operator_token(request), attendance_id, data.get("text"), data.get("client_id")
+    )
+    return json({"note": note}, status=201)
+
+
+@bp.get("/attendances/<attendance_id:int>/replies")
+async def replies(request: Request, attendance_id: int) -> HTTPResponse:
+    """The ready replies of the attendance's room, its variables filled in."""
+    await desk(request).reload_ready_replies_if_changed()
+    rows = await desk(request).as_operator(
+        operator_token(request),
+        lambda uow, op: ready_replies.replies_for_attendance(uow.session, op, attendance_id),
+        read=True,
+    )
+    return json({"replies": rows})
 
 
 @bp.post("/attendances/<attendance_id:int>/cancel")

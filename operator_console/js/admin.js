@@ -1,10 +1,11 @@
 // Supervision (supervisors and admins): live view, operators, rooms and
-// routing, reports with CSV and a chart, protocol lookup with export and
+// routing, ready replies, reports with CSV and a chart, protocol lookup with export and
 // print, and the work the service set aside (dead letters) to retry or discard.
 import { $, el, api, clearFieldErrors, confirmAction, isolate, showFieldError } from "./api.js";
 import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone, formatTime, parseDate } from "./format.js";
 import { drawReportChart } from "./report-chart.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
+import { closingDetails, recordMessages } from "./records.js";
 
 const STATUS = { available: "Disponível", paused: "Pausa", offline: "Indisponível" };
 const ROLE = { operator: "Operador", supervisor: "Supervisor", admin: "Administrador" };
@@ -39,6 +40,7 @@ export function createAdmin() {
       if (name === "painel") await showLive();
       if (name === "operadores") await showOperators();
       if (name === "salas") await showRooms();
+      if (name === "respostas") await showReplies();
       if (name === "relatorios" && !reportForm.elements.start.value) setDefaultPeriod();
       if (name === "falhas") await loadDeadLetters();
     } catch (error) { fail(error); }
@@ -160,6 +162,51 @@ export function createAdmin() {
     });
   }
 
+  // --- Respostas prontas: those from files are changed in the file
+
+  let replyEditing = null; // reply being changed, or null for a new one
+  async function showReplies() {
+    const [{ ready_replies: replies }, { rooms: all }] = await Promise.all([api("/api/admin/ready-replies"), api("/api/admin/rooms")]);
+    const roomName = (id) => (id === null ? "Todas as salas" : all.find((r) => r.id === id)?.name || "?");
+    $("reply-room").replaceChildren(new Option("Todas as salas", ""), ...all.map((r) => new Option(r.name, r.id)));
+    $("replies-table").replaceChildren(...replies.map((r) => el("tr", {},
+      el("td", { text: r.title }), el("td", { text: roomName(r.room_id) }), el("td", { class: "reply-text", text: r.text }),
+      el("td", {}, r.from_file ? el("span", { class: "muted", text: `arquivo ${r.key}.md` }) : el("span", { class: "row-actions" },
+        el("button", { type: "button", class: "secondary", text: "Alterar", onclick: () => editReply(r) }),
+        el("button", { type: "button", class: "secondary", text: "Excluir", onclick: () => deleteReply(r) }))))));
+    editReply(null);
+  }
+  function editReply(reply) {
+    replyEditing = reply;
+    const form = $("reply-form").elements;
+    $("reply-form-title").textContent = reply ? "Alterar resposta pronta" : "Nova resposta pronta";
+    form.title.value = reply?.title || "";
+    form.text.value = reply?.text || "";
+    form.room_id.value = reply?.room_id ?? "";
+    $("reply-form-cancel").hidden = !reply;
+    for (const node of $("reply-form").querySelectorAll(".error")) node.textContent = "";
+  }
+  async function deleteReply(reply) {
+    if (!(await confirmAction(`Excluir a resposta pronta "${reply.title}"?`, "Excluir"))) return;
+    try { await api(`/api/admin/ready-replies/${reply.id}`, { method: "DELETE" }); await showReplies(); } catch (error) { fail(error); }
+  }
+  $("reply-form-cancel").addEventListener("click", () => editReply(null));
+  $("reply-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target.elements;
+    const body = { title: form.title.value, text: form.text.value, room_id: form.room_id.value ? Number(form.room_id.value) : null };
+    for (const node of $("reply-form").querySelectorAll(".error")) node.textContent = "";
+    try {
+      if (replyEditing) await api(`/api/admin/ready-replies/${replyEditing.id}`, { method: "PUT", body });
+      else await api("/api/admin/ready-replies", { method: "POST", body });
+      $("admin-error").textContent = "";
+      await showReplies();
+    } catch (error) {
+      const slot = error.field && $("reply-form").querySelector(`.error[data-field="${error.field}"]`);
+      if (slot) slot.textContent = error.message; else fail(error);
+    }
+  });
+
   // --- Relatórios
 
   // The period is typed as dd/mm/aaaa: a date field would show the browser's
@@ -194,6 +241,9 @@ export function createAdmin() {
           ...[r.wait_avg, r.wait_p90, r.first_response_avg, r.handling_avg].map(formatDuration)]
           .map((v) => el("td", { text: v })))));
       $("report-articles").replaceChildren(...data.top_articles.map((a) => el("li", { text: `${a.title} (${formatNumber(a.count)})` })));
+      $("report-subjects").replaceChildren(...(data.totals.subjects.length
+        ? data.totals.subjects.map((s) => el("li", { text: `${s.subject} (${formatNumber(s.count)})` }))
+        : [el("li", { class: "muted", text: "Nenhum assunto registrado." })]));
       drawReportChart($("report-chart"), data.daily);
     } catch (error) { showFieldError(reportForm, error.field, error.message); }
   });
@@ -225,7 +275,8 @@ export function createAdmin() {
       el("h3", { text: `Protocolo ${r.protocol}` }),
       el("p", {}, ...isolate`${attendanceStatus(r.status)} · ${r.channel === "whatsapp" ? "WhatsApp" : "Chat"} · ${r.operator_name || "sem operador"}`),
       el("p", { class: "muted" }, ...isolate`Cliente: ${r.contact_name || formatPhone(r.contact_phone) || "—"} · entrada ${formatTime(r.queued_at)} · início ${formatTime(r.taken_at)} · fim ${formatTime(r.ended_at)}`),
-      el("ol", { class: "record-messages" }, ...r.messages.map((m) => el("li", { class: m.direction }, el("span", { class: "text", text: m.text })))),
+      closingDetails(r),
+      recordMessages(r.messages),
       el("h4", { text: "Informações registradas" }),
       el("ul", {}, ...(r.registrations.length ? r.registrations.map((g) => el("li", { text: `${g.title} (${g.category})` })) : [el("li", { class: "muted", text: "Nenhuma." })])),
       el("div", { class: "form-actions no-print" },

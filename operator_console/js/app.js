@@ -112,7 +112,7 @@ async function enterDesk() {
   $("desk-view").hidden = false;
   conversation = conversation || createConversation(state);
   customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, { ...state.mine.get(attendance.id), ...attendance }); });
-  knowledge = knowledge || createKnowledge(state);
+  knowledge = knowledge || createKnowledge(state, insertIntoReply);
   $("admin-toggle").hidden = !supervising();
   if (supervising()) admin = admin || createAdmin();
   if (me.status === "offline") await setAvailability("available");
@@ -234,7 +234,7 @@ function connect() {
   });
   socket.on("message:new", (m) => {
     const a = attendanceById(m.attendance_id);
-    if (a && m.direction !== "bot") a.last_message = m.text;
+    if (a && (m.direction === "customer" || m.direction === "operator")) a.last_message = m.text;
     if (m.attendance_id === state.current) conversation.onMessage(m);
     if (m.direction === "customer" && state.mine.has(m.attendance_id)) noticeCustomerMessage(m, a);
     renderCalls(state, openAttendance);
@@ -386,6 +386,15 @@ for (const tab of ["inicio", "conversa", "resumo"]) {
 }
 keyboardTabs($("attendance-tabs"), (tab) => showTab(tab.id.slice("tab-".length)));
 
+// An article from Início into the composer, after what is already there.
+async function insertIntoReply(text) {
+  await showTab("conversa");
+  const draft = $("draft");
+  draft.value = draft.value.trim() ? `${draft.value.trimEnd()}\n\n${text}` : text;
+  draft.dispatchEvent(new Event("input")); // keeps the draft
+  draft.focus();
+}
+
 $("take").addEventListener("click", async () => {
   try {
     const { attendance } = await call(state.socket, "attendance:take", { attendance_id: state.current });
@@ -401,14 +410,29 @@ $("take").addEventListener("click", async () => {
   }
 });
 
-for (const [buttonId, event, question, buttonLabel] of [
-  ["finish", "attendance:finish", "Deseja finalizar este atendimento? O cliente receberá o número do protocolo.", "Finalizar"],
-  ["cancel", "attendance:cancel", "Deseja cancelar este atendimento?", "Cancelar"],
-]) {
+// Finalizar asks for the closing subject (the organisation's list, required
+// when there is one) and an optional comment, in the confirmation itself.
+async function askClosing() {
+  let subjects;
+  try { ({ subjects } = await api("/api/subjects")); } catch (error) { $("attendance-error").textContent = error.message; return null; }
+  $("closing-subject").replaceChildren(new Option("Escolha o assunto", ""), ...subjects.map((s) => new Option(s, s)));
+  $("closing-subject").required = subjects.length > 0;
+  $("closing-comment").value = "";
+  $("closing-fields").hidden = false;
+  const confirmed = await confirmAction("Deseja finalizar este atendimento? O cliente receberá o número do protocolo.", "Finalizar");
+  $("closing-fields").hidden = true;
+  $("closing-subject").required = false;
+  if (!confirmed) return null;
+  return { subject: $("closing-subject").value || null, comment: $("closing-comment").value.trim() || null };
+}
+const askCancel = async () => ((await confirmAction("Deseja cancelar este atendimento?", "Cancelar")) ? {} : null);
+
+for (const [buttonId, event, ask] of [["finish", "attendance:finish", askClosing], ["cancel", "attendance:cancel", askCancel]]) {
   $(buttonId).addEventListener("click", async () => {
-    if (!(await confirmAction(question, buttonLabel))) return;
+    const details = await ask();
+    if (!details) return;
     try {
-      const { attendance } = await call(state.socket, event, { attendance_id: state.current });
+      const { attendance } = await call(state.socket, event, { attendance_id: state.current, ...details });
       state.mine.delete(attendance.id);
       conversation.forget(attendance.id);
       closeAttendance();

@@ -1,18 +1,22 @@
 // The tab Conversa (O3, O11): history, sending with Enter, delivery marks,
-// retries without duplicates, a draft per attendance that survives a new login.
-import { $, el, call } from "./api.js";
+// retries without duplicates, a draft per attendance that survives a new login,
+// private notes (never sent to the customer) and the ready replies ("/").
+import { $, el, api, call } from "./api.js";
 import { formatTime } from "./format.js";
+import { createReplyPicker } from "./replies.js";
 
 // unknown: WhatsApp did not answer in time; its status report settles it, and
 // until then (or for 15 minutes, see handoff/domain/views.py) no retry is offered.
 const DELIVERY = {
   pending: "enviando…", unknown: "sem confirmação", sent: "enviada", delivered: "entregue", read: "lida", failed: "falhou",
 };
-const AUTHOR = { customer: "Cliente", operator: "Você", bot: "Assistente" };
+const AUTHOR = { customer: "Cliente", operator: "Você", bot: "Assistente", note: "Nota interna (o cliente não vê)" };
 
 export function createConversation(state) {
   const draftKey = (id) => `draft:${state.me.id}:${id}`;
   const unsent = new Map(); // client id -> {attendance_id, text}: sends not acknowledged yet
+  const picker = createReplyPicker(state);
+  let lastOpened = null; // a new attendance on screen starts as a message, not a note
 
   function messageNode(m) {
     const meta = el("span", { class: "meta" }, `${AUTHOR[m.direction] || ""} · ${formatTime(m.created_at)}`);
@@ -76,6 +80,7 @@ export function createConversation(state) {
   }
 
   $("draft").addEventListener("keydown", (event) => {
+    if (picker.handleKey(event)) return;
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       $("composer").requestSubmit();
@@ -83,7 +88,22 @@ export function createConversation(state) {
   });
   $("draft").addEventListener("input", () => {
     if (state.current !== null) localStorage.setItem(draftKey(state.current), $("draft").value);
+    picker.update().catch((error) => { $("attendance-error").textContent = error.message; });
   });
+  $("note-mode").addEventListener("change", showMode);
+  function showMode() {
+    const note = $("note-mode").checked;
+    $("composer").classList.toggle("note-mode", note);
+    $("send").textContent = note ? "Salvar nota" : "Enviar";
+  }
+
+  // A private note: stored for operators and supervisors, never delivered.
+  async function saveNote(attendanceId, text) {
+    const { note } = await api(`/api/attendances/${attendanceId}/notes`, {
+      method: "POST", body: { text, client_id: crypto.randomUUID() },
+    });
+    if (state.current === attendanceId) put(note);
+  }
   $("composer").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("draft").value.trim();
@@ -93,8 +113,10 @@ export function createConversation(state) {
     localStorage.removeItem(draftKey(id));
     $("attendance-error").textContent = "";
     try {
-      await send(id, text, crypto.randomUUID());
+      if ($("note-mode").checked) await saveNote(id, text);
+      else await send(id, text, crypto.randomUUID());
     } catch (error) {
+      if ($("note-mode").checked) $("draft").value = text;
       $("attendance-error").textContent = error.message;
     }
   });
@@ -124,6 +146,9 @@ export function createConversation(state) {
   return {
     async open(id) {
       $("draft").value = localStorage.getItem(draftKey(id)) || "";
+      picker.close();
+      if (id !== lastOpened) { $("note-mode").checked = false; showMode(); }
+      lastOpened = id;
       arrivedDuringOpen = [];
       try {
         const { messages } = await call(state.socket, "attendance:messages", { attendance_id: id });

@@ -1,6 +1,7 @@
 // The customer panel on the right (O5-O8): search, link, register, history.
 import { $, el, api, clearFieldErrors, showFieldError, CHANNELS } from "./api.js";
 import { attendanceStatus, formatDocument, formatPhone, formatTime } from "./format.js";
+import { closingDetails, recordMessages } from "./records.js";
 
 // Phone, e-mail, CPF/CNPJ, each kept on one line ("529.982.247-25" never
 // breaks at its hyphen).
@@ -135,8 +136,8 @@ export function createCustomers(state, onLinked) {
     record.replaceChildren(
       el("h4", { text: `Protocolo ${a.protocol || "—"}` }),
       el("p", { class: "muted", text: `${attendanceStatus(a.status)} · ${a.operator_name || "sem operador"} · ${formatTime(a.queued_at)} → ${formatTime(a.ended_at)}` }),
-      el("ol", { class: "record-messages" }, ...a.messages.map((m) =>
-        el("li", { class: m.direction }, el("span", { class: "text", text: m.text })))),
+      closingDetails(a),
+      recordMessages(a.messages),
       el("h5", { text: "Informações registradas" }),
       el("ul", {}, ...(a.registrations.length
         ? a.registrations.map((r) => el("li", { text: `${r.title} (${r.category})` }))

@@ -1,7 +1,12 @@
-// The tab Início (O9, O10): the knowledge base, filters, REGISTRAR.
+// The tab Início (O9, O10): the knowledge base, filters, REGISTRAR, and the
+// article into the reply ("Inserir na resposta", "Inserir e registrar").
 import { $, el, api } from "./api.js";
 
-export function createKnowledge(state) {
+// Paragraphs are separated by blank lines; single line breaks are just wrapping.
+const articleText = (article) => article.body.replace(/([^\n])\n(?!\n)/g, "$1 ");
+
+// insertIntoReply(text): the Conversa tab with the text in the composer.
+export function createKnowledge(state, insertIntoReply) {
   let articles = [];
   let selected = null;
 
@@ -29,24 +34,31 @@ export function createKnowledge(state) {
     $("kb-article").hidden = false;
     $("kb-article-category").textContent = article.category;
     $("kb-article-title").textContent = article.title;
-    // Paragraphs are separated by blank lines; single line breaks are just wrapping.
-    $("kb-article-body").textContent = article.body.replace(/([^\n])\n(?!\n)/g, "$1 ");
+    $("kb-article-body").textContent = articleText(article);
     $("kb-status").textContent = article.registered ? "Informação já registrada neste atendimento." : "";
-    $("kb-register").disabled = !state.mine.has(state.current);
+    for (const id of ["kb-register", "kb-insert", "kb-insert-register"]) $(id).disabled = !state.mine.has(state.current);
     render();
   }
 
-  $("kb-register").addEventListener("click", async () => {
-    if (!selected) return;
+  // Whether the article is registered now.
+  async function register() {
     try {
       await api(`/api/attendances/${state.current}/registrations`, { method: "POST", body: { article_id: selected.id } });
       selected.registered = true;
       $("kb-status").textContent = "Informação registrada neste atendimento.";
       render();
+      return true;
     } catch (error) {
       $("kb-status").textContent = "";
       $("attendance-error").textContent = error.message;
+      return false;
     }
+  }
+
+  $("kb-register").addEventListener("click", () => selected && register());
+  $("kb-insert").addEventListener("click", () => selected && insertIntoReply(articleText(selected)));
+  $("kb-insert-register").addEventListener("click", async () => {
+    if (selected && await register()) await insertIntoReply(articleText(selected));
   });
   $("kb-category").addEventListener("change", load);
   let timer = null;

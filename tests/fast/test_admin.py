@@ -185,5 +185,5 @@ def test_a_broken_article_is_refused_and_the_content_stays(service, supervisor: 
     (kb_dir / "novo.md").write_text(
         "---\ntitle: Novo\ncategory: Geral\n---\nTexto\n", encoding="utf-8"
     )
-    assert supervisor.post("/api/admin/content/reload").json() == {"changed": 1}
+    assert supervisor.post("/api/admin/content/reload").json()["changed"] == 1
     assert "Novo" in [a["title"] for a in supervisor.get("/api/kb/articles").json()["articles"]]

@@ -41,6 +41,7 @@ OWN = {  # the caller's own things: any logged-in operator
     "operators.change_status",
     "operators.change_password",
     "attendances.list_attendances",
+    "attendances.closing_subjects",
     "customers.search",
     "customers.create",
     "knowledge.articles",
@@ -57,6 +58,8 @@ ATTENDANCE = {  # one attendance (or its message, or its protocol): room-scoped
     "attendances.retry",
     "attendances.finish",
     "attendances.cancel",
+    "attendances.add_note",
+    "attendances.replies",
     "customers.link",
     "knowledge.register",
 }
@@ -105,6 +108,7 @@ def world(handoff: Service) -> World:
         "room_id": 1,
         "conversation_id": uuid.uuid4().hex,
         "job_id": MISSING,
+        "reply_id": MISSING,
     }
     missing = {
         **ids,
@@ -122,6 +126,7 @@ def _body(route: Route, ids: dict[str, Any]) -> Any:
         return None
     return {
         "attendances.send": {"text": "intruso", "client_id": uuid.uuid4().hex},
+        "attendances.add_note": {"text": "intruso", "client_id": uuid.uuid4().hex},
         "customers.link": {"customer_id": ids["customer_id"]},
         "knowledge.register": {"article_id": 1},
     }.get(route.name, {})

@@ -104,6 +104,7 @@ def world(handoff: Service) -> World:
             "room_id": room["id"],
             "conversation_id": uuid.uuid4().hex,
             "job_id": 987654321,
+            "reply_id": 987654321,
             "__file_uri__": "index.html",
         },
     )

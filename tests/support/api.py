@@ -32,6 +32,10 @@ ADMIN_ROUTES = [
     ("GET", "/api/admin/reports", None),
     ("GET", "/api/admin/protocols/2026000001", None),
     ("POST", "/api/admin/content/reload", None),
+    ("GET", "/api/admin/ready-replies", None),
+    ("POST", "/api/admin/ready-replies", {"title": "X", "text": "Y"}),
+    ("PUT", "/api/admin/ready-replies/1", {"title": "X", "text": "Y"}),
+    ("DELETE", "/api/admin/ready-replies/1", None),
     ("GET", "/api/admin/dead-letters", None),
     ("POST", "/api/admin/dead-letters/1/retry", None),
     ("POST", "/api/admin/dead-letters/1/discard", None),
@@ -129,6 +133,9 @@ class Client:
 
     def put(self, path: str, payload: Any) -> requests.Response:
         return requests.put(f"{self.base}{path}", json=payload, headers=self.headers, timeout=10)
+
+    def delete(self, path: str) -> requests.Response:
+        return requests.delete(f"{self.base}{path}", headers=self.headers, timeout=10)
 
     def available(self) -> Client:
         assert self.post("/api/me/status", {"status": "available"}).status_code == 200

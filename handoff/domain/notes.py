@@ -1,0 +1,53 @@
+"""Private notes in an attendance: written by its operator or a supervisor,
+seen by operators and supervisors (Conversa, the protocol record, the
+customer's history), never by the customer.
+
+A note is a message row with direction ``note``, so it sits in the
+conversation's order; it gets no delivery and no outbox job, so nothing
+ever hands it to Rasa, and the widget's history (read from Rasa's tracker)
+cannot hold it. It gives no protocol and is no first response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from handoff.db import UnitOfWork
+from handoff.domain.access import own_attendance
+from handoff.domain.audit import audit
+from handoff.domain.views import audience, message_view, required_text
+from handoff.models import NOTE, Message, Operator
+from handoff.settings import MAX_MESSAGE_LENGTH
+
+
+def add_note(
+    uow: UnitOfWork, operator: Operator, attendance_id: Any, text: Any, client_id: Any
+) -> tuple[Message, bool]:
+    """Store a private note; a retry with the same ``client_id`` returns the
+    stored one. Returns the note and whether it is new."""
+    text = required_text(text, "text", MAX_MESSAGE_LENGTH).strip()
+    client_id = required_text(client_id, "client_id", 100)
+    session = uow.session
+    attendance = own_attendance(session, operator, attendance_id, supervisors_too=True)
+    dedup_key = f"note:{operator.id}:{client_id}"
+    existing = session.scalar(
+        select(Message).where(
+            Message.attendance_id == attendance.id, Message.dedup_key == dedup_key
+        )
+    )
+    if existing is not None:
+        return existing, False
+    note = Message(
+        attendance_id=attendance.id,
+        direction=NOTE,
+        operator_id=operator.id,
+        text=text,
+        dedup_key=dedup_key,
+    )
+    session.add(note)
+    session.flush()
+    audit(session, "note_added", operator_id=operator.id, attendance_id=attendance.id)
+    uow.notify(audience(attendance), "message:new", message_view(note))
+    return note, True
