@@ -122,7 +122,7 @@ def test_ready_reply_note_and_closing_subject_through_supervisao(
     # The protocol record and the reports show them.
     page.get_by_role("button", name="Supervisão").click()
     page.get_by_role("tab", name="Protocolo").click()
-    page.get_by_label("Protocolo", exact=True).fill(protocol)
+    page.locator("#protocol-form").get_by_label("Protocolo").fill(protocol)
     page.get_by_role("button", name="Buscar").click()
     record = page.locator("#protocol-record")
     expect(record).to_contain_text("Assunto: IPTU e taxas")
