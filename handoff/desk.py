@@ -383,7 +383,11 @@ class Desk:
             if operator is not None and operator.status != OFFLINE:
                 if connected:
                     return []
-                operators.set_status(uow, operator, OFFLINE)
+                # Presence is per process: with several (Redis), another one
+                # may hold the operator's console, so only a single process
+                # says the operator left the desk (shared presence: issue 15).
+                if not self.settings.redis_url:
+                    operators.set_status(uow, operator, OFFLINE)
             return attendances.requeue_attendances_of(uow, operator_id)
 
         requeued = await self.run(work)
