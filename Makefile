@@ -81,7 +81,7 @@ run: train ## Migrate, load demo data, start Rasa, actions and the handoff servi
 test: train ## Install what is missing (chromium; starts PostgreSQL, Redis); run the fast tier, then the whole suite
 	@bash scripts/test_prereqs.sh
 	@.venv/bin/python -m pytest tests/fast
-	@.venv/bin/python -m pytest -n 2 --dist loadscope --ignore=tests/fast --ignore=tests/faults/test_chaos.py
+	@.venv/bin/python -m pytest -n 2 --dist loadscope --durations=30 --ignore=tests/fast --ignore=tests/faults/test_chaos.py
 	@.venv/bin/python -m pytest tests/faults/test_chaos.py -k "sqlite or two_handoff"
 
 test-fast: setup ## The fast tier alone: domain and API in the test process, under a minute

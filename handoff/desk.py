@@ -172,7 +172,7 @@ class Desk:
                 then=partial(conversation.record_handover, message_id=message_id, state=FAILED),
             ) from error
         # Not confirmed: the channel could not learn whether it went out; its
-        # status report settles it (see conversation.record_receipts).
+        # status report settles it (see receipts.record_receipts).
         state = SENT if confirmed else UNKNOWN
         return partial(conversation.record_handover, message_id=message_id, state=state)
 

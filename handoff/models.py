@@ -240,6 +240,20 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class EarlyReceipt(Base):
+    """A channel's delivery status for a message id it has not yet told us
+    it gave (Meta may report "delivered" before its answer to the send has
+    reached us): held until the id arrives, then applied
+    (handoff/domain/receipts.py)."""
+
+    __tablename__ = "early_receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_message_id: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
 class ProtocolCounter(Base):
     """The last protocol sequence number handed out in a year."""
 

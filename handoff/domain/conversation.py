@@ -21,7 +21,6 @@ from handoff.domain.transfers import note_pending_transfer
 from handoff.domain.views import audience, message_view, required_text, retryable
 from handoff.models import (
     ACTIVE,
-    DELIVERY_ORDER,
     FAILED,
     FROM_BOT,
     FROM_CUSTOMER,
@@ -187,50 +186,6 @@ def set_delivery(uow: UnitOfWork, message_id: int, state: str) -> None:
         "message:delivery",
         {"id": message.id, "attendance_id": attendance.id, "delivery": state},
     )
-
-
-def record_receipts(uow: UnitOfWork, receipts: Any) -> int:
-    """What the customer's channel reports about operator messages: the id it
-    gave a message (``handoff_message_id`` + ``channel_message_id``) or a
-    delivery status (``channel_message_id`` + ``status``, with the
-    ``handoff_message_id`` when the channel echoes it: that settles a
-    message whose send had no answer). Statuses only move forward (sent,
-    delivered, read); ``failed`` ends any of them."""
-    if not isinstance(receipts, list) or not all(isinstance(r, dict) for r in receipts):
-        raise Invalid("receipts must be a list of objects")
-    changed = 0
-    for receipt in receipts:
-        channel_id = receipt.get("channel_message_id")
-        if not isinstance(channel_id, str) or not channel_id:
-            continue
-        if is_row_id(receipt.get("handoff_message_id")):
-            message = uow.session.get(Message, receipt["handoff_message_id"])
-            if message is None or message.direction != FROM_OPERATOR:
-                continue
-            if "status" not in receipt:
-                message.channel_message_id = channel_id
-                continue
-            if message.channel_message_id not in (None, channel_id):
-                continue  # about an earlier copy
-            message.channel_message_id = channel_id
-        else:
-            message = uow.session.scalar(
-                select(Message).where(Message.channel_message_id == channel_id)
-            )
-        status = receipt.get("status")
-        if message is None or message.delivery == FAILED or not _moves_forward(message, status):
-            continue
-        set_delivery(uow, message.id, status)
-        changed += 1
-    return changed
-
-
-def _moves_forward(message: Message, status: Any) -> bool:
-    if status == FAILED:
-        return True
-    if status not in DELIVERY_ORDER or message.delivery not in DELIVERY_ORDER:
-        return False
-    return DELIVERY_ORDER.index(status) > DELIVERY_ORDER.index(message.delivery)
 
 
 def record_rasa_events(uow: UnitOfWork, events: Any) -> int:

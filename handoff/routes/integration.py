@@ -6,7 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff import channel_resend
-from handoff.domain import access, attendances, conversation, views
+from handoff.domain import access, attendances, conversation, receipts, views
 from handoff.routes.common import desk, json_body, require_service, settings
 
 bp = Blueprint("integration")
@@ -67,8 +67,8 @@ async def rasa_started(request: Request) -> HTTPResponse:
 async def channel_receipts(request: Request) -> HTTPResponse:
     """Ids and delivery statuses of operator messages, from a channel (WhatsApp)."""
     require_service(request)
-    receipts = json_body(request, list)
-    changed = await desk(request).run(lambda uow: conversation.record_receipts(uow, receipts))
+    body = json_body(request, list)
+    changed = await desk(request).run(lambda uow: receipts.record_receipts(uow, body))
     return json({"changed": changed})
 
 

@@ -53,6 +53,10 @@ class Service:
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 90) -> Service:
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> Service:
+        """Start the process; ``wait_ready`` waits for it to answer."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.args,
@@ -63,6 +67,10 @@ class Service:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        return self
+
+    def wait_ready(self, timeout: float = 90) -> Service:
+        assert self.process is not None, f"{self.name} was not launched"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -161,6 +169,14 @@ def start_handoff(
     extra_env: dict[str, str] | None = None,
 ) -> Service:
     """Migrate, load demo data and serve the handoff service."""
+    return prepared_handoff(database_url, log_dir, rasa_url, extra_env).start()
+
+
+def prepared_handoff(
+    database_url: str, log_dir: Path, rasa_url: str, extra_env: dict[str, str] | None
+) -> Service:
+    """The handoff service on its database, migrated and with the demo
+    data (not started yet)."""
     port = free_port()
     env = {**handoff_env(database_url, port, rasa_url), **(extra_env or {})}
     subprocess.run(
@@ -177,7 +193,7 @@ def start_handoff(
         log_dir / "handoff.log",
         f"http://127.0.0.1:{port}",
         "/health",
-    ).start()
+    )
 
 
 def rasa_env(handoff_url: str, tracker_url: str, actions_url: str, origins: str) -> dict[str, str]:
@@ -245,35 +261,36 @@ def start_stack(
     rasa_port, actions_port = free_port(), free_port()
     site_url = f"http://127.0.0.1:{free_port()}"
     rasa_url = f"http://127.0.0.1:{rasa_port}"
-    started: list[Service] = []
+    launched: list[Service] = []
     try:
         # RASA_PORT as the Makefile exports it: the demo page's widget dials it.
         handoff_extra = {"RASA_PORT": str(rasa_port), **(extra_env or {})}
-        handoff = start_handoff(database_url, log_dir, rasa_url, handoff_extra)
-        started.append(handoff)
-        handoff_url = handoff.base_url
+        handoff = prepared_handoff(database_url, log_dir, rasa_url, handoff_extra)
         env = {
             **rasa_env(
-                handoff_url,
+                handoff.base_url,
                 tracker_url,
                 f"http://127.0.0.1:{actions_port}/webhook",
-                f"{handoff_url},{site_url}",
+                f"{handoff.base_url},{site_url}",
             ),
             **(extra_env or {}),
         }
-        started.append(
-            Service(
-                "actions",
-                [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
-                env,
-                log_dir / "actions.log",
-                f"http://127.0.0.1:{actions_port}",
-                "/health",
-            ).start()
+        actions = Service(
+            "actions",
+            [RASA, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
+            env,
+            log_dir / "actions.log",
+            f"http://127.0.0.1:{actions_port}",
+            "/health",
         )
-        started.append(rasa_service(rasa_port, env, log_dir, model).start())
+        # All three start at once (Rasa tells the handoff service it started
+        # until it hears, and calls the action server only per message).
+        for service in (handoff, actions, rasa_service(rasa_port, env, log_dir, model)):
+            launched.append(service.launch())
+        for service in launched:
+            service.wait_ready()
     except BaseException:
-        for service in reversed(started):
+        for service in reversed(launched):
             service.stop()
         raise
-    return Stack(handoff_url, rasa_url, started, site_url)
+    return Stack(handoff.base_url, rasa_url, launched, site_url)
