@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
@@ -42,7 +43,7 @@ from handoff.models import (
     Attendance,
     Operator,
 )
-from handoff.presence import Presence
+from handoff.presence import Presence, SharedPresence
 from handoff.rasa_client import (
     INTENT_ABANDONED,
     INTENT_CANCELLED,
@@ -80,7 +81,10 @@ class Desk:
         self.settings = settings
         self._publish = publish
         self._background: set[asyncio.Task[Any]] = set()
-        self.presence = Presence(settings.reconnect_grace_seconds, self._operator_gone)
+        self.presence = Presence(
+            settings.reconnect_grace_seconds, self._operator_gone, _shared_presence(settings)
+        )
+        self._heartbeat: asyncio.Task[None] | None = None
         self.limits = RateLimits(settings)
         # The content folders as last loaded (names, sizes, modification times).
         self._signatures: dict[Path, tuple[tuple[str, int, int], ...]] = {}
@@ -373,21 +377,21 @@ class Desk:
         self.presence.start_grace(operator_id)
 
     async def _operator_gone(self, operator_id: int) -> None:
-        """Grace is over: requeue unless the operator is back and not offline.
-        One with no console left is not at the desk: they become offline, so
-        the live view stops showing a closed browser as available."""
+        """Grace is over: requeue unless the operator is back (on any
+        process) and not offline. One with no console left is not at the
+        desk: they become offline, so the live view stops showing a closed
+        browser as available. If Redis cannot tell, ask again later."""
+        connected = await self.presence.is_connected(operator_id)
+        if connected is None:
+            self.presence.start_grace(operator_id)
+            return
 
         def work(uow: UnitOfWork) -> list[int]:
             operator = uow.session.get(Operator, operator_id)
-            connected = self.presence.is_connected(operator_id)
             if operator is not None and operator.status != OFFLINE:
                 if connected:
                     return []
-                # Presence is per process: with several (Redis), another one
-                # may hold the operator's console, so only a single process
-                # says the operator left the desk (shared presence: issue 15).
-                if not self.settings.redis_url:
-                    operators.set_status(uow, operator, OFFLINE)
+                operators.set_status(uow, operator, OFFLINE)
             return attendances.requeue_attendances_of(uow, operator_id)
 
         requeued = await self.run(work)
@@ -395,12 +399,32 @@ class Desk:
             log.info("operator %s gone: attendances %s back in the queue", operator_id, requeued)
 
     async def watch_absent_operators(self) -> None:
-        """After a restart no console is connected yet: give every operator
-        with active attendances the grace period to come back."""
+        """Every operator with active attendances and no console connected
+        (after a restart none is, here; with several processes, one whose
+        process died) gets the grace period to come back."""
         operator_ids = await self.read(lambda uow: attendances.operators_with_active(uow.session))
         for operator_id in operator_ids:
-            if not self.presence.is_connected(operator_id):
-                self.presence.start_grace(operator_id)
+            if await self.presence.is_connected(operator_id) is False:
+                self.presence.watch(operator_id)
+
+    def start_presence_heartbeat(self) -> None:
+        """With several processes: keep this process's consoles held in
+        Redis, and look for operators no process holds."""
+        if self.presence.shared is not None:
+            self._heartbeat = asyncio.ensure_future(self._beat())
+
+    async def _beat(self) -> None:
+        ttl = self.settings.presence_ttl_seconds
+        beats = 0
+        while True:
+            await asyncio.sleep(ttl / 3)
+            await self.presence.refresh()
+            beats += 1
+            if beats % 3 == 0:
+                try:
+                    await self.watch_absent_operators()
+                except DatabaseUnavailable as error:
+                    log.warning("absent operators not checked: %s", error)
 
     # --- content editors' files: knowledge base, ready replies
 
@@ -435,11 +459,21 @@ class Desk:
     async def drain(self) -> None:
         """On shutdown: let jobs under way finish (a few seconds at most) and
         give the others back: they are stored, for this or another process."""
-        self.presence.stop()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._heartbeat):
+            if task is not None:
+                task.cancel()
+        await self.presence.stop()
         await self.outbox.stop()
         if self._background:
             _done, waiting = await asyncio.wait(set(self._background), timeout=5)
             for task in waiting:
                 task.cancel()
+
+
+def _shared_presence(settings: Settings) -> SharedPresence | None:
+    if not settings.redis_url:
+        return None
+    process = f"{settings.host}:{settings.port}:{uuid.uuid4().hex[:8]}"
+    return SharedPresence(
+        settings.redis_url, settings.redis_channel, process, settings.presence_ttl_seconds
+    )

@@ -95,6 +95,12 @@ class Settings:
     reconnect_grace_seconds: float = field(
         default_factory=lambda: float(_env("RECONNECT_GRACE_SECONDS", "60"))
     )
+    # With several processes (Redis): how long a process's word that it holds
+    # an operator's console lasts unless refreshed (a process that died
+    # stops refreshing; its consoles count as gone after this).
+    presence_ttl_seconds: float = field(
+        default_factory=lambda: float(_env("PRESENCE_TTL_SECONDS", "30"))
+    )
     # A customer silent this long after the operator's last message (sent to
     # them) is taken to have left: the attendance is closed as abandoned, the
     # operator's slot is freed and the customer gets a notice with the
