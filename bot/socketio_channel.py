@@ -59,6 +59,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.handed_off import relaying
 from bot.once import OncePerConversation
 from bot.tracker_queries import conversation_exists
 from socketguard import TolerantPacket, answer_the_rest
@@ -239,10 +240,11 @@ class PersistentSocketIOInput(SocketIOInput):
                 metadata=metadata,
                 message_id=client_id,
             )
-            tracker_store = sio.get_environ(sid)["sanic.request"].app.ctx.agent.tracker_store
+            agent = sio.get_environ(sid)["sanic.request"].app.ctx.agent
+            handle = relaying(agent, on_new_message)
             try:
                 await self.once.run(
-                    tracker_store, conversation, client_id, lambda: on_new_message(message)
+                    agent.tracker_store, conversation, client_id, lambda: handle(message)
                 )
             except Exception:
                 logger.exception("socketio: message %s of %s not stored", client_id, conversation)

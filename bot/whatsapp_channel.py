@@ -56,6 +56,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.handed_off import relaying
 from bot.once import OncePerConversation
 from bot.operator_messages import DeliveryUnknown
 from bot.service_channel import (
@@ -319,9 +320,10 @@ class WhatsAppInput(InputChannel):
             payload = json_object(body)
             if payload is None:
                 return refuse(400, "invalid", "body is not a JSON object")
-            tracker_store = request.app.ctx.agent.tracker_store
+            agent = request.app.ctx.agent
+            handle = relaying(agent, on_new_message)
             for value in _values(payload):
-                await self._handle(value, tracker_store, on_new_message)
+                await self._handle(value, agent.tracker_store, handle)
             return response.json({"status": "ok"})
 
         @webhook.route("/resend", methods=["POST"])

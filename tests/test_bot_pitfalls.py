@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.clients import Operator, Visitor
-from tests.support.processes import RASA, ROOT, Stack
+from tests.support.processes import RASA, ROOT, Stack, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +123,30 @@ def test_session_expiry_during_an_attendance_keeps_the_bot_silent(stack: Stack, 
     assert visitor.received_nothing()
     state = stack.tracker(visitor.session_id)
     assert state["paused"] is True
-    assert [e["event"] for e in state["events"]].count("session_started") >= 1
+    # The expired session was renewed (and paused again), as Rasa does.
+    assert [e["event"] for e in state["events"]].count("session_started") == 2
+    visitor.close()
+
+
+def test_a_message_while_paused_is_stored_as_rasa_stores_it(stack: Stack, operator: Operator):
+    visitor, _queued = handed_off(stack, operator)
+    text = "quero saber do meu iptu"
+    assert visitor.say(text, client_id="paused-1")["ok"]
+    operator.wait_for("message:new", lambda m: m["text"] == text)
+    events = stack.tracker(visitor.session_id)["events"]
+    said = [e for e in events if e["event"] == "user" and e["text"] == text]
+    assert len(said) == 1 and events[-1] == said[0]  # nothing predicted after it
+    assert said[0]["message_id"] == "paused-1" and said[0]["input_channel"] == "socketio"
+    assert said[0]["parse_data"]["intent"]["name"] == "inform"  # Rasa's NLU read it
+    # An entity fills its slot even while paused: Rasa still sees such a message.
+    assert visitor.say('/inform{"protocol": "2026000123"}')["ok"]
+    wait_until(
+        lambda: stack.tracker(visitor.session_id)["slots"]["protocol"] == "2026000123",
+        what="the protocol slot filled from the message's entity",
+    )
+    assert stack.tracker(visitor.session_id)["paused"] is True
+    time.sleep(QUIET)
+    assert visitor.received_nothing()
     visitor.close()
 
 
