@@ -87,9 +87,8 @@ async def store_if_handed_off(agent: Any, message: UserMessage) -> bool:
 
 
 def _slots_fill_from_entities_only(domain: Any) -> bool:
-    return all(
-        mapping.get("type") in ENTITY_OR_CUSTOM for slot in domain.slots for mapping in slot.mappings
-    )
+    mappings = (mapping for slot in domain.slots for mapping in slot.mappings)
+    return all(mapping.get("type") in ENTITY_OR_CUSTOM for mapping in mappings)
 
 
 def _paused_in_session(store: LeanSQLTrackerStore, conversation_id: str, session: Any) -> bool:
