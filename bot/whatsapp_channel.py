@@ -278,13 +278,14 @@ class WhatsAppInput(InputChannel):
         api_base_url: str,
         handoff_url: str,
         handoff_token: str,
+        api_version: str = "",
     ) -> None:
         self.verify_token = verify_token
         self.app_secret = app_secret
         self.phone_number_id = phone_number_id
         self.handoff_token = handoff_token
         self.output = WhatsAppOutput(
-            GraphClient(api_base_url, phone_number_id, access_token),
+            GraphClient(api_base_url, api_version, phone_number_id, access_token),
             HandoffClient(handoff_url, handoff_token),
         )
         self.once = OncePerConversation()

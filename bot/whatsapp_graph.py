@@ -1,5 +1,5 @@
-"""Sending on WhatsApp: ``POST {base}/{phone_number_id}/messages`` of Meta's
-Graph API, with one rule for what may be tried again.
+"""Sending on WhatsApp: ``POST {base}/{version}/{phone_number_id}/messages``
+of Meta's Graph API, with one rule for what may be tried again.
 
 Meta documents no idempotency key for this call: a request it accepted and
 a copy of it are two messages for the citizen. So a try ends in one of
@@ -93,9 +93,17 @@ def _outcome(status: int, raw: bytes) -> str:
     raise WhatsAppSendError(f"HTTP {status}: {error.get('message', '')}", code, retryable)
 
 
+# The Graph API version when WHATSAPP_API_VERSION is empty (Meta's
+# versions list: v25.0, released February 2026, is served until July 2028).
+DEFAULT_API_VERSION = "v25.0"
+
+
 class GraphClient:
-    def __init__(self, base_url: str, phone_number_id: str, access_token: str) -> None:
-        self.url = f"{base_url.rstrip('/')}/{phone_number_id}/messages"
+    def __init__(
+        self, base_url: str, api_version: str, phone_number_id: str, access_token: str
+    ) -> None:
+        self.api = f"{base_url.rstrip('/')}/{api_version.strip('/') or DEFAULT_API_VERSION}"
+        self.url = f"{self.api}/{phone_number_id}/messages"
         self._headers = {"Authorization": f"Bearer {access_token}"}
         self._session: Optional[aiohttp.ClientSession] = None
 

@@ -20,6 +20,7 @@ import requests
 
 ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "106540352242922"
+API_VERSION = "v25.0"  # the version the service desk is configured with by default
 DISPLAY_PHONE_NUMBER = "15550783881"
 MAX_CALLBACK_DATA = 512  # characters of biz_opaque_callback_data, as Meta documents
 
@@ -89,10 +90,11 @@ class FakeGraph:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v21.0"
+        # WHATSAPP_API_BASE_URL; the version is WHATSAPP_API_VERSION's.
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
 
     def _answer(self, path: str, headers: Any, body: dict) -> tuple[int, dict]:
-        if path != f"/v21.0/{PHONE_NUMBER_ID}/messages":
+        if path != f"/{API_VERSION}/{PHONE_NUMBER_ID}/messages":
             return 404, {"error": {"message": "Unknown path", "code": 100}}
         if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
