@@ -16,6 +16,11 @@ calls ``/webhooks/whatsapp/webhook``.
   wamid, also after a restart of Rasa: looked up in the tracker; it is
   Rasa's message id too, so the handoff service stores it once), and the
   handoff service applies a status only if it moves a message forward.
+- A citizen is one conversation: the canonical phone (a Brazilian mobile
+  without its ninth digit gets it, ``textrules.whatsapp_ids``), else the
+  business-scoped user id of a citizen who came with a username and no
+  phone. Replies go to the address Meta last sent: ``to`` the ``wa_id`` as
+  sent, else ``recipient`` the user id.
 - Text, interactive replies (buttons, lists) and template buttons become
   user messages, cleaned by ``textrules.clean_text`` (as is the profile
   name); media the bot cannot read gets a polite answer; unknown message
@@ -67,6 +72,7 @@ from bot.service_channel import (
 )
 from bot.whatsapp_graph import RETRY_DELAYS_SECONDS, GraphClient, WhatsAppSendError
 from textrules import clean_text
+from textrules.whatsapp_ids import conversation_key, is_phone_id, is_user_id
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +91,8 @@ MEDIA_TYPES = {"image", "audio", "video", "document", "sticker", "voice", "locat
 # time (handoff/domain/conversation.py, UNKNOWN_RETRY_AFTER).
 UNKNOWN_RESEND_AFTER_SECONDS = 15 * 60
 REMEMBERED_UNKNOWN = 10_000
+# Conversations whose reply address (the wa_id as Meta sent it) is remembered.
+REMEMBERED_ADDRESSES = 100_000
 
 
 def signature_is_valid(app_secret: str, body: bytes, header: Optional[str]) -> bool:
@@ -170,6 +178,32 @@ class WhatsAppOutput(OutputChannel):
         self._waiting: Dict[str, int] = {}
         # Operator messages whose send had no answer -> when.
         self._unknown: OrderedDict[int, float] = OrderedDict()
+        # Conversations -> Meta's address of the citizen, as last written from.
+        self._addresses: OrderedDict[str, Dict[str, str]] = OrderedDict()
+
+    def remember_address(self, key: str, wa_id: Any, user_id: Any) -> None:
+        """Reply as Meta knows the citizen: to the phone id exactly as Meta
+        sent it (an old Brazilian id without its ninth digit stays so),
+        else to the business-scoped user id (``recipient``)."""
+        if is_phone_id(wa_id):
+            address = {"to": str(wa_id)}
+        elif is_user_id(user_id):
+            address = {"recipient": str(user_id)}
+        else:
+            return
+        self._addresses[key] = address
+        self._addresses.move_to_end(key)
+        while len(self._addresses) > REMEMBERED_ADDRESSES:
+            self._addresses.popitem(last=False)
+
+    def address(self, key: str) -> Dict[str, str]:
+        """Where a message of conversation ``key`` goes; a key not seen since
+        Rasa started is its own address (Meta resolves the canonical phone
+        to the account, and a BSUID key is the user id)."""
+        found = self._addresses.get(key)
+        if found is not None:
+            return found
+        return {"recipient": key} if is_user_id(key) else {"to": key}
 
     @classmethod
     def name(cls) -> str:
@@ -189,7 +223,7 @@ class WhatsAppOutput(OutputChannel):
             raise DeliveryUnknown("an earlier send of this message had no answer")
         callback = json.dumps({"handoff_message_id": message_id})
         try:
-            wamid = await self.graph.send_text(recipient_id, text, callback)
+            wamid = await self.graph.send_text(self.address(recipient_id), text, callback)
         except DeliveryUnknown:
             self._unknown[message_id] = time.monotonic()
             while len(self._unknown) > REMEMBERED_UNKNOWN:
@@ -217,7 +251,7 @@ class WhatsAppOutput(OutputChannel):
         (for good), the last two logged and never sent again; raises
         WhatsAppSendError if Meta did not take it for a passing reason."""
         try:
-            await self.graph.send_text(recipient_id, text, retry_delays=())
+            await self.graph.send_text(self.address(recipient_id), text, retry_delays=())
         except DeliveryUnknown as error:
             logger.warning("whatsapp: bot message to %s, outcome unknown: %s", recipient_id, error)
             return "unknown"
@@ -356,25 +390,30 @@ class WhatsAppInput(InputChannel):
         receipts = [receipt for receipt in statuses if receipt is not None]
         if receipts:
             self.output.handoff.report(receipts)
-        names = {
-            c.get("wa_id"): _name(_dict(c.get("profile")).get("name"))
-            for c in _dicts(value.get("contacts"))
-            if isinstance(c.get("wa_id"), str)
-        }
+        contacts = _dicts(value.get("contacts"))
         for message in _dicts(value.get("messages")):
-            sender, message_id, kind = message.get("from"), message.get("id"), message.get("type")
-            if not is_plain_id(sender) or not is_plain_id(message_id):
+            wa_id, user_id = message.get("from"), message.get("from_user_id")
+            message_id, kind = message.get("id"), message.get("type")
+            sender = conversation_key(wa_id, user_id)
+            if sender is None or not is_plain_id(message_id):
+                logger.warning("whatsapp: message %r without a sender Meta documents", message_id)
                 continue
             text = message_text(message)
             if text is None and not (isinstance(kind, str) and kind in MEDIA_TYPES):
                 logger.warning("whatsapp: message %s of unknown type %r skipped", message_id, kind)
                 continue
+            profile = _dict(_contact_of(contacts, wa_id, user_id).get("profile"))
             metadata = {
-                "name": names.get(sender),
+                "name": _name(profile.get("name")),
+                # Business-scoped user id and username (Meta, 2026): a citizen
+                # with a username may come without a phone.
+                "whatsapp_user_id": user_id if is_user_id(user_id) else None,
+                "username": _name(profile.get("username")),
                 "whatsapp_message_id": message_id,
                 # Which published number was written to: routes to a room.
                 "phone_number_id": _dict(value.get("metadata")).get("phone_number_id"),
             }
+            self.output.remember_address(sender, wa_id, user_id)
             await self.once.run(
                 tracker_store,
                 sender,
@@ -419,6 +458,16 @@ class WhatsAppInput(InputChannel):
                 metadata=metadata,
             )
         )
+
+
+def _contact_of(contacts: List[Dict[str, Any]], wa_id: Any, user_id: Any) -> Dict[str, Any]:
+    """The ``contacts`` entry of a message's sender (by phone id or user id)."""
+    for contact in contacts:
+        if (wa_id is not None and contact.get("wa_id") == wa_id) or (
+            user_id is not None and contact.get("user_id") == user_id
+        ):
+            return contact
+    return {}
 
 
 def _name(value: Any) -> Optional[str]:

@@ -109,18 +109,20 @@ class GraphClient:
 
     async def send_text(
         self,
-        to: str,
+        address: Dict[str, str],
         text: str,
         callback_data: Optional[str] = None,
         retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
     ) -> str:
-        """Send a text; returns its wamid. A message not sent is tried again
+        """Send a text to ``address`` (``{"to": wa_id}`` or ``{"recipient":
+        bsuid}``, Meta's two ways to name a user); returns its wamid. A
+        message not sent is tried again
         after each of ``retry_delays`` while the budget lasts, then
         WhatsAppSendError; DeliveryUnknown ends the tries at once."""
         payload: Dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": to,
+            **address,
             "type": "text",
             "text": {"preview_url": False, "body": text},
         }
@@ -139,8 +141,8 @@ class GraphClient:
                 if not error.retryable:
                     raise
                 last = error
-            logger.warning("whatsapp: sending to %s failed (%s)", to, last)
-        logger.error("whatsapp: giving up on a message to %s: %s", to, last)
+            logger.warning("whatsapp: sending to %s failed (%s)", address, last)
+        logger.error("whatsapp: giving up on a message to %s: %s", address, last)
         raise last
 
     async def _try(self, payload: Dict[str, Any], timeout: float) -> str:

@@ -195,6 +195,10 @@ class Attendance(Base):
     contact_name: Mapped[str | None] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(20))
+    # WhatsApp (2026): the business-scoped user id and the username, for a
+    # citizen who may come without a phone.
+    contact_user_id: Mapped[str | None] = mapped_column(String(140))
+    contact_username: Mapped[str | None] = mapped_column(String(64))
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -303,3 +303,81 @@ def test_a_changed_welcome_reaches_the_next_citizen(
     post(stack, text(wa_id, "bom dia"))
     graph.wait_for_text(wa_id, "novo texto")
     assert graph.texts_to(wa_id)[0] == new_welcome
+
+
+def test_a_mobile_with_and_without_its_ninth_digit_is_one_contact(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    """Meta sends an older Brazilian account as 12 digits (55 DD XXXX-XXXX);
+    the same citizen's 13-digit form is one conversation, one attendance,
+    linked to the customer registered with either; replies go to the id
+    Meta sent."""
+    eight = f"{uuid.uuid4().int % 10**7:07d}"
+    old_id, new_id = f"55618{eight}", f"556198{eight}"
+    registered = requests.post(
+        f"{stack.handoff_url}/api/customers",
+        json={"name": "Rita Souza", "phone": f"(61) 98{eight[:3]}-{eight[3:]}"},
+        headers={"Authorization": f"Bearer {operator.token}"},
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    assert post(stack, text(old_id, "bom dia, é a Rita")).status_code == 200
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == new_id)
+    assert queued["contact_phone"] == new_id
+    assert queued["customer_id"] == registered.json()["customer"]["id"]
+    graph.wait_for_text(old_id, "transferido")
+    assert graph.texts_to(new_id) == []
+
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    assert post(stack, text(new_id, "agora pelo número novo")).status_code == 200
+    texts = operator.customer_texts(queued["id"], "agora pelo número novo")
+    assert texts == ["bom dia, é a Rita", "agora pelo número novo"]
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "Olá, Rita!", "client_id": uuid.uuid4().hex},
+    )
+    assert sent["ok"], sent
+    graph.wait_for_text(new_id, "Olá, Rita!")  # to the form she last wrote from
+    with pytest.raises(TimeoutError):
+        operator.wait_for(
+            "attendance:queued",
+            lambda a: a["conversation_id"] in (old_id, new_id) and a["id"] != queued["id"],
+            timeout=2,
+        )
+
+
+def test_a_username_only_citizen_is_served(stack: Stack, graph: FakeGraph, operator: Operator):
+    """A citizen who adopted a WhatsApp username comes without a phone
+    (no ``wa_id``, no ``from``): only the business-scoped user id and the
+    username. Served all the same; replies go to ``recipient``."""
+    bsuid = f"BR.{uuid.uuid4().int % 10**16:016d}"
+    body = envelope(
+        {
+            "contacts": [{"profile": {"name": "Lia", "username": "lia.santos"}, "user_id": bsuid}],
+            "messages": [
+                {
+                    "from_user_id": bsuid,
+                    "id": f"wamid.{uuid.uuid4().hex}",
+                    "timestamp": "1749416383",
+                    "type": "text",
+                    "text": {"body": "preciso da segunda via do IPTU"},
+                }
+            ],
+        }
+    )
+    assert post(stack, body).status_code == 200
+    welcome = graph.wait_for_text(bsuid, "Bem-vindo")
+    assert welcome["recipient"] == bsuid and "to" not in welcome
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == bsuid)
+    assert (queued["contact_name"], queued["contact_username"]) == ("Lia", "lia.santos")
+    assert queued["contact_phone"] is None
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "Olá, Lia!", "client_id": uuid.uuid4().hex},
+    )
+    assert sent["ok"], sent
+    assert graph.wait_for_text(bsuid, "Olá, Lia!")["recipient"] == bsuid
+    operator.wait_for(
+        "message:delivery", lambda d: d["id"] == sent["message"]["id"] and d["delivery"] == "sent"
+    )

@@ -49,6 +49,7 @@ def attendance_view(attendance: Attendance) -> dict[str, Any]:
         "contact_name": attendance.contact_name,
         "contact_email": attendance.contact_email,
         "contact_phone": attendance.contact_phone,
+        "contact_username": attendance.contact_username,
         "queued_at": iso(attendance.queued_at),
         "taken_at": iso(attendance.taken_at),
         "first_response_at": iso(attendance.first_response_at),

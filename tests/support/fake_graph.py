@@ -50,6 +50,11 @@ def envelope(value: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _recipient(message: dict[str, Any]) -> Any:
+    """Who a sent message is for: its phone (``to``) or its user id."""
+    return message.get("to") or message.get("recipient")
+
+
 class FakeGraph:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
@@ -100,10 +105,15 @@ class FakeGraph:
             return 401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
         if len(str(body.get("biz_opaque_callback_data", ""))) > MAX_CALLBACK_DATA:
             return 400, {"error": {"message": "(#100) Invalid parameter", "code": 100}}
-        status, answer = self._fault(str(body.get("to")))
+        # A user is named by ``to`` (phone) or, for a business-scoped user id,
+        # ``recipient``; ``to`` takes precedence (Meta's BSUID guide).
+        to = body.get("to") or body.get("recipient")
+        if not isinstance(to, str):
+            return 400, {"error": {"message": "(#100) The parameter to is required.", "code": 100}}
+        status, answer = self._fault(to)
         if status is not None:
             return status, answer
-        if body.get("to") in self.outside_window:
+        if to in self.outside_window:
             return 400, {
                 "error": {
                     "message": "Re-engagement message",
@@ -120,7 +130,9 @@ class FakeGraph:
         time.sleep(self.answer_after_seconds)
         return 200, {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+            "contacts": [
+                {"input": to, "wa_id": to} if "to" in body else {"input": to, "user_id": to}
+            ],
             "messages": [{"id": wamid}],
         }
 
@@ -157,7 +169,7 @@ class FakeGraph:
             "id": message["id"],
             "status": status,
             "timestamp": str(int(time.time())),
-            "recipient_id": message["to"],
+            "recipient_id": _recipient(message),
             **extra,
         }
         if "biz_opaque_callback_data" in message:
@@ -200,7 +212,7 @@ class FakeGraph:
 
     def messages_to(self, recipient: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [m for m in self.sent if m.get("to") == recipient]
+            return [m for m in self.sent if _recipient(m) == recipient]
 
     def attempts_to(self, recipient: str) -> list[tuple[float, int]]:
         """When each failed send to ``recipient`` arrived, and its status (0: hung)."""
@@ -208,7 +220,7 @@ class FakeGraph:
             return [(at, status) for at, to, status in self.attempts if to == recipient]
 
     def texts_to(self, recipient: str) -> list[str]:
-        return [m["text"]["body"] for m in self.sent if m.get("to") == recipient]
+        return [m["text"]["body"] for m in self.sent if _recipient(m) == recipient]
 
     def wait_for_text(self, recipient: str, fragment: str, timeout: float = 20) -> dict:
         """The first message to ``recipient`` containing ``fragment``."""
@@ -218,7 +230,7 @@ class FakeGraph:
                     (
                         m
                         for m in self.sent
-                        if m.get("to") == recipient and fragment in m["text"]["body"]
+                        if _recipient(m) == recipient and fragment in m["text"]["body"]
                     ),
                     None,
                 ),

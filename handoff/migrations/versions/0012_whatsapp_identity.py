@@ -1,0 +1,25 @@
+"""WhatsApp identity as Meta sends it in 2026: business-scoped user id and username
+
+Revision ID: 0012
+Revises: 0008
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("contact_user_id", sa.String(length=140), nullable=True))
+        batch_op.add_column(sa.Column("contact_username", sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.drop_column("contact_username")
+        batch_op.drop_column("contact_user_id")
