@@ -65,7 +65,11 @@ def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
     event = _latest_user_event(tracker)
     if event is None:
         return None
-    return clean_json({"message_id": event.get("message_id"), "text": event.get("text")})
+    message = {"message_id": event.get("message_id"), "text": event.get("text")}
+    attachment = (event.get("metadata") or {}).get("attachment")
+    if attachment is not None:  # a WhatsApp photo, voice note... that starts the attendance
+        message["metadata"] = {"attachment": attachment}
+    return clean_json(message)
 
 
 def _paused() -> List[EventType]:

@@ -23,7 +23,10 @@ calls ``/webhooks/whatsapp/webhook``.
   sent, else ``recipient`` the user id.
 - Text, interactive replies (buttons, lists) and template buttons become
   user messages, cleaned by ``textrules.clean_text`` (as is the profile
-  name); media the bot cannot read gets a polite answer; unknown message
+  name). Media (photos, voice notes, video, documents, stickers, locations,
+  contacts) become user messages too: the caption or a pt-BR label as
+  text, and ``metadata.attachment`` saying what the handoff service fetches
+  (by media id) and shows the operator (``media_message``). Unknown message
   types are logged and skipped.
 - The webhook answers 200 once Rasa has stored the message, whatever the
   replies do. Replies go out through ``bot.whatsapp_graph`` (what may be
@@ -76,14 +79,17 @@ from textrules.whatsapp_ids import conversation_key, is_phone_id, is_user_id
 
 logger = logging.getLogger(__name__)
 
-UNSUPPORTED_MEDIA_REPLY = (
-    "Desculpe, ainda não consigo abrir imagens, áudios ou arquivos por aqui. "
-    "Por favor, escreva sua mensagem em texto."
-)
 # Meta documents webhook payloads of up to 3 MB; anything larger is not Meta's.
 MAX_BODY_BYTES = 3 * 1024 * 1024
-# Media the bot cannot read: the customer gets UNSUPPORTED_MEDIA_REPLY.
-MEDIA_TYPES = {"image", "audio", "video", "document", "sticker", "voice", "location", "contacts"}
+# Files Meta hands over by media id, and what the operator reads when the
+# citizen wrote no caption.
+FILE_LABELS = {
+    "image": "Foto",
+    "video": "Vídeo",
+    "audio": "Áudio",
+    "document": "Documento",
+    "sticker": "Figurinha",
+}
 # An operator message whose send had no answer is not sent again for this
 # long, however often the handoff service asks (it asks again when its own
 # wait for Rasa ran out); its status webhook normally settles it in
@@ -121,6 +127,49 @@ def message_text(message: Dict[str, Any]) -> Optional[str]:
         button = _dict(message.get("button"))
         said = button.get("text") or button.get("payload")
     return clean_text(said) if isinstance(said, str) else None
+
+
+def media_message(message: Dict[str, Any]) -> Optional[tuple]:
+    """A media message as ``(text, attachment)``: the caption (or a pt-BR
+    label) and what the handoff service fetches and shows; None for any
+    other type. Meta's shapes: ``image``/``video``/``audio``/``document``/
+    ``sticker`` ``{id, mime_type, sha256, caption?, filename?, voice?}``,
+    ``location {latitude, longitude, name?, address?}``, ``contacts [{name:
+    {formatted_name}, phones: [{phone}]}]``."""
+    kind = message.get("type")
+    if kind in FILE_LABELS:
+        media = _dict(message.get(kind))
+        media_id = media.get("id")
+        if not is_plain_id(media_id):
+            return None
+        voice = kind == "audio" and media.get("voice") is True
+        file_name = _name(media.get("filename"))
+        label = "Mensagem de voz" if voice else FILE_LABELS[kind]
+        caption = _name(media.get("caption"))
+        text = caption or (f"{label}: {file_name}" if file_name else label)
+        return text, {
+            "kind": kind,
+            "voice": voice,
+            "media_id": media_id,
+            "mime_type": _name(media.get("mime_type")),
+            "file_name": file_name,
+        }
+    if kind == "location":
+        place = _dict(message.get("location"))
+        latitude, longitude = place.get("latitude"), place.get("longitude")
+        if not all(isinstance(v, (int, float)) for v in (latitude, longitude)):
+            return None
+        words = [w for w in (_name(place.get("name")), _name(place.get("address"))) if w]
+        text = "Localização: " + (" — ".join(words) if words else f"{latitude}, {longitude}")
+        return text, {"kind": kind, "latitude": latitude, "longitude": longitude}
+    if kind == "contacts":
+        cards = []
+        for card in _dicts(message.get("contacts")):
+            name = _name(_dict(card.get("name")).get("formatted_name")) or "Sem nome"
+            phones = [_name(p.get("phone")) for p in _dicts(card.get("phones"))]
+            cards.append(f"{name} ({', '.join(p for p in phones if p)})" if any(phones) else name)
+        return ("Contato: " + "; ".join(cards), {"kind": kind}) if cards else None
+    return None
 
 
 def _handoff_message_id(status: Dict[str, Any]) -> Optional[int]:
@@ -398,8 +447,10 @@ class WhatsAppInput(InputChannel):
             if sender is None or not is_plain_id(message_id):
                 logger.warning("whatsapp: message %r without a sender Meta documents", message_id)
                 continue
-            text = message_text(message)
-            if text is None and not (isinstance(kind, str) and kind in MEDIA_TYPES):
+            text, attachment = message_text(message), None
+            if text is None:
+                text, attachment = media_message(message) or (None, None)
+            if text is None:
                 logger.warning("whatsapp: message %s of unknown type %r skipped", message_id, kind)
                 continue
             profile = _dict(_contact_of(contacts, wa_id, user_id).get("profile"))
@@ -413,6 +464,8 @@ class WhatsAppInput(InputChannel):
                 # Which published number was written to: routes to a room.
                 "phone_number_id": _dict(value.get("metadata")).get("phone_number_id"),
             }
+            if attachment is not None:
+                metadata["attachment"] = attachment
             self.output.remember_address(sender, wa_id, user_id)
             await self.once.run(
                 tracker_store,
@@ -441,13 +494,10 @@ class WhatsAppInput(InputChannel):
         self,
         sender: str,
         message_id: str,
-        text: Optional[str],
+        text: str,
         metadata: Dict[str, Any],
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
-        if text is None:
-            await self.output.send_text_message(sender, UNSUPPORTED_MEDIA_REPLY)
-            return
         await on_new_message(
             UserMessage(
                 text,

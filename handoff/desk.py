@@ -12,9 +12,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from handoff import channel_resend, outbox
+from handoff import channel_resend, outbox, whatsapp_media
 from handoff.db import Database, DatabaseUnavailable, Notice, UnitOfWork
 from handoff.domain import (
+    attachments,
     attendances,
     conversation,
     knowledge_base,
@@ -54,6 +55,7 @@ from handoff.rasa_client import (
 )
 from handoff.rate_limits import RateLimits
 from handoff.settings import Settings
+from handoff.whatsapp_media import WhatsAppMedia
 
 log = logging.getLogger(__name__)
 # The closing flow Rasa runs for each way an attendance ends (data/rules.yml).
@@ -92,6 +94,10 @@ class Desk:
         self.outbox.register(RECONCILE, self._reconcile)
         self.outbox.register(IMPORT_EVENTS, self._import_events)
         self.outbox.register(channel_resend.KIND, partial(channel_resend.resend, self.rasa))
+        self.media = WhatsAppMedia(settings)
+        self.outbox.register(
+            attachments.FETCH_MEDIA, partial(whatsapp_media.fetch, self.media, settings, self.read)
+        )
 
     async def run(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in its own transaction in a worker thread; after the
@@ -439,6 +445,7 @@ class Desk:
         if self._sweeper is not None:
             self._sweeper.cancel()
         await self.outbox.stop()
+        await self.media.close()
         if self._background:
             _done, waiting = await asyncio.wait(set(self._background), timeout=5)
             for task in waiting:

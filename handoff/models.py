@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     ForeignKey,
@@ -241,6 +242,9 @@ class Message(Base):
     delivery: Mapped[str | None] = mapped_column(String(16))
     # The channel's own id of a sent operator message (WhatsApp's wamid).
     channel_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # What a customer sent besides text (a WhatsApp photo, voice note,
+    # document, location...): handoff/domain/attachments.py.
+    attachment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

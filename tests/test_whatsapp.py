@@ -4,9 +4,6 @@ documented shapes. Webhook bodies follow Meta's published examples."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import shutil
 import subprocess
@@ -22,12 +19,17 @@ from handoff.models import Message, utcnow
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph, envelope
 from tests.support.processes import PYTHON, ROOT, Stack
+from tests.support.whatsapp import (
+    VERIFY_TOKEN,
+    citizen,
+    incoming,
+    media_settings,
+    post,
+    text,
+)
 from textrules import clean_text
 
 pytestmark = pytest.mark.slow
-
-APP_SECRET = "test-app-secret"
-VERIFY_TOKEN = "test-verify-token"
 
 
 @pytest.fixture(scope="module")
@@ -36,44 +38,8 @@ def backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def stack_settings(graph: FakeGraph) -> dict[str, str]:
-    return {"WHATSAPP_API_BASE_URL": graph.base_url}
-
-
-def citizen() -> str:
-    """A WhatsApp id (the phone, digits only) of a new citizen."""
-    return f"55119{uuid.uuid4().int % 10**8:08d}"
-
-
-def incoming(wa_id: str, message: dict, name: str = "Sheena Nelson") -> dict:
-    return envelope(
-        {
-            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-            "messages": [
-                {
-                    "from": wa_id,
-                    "id": f"wamid.{uuid.uuid4().hex}",
-                    "timestamp": "1749416383",
-                    **message,
-                }
-            ],
-        }
-    )
-
-
-def text(wa_id: str, body: str, name: str = "Sheena Nelson") -> dict:
-    return incoming(wa_id, {"type": "text", "text": {"body": body}}, name)
-
-
-def post(stack: Stack, payload: dict, secret: str | None = APP_SECRET) -> requests.Response:
-    body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers["X-Hub-Signature-256"] = f"sha256={digest}"
-    return requests.post(
-        f"{stack.rasa_url}/webhooks/whatsapp/webhook", data=body, headers=headers, timeout=60
-    )
+def stack_settings(graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {"WHATSAPP_API_BASE_URL": graph.base_url, **media_settings(tmp_path_factory)}
 
 
 def taken_citizen(stack: Stack, operator: Operator) -> tuple[str, dict]:
@@ -176,12 +142,16 @@ def test_whatsapp_attendance_end_to_end(stack: Stack, graph: FakeGraph, operator
     assert post(stack, button).status_code == 200
     operator.wait_for("message:new", lambda m: m["text"] == "Sim")
 
-    # Media the bot cannot read gets a polite answer instead of an error.
+    # A photo reaches the operator (tests/test_whatsapp_media.py: shown);
+    # one Meta no longer has is said to be unavailable, for good.
     image = incoming(
         wa_id, {"type": "image", "image": {"id": "1", "mime_type": "image/jpeg", "sha256": "x"}}
     )
     assert post(stack, image).status_code == 200
-    graph.wait_for_text(wa_id, "escreva sua mensagem em texto")
+    photo = operator.wait_for("message:new", lambda m: m["text"] == "Foto")
+    assert photo["attachment"]["kind"] == "image"
+    gone = operator.wait_for("message:updated", lambda m: m["id"] == photo["id"])
+    assert gone["attachment"]["status"] == "failed"
 
     # Z3: finishing sends the protocol and the closing message.
     finished = operator.call("attendance:finish", {"attendance_id": queued["id"]})

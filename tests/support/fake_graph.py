@@ -1,6 +1,9 @@
 """A local stand-in for Meta's Graph API (the only service this machine
 cannot reach). It speaks the documented shapes of
-``POST /{version}/{phone_number_id}/messages`` and records what it got;
+``POST /{version}/{phone_number_id}/messages`` and records what it got,
+and serves media as Meta does (``GET /{version}/{media-id}`` answers the
+file's short-lived URL, type, hash and size; ``GET`` of that URL, with the
+access token, the file);
 once told where the webhook is (``send_statuses_to``) it also reports each
 accepted message's ``sent`` status there, signed as Meta signs, with the
 message's ``biz_opaque_callback_data``."""
@@ -71,6 +74,9 @@ class FakeGraph:
         self.attempts: list[tuple[float, str, int]] = []
         self._released = threading.Event()
         self.outside_window: set[str] = set()  # recipients past the 24-hour window
+        self.media: dict[str, tuple[bytes, str]] = {}  # media id -> (content, MIME type)
+        self.media_failures_left = 0  # answer this many downloads with HTTP 500 first
+        self.downloads: list[tuple[str, int]] = []  # (media id, HTTP status) of each download
         self._lock = threading.Condition()
         graph = self
 
@@ -89,6 +95,14 @@ class FakeGraph:
                     self.wfile.write(data)
                 except OSError:
                     pass  # the client gave up on a hung request
+
+            def do_GET(self) -> None:
+                status, content_type, data = graph._get(self.path, self.headers)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -135,6 +149,46 @@ class FakeGraph:
             ],
             "messages": [{"id": wamid}],
         }
+
+    def add_media(self, content: bytes, mime_type: str) -> str:
+        """A file a citizen sent; its media id, as in Meta's webhook."""
+        media_id = str(uuid.uuid4().int % 10**16)
+        self.media[media_id] = (content, mime_type)
+        return media_id
+
+    def _get(self, path: str, headers: Any) -> tuple[int, str, bytes]:
+        def error(status: int, message: str, code: int) -> tuple[int, str, bytes]:
+            body = {"error": {"message": message, "type": "OAuthException", "code": code}}
+            return status, "application/json", json.dumps(body).encode()
+
+        if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+            return error(401, "Invalid OAuth access token.", 190)
+        parts = path.split("?")[0].strip("/").split("/")
+        if len(parts) == 2 and parts[0] == API_VERSION and parts[1] in self.media:
+            content, mime_type = self.media[parts[1]]
+            url = f"{self.base_url}/whatsapp_business/attachments/?mid={parts[1]}&ext=1"
+            answer = {
+                "messaging_product": "whatsapp",
+                "url": url,
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "file_size": str(len(content)),  # Meta sends it as text
+                "id": parts[1],
+            }
+            return 200, "application/json", json.dumps(answer).encode()
+        if parts[:2] == ["whatsapp_business", "attachments"] and "mid=" in path:
+            media_id = path.split("mid=")[1].split("&")[0]
+            with self._lock:
+                failing = self.media_failures_left > 0 and media_id in self.media
+                self.media_failures_left -= 1 if failing else 0
+                self.downloads.append((media_id, 500 if failing else 200))
+                self._lock.notify_all()
+            if failing:
+                return error(500, "(#131016) Service unavailable", 131016)
+            if media_id in self.media:
+                content, mime_type = self.media[media_id]
+                return 200, mime_type, content
+        return error(404, "(#100) Unsupported get request.", 100)
 
     def _fault(self, recipient: str) -> tuple[int | None, dict]:
         """A 500 or a hang (never answered) while some are left; None otherwise."""

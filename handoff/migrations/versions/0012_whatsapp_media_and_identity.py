@@ -1,4 +1,5 @@
-"""WhatsApp identity as Meta sends it in 2026: business-scoped user id and username
+"""WhatsApp as Brazilians use it: a customer message's attachment; the
+business-scoped user id and username of a citizen (Meta, 2026)
 
 Revision ID: 0012
 Revises: 0008
@@ -17,9 +18,13 @@ def upgrade() -> None:
     with op.batch_alter_table("attendance", schema=None) as batch_op:
         batch_op.add_column(sa.Column("contact_user_id", sa.String(length=140), nullable=True))
         batch_op.add_column(sa.Column("contact_username", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("message", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("attachment", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("message", schema=None) as batch_op:
+        batch_op.drop_column("attachment")
     with op.batch_alter_table("attendance", schema=None) as batch_op:
         batch_op.drop_column("contact_username")
         batch_op.drop_column("contact_user_id")
