@@ -3,7 +3,8 @@ names a media id, the handoff service fetches the file from the (fake)
 Graph API and keeps it, and the operator sees it in Conversa in a real
 Chromium: the photo shown with its caption, the voice note playable, the
 document as a link, the location as a map link. A file Meta does not hand
-over is shown unavailable, tried again, and holds back nothing else."""
+over is shown unavailable, tried again, and holds back nothing else. On
+SQLite and PostgreSQL (the attachment is a JSON column)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,6 @@ from tests.support.whatsapp import citizen, incoming, media_settings, post, text
 pytestmark = pytest.mark.slow
 
 MAX_BYTES = 1_000_000
-
-
-@pytest.fixture(scope="module")
-def backend() -> str:
-    return "sqlite"
 
 
 @pytest.fixture(scope="module")
