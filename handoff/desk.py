@@ -49,6 +49,7 @@ from handoff.rasa_client import (
     INTENT_CANCELLED,
     INTENT_FINISHED,
     INTENT_RETRY_TRANSFER,
+    ChannelBusy,
     ChannelRefused,
     RasaClient,
     RasaUnavailable,
@@ -163,7 +164,8 @@ class Desk:
         it). Rasa away: the operator sees "falhou", and it is tried again
         (the ones after it wait, so the customer reads them in order). The
         channel refused it (Meta, after its own retries): failed, for the
-        operator's "Tentar novamente"; the ones after it go on."""
+        operator's "Tentar novamente"; the ones after it go on. The channel
+        paces it (Meta's rate limits): sent again when the pause ends."""
         message_id = job["message_id"]
         try:
             confirmed = await self.rasa.send_bot_message(
@@ -172,6 +174,9 @@ class Desk:
         except ChannelRefused as error:
             log.warning("message %s refused by the customer's channel: %s", message_id, error)
             return partial(conversation.record_handover, message_id=message_id, state=FAILED)
+        except ChannelBusy as busy:
+            # Meta's rate limits: still "enviando…", sent when the pause ends.
+            raise outbox.Later(busy.seconds) from busy
         except RasaUnavailable as error:
             raise outbox.Unavailable(
                 str(error),

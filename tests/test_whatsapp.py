@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from datetime import timedelta
 
@@ -351,3 +352,30 @@ def test_a_username_only_citizen_is_served(stack: Stack, graph: FakeGraph, opera
     operator.wait_for(
         "message:delivery", lambda d: d["id"] == sent["message"]["id"] and d["delivery"] == "sent"
     )
+
+
+def test_meta_pair_rate_limit_paces_an_operator_message_instead_of_failing_it(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    """Error 131056 (too many messages to one user) for longer than one
+    send's budget: the message is held ("enviando…") and sent when Meta
+    takes it again, never "falhou"; Meta is not hammered meanwhile."""
+    wa_id, queued = taken_citizen(stack, operator)
+    graph.wait_for_text(wa_id, "transferido")
+    graph.pair_limited_until[wa_id] = time.monotonic() + 15
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "um momento", "client_id": uuid.uuid4().hex},
+    )
+    assert sent["ok"], sent
+    graph.wait_for_text(wa_id, "um momento", timeout=60)
+    delivered = operator.wait_for(
+        "message:delivery", lambda d: d["id"] == sent["message"]["id"] and d["delivery"] == "sent"
+    )
+    assert delivered["delivery"] == "sent"
+    states = [
+        d["delivery"] for d in operator.seen("message:delivery") if d["id"] == sent["message"]["id"]
+    ]
+    assert "failed" not in states
+    refused = [status for _at, status in graph.attempts_to(wa_id) if status == 400]
+    assert 1 <= len(refused) <= 5  # one try per pause, not a retry storm

@@ -74,6 +74,8 @@ class FakeGraph:
         self.attempts: list[tuple[float, str, int]] = []
         self._released = threading.Event()
         self.outside_window: set[str] = set()  # recipients past the 24-hour window
+        # Recipient -> monotonic time until which Meta answers 131056 (pair rate limit).
+        self.pair_limited_until: dict[str, float] = {}
         self.media: dict[str, tuple[bytes, str]] = {}  # media id -> (content, MIME type)
         self.media_failures_left = 0  # answer this many downloads with HTTP 500 first
         self.downloads: list[tuple[str, int]] = []  # (media id, HTTP status) of each download
@@ -191,7 +193,8 @@ class FakeGraph:
         return error(404, "(#100) Unsupported get request.", 100)
 
     def _fault(self, recipient: str) -> tuple[int | None, dict]:
-        """A 500 or a hang (never answered) while some are left; None otherwise."""
+        """A 500, Meta's pair rate limit or a hang (never answered) while
+        some are left; None otherwise."""
         with self._lock:
             arrived = time.monotonic()
             if self.failures_left > 0:
@@ -204,6 +207,21 @@ class FakeGraph:
                         "code": 131000,
                         "error_data": {
                             "details": "Message failed to send due to an unknown error."
+                        },
+                    }
+                }
+            if arrived < self.pair_limited_until.get(recipient, 0.0):
+                self.attempts.append((arrived, recipient, 400))
+                return 400, {
+                    "error": {
+                        "message": "(#131056) (Business Account, Consumer Account) "
+                        "pair rate limit hit",
+                        "type": "OAuthException",
+                        "code": 131056,
+                        "error_data": {
+                            "details": "Message failed to send because there were too many "
+                            "messages sent from this phone number to the same phone number "
+                            "in a short period of time."
                         },
                     }
                 }
