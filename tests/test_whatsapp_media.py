@@ -18,10 +18,11 @@ import pytest
 import requests
 from playwright.sync_api import Browser, expect
 
+from tests.support.api import Client, add_operator, add_room
 from tests.support.browser import console_login
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph
-from tests.support.processes import Stack
+from tests.support.processes import ROOT, Stack
 from tests.support.whatsapp import citizen, incoming, media_settings, post, text
 
 pytestmark = pytest.mark.slow
@@ -38,14 +39,15 @@ def stack_settings(graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -
     }
 
 
-def png(width: int = 4, height: int = 3) -> bytes:
-    """A small red PNG image."""
+def png(width: int = 240, height: int = 150) -> bytes:
+    """A PNG image: red and white stripes."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    rows = b"".join(b"\x00" + b"\xc6\x28\x28" * width for _ in range(height))
+    stripes = [b"\xc6\x28\x28", b"\xff\xff\xff"]
+    rows = b"".join(b"\x00" + stripes[y // 15 % 2] * width for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
@@ -56,14 +58,14 @@ def png(width: int = 4, height: int = 3) -> bytes:
 
 
 def voice_note() -> bytes:
-    """Half a second of a tone, as WAV (Chromium plays it as it plays
+    """Three seconds of a tone, as WAV (Chromium plays it as it plays
     WhatsApp's Ogg Opus voice notes)."""
     out = io.BytesIO()
     with wave.open(out, "wb") as audio:
         audio.setnchannels(1)
         audio.setsampwidth(2)
         audio.setframerate(8000)
-        audio.writeframes(b"".join(struct.pack("<h", (i % 40 - 20) * 800) for i in range(4000)))
+        audio.writeframes(b"".join(struct.pack("<h", (i % 40 - 20) * 800) for i in range(24000)))
     return out.getvalue()
 
 
@@ -91,7 +93,7 @@ def test_a_photo_with_caption_and_a_voice_note_reach_the_console(
     console.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=30_000
     )
-    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [4, 3]
+    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [240, 150]
 
     note = graph.add_media(voice_note(), "audio/wav")
     assert post(stack, media(wa_id, "audio", id=note, mime_type="audio/wav", voice=True)).ok
@@ -102,7 +104,7 @@ def test_a_photo_with_caption_and_a_voice_note_reach_the_console(
         arg=player.element_handle(),
         timeout=30_000,
     )
-    assert 0.4 < player.evaluate("a => a.duration") < 0.6
+    assert 2.9 < player.evaluate("a => a.duration") < 3.1
 
     pdf = graph.add_media(b"%PDF-1.4\n" + b"0" * 2000, "application/pdf")
     document = media(wa_id, "document", id=pdf, mime_type="application/pdf", filename="boleto.pdf")
@@ -122,6 +124,7 @@ def test_a_photo_with_caption_and_a_voice_note_reach_the_console(
         "href", "https://www.google.com/maps/search/?api=1&query=-15.7939,-47.8828"
     )
     assert graph.texts_to(wa_id).count("escreva sua mensagem em texto") == 0
+    console.screenshot(path=str(ROOT / "docs" / "screenshots" / "21-whatsapp-midia.png"))
     console.close()
 
 
@@ -158,6 +161,10 @@ def test_a_file_meta_does_not_hand_over_is_shown_unavailable_and_tried_again(
     assert served.headers["Content-Type"] == "image/png"
     assert "sandbox" in served.headers["Content-Security-Policy"]
     assert requests.get(url, timeout=10).status_code == 401
+    handoff = next(s for s in stack.services if s.name == "handoff")
+    add_room(handoff, "outra-sala")
+    elsewhere = Client(handoff, add_operator(handoff, ["outra-sala"]))
+    assert elsewhere.get(stored["attachment"]["url"]).status_code == 404
 
 
 def test_a_file_over_the_limit_is_refused_and_the_citizen_told(
