@@ -56,7 +56,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -129,7 +129,7 @@ def message_text(message: Dict[str, Any]) -> Optional[str]:
     return clean_text(said) if isinstance(said, str) else None
 
 
-def media_message(message: Dict[str, Any]) -> Optional[tuple]:
+def media_message(message: Dict[str, Any]) -> Optional[Tuple[str, Dict[str, Any]]]:
     """A media message as ``(text, attachment)``: the caption (or a pt-BR
     label) and what the handoff service fetches and shows; None for any
     other type. Meta's shapes: ``image``/``video``/``audio``/``document``/

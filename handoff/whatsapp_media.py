@@ -22,6 +22,7 @@ import logging
 import mimetypes
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from handoff.domain import attachments
 from handoff.settings import Settings
 
 log = logging.getLogger(__name__)
+Reader = Callable[[Callable[[UnitOfWork], Any]], Awaitable[Any]]
 
 TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
 CHUNK = 64 * 1024
@@ -124,7 +126,7 @@ def _keep(media_dir: Path, found: attachments.ToFetch, data: bytes, mime_type: s
 
 
 async def fetch(
-    media: WhatsAppMedia, settings: Settings, read: Any, job: dict[str, Any]
+    media: WhatsAppMedia, settings: Settings, read: Reader, job: dict[str, Any]
 ) -> outbox.Then | None:
     """The ``fetch_media`` job: fetch, check, keep; what it learnt is
     recorded in the transaction that settles the job."""

@@ -129,10 +129,10 @@ def test_a_photo_with_caption_and_a_voice_note_reach_the_console(
 
 
 def test_a_file_meta_does_not_hand_over_is_shown_unavailable_and_tried_again(
-    stack: Stack, graph: FakeGraph, operator: Operator
+    browser: Browser, stack: Stack, graph: FakeGraph, operator: Operator
 ):
     wa_id = citizen()
-    post(stack, text(wa_id, "oi"))
+    post(stack, text(wa_id, "oi", name="Otávio Reis"))
     queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
     assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
 
@@ -143,6 +143,13 @@ def test_a_file_meta_does_not_hand_over_is_shown_unavailable_and_tried_again(
     failed = operator.wait_for("message:updated", lambda m: m["id"] == shown["id"])
     assert failed["attachment"]["status"] == "failed"
     assert "url" not in failed["attachment"]
+    console = browser.new_page(viewport={"width": 1366, "height": 768})
+    console_login(console, stack.handoff_url, "operador", "atendimento123")
+    console.locator("#mine button", has_text="Otávio Reis").click()
+    photo_card = console.locator("#messages li.customer", has_text="Foto")
+    expect(photo_card.locator(".attachment")).to_have_text(
+        "Foto: Arquivo indisponível. O sistema tenta de novo sozinho."
+    )
 
     # The conversation goes on meanwhile.
     assert post(stack, text(wa_id, "mandei a foto da conta")).ok
@@ -153,6 +160,12 @@ def test_a_file_meta_does_not_hand_over_is_shown_unavailable_and_tried_again(
         "message:updated",
         lambda m: m["id"] == shown["id"] and m["attachment"]["status"] == "stored",
     )
+    image = photo_card.locator("img.attachment-image")
+    expect(image).to_be_visible()  # in place, without a reload
+    console.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=30_000
+    )
+    console.close()
     tries = [status for media_id, status in graph.downloads if media_id == photo]
     assert tries[-1] == 200 and tries.count(500) >= 1
     url = f"{stack.handoff_url}{stored['attachment']['url']}"
