@@ -2,14 +2,14 @@
 business-scoped user id and username of a citizen (Meta, 2026)
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
