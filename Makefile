@@ -26,7 +26,9 @@ SECRETS := $(VAR_DIR)/secrets.env
 
 # WhatsApp Cloud API (Meta's app settings); a development placeholder.
 export WHATSAPP_PHONE_NUMBER_ID ?= 000000000000000
-export WHATSAPP_API_BASE_URL ?= https://graph.facebook.com/v21.0
+# The Graph API's address and version (v25.0: available until July 2028).
+export WHATSAPP_API_BASE_URL ?= https://graph.facebook.com
+export WHATSAPP_API_VERSION ?= v25.0
 
 # The chat widget: the origins whose pages may open its connection to Rasa
 # (comma-separated; our widget's conversation runs in a frame on the handoff

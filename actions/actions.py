@@ -25,6 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_client import HandoffUnavailable, has_open_attendance, open_attendance
 from textrules import clean_json
+from textrules.whatsapp_ids import is_phone_id
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,11 @@ def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
     event = _latest_user_event(tracker)
     if event is None:
         return None
-    return clean_json({"message_id": event.get("message_id"), "text": event.get("text")})
+    message = {"message_id": event.get("message_id"), "text": event.get("text")}
+    attachment = (event.get("metadata") or {}).get("attachment")
+    if attachment is not None:  # a WhatsApp photo, voice note... that starts the attendance
+        message["metadata"] = {"attachment": attachment}
+    return clean_json(message)
 
 
 def _paused() -> List[EventType]:
@@ -87,7 +92,11 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
     metadata = _metadata(tracker)
     contact = {"name": _text(metadata.get("name")), "email": _text(metadata.get("email"))}
     if channel == WHATSAPP:
-        contact["phone"] = tracker.sender_id
+        # The conversation is the canonical phone, or the business-scoped
+        # user id of a citizen who came without one (bot/whatsapp_channel.py).
+        contact["phone"] = tracker.sender_id if is_phone_id(tracker.sender_id) else None
+        contact["whatsapp_user_id"] = _text(metadata.get("whatsapp_user_id"))
+        contact["username"] = _text(metadata.get("username"))
         entry_point = {"kind": "whatsapp", "key": str(metadata.get("phone_number_id") or "")}
     else:
         # The widget's key names the site (an entry point the organisation

@@ -28,6 +28,7 @@ agent); ``POST /webhooks/operator_messages/deliver`` with the service token.
 from __future__ import annotations
 
 import logging
+import math
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Optional
 
@@ -58,6 +59,14 @@ REMEMBERED_SENDS = 10_000
 
 class DeliveryUnknown(Exception):
     """A channel's answer when a message may or may not have gone out."""
+
+
+class ChannelBusy(Exception):
+    """A channel's answer when its provider asks to slow down (WhatsApp's
+    throughput and pair rate limits): not sent, to be sent in
+    ``retry_after`` seconds, not failed."""
+
+    retry_after: float = 1.0
 
 
 async def _append_once(
@@ -140,6 +149,11 @@ class OperatorMessagesInput(ServiceInput):
                 except DeliveryUnknown as error:
                     logger.warning("operator message %s: outcome unknown: %s", message_id, error)
                     return response.json({"delivered": "unknown"}, status=202)
+                except ChannelBusy as error:
+                    logger.info("operator message %s paced: %s", message_id, error)
+                    busy = refuse(429, "channel_busy", str(error))
+                    busy.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+                    return busy
                 except Exception as error:  # noqa: BLE001 - any channel's refusal
                     logger.warning(
                         "operator message %s to %s refused by the channel: %r",

@@ -16,9 +16,17 @@ calls ``/webhooks/whatsapp/webhook``.
   wamid, also after a restart of Rasa: looked up in the tracker; it is
   Rasa's message id too, so the handoff service stores it once), and the
   handoff service applies a status only if it moves a message forward.
+- A citizen is one conversation: the canonical phone (a Brazilian mobile
+  without its ninth digit gets it, ``textrules.whatsapp_ids``), else the
+  business-scoped user id of a citizen who came with a username and no
+  phone. Replies go to the address Meta last sent: ``to`` the ``wa_id`` as
+  sent, else ``recipient`` the user id.
 - Text, interactive replies (buttons, lists) and template buttons become
   user messages, cleaned by ``textrules.clean_text`` (as is the profile
-  name); media the bot cannot read gets a polite answer; unknown message
+  name). Media (photos, voice notes, video, documents, stickers, locations,
+  contacts) become user messages too: the caption or a pt-BR label as
+  text, and ``metadata.attachment`` saying what the handoff service fetches
+  (by media id) and shows the operator (``media_message``). Unknown message
   types are logged and skipped.
 - The webhook answers 200 once Rasa has stored the message, whatever the
   replies do. Replies go out through ``bot.whatsapp_graph`` (what may be
@@ -48,7 +56,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -68,17 +76,21 @@ from bot.service_channel import (
 )
 from bot.whatsapp_graph import RETRY_DELAYS_SECONDS, GraphClient, WhatsAppSendError
 from textrules import clean_text
+from textrules.whatsapp_ids import conversation_key, is_phone_id, is_user_id
 
 logger = logging.getLogger(__name__)
 
-UNSUPPORTED_MEDIA_REPLY = (
-    "Desculpe, ainda não consigo abrir imagens, áudios ou arquivos por aqui. "
-    "Por favor, escreva sua mensagem em texto."
-)
 # Meta documents webhook payloads of up to 3 MB; anything larger is not Meta's.
 MAX_BODY_BYTES = 3 * 1024 * 1024
-# Media the bot cannot read: the customer gets UNSUPPORTED_MEDIA_REPLY.
-MEDIA_TYPES = {"image", "audio", "video", "document", "sticker", "voice", "location", "contacts"}
+# Files Meta hands over by media id, and what the operator reads when the
+# citizen wrote no caption.
+FILE_LABELS = {
+    "image": "Foto",
+    "video": "Vídeo",
+    "audio": "Áudio",
+    "document": "Documento",
+    "sticker": "Figurinha",
+}
 # An operator message whose send had no answer is not sent again for this
 # long, however often the handoff service asks (it asks again when its own
 # wait for Rasa ran out); its status webhook normally settles it in
@@ -86,6 +98,8 @@ MEDIA_TYPES = {"image", "audio", "video", "document", "sticker", "voice", "locat
 # time (handoff/domain/conversation.py, UNKNOWN_RETRY_AFTER).
 UNKNOWN_RESEND_AFTER_SECONDS = 15 * 60
 REMEMBERED_UNKNOWN = 10_000
+# Conversations whose reply address (the wa_id as Meta sent it) is remembered.
+REMEMBERED_ADDRESSES = 100_000
 
 
 def signature_is_valid(app_secret: str, body: bytes, header: Optional[str]) -> bool:
@@ -114,6 +128,49 @@ def message_text(message: Dict[str, Any]) -> Optional[str]:
         button = _dict(message.get("button"))
         said = button.get("text") or button.get("payload")
     return clean_text(said) if isinstance(said, str) else None
+
+
+def media_message(message: Dict[str, Any]) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """A media message as ``(text, attachment)``: the caption (or a pt-BR
+    label) and what the handoff service fetches and shows; None for any
+    other type. Meta's shapes: ``image``/``video``/``audio``/``document``/
+    ``sticker`` ``{id, mime_type, sha256, caption?, filename?, voice?}``,
+    ``location {latitude, longitude, name?, address?}``, ``contacts [{name:
+    {formatted_name}, phones: [{phone}]}]``."""
+    kind = message.get("type")
+    if kind in FILE_LABELS:
+        media = _dict(message.get(kind))
+        media_id = media.get("id")
+        if not is_plain_id(media_id):
+            return None
+        voice = kind == "audio" and media.get("voice") is True
+        file_name = _name(media.get("filename"))
+        label = "Mensagem de voz" if voice else FILE_LABELS[kind]
+        caption = _name(media.get("caption"))
+        text = caption or (f"{label}: {file_name}" if file_name else label)
+        return text, {
+            "kind": kind,
+            "voice": voice,
+            "media_id": media_id,
+            "mime_type": _name(media.get("mime_type")),
+            "file_name": file_name,
+        }
+    if kind == "location":
+        place = _dict(message.get("location"))
+        latitude, longitude = place.get("latitude"), place.get("longitude")
+        if not all(isinstance(v, (int, float)) for v in (latitude, longitude)):
+            return None
+        words = [w for w in (_name(place.get("name")), _name(place.get("address"))) if w]
+        text = "Localização: " + (" — ".join(words) if words else f"{latitude}, {longitude}")
+        return text, {"kind": kind, "latitude": latitude, "longitude": longitude}
+    if kind == "contacts":
+        cards = []
+        for card in _dicts(message.get("contacts")):
+            name = _name(_dict(card.get("name")).get("formatted_name")) or "Sem nome"
+            phones = [_name(p.get("phone")) for p in _dicts(card.get("phones"))]
+            cards.append(f"{name} ({', '.join(p for p in phones if p)})" if any(phones) else name)
+        return ("Contato: " + "; ".join(cards), {"kind": kind}) if cards else None
+    return None
 
 
 def _handoff_message_id(status: Dict[str, Any]) -> Optional[int]:
@@ -171,6 +228,32 @@ class WhatsAppOutput(OutputChannel):
         self._waiting: Dict[str, int] = {}
         # Operator messages whose send had no answer -> when.
         self._unknown: OrderedDict[int, float] = OrderedDict()
+        # Conversations -> Meta's address of the citizen, as last written from.
+        self._addresses: OrderedDict[str, Dict[str, str]] = OrderedDict()
+
+    def remember_address(self, key: str, wa_id: Any, user_id: Any) -> None:
+        """Reply as Meta knows the citizen: to the phone id exactly as Meta
+        sent it (an old Brazilian id without its ninth digit stays so),
+        else to the business-scoped user id (``recipient``)."""
+        if is_phone_id(wa_id):
+            address = {"to": str(wa_id)}
+        elif is_user_id(user_id):
+            address = {"recipient": str(user_id)}
+        else:
+            return
+        self._addresses[key] = address
+        self._addresses.move_to_end(key)
+        while len(self._addresses) > REMEMBERED_ADDRESSES:
+            self._addresses.popitem(last=False)
+
+    def address(self, key: str) -> Dict[str, str]:
+        """Where a message of conversation ``key`` goes; a key not seen since
+        Rasa started is its own address (Meta resolves the canonical phone
+        to the account, and a BSUID key is the user id)."""
+        found = self._addresses.get(key)
+        if found is not None:
+            return found
+        return {"recipient": key} if is_user_id(key) else {"to": key}
 
     @classmethod
     def name(cls) -> str:
@@ -190,7 +273,7 @@ class WhatsAppOutput(OutputChannel):
             raise DeliveryUnknown("an earlier send of this message had no answer")
         callback = json.dumps({"handoff_message_id": message_id})
         try:
-            wamid = await self.graph.send_text(recipient_id, text, callback)
+            wamid = await self.graph.send_text(self.address(recipient_id), text, callback)
         except DeliveryUnknown:
             self._unknown[message_id] = time.monotonic()
             while len(self._unknown) > REMEMBERED_UNKNOWN:
@@ -218,7 +301,7 @@ class WhatsAppOutput(OutputChannel):
         (for good), the last two logged and never sent again; raises
         WhatsAppSendError if Meta did not take it for a passing reason."""
         try:
-            await self.graph.send_text(recipient_id, text, retry_delays=())
+            await self.graph.send_text(self.address(recipient_id), text, retry_delays=())
         except DeliveryUnknown as error:
             logger.warning("whatsapp: bot message to %s, outcome unknown: %s", recipient_id, error)
             return "unknown"
@@ -279,13 +362,14 @@ class WhatsAppInput(InputChannel):
         api_base_url: str,
         handoff_url: str,
         handoff_token: str,
+        api_version: str = "",
     ) -> None:
         self.verify_token = verify_token
         self.app_secret = app_secret
         self.phone_number_id = phone_number_id
         self.handoff_token = handoff_token
         self.output = WhatsAppOutput(
-            GraphClient(api_base_url, phone_number_id, access_token),
+            GraphClient(api_base_url, api_version, phone_number_id, access_token),
             HandoffClient(handoff_url, handoff_token),
         )
         self.once = OncePerConversation()
@@ -357,25 +441,34 @@ class WhatsAppInput(InputChannel):
         receipts = [receipt for receipt in statuses if receipt is not None]
         if receipts:
             self.output.handoff.report(receipts)
-        names = {
-            c.get("wa_id"): _name(_dict(c.get("profile")).get("name"))
-            for c in _dicts(value.get("contacts"))
-            if isinstance(c.get("wa_id"), str)
-        }
+        contacts = _dicts(value.get("contacts"))
         for message in _dicts(value.get("messages")):
-            sender, message_id, kind = message.get("from"), message.get("id"), message.get("type")
-            if not is_plain_id(sender) or not is_plain_id(message_id):
+            wa_id, user_id = message.get("from"), message.get("from_user_id")
+            message_id, kind = message.get("id"), message.get("type")
+            sender = conversation_key(wa_id, user_id)
+            if sender is None or not is_plain_id(message_id):
+                logger.warning("whatsapp: message %r without a sender Meta documents", message_id)
                 continue
-            text = message_text(message)
-            if text is None and not (isinstance(kind, str) and kind in MEDIA_TYPES):
+            text, attachment = message_text(message), None
+            if text is None:
+                text, attachment = media_message(message) or (None, None)
+            if text is None:
                 logger.warning("whatsapp: message %s of unknown type %r skipped", message_id, kind)
                 continue
+            profile = _dict(_contact_of(contacts, wa_id, user_id).get("profile"))
             metadata = {
-                "name": names.get(sender),
+                "name": _name(profile.get("name")),
+                # Business-scoped user id and username (Meta, 2026): a citizen
+                # with a username may come without a phone.
+                "whatsapp_user_id": user_id if is_user_id(user_id) else None,
+                "username": _name(profile.get("username")),
                 "whatsapp_message_id": message_id,
                 # Which published number was written to: routes to a room.
                 "phone_number_id": _dict(value.get("metadata")).get("phone_number_id"),
             }
+            if attachment is not None:
+                metadata["attachment"] = attachment
+            self.output.remember_address(sender, wa_id, user_id)
             await self.once.run(
                 tracker_store,
                 sender,
@@ -403,13 +496,10 @@ class WhatsAppInput(InputChannel):
         self,
         sender: str,
         message_id: str,
-        text: Optional[str],
+        text: str,
         metadata: Dict[str, Any],
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
-        if text is None:
-            await self.output.send_text_message(sender, UNSUPPORTED_MEDIA_REPLY)
-            return
         await on_new_message(
             UserMessage(
                 text,
@@ -420,6 +510,16 @@ class WhatsAppInput(InputChannel):
                 metadata=metadata,
             )
         )
+
+
+def _contact_of(contacts: List[Dict[str, Any]], wa_id: Any, user_id: Any) -> Dict[str, Any]:
+    """The ``contacts`` entry of a message's sender (by phone id or user id)."""
+    for contact in contacts:
+        if (wa_id is not None and contact.get("wa_id") == wa_id) or (
+            user_id is not None and contact.get("user_id") == user_id
+        ):
+            return contact
+    return {}
 
 
 def _name(value: Any) -> Optional[str]:

@@ -1,5 +1,5 @@
-"""Sending on WhatsApp: ``POST {base}/{phone_number_id}/messages`` of Meta's
-Graph API, with one rule for what may be tried again.
+"""Sending on WhatsApp: ``POST {base}/{version}/{phone_number_id}/messages``
+of Meta's Graph API, with one rule for what may be tried again.
 
 Meta documents no idempotency key for this call: a request it accepted and
 a copy of it are two messages for the citizen. So a try ends in one of
@@ -30,7 +30,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import aiohttp
 
-from bot.operator_messages import DeliveryUnknown
+from bot.operator_messages import ChannelBusy, DeliveryUnknown
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,12 @@ SEND_BUDGET_SECONDS = 8.0
 # went wrong, 131016 service unavailable, 133004 server temporarily
 # unavailable). Meta sends 130429 and 131056 with HTTP 400.
 RETRYABLE_CODES = frozenset({2, 4, 80007, 130429, 131000, 131016, 131056, 133004})
+# Meta's limits that are paced rather than failed: how long sends wait after
+# Meta said it. 130429, the number's throughput (80 messages a second by
+# default): every send, a second; 131056, the pair rate limit (about one
+# message every 6 seconds to one user after a burst): that user's, 6 s.
+PAUSE_SECONDS = {130429: 1.0, 131056: 6.0}
+EVERYONE = ""  # the pause key of the number's throughput
 
 
 class WhatsAppSendError(Exception):
@@ -56,6 +62,15 @@ class WhatsAppSendError(Exception):
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+
+
+class WhatsAppBusy(WhatsAppSendError, ChannelBusy):
+    """Not sent because of Meta's pacing limits (or our pause after one):
+    to be sent after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, code: Optional[int], retry_after: float) -> None:
+        super().__init__(message, code, retryable=True)
+        self.retry_after = retry_after
 
 
 def _connection_tracing() -> aiohttp.TraceConfig:
@@ -89,30 +104,55 @@ def _outcome(status: int, raw: bytes) -> str:
             raise DeliveryUnknown(f"HTTP {status}, not an answer of the Graph API")
         raise WhatsAppSendError(f"HTTP {status}", retryable=status == 429)
     code = error.get("code")
+    if code in PAUSE_SECONDS:
+        raise WhatsAppBusy(f"HTTP {status}: {error.get('message', '')}", code, PAUSE_SECONDS[code])
     retryable = status == 429 or status >= 500 or code in RETRYABLE_CODES
     raise WhatsAppSendError(f"HTTP {status}: {error.get('message', '')}", code, retryable)
 
 
+# The Graph API version when WHATSAPP_API_VERSION is empty (Meta's
+# versions list: v25.0, released February 2026, is served until July 2028).
+DEFAULT_API_VERSION = "v25.0"
+
+
 class GraphClient:
-    def __init__(self, base_url: str, phone_number_id: str, access_token: str) -> None:
-        self.url = f"{base_url.rstrip('/')}/{phone_number_id}/messages"
+    def __init__(
+        self, base_url: str, api_version: str, phone_number_id: str, access_token: str
+    ) -> None:
+        self.api = f"{base_url.rstrip('/')}/{api_version.strip('/') or DEFAULT_API_VERSION}"
+        self.url = f"{self.api}/{phone_number_id}/messages"
         self._headers = {"Authorization": f"Bearer {access_token}"}
         self._session: Optional[aiohttp.ClientSession] = None
+        # Pauses after Meta's pacing errors (loop time they end): per user
+        # (their address), and for every send (EVERYONE).
+        self._paused_until: Dict[str, float] = {}
+
+    def _pause_left(self, user: str, now: float) -> float:
+        ends = max(self._paused_until.get(user, 0.0), self._paused_until.get(EVERYONE, 0.0))
+        for key in [k for k, until in self._paused_until.items() if until <= now]:
+            del self._paused_until[key]
+        return max(0.0, ends - now)
+
+    def _pause(self, user: str, busy: WhatsAppBusy, now: float) -> None:
+        key = user if busy.code == 131056 else EVERYONE
+        self._paused_until[key] = max(self._paused_until.get(key, 0.0), now + busy.retry_after)
 
     async def send_text(
         self,
-        to: str,
+        address: Dict[str, str],
         text: str,
         callback_data: Optional[str] = None,
         retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
     ) -> str:
-        """Send a text; returns its wamid. A message not sent is tried again
+        """Send a text to ``address`` (``{"to": wa_id}`` or ``{"recipient":
+        bsuid}``, Meta's two ways to name a user); returns its wamid. A
+        message not sent is tried again
         after each of ``retry_delays`` while the budget lasts, then
         WhatsAppSendError; DeliveryUnknown ends the tries at once."""
         payload: Dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": to,
+            **address,
             "type": "text",
             "text": {"preview_url": False, "body": text},
         }
@@ -120,19 +160,29 @@ class GraphClient:
             payload["biz_opaque_callback_data"] = callback_data
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SEND_BUDGET_SECONDS
-        last = WhatsAppSendError("no try within the budget", retryable=True)
+        user = next(iter(address.values()), "")
+        last: WhatsAppSendError = WhatsAppSendError("no try within the budget", retryable=True)
         for delay in (0.0, *retry_delays):
+            delay = max(delay, self._pause_left(user, loop.time()))
             if loop.time() + delay >= deadline:
                 break
             await asyncio.sleep(delay)
             try:
                 return await self._try(payload, deadline - loop.time())
+            except WhatsAppBusy as busy:
+                self._pause(user, busy, loop.time())
+                last = busy
             except WhatsAppSendError as error:
                 if not error.retryable:
                     raise
                 last = error
-            logger.warning("whatsapp: sending to %s failed (%s)", to, last)
-        logger.error("whatsapp: giving up on a message to %s: %s", to, last)
+            logger.warning("whatsapp: sending to %s failed (%s)", address, last)
+        left = self._pause_left(user, loop.time())
+        if left > 0:
+            # Paced, not failed: the caller sends it again once the pause ends.
+            logger.info("whatsapp: message to %s paced for %.1f s", address, left)
+            raise WhatsAppBusy(f"paced: {last}", last.code, left)
+        logger.error("whatsapp: giving up on a message to %s: %s", address, last)
         raise last
 
     async def _try(self, payload: Dict[str, Any], timeout: float) -> str:

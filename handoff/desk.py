@@ -13,9 +13,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from handoff import channel_resend, outbox
+from handoff import channel_resend, outbox, whatsapp_media
 from handoff.db import Database, DatabaseUnavailable, Notice, UnitOfWork
 from handoff.domain import (
+    attachments,
     attendances,
     conversation,
     knowledge_base,
@@ -49,12 +50,14 @@ from handoff.rasa_client import (
     INTENT_CANCELLED,
     INTENT_FINISHED,
     INTENT_RETRY_TRANSFER,
+    ChannelBusy,
     ChannelRefused,
     RasaClient,
     RasaUnavailable,
 )
 from handoff.rate_limits import RateLimits
 from handoff.settings import Settings
+from handoff.whatsapp_media import WhatsAppMedia
 
 log = logging.getLogger(__name__)
 # The closing flow Rasa runs for each way an attendance ends (data/rules.yml).
@@ -96,6 +99,10 @@ class Desk:
         self.outbox.register(RECONCILE, self._reconcile)
         self.outbox.register(IMPORT_EVENTS, self._import_events)
         self.outbox.register(channel_resend.KIND, partial(channel_resend.resend, self.rasa))
+        self.media = WhatsAppMedia(settings)
+        self.outbox.register(
+            attachments.FETCH_MEDIA, partial(whatsapp_media.fetch, self.media, settings, self.read)
+        )
 
     async def run(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in its own transaction in a worker thread; after the
@@ -161,7 +168,8 @@ class Desk:
         it). Rasa away: the operator sees "falhou", and it is tried again
         (the ones after it wait, so the customer reads them in order). The
         channel refused it (Meta, after its own retries): failed, for the
-        operator's "Tentar novamente"; the ones after it go on."""
+        operator's "Tentar novamente"; the ones after it go on. The channel
+        paces it (Meta's rate limits): sent again when the pause ends."""
         message_id = job["message_id"]
         try:
             confirmed = await self.rasa.send_bot_message(
@@ -170,6 +178,9 @@ class Desk:
         except ChannelRefused as error:
             log.warning("message %s refused by the customer's channel: %s", message_id, error)
             return partial(conversation.record_handover, message_id=message_id, state=FAILED)
+        except ChannelBusy as busy:
+            # Meta's rate limits: still "enviando…", sent when the pause ends.
+            raise outbox.Later(busy.seconds) from busy
         except RasaUnavailable as error:
             raise outbox.Unavailable(
                 str(error),
@@ -464,6 +475,7 @@ class Desk:
                 task.cancel()
         await self.presence.stop()
         await self.outbox.stop()
+        await self.media.close()
         if self._background:
             _done, waiting = await asyncio.wait(set(self._background), timeout=5)
             for task in waiting:

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     ForeignKey,
@@ -195,6 +196,10 @@ class Attendance(Base):
     contact_name: Mapped[str | None] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(20))
+    # WhatsApp (2026): the business-scoped user id and the username, for a
+    # citizen who may come without a phone.
+    contact_user_id: Mapped[str | None] = mapped_column(String(140))
+    contact_username: Mapped[str | None] = mapped_column(String(64))
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -237,6 +242,9 @@ class Message(Base):
     delivery: Mapped[str | None] = mapped_column(String(16))
     # The channel's own id of a sent operator message (WhatsApp's wamid).
     channel_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # What a customer sent besides text (a WhatsApp photo, voice note,
+    # document, location...): handoff/domain/attachments.py.
+    attachment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

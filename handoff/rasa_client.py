@@ -40,6 +40,15 @@ class ChannelRefused(Exception):
     (e.g. Meta's Graph API, after its own retries): the operator retries it."""
 
 
+class ChannelBusy(Exception):
+    """The customer's channel paces the message (WhatsApp's rate limits):
+    not sent yet, to be sent again in ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"channel busy for {seconds:.0f} s")
+        self.seconds = seconds
+
+
 class RasaClient:
     def __init__(
         self, base_url: str, token: str, timeout_seconds: float, service_token: str = ""
@@ -118,8 +127,8 @@ class RasaClient:
         of the same ``message_id`` changes nothing) and send it on the
         customer's latest channel (``bot/operator_messages.py``). False if
         the channel could not learn whether it went out (HTTP 202). Raises
-        ChannelRefused when the channel refused it, RasaUnavailable when
-        Rasa did not answer."""
+        ChannelRefused when the channel refused it, ChannelBusy when it
+        paces it, RasaUnavailable when Rasa did not answer."""
         assert self._session is not None, "RasaClient.start() was not awaited"
         url = f"{self.base_url}/webhooks/operator_messages/deliver"
         body = {"conversation_id": conversation_id, "text": text, "handoff_message_id": message_id}
@@ -130,10 +139,13 @@ class RasaClient:
                 if response.status < 300:
                     return response.status != 202
                 reply = await response.text()
+                retry_after = response.headers.get("Retry-After", "")
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RasaUnavailable(f"deliver: {error!r}") from error
         if response.status == 502 and _error_code(reply) == "channel_refused":
             raise ChannelRefused(reply)
+        if response.status == 429 and _error_code(reply) == "channel_busy":
+            raise ChannelBusy(float(retry_after) if retry_after.isdigit() else 1.0)
         raise RasaUnavailable(f"deliver: HTTP {response.status} {reply}")
 
     async def resend_on_channel(

@@ -21,6 +21,31 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"HANDOFF_{name}", default)
 
 
+def _var_dir() -> Path:
+    return Path(os.environ.get("VAR_DIR", str(PROJECT_ROOT / "var")))
+
+
+# Files a citizen may send (MIME types without parameters; ``type/*`` takes
+# every subtype): what WhatsApp carries for photos, voice notes, audio,
+# video, stickers and the usual office documents.
+DEFAULT_MEDIA_TYPES = ",".join(
+    (
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "audio/*",
+        "video/mp4",
+        "video/3gpp",
+        "application/pdf",
+        "text/plain",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+)
+
+
 def _csv(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -133,6 +158,29 @@ class Settings:
     # locked by a migration or an administrator).
     db_lock_timeout_seconds: float = field(
         default_factory=lambda: float(_env("DB_LOCK_TIMEOUT_SECONDS", "30"))
+    )
+    # WhatsApp's Graph API, to fetch what citizens send (the variables Rasa's
+    # WhatsApp channel reads too).
+    whatsapp_api_base_url: str = field(
+        default_factory=lambda: os.environ.get(
+            "WHATSAPP_API_BASE_URL", "https://graph.facebook.com"
+        )
+    )
+    whatsapp_api_version: str = field(
+        default_factory=lambda: os.environ.get("WHATSAPP_API_VERSION", "") or "v25.0"
+    )
+    whatsapp_access_token: str = field(
+        default_factory=lambda: os.environ.get("WHATSAPP_ACCESS_TOKEN", "")
+    )
+    # Citizens' files: where they are kept, the largest taken, which types.
+    media_dir: Path = field(
+        default_factory=lambda: Path(_env("MEDIA_DIR", str(_var_dir() / "media")))
+    )
+    media_max_bytes: int = field(
+        default_factory=lambda: int(_env("MEDIA_MAX_BYTES", str(20 * 1024 * 1024)))
+    )
+    media_types: list[str] = field(
+        default_factory=lambda: _csv(_env("MEDIA_TYPES", DEFAULT_MEDIA_TYPES))
     )
     # Seconds to wait for Rasa's HTTP API before giving up on one call.
     rasa_timeout_seconds: float = field(

@@ -4,12 +4,10 @@ documented shapes. Webhook bodies follow Meta's published examples."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from datetime import timedelta
 
@@ -22,12 +20,17 @@ from handoff.models import Message, utcnow
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph, envelope
 from tests.support.processes import PYTHON, ROOT, Stack
+from tests.support.whatsapp import (
+    VERIFY_TOKEN,
+    citizen,
+    incoming,
+    media_settings,
+    post,
+    text,
+)
 from textrules import clean_text
 
 pytestmark = pytest.mark.slow
-
-APP_SECRET = "test-app-secret"
-VERIFY_TOKEN = "test-verify-token"
 
 
 @pytest.fixture(scope="module")
@@ -36,44 +39,8 @@ def backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def stack_settings(graph: FakeGraph) -> dict[str, str]:
-    return {"WHATSAPP_API_BASE_URL": graph.base_url}
-
-
-def citizen() -> str:
-    """A WhatsApp id (the phone, digits only) of a new citizen."""
-    return f"55119{uuid.uuid4().int % 10**8:08d}"
-
-
-def incoming(wa_id: str, message: dict, name: str = "Sheena Nelson") -> dict:
-    return envelope(
-        {
-            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-            "messages": [
-                {
-                    "from": wa_id,
-                    "id": f"wamid.{uuid.uuid4().hex}",
-                    "timestamp": "1749416383",
-                    **message,
-                }
-            ],
-        }
-    )
-
-
-def text(wa_id: str, body: str, name: str = "Sheena Nelson") -> dict:
-    return incoming(wa_id, {"type": "text", "text": {"body": body}}, name)
-
-
-def post(stack: Stack, payload: dict, secret: str | None = APP_SECRET) -> requests.Response:
-    body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers["X-Hub-Signature-256"] = f"sha256={digest}"
-    return requests.post(
-        f"{stack.rasa_url}/webhooks/whatsapp/webhook", data=body, headers=headers, timeout=60
-    )
+def stack_settings(graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {"WHATSAPP_API_BASE_URL": graph.base_url, **media_settings(tmp_path_factory)}
 
 
 def taken_citizen(stack: Stack, operator: Operator) -> tuple[str, dict]:
@@ -176,12 +143,16 @@ def test_whatsapp_attendance_end_to_end(stack: Stack, graph: FakeGraph, operator
     assert post(stack, button).status_code == 200
     operator.wait_for("message:new", lambda m: m["text"] == "Sim")
 
-    # Media the bot cannot read gets a polite answer instead of an error.
+    # A photo reaches the operator (tests/test_whatsapp_media.py: shown);
+    # one Meta no longer has is said to be unavailable, for good.
     image = incoming(
         wa_id, {"type": "image", "image": {"id": "1", "mime_type": "image/jpeg", "sha256": "x"}}
     )
     assert post(stack, image).status_code == 200
-    graph.wait_for_text(wa_id, "escreva sua mensagem em texto")
+    photo = operator.wait_for("message:new", lambda m: m["text"] == "Foto")
+    assert photo["attachment"]["kind"] == "image"
+    gone = operator.wait_for("message:updated", lambda m: m["id"] == photo["id"])
+    assert gone["attachment"]["status"] == "failed"
 
     # Z3: finishing sends the protocol and the closing message.
     finished = operator.call("attendance:finish", {"attendance_id": queued["id"]})
@@ -303,3 +274,108 @@ def test_a_changed_welcome_reaches_the_next_citizen(
     post(stack, text(wa_id, "bom dia"))
     graph.wait_for_text(wa_id, "novo texto")
     assert graph.texts_to(wa_id)[0] == new_welcome
+
+
+def test_a_mobile_with_and_without_its_ninth_digit_is_one_contact(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    """Meta sends an older Brazilian account as 12 digits (55 DD XXXX-XXXX);
+    the same citizen's 13-digit form is one conversation, one attendance,
+    linked to the customer registered with either; replies go to the id
+    Meta sent."""
+    eight = f"{uuid.uuid4().int % 10**7:07d}"
+    old_id, new_id = f"55618{eight}", f"556198{eight}"
+    registered = requests.post(
+        f"{stack.handoff_url}/api/customers",
+        json={"name": "Rita Souza", "phone": f"(61) 98{eight[:3]}-{eight[3:]}"},
+        headers={"Authorization": f"Bearer {operator.token}"},
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    assert post(stack, text(old_id, "bom dia, é a Rita")).status_code == 200
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == new_id)
+    assert queued["contact_phone"] == new_id
+    assert queued["customer_id"] == registered.json()["customer"]["id"]
+    graph.wait_for_text(old_id, "transferido")
+    assert graph.texts_to(new_id) == []
+
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    assert post(stack, text(new_id, "agora pelo número novo")).status_code == 200
+    texts = operator.customer_texts(queued["id"], "agora pelo número novo")
+    assert texts == ["bom dia, é a Rita", "agora pelo número novo"]
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "Olá, Rita!", "client_id": uuid.uuid4().hex},
+    )
+    assert sent["ok"], sent
+    graph.wait_for_text(new_id, "Olá, Rita!")  # to the form she last wrote from
+    with pytest.raises(TimeoutError):
+        operator.wait_for(
+            "attendance:queued",
+            lambda a: a["conversation_id"] in (old_id, new_id) and a["id"] != queued["id"],
+            timeout=2,
+        )
+
+
+def test_a_username_only_citizen_is_served(stack: Stack, graph: FakeGraph, operator: Operator):
+    """A citizen who adopted a WhatsApp username comes without a phone
+    (no ``wa_id``, no ``from``): only the business-scoped user id and the
+    username. Served all the same; replies go to ``recipient``."""
+    bsuid = f"BR.{uuid.uuid4().int % 10**16:016d}"
+    body = envelope(
+        {
+            "contacts": [{"profile": {"name": "Lia", "username": "lia.santos"}, "user_id": bsuid}],
+            "messages": [
+                {
+                    "from_user_id": bsuid,
+                    "id": f"wamid.{uuid.uuid4().hex}",
+                    "timestamp": "1749416383",
+                    "type": "text",
+                    "text": {"body": "preciso da segunda via do IPTU"},
+                }
+            ],
+        }
+    )
+    assert post(stack, body).status_code == 200
+    welcome = graph.wait_for_text(bsuid, "Bem-vindo")
+    assert welcome["recipient"] == bsuid and "to" not in welcome
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == bsuid)
+    assert (queued["contact_name"], queued["contact_username"]) == ("Lia", "lia.santos")
+    assert queued["contact_phone"] is None
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "Olá, Lia!", "client_id": uuid.uuid4().hex},
+    )
+    assert sent["ok"], sent
+    assert graph.wait_for_text(bsuid, "Olá, Lia!")["recipient"] == bsuid
+    operator.wait_for(
+        "message:delivery", lambda d: d["id"] == sent["message"]["id"] and d["delivery"] == "sent"
+    )
+
+
+def test_meta_pair_rate_limit_paces_an_operator_message_instead_of_failing_it(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    """Error 131056 (too many messages to one user) for longer than one
+    send's budget: the message is held ("enviando…") and sent when Meta
+    takes it again, never "falhou"; Meta is not hammered meanwhile."""
+    wa_id, queued = taken_citizen(stack, operator)
+    graph.wait_for_text(wa_id, "transferido")
+    graph.pair_limited_until[wa_id] = time.monotonic() + 15
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "um momento", "client_id": uuid.uuid4().hex},
+    )
+    assert sent["ok"], sent
+    graph.wait_for_text(wa_id, "um momento", timeout=60)
+    delivered = operator.wait_for(
+        "message:delivery", lambda d: d["id"] == sent["message"]["id"] and d["delivery"] == "sent"
+    )
+    assert delivered["delivery"] == "sent"
+    states = [
+        d["delivery"] for d in operator.seen("message:delivery") if d["id"] == sent["message"]["id"]
+    ]
+    assert "failed" not in states
+    refused = [status for _at, status in graph.attempts_to(wa_id) if status == 400]
+    assert 1 <= len(refused) <= 5  # one try per pause, not a retry storm

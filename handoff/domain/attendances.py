@@ -88,6 +88,8 @@ def open_attendance(
         contact_name=_optional(contact, "name", 200),
         contact_email=_optional(contact, "email", 254),
         contact_phone=_optional(contact, "phone", 20),
+        contact_user_id=_optional(contact, "whatsapp_user_id", 140),
+        contact_username=_optional(contact, "username", 64),
     )
     attendance.customer_id = _customer_with_phone(session, attendance.contact_phone)
     try:

@@ -7,6 +7,8 @@ import re
 import string
 import unicodedata
 
+from textrules.whatsapp_ids import canonical_phone
+
 
 def digits(value: str) -> str:
     """The ASCII digits of ``value`` (``\\d`` would also keep "١٢٣")."""
@@ -121,7 +123,8 @@ def phone_e164(value: str) -> str | None:
     """A Brazilian phone in any usual writing, as +55DDDNUMBER; None if it is not one.
 
     Accepts "+55 (11) 98765-4321", "011 98765-4321", "0 21 11 98765-4321"
-    (with a carrier code), "11987654321", "5511987654321" and landlines.
+    (with a carrier code), "11987654321", "5511987654321" and landlines; a
+    mobile without its ninth digit ("5511 8765-4321") gets it.
     """
     number = digits(value)
     if value.strip().startswith("+") and not number.startswith("55"):
@@ -139,6 +142,8 @@ def phone_e164(value: str) -> str | None:
         return None
     if len(subscriber) == 9 and subscriber[0] != "9":
         return None
-    if len(subscriber) == 8 and subscriber[0] not in "2345":
+    if len(subscriber) == 8 and subscriber[0] in "01":
         return None
-    return f"+55{number}"
+    # A landline (2-5) stays as it is; a mobile written without its ninth
+    # digit (WhatsApp's older ids) is its 13-digit form.
+    return "+" + canonical_phone(f"55{number}")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from handoff import outbox
 from handoff.db import UnitOfWork, is_unavailable
+from handoff.domain import attachments
 from handoff.domain.access import attendance_for, is_row_id, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.protocols import give_protocol
@@ -352,11 +353,14 @@ def import_missed_events(
 
 
 def store_customer_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
+    """Store a customer message once, with the attachment its channel
+    described (a WhatsApp photo, voice note, location...)."""
     message_id, text = event.get("message_id"), event.get("text")
     if not message_id or not isinstance(text, str):
         return 0
     key = f"rasa:{message_id}"
-    return _store_once(uow, attendance, FROM_CUSTOMER, text, key, _said_at(event))
+    attachment = attachments.parse(event.get("metadata"))
+    return _store_once(uow, attendance, FROM_CUSTOMER, text, key, _said_at(event), attachment)
 
 
 def _store_bot_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
@@ -383,6 +387,7 @@ def _store_once(
     text: str,
     key: str,
     said_at: datetime,
+    attachment: dict[str, Any] | None = None,
 ) -> int:
     """Store a message once per attendance and key. A replay stores nothing
     but announces the stored message again: its first announcement may have
@@ -403,6 +408,8 @@ def _store_once(
             # broker retrying while reconciliation imports it): one is kept.
             with session.begin_nested():
                 session.add(message)
+                if attachment is not None:
+                    attachments.attach(uow, message, attachment)
         except IntegrityError:
             return 0
     uow.notify(audience(attendance), "message:new", message_view(stored or message))

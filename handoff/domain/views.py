@@ -49,6 +49,7 @@ def attendance_view(attendance: Attendance) -> dict[str, Any]:
         "contact_name": attendance.contact_name,
         "contact_email": attendance.contact_email,
         "contact_phone": attendance.contact_phone,
+        "contact_username": attendance.contact_username,
         "queued_at": iso(attendance.queued_at),
         "taken_at": iso(attendance.taken_at),
         "first_response_at": iso(attendance.first_response_at),
@@ -77,7 +78,27 @@ def message_view(message: Message) -> dict[str, Any]:
         "retryable": retryable(message),
         "client_id": operator_client_id(message),
         "created_at": iso(message.created_at),
+        "attachment": attachment_view(message),
     }
+
+
+def attachment_view(message: Message) -> dict[str, Any] | None:
+    """What the console shows of a message's attachment (never where it is
+    kept): its file's address once stored, a map link for a location."""
+    attachment = message.attachment
+    if not attachment:
+        return None
+    view: dict[str, Any] = {
+        key: attachment.get(key)
+        for key in ("kind", "voice", "mime_type", "file_name", "size", "status", "error")
+        if key in attachment
+    }
+    if attachment.get("status") == "stored":
+        view["url"] = f"/api/attachments/{message.id}"
+    if attachment.get("kind") == "location":
+        where = f"{attachment['latitude']},{attachment['longitude']}"
+        view["map_url"] = f"https://www.google.com/maps/search/?api=1&query={where}"
+    return view
 
 
 # The audience of what every supervisor hears (live view, dead letters).

@@ -7,6 +7,7 @@ from sanic import Blueprint
 
 from handoff.routes import (
     admin,
+    attachments,
     attendances,
     customers,
     health,
@@ -20,6 +21,7 @@ api = Blueprint.group(
     admin.bp,
     operators.bp,
     attendances.bp,
+    attachments.bp,
     customers.bp,
     knowledge.bp,
     integration.bp,

@@ -16,6 +16,7 @@ const DEAD_LETTER_KIND = {
   transfer: "Transferência não concluída",
   reconcile: "Conferência com o Rasa",
   channel_resend: "Mensagem do robô não entregue",
+  fetch_media: "Arquivo do cliente não baixado do WhatsApp",
 };
 const PREVIEW_MESSAGES = 3, PREVIEW_CHARS = 140, ERROR_CHARS = 80;
 

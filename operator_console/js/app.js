@@ -241,6 +241,8 @@ function connect() {
     showUnread();
   });
   socket.on("message:delivery", (d) => conversation.onDelivery(d));
+  // An attachment fetched, refused or unavailable: the message again, in place.
+  socket.on("message:updated", (m) => conversation.onMessage(m));
   socket.on("live:changed", () => admin && admin.onLiveChanged());
   socket.on("dead_letter:new", (d) => admin && admin.onDeadLetter(d));
   socket.on("dead_letter:gone", (d) => admin && admin.onDeadLetterGone(d));

@@ -11,7 +11,7 @@ function elapsed(iso) {
 }
 
 export function label(a) {
-  return a.contact_name || formatPhone(a.contact_phone) || `Cliente ${a.id}`;
+  return a.contact_name || formatPhone(a.contact_phone) || (a.contact_username && `@${a.contact_username}`) || `Cliente ${a.id}`;
 }
 
 // Why an attendance left the operator's list without their doing.

@@ -3,6 +3,7 @@
 // private notes (never sent to the customer) and the ready replies ("/").
 import { $, el, api, call } from "./api.js";
 import { formatTime } from "./format.js";
+import { attachmentNode } from "./attachments.js";
 import { createReplyPicker } from "./replies.js";
 
 // unknown: WhatsApp did not answer in time; its status report settles it, and
@@ -21,7 +22,7 @@ export function createConversation(state) {
   function messageNode(m) {
     const meta = el("span", { class: "meta" }, `${AUTHOR[m.direction] || ""} · ${formatTime(m.created_at)}`);
     const item = el("li", { class: m.direction, "data-message-id": m.id ?? "", "data-client-id": m.client_id ?? "" },
-      el("span", { class: "text", text: m.text }), meta);
+      el("span", { class: "text", text: m.text }), attachmentNode(m.attachment), meta);
     if (m.direction === "operator") {
       const mark = el("span", { class: `delivery ${m.delivery}`, text: DELIVERY[m.delivery] || "" });
       meta.append(" · ", mark);

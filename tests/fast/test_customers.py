@@ -130,3 +130,24 @@ def test_history_gives_each_attendance_its_own_messages_and_articles(service, op
     stranger = Client(service, add_operator(service, ["outra-sala"]))
     assert stranger.get(f"/api/customers/{helena['id']}/history").json()["attendances"] == []
     assert error_of(operator.get("/api/customers/999999/history"), 404)
+
+
+def test_a_brazilian_mobile_with_or_without_its_ninth_digit_is_one_customer(
+    service, operator: Client
+):
+    """WhatsApp's older ids drop the ninth digit (55 DD XXXX-XXXX): the
+    registered 13-digit customer links to them, and the 12-digit writing
+    is the same phone for registration and search."""
+    carla = register(operator, name="Carla", phone="(61) 99876-5432")
+    old_id = open_attendance(service, channel="whatsapp", contact={"phone": "556198765432"})
+    assert old_id["customer_id"] == carla["id"]
+    new_id = open_attendance(service, channel="whatsapp", contact={"phone": "5561998765432"})
+    assert new_id["customer_id"] == carla["id"]
+    twin = operator.post("/api/customers", {"name": "Outra", "phone": "61 9876-5432"})
+    assert error_of(twin, 409)["field"] == "phone"
+    found = operator.get("/api/customers", q="6198765432").json()["customers"]
+    assert [c["id"] for c in found] == [carla["id"]]
+    dora = register(operator, name="Dora", phone="(61) 8765-4321")
+    assert dora["phone"] == "+5561987654321"
+    landline = register(operator, name="Eva", phone="(61) 3344-5566")
+    assert landline["phone"] == "+556133445566"

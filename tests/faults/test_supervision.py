@@ -51,7 +51,7 @@ def _make_run(folder: Path) -> tuple[subprocess.Popen, Stack]:
         "DATABASE_URL": database_url,
         "HANDOFF_RASA_TOKEN": RASA_TOKEN,
         "HANDOFF_SERVICE_TOKEN": SERVICE_TOKEN,
-        "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9/v21.0",
+        "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9",
     }
     log_path = folder / "make-run.log"
     with log_path.open("ab") as log:

@@ -156,6 +156,15 @@ class Operator:
                 return data
             self._seen.append((name, data))
 
+    def seen(self, event: str) -> list[Any]:
+        """The events of that name received so far and not yet waited for."""
+        while True:
+            try:
+                self._seen.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        return [data for name, data in self._seen if name == event]
+
     def customer_texts(self, attendance_id: int, expected: str, timeout: float = WAIT) -> list[str]:
         """The customer's messages in the attendance's history, once ``expected`` is there."""
         deadline = time.monotonic() + timeout

@@ -1,6 +1,9 @@
 """A local stand-in for Meta's Graph API (the only service this machine
 cannot reach). It speaks the documented shapes of
-``POST /{version}/{phone_number_id}/messages`` and records what it got;
+``POST /{version}/{phone_number_id}/messages`` and records what it got,
+and serves media as Meta does (``GET /{version}/{media-id}`` answers the
+file's short-lived URL, type, hash and size; ``GET`` of that URL, with the
+access token, the file);
 once told where the webhook is (``send_statuses_to``) it also reports each
 accepted message's ``sent`` status there, signed as Meta signs, with the
 message's ``biz_opaque_callback_data``."""
@@ -20,6 +23,7 @@ import requests
 
 ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "106540352242922"
+API_VERSION = "v25.0"  # the version the service desk is configured with by default
 DISPLAY_PHONE_NUMBER = "15550783881"
 MAX_CALLBACK_DATA = 512  # characters of biz_opaque_callback_data, as Meta documents
 
@@ -49,6 +53,11 @@ def envelope(value: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _recipient(message: dict[str, Any]) -> Any:
+    """Who a sent message is for: its phone (``to``) or its user id."""
+    return message.get("to") or message.get("recipient")
+
+
 class FakeGraph:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
@@ -65,6 +74,11 @@ class FakeGraph:
         self.attempts: list[tuple[float, str, int]] = []
         self._released = threading.Event()
         self.outside_window: set[str] = set()  # recipients past the 24-hour window
+        # Recipient -> monotonic time until which Meta answers 131056 (pair rate limit).
+        self.pair_limited_until: dict[str, float] = {}
+        self.media: dict[str, tuple[bytes, str]] = {}  # media id -> (content, MIME type)
+        self.media_failures_left = 0  # answer this many downloads with HTTP 500 first
+        self.downloads: list[tuple[str, int]] = []  # (media id, HTTP status) of each download
         self._lock = threading.Condition()
         graph = self
 
@@ -84,24 +98,38 @@ class FakeGraph:
                 except OSError:
                     pass  # the client gave up on a hung request
 
+            def do_GET(self) -> None:
+                status, content_type, data = graph._get(self.path, self.headers)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def log_message(self, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v21.0"
+        # WHATSAPP_API_BASE_URL; the version is WHATSAPP_API_VERSION's.
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
 
     def _answer(self, path: str, headers: Any, body: dict) -> tuple[int, dict]:
-        if path != f"/v21.0/{PHONE_NUMBER_ID}/messages":
+        if path != f"/{API_VERSION}/{PHONE_NUMBER_ID}/messages":
             return 404, {"error": {"message": "Unknown path", "code": 100}}
         if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
         if len(str(body.get("biz_opaque_callback_data", ""))) > MAX_CALLBACK_DATA:
             return 400, {"error": {"message": "(#100) Invalid parameter", "code": 100}}
-        status, answer = self._fault(str(body.get("to")))
+        # A user is named by ``to`` (phone) or, for a business-scoped user id,
+        # ``recipient``; ``to`` takes precedence (Meta's BSUID guide).
+        to = body.get("to") or body.get("recipient")
+        if not isinstance(to, str):
+            return 400, {"error": {"message": "(#100) The parameter to is required.", "code": 100}}
+        status, answer = self._fault(to)
         if status is not None:
             return status, answer
-        if body.get("to") in self.outside_window:
+        if to in self.outside_window:
             return 400, {
                 "error": {
                     "message": "Re-engagement message",
@@ -118,12 +146,55 @@ class FakeGraph:
         time.sleep(self.answer_after_seconds)
         return 200, {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+            "contacts": [
+                {"input": to, "wa_id": to} if "to" in body else {"input": to, "user_id": to}
+            ],
             "messages": [{"id": wamid}],
         }
 
+    def add_media(self, content: bytes, mime_type: str) -> str:
+        """A file a citizen sent; its media id, as in Meta's webhook."""
+        media_id = str(uuid.uuid4().int % 10**16)
+        self.media[media_id] = (content, mime_type)
+        return media_id
+
+    def _get(self, path: str, headers: Any) -> tuple[int, str, bytes]:
+        def error(status: int, message: str, code: int) -> tuple[int, str, bytes]:
+            body = {"error": {"message": message, "type": "OAuthException", "code": code}}
+            return status, "application/json", json.dumps(body).encode()
+
+        if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+            return error(401, "Invalid OAuth access token.", 190)
+        parts = path.split("?")[0].strip("/").split("/")
+        if len(parts) == 2 and parts[0] == API_VERSION and parts[1] in self.media:
+            content, mime_type = self.media[parts[1]]
+            url = f"{self.base_url}/whatsapp_business/attachments/?mid={parts[1]}&ext=1"
+            answer = {
+                "messaging_product": "whatsapp",
+                "url": url,
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "file_size": str(len(content)),  # Meta sends it as text
+                "id": parts[1],
+            }
+            return 200, "application/json", json.dumps(answer).encode()
+        if parts[:2] == ["whatsapp_business", "attachments"] and "mid=" in path:
+            media_id = path.split("mid=")[1].split("&")[0]
+            with self._lock:
+                failing = self.media_failures_left > 0 and media_id in self.media
+                self.media_failures_left -= 1 if failing else 0
+                self.downloads.append((media_id, 500 if failing else 200))
+                self._lock.notify_all()
+            if failing:
+                return error(500, "(#131016) Service unavailable", 131016)
+            if media_id in self.media:
+                content, mime_type = self.media[media_id]
+                return 200, mime_type, content
+        return error(404, "(#100) Unsupported get request.", 100)
+
     def _fault(self, recipient: str) -> tuple[int | None, dict]:
-        """A 500 or a hang (never answered) while some are left; None otherwise."""
+        """A 500, Meta's pair rate limit or a hang (never answered) while
+        some are left; None otherwise."""
         with self._lock:
             arrived = time.monotonic()
             if self.failures_left > 0:
@@ -136,6 +207,21 @@ class FakeGraph:
                         "code": 131000,
                         "error_data": {
                             "details": "Message failed to send due to an unknown error."
+                        },
+                    }
+                }
+            if arrived < self.pair_limited_until.get(recipient, 0.0):
+                self.attempts.append((arrived, recipient, 400))
+                return 400, {
+                    "error": {
+                        "message": "(#131056) (Business Account, Consumer Account) "
+                        "pair rate limit hit",
+                        "type": "OAuthException",
+                        "code": 131056,
+                        "error_data": {
+                            "details": "Message failed to send because there were too many "
+                            "messages sent from this phone number to the same phone number "
+                            "in a short period of time."
                         },
                     }
                 }
@@ -155,7 +241,7 @@ class FakeGraph:
             "id": message["id"],
             "status": status,
             "timestamp": str(int(time.time())),
-            "recipient_id": message["to"],
+            "recipient_id": _recipient(message),
             **extra,
         }
         if "biz_opaque_callback_data" in message:
@@ -198,7 +284,7 @@ class FakeGraph:
 
     def messages_to(self, recipient: str) -> list[dict[str, Any]]:
         with self._lock:
-            return [m for m in self.sent if m.get("to") == recipient]
+            return [m for m in self.sent if _recipient(m) == recipient]
 
     def attempts_to(self, recipient: str) -> list[tuple[float, int]]:
         """When each failed send to ``recipient`` arrived, and its status (0: hung)."""
@@ -206,7 +292,7 @@ class FakeGraph:
             return [(at, status) for at, to, status in self.attempts if to == recipient]
 
     def texts_to(self, recipient: str) -> list[str]:
-        return [m["text"]["body"] for m in self.sent if m.get("to") == recipient]
+        return [m["text"]["body"] for m in self.sent if _recipient(m) == recipient]
 
     def wait_for_text(self, recipient: str, fragment: str, timeout: float = 20) -> dict:
         """The first message to ``recipient`` containing ``fragment``."""
@@ -216,7 +302,7 @@ class FakeGraph:
                     (
                         m
                         for m in self.sent
-                        if m.get("to") == recipient and fragment in m["text"]["body"]
+                        if _recipient(m) == recipient and fragment in m["text"]["body"]
                     ),
                     None,
                 ),

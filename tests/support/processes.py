@@ -213,7 +213,8 @@ def rasa_env(handoff_url: str, tracker_url: str, actions_url: str, origins: str)
         "WHATSAPP_APP_SECRET": "test-app-secret",
         "WHATSAPP_ACCESS_TOKEN": "test-access-token",
         "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
-        "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9/v21.0",
+        "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9",
+        "WHATSAPP_API_VERSION": "v25.0",
         "WIDGET_ALLOWED_ORIGINS": origins,
         # Every test client comes from 127.0.0.1; tests/security sets a low one.
         "WIDGET_NEW_CONVERSATIONS_PER_ADDRESS": "100000 per minute",

@@ -1,0 +1,203 @@
+"""What a customer sends besides text (WhatsApp photos, voice notes,
+video, documents, stickers, locations, contacts): a customer message with
+an attachment (``message.attachment``, JSON).
+
+The message is stored first, like any other (the citizen's words never
+wait for a file); a file then gets an outbox job ``fetch_media`` of its own
+key, so a file Meta does not hand over holds back nothing else. Its
+``status`` tells the operator where it is:
+
+- ``pending``: being fetched;
+- ``stored``: kept under ``HANDOFF_MEDIA_DIR``, served to the operators of
+  the attendance's room (``GET /api/attachments/<message id>``);
+- ``failed``: Meta did not hand it over (yet): shown "Arquivo
+  indisponível", tried again while Meta is away, for good once Meta says
+  the media is gone;
+- ``refused``: over the size limit or of a type not taken; the citizen is
+  told in pt-BR.
+
+A location or a contact card has no file: its words are the message's
+text (the place, the names and phones) and a location its coordinates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from handoff import channel_resend, outbox
+from handoff.db import UnitOfWork
+from handoff.domain.access import attendance_for, is_row_id
+from handoff.domain.errors import NotFound
+from handoff.domain.views import audience, message_view
+from handoff.models import FROM_CUSTOMER, Attendance, Message, Operator
+
+log = logging.getLogger(__name__)
+
+FETCH_MEDIA = "fetch_media"
+FILE_KINDS = ("image", "audio", "video", "document", "sticker")
+KINDS = (*FILE_KINDS, "location", "contacts")
+PENDING, STORED, FAILED, REFUSED = "pending", "stored", "failed", "refused"
+MAX_NAME = 255
+MAX_ID = 128
+
+
+def parse(metadata: Any) -> dict[str, Any] | None:
+    """The attachment a channel described in a message's metadata, in the
+    shape stored; None if there is none or it is not of a known kind."""
+    data = metadata.get("attachment") if isinstance(metadata, dict) else None
+    if not isinstance(data, dict) or data.get("kind") not in KINDS:
+        return None
+    kind = data["kind"]
+    if kind == "location":
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        if not (_number(latitude, 90) and _number(longitude, 180)):
+            return None
+        return {"kind": kind, "latitude": latitude, "longitude": longitude}
+    if kind == "contacts":
+        return {"kind": kind}
+    media_id = _text(data.get("media_id"), MAX_ID)
+    if media_id is None:
+        return None
+    return {
+        "kind": kind,
+        "voice": data.get("voice") is True,
+        "media_id": media_id,
+        "mime_type": _text(data.get("mime_type"), MAX_NAME),
+        "file_name": _text(data.get("file_name"), MAX_NAME),
+        "size": None,
+        "status": PENDING,
+    }
+
+
+def attach(uow: UnitOfWork, message: Message, attachment: dict[str, Any]) -> None:
+    """Give a just stored customer message its attachment; a file is
+    fetched by an outbox job of its own."""
+    message.attachment = attachment
+    if attachment["kind"] in FILE_KINDS:
+        uow.session.flush()
+        outbox.enqueue(
+            uow, kind=FETCH_MEDIA, key=f"media:{message.id}", payload={"message_id": message.id}
+        )
+
+
+@dataclass(frozen=True)
+class ToFetch:
+    message_id: int
+    attendance_id: int
+    media_id: str
+
+
+def to_fetch(session: Session, message_id: Any) -> ToFetch | None:
+    """The file a ``fetch_media`` job is for; None once it is settled."""
+    message = session.get(Message, message_id) if is_row_id(message_id) else None
+    attachment = message.attachment if message is not None else None
+    if not attachment or attachment.get("status") not in (PENDING, FAILED):
+        return None
+    assert message is not None
+    return ToFetch(message.id, message.attendance_id, str(attachment["media_id"]))
+
+
+def refusal(mime_type: str, size: int, allowed: list[str], max_bytes: int) -> str | None:
+    """Why a file is not taken (pt-BR, for the citizen), or None."""
+    base = mime_type.split(";")[0].strip().lower()
+    if not any(base == t or (t.endswith("/*") and base.startswith(t[:-1])) for t in allowed):
+        return (
+            f"Não conseguimos receber arquivos desse tipo ({base or 'desconhecido'}). "
+            "Envie uma foto, um PDF ou um áudio, ou escreva sua mensagem."
+        )
+    if size > max_bytes:
+        return (
+            f"Seu arquivo tem {_megabytes(size)} e o limite é {_megabytes(max_bytes)}. "
+            "Envie um arquivo menor ou escreva sua mensagem."
+        )
+    return None
+
+
+def record_stored(
+    uow: UnitOfWork, message_id: int, key: str, mime_type: str, size: int, sha256: str | None
+) -> None:
+    _update(
+        uow,
+        message_id,
+        status=STORED,
+        key=key,
+        mime_type=mime_type,
+        size=size,
+        sha256=sha256,
+        error=None,
+    )
+
+
+def record_failed(uow: UnitOfWork, message_id: int, reason: str) -> None:
+    """Meta did not hand the file over (the job may try again)."""
+    _update(uow, message_id, status=FAILED, error=reason[:MAX_NAME])
+
+
+def record_refused(
+    uow: UnitOfWork, message_id: int, reason: str, mime_type: str, size: int
+) -> None:
+    """A file over the limits: the operator sees why, the citizen is told."""
+    message = _update(uow, message_id, status=REFUSED, error=reason, mime_type=mime_type, size=size)
+    if message is None:
+        return
+    attendance = uow.session.get(Attendance, message.attendance_id)
+    assert attendance is not None
+    channel_resend.enqueue_undelivered(
+        uow,
+        {
+            "conversation_id": attendance.conversation_id,
+            "channel": attendance.channel,
+            "message": {"text": reason, "timestamp": None},
+        },
+    )
+
+
+def _update(uow: UnitOfWork, message_id: int, **changes: Any) -> Message | None:
+    message = uow.session.get(Message, message_id)
+    if message is None or not message.attachment:
+        return None
+    message.attachment = {**message.attachment, **changes}
+    attendance = uow.session.get(Attendance, message.attendance_id)
+    assert attendance is not None
+    uow.notify(audience(attendance), "message:updated", message_view(message))
+    return message
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    mime_type: str
+    file_name: str | None
+    kind: str
+
+
+def stored_file(session: Session, operator: Operator, message_id: Any) -> StoredFile:
+    """A stored file of a customer message of one of the operator's rooms."""
+    message = session.get(Message, message_id) if is_row_id(message_id) else None
+    if message is None or message.direction != FROM_CUSTOMER:
+        raise NotFound("Arquivo não encontrado.")
+    attendance_for(session, operator, message.attendance_id)
+    attachment = message.attachment or {}
+    if attachment.get("status") != STORED:
+        raise NotFound("Arquivo não encontrado.")
+    return StoredFile(
+        attachment["key"], attachment["mime_type"], attachment.get("file_name"), attachment["kind"]
+    )
+
+
+def _number(value: Any, bound: float) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and -bound <= value <= bound
+    )
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value.strip() else None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
