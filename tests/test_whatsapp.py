@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import update
 
 from handoff.db import Database
 from handoff.models import Message, utcnow
+from tests.support.api import PASSWORD, add_operator
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph, envelope
 from tests.support.processes import PYTHON, ROOT, Stack
@@ -43,12 +45,22 @@ def stack_settings(graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -
     return {"WHATSAPP_API_BASE_URL": graph.base_url, **media_settings(tmp_path_factory)}
 
 
+@pytest.fixture
+def operator(stack: Stack) -> Iterator[Operator]:
+    """A new operator of the default room for each test: the attendances
+    one test leaves open do not use up the next test's limit."""
+    handoff = next(s for s in stack.services if s.name == "handoff")
+    client = Operator(stack.handoff_url, add_operator(handoff, ["atendimento"]), PASSWORD)
+    yield client
+    client.close()
+
+
 def taken_citizen(stack: Stack, operator: Operator) -> tuple[str, dict]:
     """A new citizen writes; the operator takes the attendance."""
     wa_id = citizen()
     post(stack, text(wa_id, "oi"))
     queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
-    operator.call("attendance:take", {"attendance_id": queued["id"]})
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
     return wa_id, queued
 
 

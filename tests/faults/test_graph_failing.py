@@ -19,7 +19,7 @@ from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph, envelope
 from tests.support.processes import Stack
 from tests.test_browser import login
-from tests.test_whatsapp import APP_SECRET, citizen, post, text
+from tests.support.whatsapp import APP_SECRET, citizen, post, text
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pytest
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph
 from tests.support.processes import Stack, wait_until
-from tests.test_whatsapp import citizen, post, text
+from tests.support.whatsapp import citizen, post, text
 
 pytestmark = pytest.mark.slow
 
