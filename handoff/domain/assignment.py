@@ -5,11 +5,16 @@ their limit (ties: the one idle longest), and rings on their console.
 It runs whenever a call is queued in such a room (new, requeued,
 transferred to the room) and whenever an operator of it may take one more
 (available again, an attendance of theirs ended or passed on). Safe with
-several processes on one database: the operator's row is locked (``SELECT
-... FOR UPDATE`` on PostgreSQL; SQLite runs one writer at a time) before
-their attendances are counted, and the call moves with a conditional
-update, as ``attendance:take`` does, so it is given once and nobody passes
-their limit.
+several processes on one database: every decision (and every transfer to a
+named operator) first takes one transaction-scoped lock (PostgreSQL's
+``pg_advisory_xact_lock``; SQLite already runs one writer at a time), so
+decisions are made one after another, each seeing what the previous one
+committed: a call queued while an operator becomes available is never left
+waiting for them, and nobody passes their limit. The call itself moves with
+a conditional update, as ``attendance:take`` does, so it is given once. The
+lock is taken before any row the decision reads is locked by it, and rows
+are only read under it (never locked for reading), so it cannot deadlock
+with the row locks of other requests.
 """
 
 from __future__ import annotations
@@ -41,6 +46,15 @@ from handoff.models import (
 
 # Who has never held an attendance has been idle the longest.
 NEVER = datetime.min
+# The key of PostgreSQL's advisory lock that orders assignment decisions.
+ASSIGNMENT_LOCK = 190_006
+
+
+def serialise(session: Session) -> None:
+    """Wait for the assignment decisions of other transactions to commit
+    (PostgreSQL; SQLite's one writer at a time already does it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(ASSIGNMENT_LOCK)))
 
 
 def active_count(session: Session, operator_id: int) -> int:
@@ -105,9 +119,9 @@ def _naive(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
-def _lock_if_free(session: Session, operator_id: int) -> Operator | None:
-    """The operator, locked until the commit, if they may still take one more."""
-    operator = session.get(Operator, operator_id, with_for_update=True, populate_existing=True)
+def _if_free(session: Session, operator_id: int) -> Operator | None:
+    """The operator as committed now, if they may still take one more."""
+    operator = session.get(Operator, operator_id, populate_existing=True)
     if operator is None or operator.status != AVAILABLE or not operator.active_for_chat:
         return None
     if active_count(session, operator.id) >= operator.max_concurrent:
@@ -143,10 +157,11 @@ def assign(uow: UnitOfWork, attendance: Attendance, exclude: int | None = None) 
     session = uow.session
     if attendance.status != QUEUED or not is_automatic(session, attendance.room_id):
         return False
+    serialise(session)
     for operator_id in _candidates(session, attendance.room_id):
         if operator_id == exclude:
             continue
-        operator = _lock_if_free(session, operator_id)
+        operator = _if_free(session, operator_id)
         if operator is not None:
             return _give(uow, attendance, operator)
     return False
@@ -159,6 +174,8 @@ def assign_waiting(uow: UnitOfWork, room_ids: Iterable[int]) -> list[int]:
     automatic = session.scalars(
         select(Room.id).where(Room.id.in_(list(room_ids)), Room.assignment == AUTOMATIC)
     ).all()
+    if automatic:
+        serialise(session)
     given = []
     for room_id in automatic:
         waiting = session.scalars(

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
 from handoff.domain.access import is_row_id, own_attendance
-from handoff.domain.assignment import active_count, offer_to
+from handoff.domain.assignment import active_count, offer_to, serialise
 from handoff.domain.attendances import put_back_in_queue, queue_or_assign
 from handoff.domain.audit import audit
 from handoff.domain.conversation import queue_delivery
@@ -101,6 +101,10 @@ def transfer_attendance(
     if attendance.status != ACTIVE:
         raise Conflict("Este atendimento já foi encerrado.")
     note_text = _note(note)
+    # Decided in turn with automatic assignment, before anything is written:
+    # two transfers, or a transfer and a call of an automatic room, for an
+    # operator's last free slot: one wins.
+    serialise(session)
     room = _room(session, attendance.room_id if room_id is None else room_id)
     target = None if operator_id is None else _free_operator(session, operator_id, room)
     if target is None and room.id == attendance.room_id:
@@ -149,18 +153,13 @@ def _room(session: Session, room_id: Any) -> Room:
 
 
 def _free_operator(session: Session, operator_id: Any, room: Room) -> Operator:
-    """The named operator, locked until the commit, if they may take the
-    call now (two transfers to their last free slot: one wins)."""
+    """The named operator, if they may take the call now."""
     member = is_row_id(operator_id) and session.scalar(
         select(OperatorRoom.operator_id).where(
             OperatorRoom.operator_id == operator_id, OperatorRoom.room_id == room.id
         )
     )
-    target = (
-        session.get(Operator, operator_id, with_for_update=True, populate_existing=True)
-        if member
-        else None
-    )
+    target = session.get(Operator, operator_id, populate_existing=True) if member else None
     if target is None or not target.active:
         raise NotFound(f"Operador não encontrado na sala {room.name}.", field="operator_id")
     if not target.active_for_chat:
