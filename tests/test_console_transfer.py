@@ -64,15 +64,15 @@ def test_transfer_to_a_colleague_then_to_an_automatic_room(browser: Browser, han
     expect(ana_page.get_by_label("Distribuição da sala Tributos")).to_have_value("automatic")
     ana_page.get_by_role("button", name="Supervisão").click()
 
-    # Ana takes a call and answers it.
-    open_attendance(handoff, contact={"name": "Carla Dias"})
+    # Ana takes a call.
+    open_attendance(
+        handoff,
+        contact={"name": "Carla Dias"},
+        first_message={"message_id": uuid.uuid4().hex, "text": "Quero a 2ª via do IPTU"},
+    )
     ana_page.locator("#queue button", has_text="Carla Dias").click()
     ana_page.get_by_role("button", name="Atender").click()
-    ana_page.get_by_label("Mensagem").fill("Bom dia, Carla!")
-    ana_page.get_by_label("Mensagem").press("Enter")
-    expect(ana_page.locator("#attendance-protocol")).to_contain_text("Protocolo")
-    protocol = ana_page.locator("#attendance-protocol").inner_text().split()[-1]
-    ana_page.get_by_role("button", name="OK").click()  # the protocol notice
+    expect(ana_page.get_by_role("list", name="Mensagens")).to_contain_text("Quero a 2ª via")
 
     # Transferir → Bruno, with a note.
     ana_page.get_by_role("button", name="Transferir").click()
@@ -100,6 +100,11 @@ def test_transfer_to_a_colleague_then_to_an_automatic_room(browser: Browser, han
         "Transferido por Ana Souza para Bruno Lima: Quer a 2ª via do IPTU de 2025"
     )
     expect(messages).to_contain_text("Você foi transferido(a) para outro atendente.")
+    bruno_page.get_by_label("Mensagem").fill("Bom dia, Carla! Sou o Bruno.")
+    bruno_page.get_by_label("Mensagem").press("Enter")
+    expect(bruno_page.locator("#attendance-protocol")).to_contain_text("Protocolo")
+    protocol = bruno_page.locator("#attendance-protocol").inner_text().split()[-1]
+    bruno_page.get_by_role("button", name="OK").click()  # the protocol notice
 
     # A transfer to nobody is refused in the dialog, in Portuguese.
     bruno_page.get_by_role("button", name="Transferir").click()
