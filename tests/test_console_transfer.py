@@ -10,6 +10,8 @@ service (Rasa unreachable: the customer's notice waits in the outbox)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -22,6 +24,7 @@ from tests.support.api import (
     finished_attendance,
     open_attendance,
 )
+from tests.support.axe import serious_violations
 from tests.support.browser import console_login
 from tests.support.processes import ROOT, Service
 
@@ -84,6 +87,7 @@ def test_transfer_to_a_colleague_then_to_an_automatic_room(browser: Browser, han
     dialog.get_by_label("Operador").select_option(label="Bruno Lima")
     dialog.get_by_label("Nota para o próximo atendente").fill("Quer a 2ª via do IPTU de 2025")
     ana_page.screenshot(path=str(SCREENSHOTS / "21-transferir.png"))
+    assert serious_violations(ana_page) == []
     before = rings(bruno_page)
     dialog.get_by_role("button", name="Transferir").click()
     expect(
@@ -136,6 +140,20 @@ def test_transfer_to_a_colleague_then_to_an_automatic_room(browser: Browser, han
     expect(held.nth(1)).to_contain_text("Bruno Lima")
     expect(held.nth(2)).to_contain_text("Caio Reis · Tributos")
     expect(held.nth(2)).to_contain_text("agora")
+
+    # Relatórios: each operator's part, Ana's transfer counted in her row.
+    ana_page.get_by_role("tab", name="Relatórios").click()
+    today = datetime.now(ZoneInfo("America/Sao_Paulo")).strftime("%d/%m/%Y")
+    ana_page.get_by_label("De", exact=True).fill(today)
+    ana_page.get_by_label("Até", exact=True).fill(today)
+    ana_page.get_by_role("button", name="Gerar relatório").click()
+    heading = [h.strip() for h in ana_page.locator("#admin-relatorios thead th").all_inner_texts()]
+    for name, transferred in (("Ana Souza", "1"), ("Bruno Lima", "1"), ("Caio Reis", "0")):
+        row = ana_page.locator("#report-table tr", has_text=name)
+        expect(row).to_have_count(1)
+        cells = row.locator("td")
+        expect(cells.nth(heading.index("Atendidos"))).to_have_text("1")
+        expect(cells.nth(heading.index("Transferidos"))).to_have_text(transferred)
     for page in (ana_page, bruno_page, caio_page):
         page.close()
 

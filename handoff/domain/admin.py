@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
 from handoff.domain.access import is_row_id
-from handoff.domain.assignment import assign_waiting
+from handoff.domain.assignment import assign_waiting, offer_to
 from handoff.domain.audit import audit
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.domain.operators import (
@@ -144,6 +144,7 @@ def update_operator(uow: UnitOfWork, actor: Operator, operator_id: Any, data: An
             set_status(uow, operator, OFFLINE)
     if revoke:  # a new password or a deactivation ends every open session
         revoke_sessions(session, operator.id)
+    offer_to(uow, operator)  # a higher limit or a new room: calls waiting may go out
     audit(
         session,
         "operator_updated",
@@ -163,6 +164,7 @@ def change_operator_status(
     if status == "paused":
         raise Invalid("Só o próprio operador pode pausar.", field="status")
     set_status(uow, operator, status)
+    offer_to(uow, operator)
     audit(
         uow.session, "status_by_supervisor", operator_id=actor.id, target=operator.id, status=status
     )

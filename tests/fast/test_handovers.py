@@ -183,3 +183,19 @@ def test_automatic_room_gives_calls_to_the_least_busy_within_the_limit(
     joana = colleague(service, name="Joana")
     fourth = open_attendance(service, contact={"name": "Quarto"})
     assert [a["id"] for a in joana.get("/api/attendances").json()["active"]] == [fourth["id"]]
+
+
+def test_a_higher_limit_in_supervisao_gives_out_the_calls_waiting(
+    service, operator: Client, supervisor: Client
+):
+    assert supervisor.put(
+        f"/api/admin/rooms/{room_id(service, ROOM)}", {"assignment": "automatic"}
+    ).ok
+    me = operator.operator["id"]
+    assert supervisor.put(f"/api/admin/operators/{me}", {"max_concurrent": 1}).ok
+    first = open_attendance(service)
+    second = open_attendance(service)
+    assert (first["status"], second["status"]) == ("active", "queued")
+    assert supervisor.put(f"/api/admin/operators/{me}", {"max_concurrent": 2}).ok
+    active = [a["id"] for a in operator.get("/api/attendances").json()["active"]]
+    assert active == [first["id"], second["id"]]
