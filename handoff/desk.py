@@ -16,9 +16,11 @@ from typing import Any, TypeVar
 from handoff import channel_resend, outbox, whatsapp_media
 from handoff.db import Database, DatabaseUnavailable, Notice, UnitOfWork
 from handoff.domain import (
+    assignment,
     attachments,
     attendances,
     conversation,
+    handovers,
     knowledge_base,
     notes,
     operators,
@@ -292,6 +294,18 @@ class Desk:
         attendance, _changed = await self.as_operator(token, work)
         return views.attendance_view(attendance)
 
+    async def transfer(
+        self, token: str, attendance_id: Any, room_id: Any, operator_id: Any, note: Any
+    ) -> dict[str, Any]:
+        """Pass the operator's attendance to a room's queue or to an operator."""
+        attendance = await self.as_operator(
+            token,
+            lambda uow, op: handovers.transfer_attendance(
+                uow, op, attendance_id, room_id=room_id, operator_id=operator_id, note=note
+            ),
+        )
+        return views.attendance_view(attendance)
+
     async def closing_subjects(self) -> list[str]:
         """The subjects of the file as saved now; a broken file is logged and
         offers none (Finalizar must never be blocked by a content error)."""
@@ -343,6 +357,8 @@ class Desk:
     async def change_status(self, token: str, status: Any, reason: Any) -> dict[str, Any]:
         def work(uow: UnitOfWork, operator: Operator) -> dict[str, Any]:
             operators.set_status(uow, operator, status, reason)
+            # Available again: the calls waiting in automatic rooms go out.
+            assignment.offer_to(uow, operator)
             return operators.operator_view(operator)
 
         view = await self.as_operator(token, work)

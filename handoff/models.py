@@ -40,6 +40,11 @@ ENDED_STATES = (FINISHED, CANCELLED, ABANDONED)
 # Operator availability.
 AVAILABLE, PAUSED, OFFLINE = "available", "paused", "offline"
 
+# How a room's queued calls reach operators: taken by hand from the queue, or
+# given at once to the least-busy available operator of the room.
+MANUAL, AUTOMATIC = "manual", "automatic"
+ASSIGNMENTS = (MANUAL, AUTOMATIC)
+
 # Message directions: from the customer, from an operator, from the bot.
 FROM_CUSTOMER, FROM_OPERATOR, FROM_BOT = "customer", "operator", "bot"
 # A private note of an operator or supervisor in an attendance: stored with
@@ -88,6 +93,7 @@ class Room(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    assignment: Mapped[str] = mapped_column(String(16), default=MANUAL, server_default=MANUAL)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -210,6 +216,30 @@ class Attendance(Base):
     # the operator's comment.
     subject: Mapped[str | None] = mapped_column(String(120), index=True)
     closing_comment: Mapped[str | None] = mapped_column(Text)
+
+
+# How an operator's hold of an attendance ended.
+HOLD_TRANSFERRED, HOLD_REQUEUED = "transferred", "requeued"
+
+
+class AttendanceHold(Base):
+    """One operator's part of an attendance: from when it became theirs
+    (taken, assigned, transferred to them) to when it stopped being theirs
+    (ended, transferred, requeued). The history and the reports read these."""
+
+    __tablename__ = "attendance_hold"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operator.id"), index=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # finished, cancelled, abandoned (the attendance's end), transferred, requeued.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    # The note the operator left for the next one when transferring.
+    transfer_note: Mapped[str | None] = mapped_column(Text)
 
 
 class TransferRequest(Base):

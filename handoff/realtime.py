@@ -331,6 +331,19 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
         )
         return {"attendance": view}
 
+    @event("attendance:transfer")
+    async def transfer(sid: str, data: Any) -> Ack:
+        """{attendance_id, room_id?, operator_id?, note?}: to a room's queue or an operator."""
+        attendance_id = _id(data, "attendance_id")
+        view = await desk.transfer(
+            await token_of(sid),
+            attendance_id,
+            data.get("room_id"),
+            data.get("operator_id"),
+            data.get("note"),
+        )
+        return {"attendance": view}
+
     @event("attendance:cancel")
     async def cancel(sid: str, data: Any) -> Ack:
         view = await desk.end(await token_of(sid), _id(data, "attendance_id"), CANCELLED)

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import update
 
 from handoff.db import Database
-from handoff.models import Attendance
 from tests.support.api import (
     ADMIN_ROUTES,
     PASSWORD,
     Client,
     add_operator,
+    backdate,
     error_of,
     open_attendance,
     report_csv_rows,
@@ -194,10 +193,7 @@ def test_report_figures_match_the_data(handoff: Service, supervisor: Client):
             )
         else:
             values.update(status="cancelled", ended_at=day + timedelta(seconds=60))
-        with db.unit_of_work() as uow:
-            uow.session.execute(
-                update(Attendance).where(Attendance.id == call["id"]).values(**values)
-            )
+        backdate(db, call["id"], **values)
     db.dispose()
 
     data = supervisor.get("/api/admin/reports", start="2026-03-10", end="2026-03-10").json()

@@ -103,3 +103,46 @@ def test_0007_queues_unfinished_work_and_scopes_ids(database: tuple[str, Engine]
             )
         connection.execute(text("DELETE FROM message WHERE dedup_key = 'rasa:1'"))
     command.downgrade(config, "0006")
+
+
+def test_0010_gives_the_attendances_under_way_their_hold(database: tuple[str, Engine]) -> None:
+    url, engine = database
+    config = alembic_config(url)
+    command.upgrade(config, "0010-1")
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO room (id, slug, name, created_at) VALUES (1, 'r', 'R', :now)"),
+            {"now": "2026-12-01 10:00:00"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO operator (id, username, name, password_hash, role, active,"
+                " active_for_chat, max_concurrent, status, created_at)"
+                " VALUES (7, 'op', 'Op', 'x', 'operator', true, true, 5, 'offline', :now)"
+            ),
+            {"now": "2026-12-01 10:00:00"},
+        )
+        for attendance_id, status in ((1, "active"), (2, "finished"), (3, "queued")):
+            connection.execute(
+                text(
+                    "INSERT INTO attendance (id, conversation_id, channel, room_id, status,"
+                    " operator_id, queued_at, taken_at)"
+                    " VALUES (:id, :conversation, 'socketio', 1, :status, :operator, :now, :taken)"
+                ),
+                {
+                    "id": attendance_id,
+                    "conversation": f"conversation-{attendance_id}",
+                    "status": status,
+                    "operator": None if status == "queued" else 7,
+                    "now": "2026-12-01 10:00:00",
+                    "taken": None if status == "queued" else "2026-12-01 10:01:00",
+                },
+            )
+    command.upgrade(config, "0010")
+    with engine.connect() as connection:
+        holds = connection.execute(
+            text("SELECT attendance_id, operator_id, room_id, ended_at FROM attendance_hold")
+        ).all()
+        rooms = connection.execute(text("SELECT assignment FROM room")).scalars().all()
+    assert [tuple(h) for h in holds] == [(1, 7, 1, None)]
+    assert rooms == ["manual"]

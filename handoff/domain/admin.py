@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
 from handoff.domain.access import is_row_id
+from handoff.domain.assignment import assign_waiting, offer_to
 from handoff.domain.audit import audit
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.domain.operators import (
@@ -23,6 +24,8 @@ from handoff.domain.operators import (
     set_status,
 )
 from handoff.models import (
+    ASSIGNMENTS,
+    MANUAL,
     OFFLINE,
     EntryPoint,
     Operator,
@@ -141,6 +144,7 @@ def update_operator(uow: UnitOfWork, actor: Operator, operator_id: Any, data: An
             set_status(uow, operator, OFFLINE)
     if revoke:  # a new password or a deactivation ends every open session
         revoke_sessions(session, operator.id)
+    offer_to(uow, operator)  # a higher limit or a new room: calls waiting may go out
     audit(
         session,
         "operator_updated",
@@ -160,6 +164,7 @@ def change_operator_status(
     if status == "paused":
         raise Invalid("Só o próprio operador pode pausar.", field="status")
     set_status(uow, operator, status)
+    offer_to(uow, operator)
     audit(
         uow.session, "status_by_supervisor", operator_id=actor.id, target=operator.id, status=status
     )
@@ -170,7 +175,15 @@ def change_operator_status(
 
 
 def room_view(room: Room) -> dict[str, Any]:
-    return {"id": room.id, "slug": room.slug, "name": room.name}
+    return {"id": room.id, "slug": room.slug, "name": room.name, "assignment": room.assignment}
+
+
+def _assignment(data: dict[str, Any], default: str) -> str:
+    """How the room's calls reach operators: ``manual`` or ``automatic``."""
+    value = data.get("assignment", default)
+    if value not in ASSIGNMENTS:
+        raise Invalid("Escolha a distribuição: manual ou automática.", field="assignment")
+    return str(value)
 
 
 def list_rooms(session: Session) -> list[dict[str, Any]]:
@@ -186,7 +199,7 @@ def create_room(uow: UnitOfWork, actor: Operator, data: Any) -> Room:
         raise Invalid("Use letras minúsculas, números e hífens.", field="slug")
     if uow.session.scalar(select(Room.id).where(Room.slug == slug)) is not None:
         raise Conflict("Já existe uma sala com este identificador.", field="slug")
-    room = Room(slug=slug, name=_field(data, "name", 120))
+    room = Room(slug=slug, name=_field(data, "name", 120), assignment=_assignment(data, MANUAL))
     uow.session.add(room)
     uow.session.flush()
     audit(uow.session, "room_created", operator_id=actor.id, room=slug)
@@ -200,8 +213,17 @@ def update_room(uow: UnitOfWork, actor: Operator, room_id: Any, data: Any) -> Ro
         raise NotFound("Sala não encontrada.")
     if not isinstance(data, dict):
         raise Invalid("room data must be an object")
-    room.name = _field(data, "name", 120) or room.name
-    audit(uow.session, "room_updated", operator_id=actor.id, room=room.slug)
+    if "name" in data:
+        room.name = _field(data, "name", 120) or room.name
+    room.assignment = _assignment(data, room.assignment)
+    assign_waiting(uow, [room.id])  # switched to automatic: the calls waiting go out
+    audit(
+        uow.session,
+        "room_updated",
+        operator_id=actor.id,
+        room=room.slug,
+        assignment=room.assignment,
+    )
     return room
 
 

@@ -4,21 +4,28 @@ abandonment by a silent customer."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from handoff import outbox
 from handoff.db import UnitOfWork
-from handoff.domain.access import attendance_for, open_attendance_of, own_attendance
+from handoff.domain.access import (
+    attendance_for,
+    move_attendance,
+    open_attendance_of,
+    own_attendance,
+)
 from handoff.domain.admin import room_for_entry_point
+from handoff.domain.assignment import active_count, assign, offer_to
 from handoff.domain.audit import audit
 from handoff.domain.brazil import phone_e164
 from handoff.domain.conversation import store_customer_message
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from handoff.domain.holds import begin_hold, end_hold
 from handoff.domain.operators import is_supervisor, room_ids
 from handoff.domain.protocols import give_protocol
 from handoff.domain.subjects import Classification
@@ -33,6 +40,7 @@ from handoff.models import (
     FINISHED,
     FROM_CUSTOMER,
     FROM_OPERATOR,
+    HOLD_REQUEUED,
     QUEUED,
     READ,
     SENT,
@@ -43,17 +51,6 @@ from handoff.models import (
     Room,
     utcnow,
 )
-
-
-def _move(session: Session, attendance_id: int, current: str, **values: Any) -> bool:
-    """Change the attendance only if it is still ``current`` (another
-    operator or process may have moved it meanwhile); whether it did."""
-    result = session.execute(
-        update(Attendance)
-        .where(Attendance.id == attendance_id, Attendance.status == current)
-        .values(**values)
-    )
-    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 def open_attendance(
@@ -102,7 +99,7 @@ def open_attendance(
         return existing, False
     audit(session, "queued", attendance_id=attendance.id, room=room_row.slug, channel=channel)
     forget_transfer(session, conversation_id)
-    uow.notify(f"room:{attendance.room_id}", "attendance:queued", attendance_view(attendance))
+    queue_or_assign(uow, attendance)
     if first_message:
         store_customer_message(uow, attendance, first_message)
     return attendance, True
@@ -221,19 +218,17 @@ def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> 
     attendance = attendance_for(session, operator, attendance_id)
     if attendance.status == ACTIVE and attendance.operator_id == operator.id:
         return attendance
-    active_count = session.execute(
-        select(func.count())
-        .select_from(Attendance)
-        .where(Attendance.operator_id == operator.id, Attendance.status == ACTIVE)
-    ).scalar_one()
-    if active_count >= operator.max_concurrent:
-        raise Conflict(f"Você já está com {active_count} atendimentos, o máximo permitido.")
-    taken = _move(
-        session, attendance.id, QUEUED, status=ACTIVE, operator_id=operator.id, taken_at=utcnow()
+    count = active_count(session, operator.id)
+    if count >= operator.max_concurrent:
+        raise Conflict(f"Você já está com {count} atendimentos, o máximo permitido.")
+    now = utcnow()
+    taken = move_attendance(
+        session, attendance.id, QUEUED, status=ACTIVE, operator_id=operator.id, taken_at=now
     )
     if not taken:
         raise Conflict("Este atendimento já foi assumido por outro operador.")
     session.refresh(attendance)
+    begin_hold(session, attendance, now)
     audit(session, "taken", operator_id=operator.id, attendance_id=attendance.id)
     view = attendance_view(attendance)
     uow.notify(f"room:{attendance.room_id}", "attendance:taken", view)
@@ -274,7 +269,19 @@ def end_attendance(
     audit(uow.session, outcome, operator_id=operator.id, attendance_id=attendance.id)
     queue_closing(uow, attendance)
     uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
+    _freed(uow, attendance, outcome)
     return attendance, True
+
+
+def _freed(uow: UnitOfWork, attendance: Attendance, outcome: str) -> None:
+    """The attendance stopped being its operator's (``outcome``): their part
+    ends, and they may take one more call of an automatic room."""
+    if attendance.operator_id is None:
+        return
+    end_hold(uow.session, attendance.id, outcome)
+    holder = uow.session.get(Operator, attendance.operator_id)
+    if holder is not None:
+        offer_to(uow, holder)
 
 
 def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Attendance]:
@@ -301,7 +308,7 @@ def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Atte
     ).all()
     abandoned = []
     for attendance in silent:
-        if not _move(session, attendance.id, ACTIVE, status=ABANDONED, ended_at=utcnow()):
+        if not move_attendance(session, attendance.id, ACTIVE, status=ABANDONED, ended_at=utcnow()):
             continue  # the operator or another process ended it meanwhile
         session.refresh(attendance)
         if attendance.protocol is None:
@@ -309,6 +316,7 @@ def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Atte
         audit(session, ABANDONED, operator_id=attendance.operator_id, attendance_id=attendance.id)
         queue_closing(uow, attendance)
         uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
+        _freed(uow, attendance, ABANDONED)
         abandoned.append(attendance)
     return abandoned
 
@@ -324,13 +332,27 @@ def requeue_attendances_of(uow: UnitOfWork, operator_id: int) -> list[int]:
         select(Attendance).where(Attendance.operator_id == operator_id, Attendance.status == ACTIVE)
     ).all()
     for attendance in attendances:
-        attendance.status, attendance.operator_id, attendance.taken_at = QUEUED, None, None
-        attendance.first_response_at = None
+        end_hold(uow.session, attendance.id, HOLD_REQUEUED)
+        put_back_in_queue(uow, attendance)
         audit(uow.session, "requeued", operator_id=operator_id, attendance_id=attendance.id)
-        view = attendance_view(attendance)
-        uow.notify(f"operator:{operator_id}", "attendance:requeued", view)
-        uow.notify(f"room:{attendance.room_id}", "attendance:queued", view)
+        uow.notify(f"operator:{operator_id}", "attendance:requeued", attendance_view(attendance))
+        queue_or_assign(uow, attendance, exclude=operator_id)
     return [a.id for a in attendances]
+
+
+def put_back_in_queue(uow: UnitOfWork, attendance: Attendance) -> None:
+    """No operator holds it any more. Times are per operator hold: the next
+    operator's take and first response start afresh."""
+    attendance.status, attendance.operator_id, attendance.taken_at = QUEUED, None, None
+    attendance.first_response_at = None
+    uow.session.flush()
+
+
+def queue_or_assign(uow: UnitOfWork, attendance: Attendance, exclude: int | None = None) -> None:
+    """A call back in its room's queue: given to an operator at once in an
+    automatic room, else the room's consoles ring."""
+    if not assign(uow, attendance, exclude=exclude):
+        uow.notify(f"room:{attendance.room_id}", "attendance:queued", attendance_view(attendance))
 
 
 def operators_with_active(session: Session) -> list[int]:

@@ -16,6 +16,7 @@ from handoff.db import UnitOfWork, is_unavailable
 from handoff.domain import attachments
 from handoff.domain.access import attendance_for, is_row_id, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
+from handoff.domain.holds import mark_first_response
 from handoff.domain.protocols import give_protocol
 from handoff.domain.ready_replies import fill_protocol
 from handoff.domain.transfers import note_pending_transfer
@@ -92,6 +93,7 @@ def send_operator_message(
         give_protocol(uow, attendance)
     if attendance.first_response_at is None:
         attendance.first_response_at = now
+        mark_first_response(session, attendance.id, now)
     text = fill_protocol(text, attendance.protocol)
     message = Message(
         attendance_id=attendance.id,
@@ -104,12 +106,14 @@ def send_operator_message(
     )
     session.add(message)
     session.flush()
-    _queue_delivery(uow, message, attendance.conversation_id)
+    queue_delivery(uow, message, attendance.conversation_id)
     uow.notify(audience(attendance), "message:new", message_view(message))
     return message, attendance, True
 
 
-def _queue_delivery(uow: UnitOfWork, message: Message, conversation_id: str) -> None:
+def queue_delivery(uow: UnitOfWork, message: Message, conversation_id: str) -> None:
+    """Hand a stored message to the customer's channel after the commit,
+    after every earlier one (an operator's, or the service's own notice)."""
     outbox.enqueue(
         uow,
         kind=DELIVER_OPERATOR_MESSAGE,
@@ -158,7 +162,7 @@ def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> Mess
         raise Conflict("Esta mensagem não falhou.")
     message.channel_message_id = None  # the failed copy's; a new send gets its own
     set_delivery(uow, message.id, PENDING)
-    _queue_delivery(uow, message, attendance.conversation_id)
+    queue_delivery(uow, message, attendance.conversation_id)
     return message
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from handoff.domain.access import attendance_for
 from handoff.domain.errors import NotFound
+from handoff.domain.holds import holds_of
 from handoff.domain.operators import room_ids
 from handoff.domain.views import attendance_view, message_view, seconds_between
 from handoff.models import (
@@ -74,7 +75,8 @@ def attendance_record(session: Session, attendance: Attendance) -> dict[str, Any
 
 def attendance_records(session: Session, attendances: Sequence[Attendance]) -> list[dict[str, Any]]:
     """:func:`attendance_record` of each attendance, in the same order, in
-    three queries however many attendances there are."""
+    four queries however many attendances there are; ``holds`` says which
+    operator had it when (transfers, requeues)."""
     ids = [a.id for a in attendances]
     if not ids:
         return []
@@ -92,12 +94,14 @@ def attendance_records(session: Session, attendances: Sequence[Attendance]) -> l
     ):
         messages.setdefault(message.attendance_id, []).append(message_view(message))
     registrations = _registrations(session, ids)
+    holds = holds_of(session, ids)
     return [
         {
             **attendance_view(a),
             "operator_name": names.get(a.operator_id) if a.operator_id is not None else None,
             "messages": messages.get(a.id, []),
             "registrations": registrations.get(a.id, []),
+            "holds": holds.get(a.id, []),
         }
         for a in attendances
     ]

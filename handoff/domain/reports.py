@@ -7,6 +7,8 @@ import csv
 import io
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,8 +23,10 @@ from handoff.models import (
     ACTIVE,
     CANCELLED,
     FINISHED,
+    HOLD_TRANSFERRED,
     QUEUED,
     Attendance,
+    AttendanceHold,
     KbArticle,
     Operator,
     OperatorRoom,
@@ -104,27 +108,42 @@ def _avg(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
-def _abandoned(attendance: Attendance) -> bool:
+@dataclass(frozen=True)
+class Part:
+    """What the statistics count: a whole attendance (totals, days), or one
+    operator's part of it (the rows by operator), or a call nobody took."""
+
+    room_id: int
+    operator_id: int | None
+    queued_at: datetime
+    taken_at: datetime | None
+    first_response_at: datetime | None
+    ended_at: datetime | None
+    status: str
+    subject: str | None
+    transferred: bool = False
+
+
+def _abandoned(part: Part) -> bool:
     """The customer left: they went silent during the attendance (closed by
     the abandonment sweep), or their call was closed before anyone took it."""
-    return attendance.status == ABANDONED or (
-        attendance.status in (FINISHED, CANCELLED) and attendance.taken_at is None
+    return part.status == ABANDONED or (
+        part.status in (FINISHED, CANCELLED) and part.taken_at is None
     )
 
 
-def _subjects(rows: list[Attendance]) -> list[dict[str, Any]]:
+def _subjects(rows: Sequence[Part]) -> list[dict[str, Any]]:
     """The closing subjects of the finished attendances, most frequent first."""
     counts = Counter(a.subject for a in rows if a.status == FINISHED and a.subject)
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [{"subject": subject, "count": count} for subject, count in ordered]
 
 
-def _stats(rows: list[Attendance]) -> dict[str, Any]:
+def _stats(rows: Sequence[Part]) -> dict[str, Any]:
     def times(start: str, end: str) -> list[float]:
         spans = (seconds_between(getattr(a, start), getattr(a, end)) for a in rows)
         return [span for span in spans if span is not None]
 
-    # Per operator hold: a requeued attendance counts from its last take.
     waits = times("queued_at", "taken_at")
     firsts = times("taken_at", "first_response_at")
     handling = times("taken_at", "ended_at")
@@ -134,6 +153,7 @@ def _stats(rows: list[Attendance]) -> dict[str, Any]:
         "finished": sum(1 for a in rows if a.status == FINISHED),
         "cancelled": sum(1 for a in rows if a.status == CANCELLED and a.taken_at is not None),
         "abandoned": sum(1 for a in rows if _abandoned(a)),
+        "transferred": sum(1 for a in rows if a.transferred),
         "wait_avg": _avg(waits),
         "wait_p90": _p90(waits),
         "first_response_avg": _avg(firsts),
@@ -144,34 +164,88 @@ def _stats(rows: list[Attendance]) -> dict[str, Any]:
     }
 
 
+def _whole(a: Attendance, holds: list[AttendanceHold]) -> Part:
+    """An attendance from its first take (the wait is until then) to its end."""
+    first = holds[0] if holds else None
+    return Part(
+        room_id=a.room_id,
+        operator_id=a.operator_id,
+        queued_at=a.queued_at,
+        taken_at=first.started_at if first else a.taken_at,
+        first_response_at=first.first_response_at if first else a.first_response_at,
+        ended_at=a.ended_at,
+        status=a.status,
+        subject=a.subject,
+        transferred=any(h.outcome == HOLD_TRANSFERRED for h in holds),
+    )
+
+
+def _parts(a: Attendance, holds: list[AttendanceHold]) -> Iterator[Part]:
+    """Each operator's part of an attendance: waiting from when it reached
+    them (queued, or passed on), first response and duration of their own
+    hold; finished, cancelled or abandoned only in the last one. A call
+    that ended or waits with nobody holding it is a part of no operator."""
+    if not holds:  # never taken (or kept from before holds were recorded)
+        yield _whole(a, holds)
+        return
+    reached = a.queued_at
+    for hold in holds:
+        status = hold.outcome or a.status
+        yield Part(
+            room_id=hold.room_id,
+            operator_id=hold.operator_id,
+            queued_at=reached,
+            taken_at=hold.started_at,
+            first_response_at=hold.first_response_at,
+            ended_at=hold.ended_at,
+            status=status,
+            subject=a.subject if status == FINISHED else None,
+            transferred=hold.outcome == HOLD_TRANSFERRED,
+        )
+        reached = hold.ended_at or reached
+    if holds[-1].ended_at is not None and holds[-1].outcome not in (FINISHED, CANCELLED, ABANDONED):
+        yield Part(a.room_id, None, reached, None, None, a.ended_at, a.status, None)
+
+
 def report(session: Session, first: date, last: date, zone: str) -> dict[str, Any]:
     """Attendances received in [first, last] (local dates), grouped by day,
     room and operator, with daily totals and the most registered articles.
 
-    Finished and cancelled count the attendances an operator ended;
-    abandoned counts those the customer left (see ``_abandoned``), which are
-    never also counted as cancelled.
+    A row of an operator counts their part of each attendance (a call
+    transferred from one operator to another counts in both rows, as
+    answered by each, finished in the last one's); the totals and the days
+    count each attendance once. Finished and cancelled count the
+    attendances an operator ended; abandoned counts those the customer left
+    (see ``_abandoned``), which are never also counted as cancelled.
     """
     tz = ZoneInfo(zone)
     start = datetime.combine(first, time.min, tz)
     stop = datetime.combine(last + timedelta(days=1), time.min, tz)
-    rows = session.scalars(
-        select(Attendance).where(Attendance.queued_at >= start, Attendance.queued_at < stop)
-    ).all()
+    received = (Attendance.queued_at >= start, Attendance.queued_at < stop)
+    rows = session.scalars(select(Attendance).where(*received)).all()
+    holds: dict[int, list[AttendanceHold]] = defaultdict(list)
+    for hold in session.scalars(
+        select(AttendanceHold)
+        .join(Attendance, Attendance.id == AttendanceHold.attendance_id)
+        .where(*received)
+        .order_by(AttendanceHold.started_at, AttendanceHold.id)
+    ):
+        holds[hold.attendance_id].append(hold)
     rooms = {r.id: r.name for r in session.scalars(select(Room))}
     names = {o.id: o.name for o in session.scalars(select(Operator))}
-    groups: dict[tuple[str, str, str], list[Attendance]] = defaultdict(list)
-    days: dict[str, list[Attendance]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[Part]] = defaultdict(list)
+    days: dict[str, list[Part]] = defaultdict(list)
     for a in rows:
         day = a.queued_at.astimezone(tz).date().isoformat()
-        operator = names.get(a.operator_id, "—") if a.operator_id else "—"
-        groups[(day, rooms.get(a.room_id, "?"), operator)].append(a)
-        days[day].append(a)
+        for part in _parts(a, holds[a.id]):
+            operator = names.get(part.operator_id, "—") if part.operator_id else "—"
+            groups[(day, rooms.get(part.room_id, "?"), operator)].append(part)
+        days[day].append(_whole(a, holds[a.id]))
     top = session.execute(
         select(KbArticle.title, func.count(Registration.id))
         .join(Registration, Registration.article_id == KbArticle.id)
         .join(Attendance, Attendance.id == Registration.attendance_id)
-        .where(Attendance.queued_at >= start, Attendance.queued_at < stop)
+        .where(*received)
         .group_by(KbArticle.title)
         .order_by(func.count(Registration.id).desc(), KbArticle.title)
         .limit(10)
@@ -185,7 +259,7 @@ def report(session: Session, first: date, last: date, zone: str) -> dict[str, An
             for (day, room, operator), group in sorted(groups.items())
         ],
         "daily": [{"day": day, **_stats(days.get(day, []))} for day in all_days],
-        "totals": _stats(list(rows)),
+        "totals": _stats([part for day in days.values() for part in day]),
         "top_articles": [{"title": title, "count": count} for title, count in top],
     }
 
@@ -200,6 +274,7 @@ CSV_COLUMNS = {
     "finished": "Finalizados",
     "cancelled": "Cancelados",
     "abandoned": "Abandonados",
+    "transferred": "Transferidos",
     "wait_avg": "Espera média (s)",
     "wait_p90": "Espera p90 (s)",
     "first_response_avg": "1ª resposta média (s)",

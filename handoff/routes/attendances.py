@@ -6,7 +6,7 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff.domain import attendances, conversation, ready_replies, records, views
+from handoff.domain import attendances, conversation, handovers, ready_replies, records, views
 from handoff.models import CANCELLED, FINISHED
 from handoff.routes.common import desk, json_body, operator_token
 
@@ -85,6 +85,31 @@ async def finish(request: Request, attendance_id: int) -> HTTPResponse:
         FINISHED,
         data.get("subject"),
         data.get("comment"),
+    )
+    return json({"attendance": view})
+
+
+@bp.get("/attendances/<attendance_id:int>/transfer-targets")
+async def transfer_targets(request: Request, attendance_id: int) -> HTTPResponse:
+    """The rooms, each with its operators who could take the call now."""
+    result = await desk(request).as_operator(
+        operator_token(request),
+        lambda uow, op: handovers.transfer_targets(uow.session, op, attendance_id),
+        read=True,
+    )
+    return json(result)
+
+
+@bp.post("/attendances/<attendance_id:int>/transfer")
+async def transfer(request: Request, attendance_id: int) -> HTTPResponse:
+    """Body: {room_id?, operator_id?, note?}."""
+    data = json_body(request)
+    view = await desk(request).transfer(
+        operator_token(request),
+        attendance_id,
+        data.get("room_id"),
+        data.get("operator_id"),
+        data.get("note"),
     )
     return json({"attendance": view})
 

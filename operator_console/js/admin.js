@@ -5,7 +5,7 @@ import { $, el, api, clearFieldErrors, confirmAction, isolate, showFieldError } 
 import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone, formatTime, parseDate } from "./format.js";
 import { drawReportChart } from "./report-chart.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
-import { closingDetails, recordMessages } from "./records.js";
+import { closingDetails, holdsList, recordMessages } from "./records.js";
 
 const STATUS = { available: "Disponível", paused: "Pausa", offline: "Indisponível" };
 const ROLE = { operator: "Operador", supervisor: "Supervisor", admin: "Administrador" };
@@ -138,7 +138,7 @@ export function createAdmin() {
     const data = await api("/api/admin/rooms");
     rooms = data.rooms;
     $("rooms-list").replaceChildren(...rooms.map((r) =>
-      el("li", {}, el("strong", { text: r.name }), el("span", { class: "muted", text: r.slug }))));
+      el("li", {}, el("strong", { text: r.name }), el("span", { class: "muted", text: r.slug }), assignmentChoice(r))));
     $("entry-room").replaceChildren(...rooms.map((r) => new Option(r.name, r.id)));
     const roomName = (id) => rooms.find((r) => r.id === id)?.name || "?";
     $("entry-list").replaceChildren(...data.entry_points.map((e) =>
@@ -148,6 +148,21 @@ export function createAdmin() {
       el("li", {}, el("label", { class: "check" }, el("input", { type: "checkbox", checked: p.active ? "checked" : null,
         onchange: (event) => api("/api/admin/pause-reasons", { method: "POST", body: { label: p.label, active: event.target.checked } }).catch(fail) }),
         p.label))));
+  }
+  // Manual: operators take calls from the queue; automática: each call goes
+  // to the least-busy available operator of the room.
+  function assignmentChoice(room) {
+    const select = el("select", { "aria-label": `Distribuição da sala ${room.name}`,
+      onchange: async (event) => {
+        try {
+          await api(`/api/admin/rooms/${room.id}`, { method: "PUT", body: { assignment: event.target.value } });
+          $("admin-error").textContent = "";
+        } catch (error) { event.target.value = room.assignment; fail(error); }
+      } },
+    new Option("Manual (o operador escolhe na fila)", "manual"),
+    new Option("Automática (ao operador menos ocupado)", "automatic"));
+    select.value = room.assignment;
+    return el("label", {}, "Distribuição ", select);
   }
   for (const [formId, path] of [["room-form", "/api/admin/rooms"], ["entry-form", "/api/admin/entry-points"], ["reason-form", "/api/admin/pause-reasons"]]) {
     $(formId).addEventListener("submit", async (event) => {
@@ -238,7 +253,7 @@ export function createAdmin() {
       const data = await api("/api/admin/reports", { params: period });
       $("admin-error").textContent = "";
       $("report-table").replaceChildren(...data.rows.map((r) => el("tr", {},
-        ...[formatDate(r.day), r.room, r.operator, ...[r.received, r.answered, r.finished, r.cancelled, r.abandoned].map(formatNumber),
+        ...[formatDate(r.day), r.room, r.operator, ...[r.received, r.answered, r.finished, r.cancelled, r.abandoned, r.transferred].map(formatNumber),
           ...[r.wait_avg, r.wait_p90, r.first_response_avg, r.handling_avg].map(formatDuration)]
           .map((v) => el("td", { text: v })))));
       $("report-articles").replaceChildren(...data.top_articles.map((a) => el("li", { text: `${a.title} (${formatNumber(a.count)})` })));
@@ -277,6 +292,7 @@ export function createAdmin() {
       el("p", {}, ...isolate`${attendanceStatus(r.status)} · ${r.channel === "whatsapp" ? "WhatsApp" : "Chat"} · ${r.operator_name || "sem operador"}`),
       el("p", { class: "muted" }, ...isolate`Cliente: ${r.contact_name || formatPhone(r.contact_phone) || "—"} · entrada ${formatTime(r.queued_at)} · início ${formatTime(r.taken_at)} · fim ${formatTime(r.ended_at)}`),
       closingDetails(r),
+      holdsList(r.holds),
       recordMessages(r.messages),
       el("h4", { text: "Informações registradas" }),
       el("ul", {}, ...(r.registrations.length ? r.registrations.map((g) => el("li", { text: `${g.title} (${g.category})` })) : [el("li", { class: "muted", text: "Nenhuma." })])),

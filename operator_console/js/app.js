@@ -7,6 +7,7 @@ import { createAdmin } from "./admin.js";
 import { createCustomers } from "./customers.js";
 import { createKnowledge } from "./knowledge.js";
 import { showSummary } from "./summary.js";
+import { createTransfer } from "./transfer.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
 
 const state = {
@@ -20,7 +21,7 @@ const state = {
   tab: "conversa",
   unseenHere: 0,      // customer messages of the attendance on screen while on Início or Resumo
 };
-let conversation, customers, knowledge, admin;
+let conversation, customers, knowledge, admin, transfer;
 const supervising = () => ["supervisor", "admin"].includes(state.me?.role);
 
 // --- login and logout
@@ -113,6 +114,7 @@ async function enterDesk() {
   conversation = conversation || createConversation(state);
   customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, { ...state.mine.get(attendance.id), ...attendance }); });
   knowledge = knowledge || createKnowledge(state, insertIntoReply);
+  transfer = transfer || createTransfer(state, transferred);
   $("admin-toggle").hidden = !supervising();
   if (supervising()) admin = admin || createAdmin();
   if (me.status === "offline") await setAvailability("available");
@@ -210,6 +212,20 @@ function connect() {
       closeAttendance();
       $("center-notice").textContent = `O atendimento de ${label(a)} foi assumido por outro operador.`;
     }
+  });
+  // Given to this operator: transferred to them, or by a room's automatic
+  // assignment. It is theirs already, and rings.
+  onCallEvent(socket, "attendance:assigned", (a) => {
+    state.queue.delete(a.id);
+    state.mine.set(a.id, { ...attendanceById(a.id), ...a });
+  }, (a) => {
+    ring("Novo atendimento para você", `${label(a)} aguarda sua resposta.`);
+    if (state.current === a.id) openAttendance(a.id);
+  });
+  // Passed on from another of this operator's sessions (or by REST).
+  onCallEvent(socket, "attendance:transferred", (a) => {
+    state.mine.delete(a.id);
+    if (state.current === a.id) closeAttendance();
   });
   onCallEvent(socket, "attendance:requeued", (a) => {
     state.mine.delete(a.id);
@@ -332,7 +348,7 @@ function showHeader(a) {
   $("attendance-protocol").textContent = a.protocol ? `Protocolo ${a.protocol}` : "";
   const mine = state.mine.has(a.id);
   $("take").hidden = mine || state.me.active_for_chat === false;
-  $("finish").hidden = $("cancel").hidden = !mine;
+  $("finish").hidden = $("cancel").hidden = $("transfer").hidden = !mine;
   $("composer").hidden = !mine;
 }
 
@@ -411,6 +427,16 @@ $("take").addEventListener("click", async () => {
     $("attendance-error").textContent = error.message;
   }
 });
+
+$("transfer").addEventListener("click", () => transfer.open());
+
+function transferred(a, to) {
+  state.mine.delete(a.id);
+  conversation.forget(a.id);
+  closeAttendance();
+  renderCalls(state, openAttendance);
+  $("calls-notice").textContent = `Atendimento de ${label(a)} transferido para ${to}.`;
+}
 
 // Finalizar asks for the closing subject (the organisation's list, required
 // when there is one) and an optional comment, in the confirmation itself.

@@ -1,7 +1,7 @@
 // The customer panel on the right (O5-O8): search, link, register, history.
 import { $, el, api, clearFieldErrors, showFieldError, CHANNELS } from "./api.js";
 import { attendanceStatus, formatDocument, formatPhone, formatTime } from "./format.js";
-import { closingDetails, recordMessages } from "./records.js";
+import { closingDetails, holdsList, recordMessages } from "./records.js";
 
 // Phone, e-mail, CPF/CNPJ, each kept on one line ("529.982.247-25" never
 // breaks at its hyphen).
@@ -137,6 +137,7 @@ export function createCustomers(state, onLinked) {
       el("h4", { text: `Protocolo ${a.protocol || "—"}` }),
       el("p", { class: "muted", text: `${attendanceStatus(a.status)} · ${a.operator_name || "sem operador"} · ${formatTime(a.queued_at)} → ${formatTime(a.ended_at)}` }),
       closingDetails(a),
+      holdsList(a.holds),
       recordMessages(a.messages),
       el("h5", { text: "Informações registradas" }),
       el("ul", {}, ...(a.registrations.length

@@ -4,6 +4,22 @@
 // and the closing subject and comment.
 import { el, isolate } from "./api.js";
 import { attachmentNode } from "./attachments.js";
+import { formatTime } from "./format.js";
+
+const HOLD_OUTCOMES = {
+  transferred: "transferido", requeued: "voltou para a fila", finished: "finalizado",
+  cancelled: "cancelado", abandoned: "abandonado",
+};
+
+// Who held the attendance when: one line per operator's part (transfers, requeues).
+export function holdsList(holds) {
+  if (!holds || !holds.length) return null;
+  return el("div", { class: "holds" }, el("h4", { text: "Quem atendeu" }),
+    el("ol", {}, ...holds.map((h) => el("li", {},
+      ...isolate`${h.operator_name} · ${h.room_name} · ${formatTime(h.from)} → ${h.to ? formatTime(h.to) : "agora"}`,
+      h.outcome ? ` · ${HOLD_OUTCOMES[h.outcome] || h.outcome}` : "",
+      ...(h.transfer_note ? [" · ", ...isolate`Nota: ${h.transfer_note}`] : [])))));
+}
 
 export function recordMessages(messages) {
   return el("ol", { class: "record-messages" }, ...messages.map((m) => el("li", { class: m.direction },

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import update
 
-from handoff.models import Attendance
 from handoff.settings import PROJECT_ROOT
 from tests.support.api import (
     ADMIN_ROUTES,
     PASSWORD,
     Client,
+    backdate,
     error_of,
     open_attendance,
     report_csv_rows,
@@ -131,17 +130,14 @@ def test_report_figures_and_csv(service, supervisor: Client, operator: Client):
         operator.send(call["id"], "olá")
         operator.post(f"/api/attendances/{call['id']}/registrations", {"article_id": article["id"]})
         operator.post(f"/api/attendances/{call['id']}/finish")
-        with service.desk.db.unit_of_work() as uow:
-            uow.session.execute(
-                update(Attendance)
-                .where(Attendance.id == call["id"])
-                .values(
-                    queued_at=day,
-                    taken_at=day + timedelta(seconds=wait),
-                    first_response_at=day + timedelta(seconds=wait + first),
-                    ended_at=day + timedelta(seconds=wait + handling),
-                )
-            )
+        backdate(
+            service.desk.db,
+            call["id"],
+            queued_at=day,
+            taken_at=day + timedelta(seconds=wait),
+            first_response_at=day + timedelta(seconds=wait + first),
+            ended_at=day + timedelta(seconds=wait + handling),
+        )
     data = supervisor.get("/api/admin/reports", start="2026-03-10", end="2026-03-10").json()
     (row,) = [r for r in data["rows"] if r["operator"] == operator.operator["name"]]
     assert (row["received"], row["answered"], row["finished"]) == (2, 2, 2)

@@ -34,8 +34,9 @@ def test_sending_a_message(service, operator: Client, queries):
             uow, op, call["id"], "olá", client_id
         )
 
-    # The first one also gives the attendance its protocol.
-    assert len(queries(send("first"), operator.token)) <= SESSION_LOOKUP + 11
+    # The first one also gives the attendance its protocol and marks the
+    # first response of the operator's hold.
+    assert len(queries(send("first"), operator.token)) <= SESSION_LOOKUP + 12
     assert len(queries(send("second"), operator.token)) <= SESSION_LOOKUP + 7
     assert len(queries(send("second"), operator.token)) <= SESSION_LOOKUP + 3  # a retry
 
@@ -87,5 +88,5 @@ def test_a_customer_s_history_does_not_grow_with_the_attendances(
     for text in ("segunda", "terceira", "quarta"):
         finished_attendance(service, operator, customer_id, text, article["id"])
     # The customer, the operator's rooms, the attendances, then their
-    # operators, messages and registrations: one query each.
-    assert len(history()) == len(one) <= SESSION_LOOKUP + 6
+    # operators, messages, registrations and holds: one query each.
+    assert len(history()) == len(one) <= SESSION_LOOKUP + 7

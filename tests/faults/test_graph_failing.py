@@ -18,8 +18,8 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph, envelope
 from tests.support.processes import Stack
-from tests.test_browser import login
 from tests.support.whatsapp import APP_SECRET, citizen, post, text
+from tests.test_browser import login
 
 pytestmark = pytest.mark.slow
 

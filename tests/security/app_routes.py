@@ -43,7 +43,7 @@ BODY_KEYS = [
     "role", "active", "max_concurrent", "conversation_id", "channel", "contact",
     "first_message", "message_id", "customer_id", "article", "article_id", "fields", "kind",
     "value", "label", "key", "token", "event", "sender_id", "timestamp", "message",
-    "subject", "comment", "title", "room_id",
+    "subject", "comment", "title", "room_id", "operator_id", "note", "assignment",
 ]  # fmt: skip
 
 

@@ -60,6 +60,8 @@ ATTENDANCE = {  # one attendance (or its message, or its protocol): room-scoped
     "attendances.cancel",
     "attendances.add_note",
     "attendances.replies",
+    "attendances.transfer",
+    "attendances.transfer_targets",
     "customers.link",
     "knowledge.register",
 }
@@ -73,6 +75,7 @@ EVENT_PAYLOADS: dict[str, Any] = {  # "<id>" is replaced by a real or a missing 
     "message:retry": {"message_id": "<message>"},
     "attendance:finish": {"attendance_id": "<attendance>"},
     "attendance:cancel": {"attendance_id": "<attendance>"},
+    "attendance:transfer": {"attendance_id": "<attendance>", "note": "intruso"},
 }
 OWN_EVENTS = {"attendances:list"}
 
@@ -129,6 +132,7 @@ def _body(route: Route, ids: dict[str, Any]) -> Any:
         "attendances.add_note": {"text": "intruso", "client_id": uuid.uuid4().hex},
         "customers.link": {"customer_id": ids["customer_id"]},
         "knowledge.register": {"article_id": 1},
+        "attendances.transfer": {"note": "intruso"},
     }.get(route.name, {})
 
 

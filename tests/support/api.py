@@ -9,11 +9,11 @@ import uuid
 from typing import Any, Protocol
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handoff.db import Database
 from handoff.domain.operators import create_operator
-from handoff.models import EntryPoint, Room
+from handoff.models import Attendance, AttendanceHold, EntryPoint, Room
 from tests.support.processes import SERVICE_TOKEN
 
 PASSWORD = "senha-de-teste-123"
@@ -193,3 +193,25 @@ def finished_attendance(
     client.post(f"/api/attendances/{attendance['id']}/registrations", {"article_id": article_id})
     client.post(f"/api/attendances/{attendance['id']}/finish")
     return int(attendance["id"])
+
+
+def backdate(db: Database, attendance_id: int, **times: Any) -> None:
+    """Move an attendance's times (``queued_at``, ``taken_at``,
+    ``first_response_at``, ``ended_at``, and any other column) to where a
+    report test wants them, its operator's hold with them (one hold: taken
+    once, never transferred)."""
+    hold_times = {
+        "started_at": times.get("taken_at"),
+        "first_response_at": times.get("first_response_at"),
+        "ended_at": times.get("ended_at"),
+    }
+    with db.unit_of_work() as uow:
+        uow.session.execute(
+            update(Attendance).where(Attendance.id == attendance_id).values(**times)
+        )
+        if times.get("taken_at") is not None:
+            uow.session.execute(
+                update(AttendanceHold)
+                .where(AttendanceHold.attendance_id == attendance_id)
+                .values(**hold_times)
+            )
