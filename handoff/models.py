@@ -298,6 +298,8 @@ class AuditLog(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
     action: Mapped[str] = mapped_column(String(64))
     attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendance.id"))
+    # The customer the entry is about (who saw or changed their data).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     details: Mapped[str | None] = mapped_column(Text)
 
 

@@ -113,6 +113,20 @@ class RasaClient:
             raise RasaUnavailable(f"messages: {error!r}") from error
         return [{**event, "sender_id": conversation_id} for event in body["messages"]]
 
+    async def erase_conversation(self, conversation_id: str) -> int:
+        """Delete the conversation's events from Rasa's tracker store
+        (``bot/conversation_erasure.py``); returns how many there were."""
+        assert self._session is not None, "RasaClient.start() was not awaited"
+        url = f"{self.base_url}/webhooks/conversation_erasure/{quote(conversation_id, safe='')}"
+        try:
+            async with self._session.delete(url, headers=self._service_headers) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"erase: HTTP {response.status} {await response.text()}")
+                body = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RasaUnavailable(f"erase: {error!r}") from error
+        return int(body["deleted"])
+
     async def send_bot_message(self, conversation_id: str, text: str, message_id: int) -> bool:
         """Append an operator message to the conversation once (a second send
         of the same ``message_id`` changes nothing) and send it on the

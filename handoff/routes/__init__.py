@@ -9,6 +9,7 @@ from handoff.routes import (
     admin,
     attendances,
     customers,
+    data_subjects,
     health,
     integration,
     knowledge,
@@ -18,6 +19,7 @@ from handoff.routes import (
 
 api = Blueprint.group(
     admin.bp,
+    data_subjects.bp,
     operators.bp,
     attendances.bp,
     customers.bp,
