@@ -1,7 +1,9 @@
 // Supervision (supervisors and admins): live view, operators, rooms and
 // routing, ready replies, reports with CSV and a chart, protocol lookup with export and
-// print, and the work the service set aside (dead letters) to retry or discard.
-import { $, el, api, clearFieldErrors, confirmAction, isolate, showFieldError } from "./api.js";
+// print, a person's data (data-subjects.js), and the work the service set aside (dead
+// letters) to retry or discard.
+import { $, el, api, clearFieldErrors, confirmAction, download, isolate, showFieldError } from "./api.js";
+import { createDataSubjects } from "./data-subjects.js";
 import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone, formatTime, parseDate } from "./format.js";
 import { drawReportChart } from "./report-chart.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
@@ -27,6 +29,7 @@ export function createAdmin() {
   let editing = null; // operator being edited, or null for a new one
 
   const fail = (error) => { $("admin-error").textContent = error.message; };
+  createDataSubjects(fail);
 
   async function show(name) {
     section = name;
@@ -285,13 +288,6 @@ export function createAdmin() {
         el("button", { type: "button", text: "Imprimir", onclick: () => window.print() })),
     );
     $("protocol-record").hidden = false;
-  }
-
-  function download(blob, name) {
-    const link = el("a", { href: URL.createObjectURL(blob), download: name });
-    document.body.append(link);
-    link.click();
-    link.remove();
   }
 
   // --- Falhas: dead letters, kept up to date by the server's events
