@@ -87,6 +87,11 @@ class Room(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    # The widget's pre-chat form (name, e-mail) may be left empty: a citizen
+    # reaches an attendant without giving personal data first.
+    prechat_optional: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

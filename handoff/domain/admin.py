@@ -170,7 +170,12 @@ def change_operator_status(
 
 
 def room_view(room: Room) -> dict[str, Any]:
-    return {"id": room.id, "slug": room.slug, "name": room.name}
+    return {
+        "id": room.id,
+        "slug": room.slug,
+        "name": room.name,
+        "prechat_optional": room.prechat_optional,
+    }
 
 
 def list_rooms(session: Session) -> list[dict[str, Any]]:
@@ -200,8 +205,19 @@ def update_room(uow: UnitOfWork, actor: Operator, room_id: Any, data: Any) -> Ro
         raise NotFound("Sala não encontrada.")
     if not isinstance(data, dict):
         raise Invalid("room data must be an object")
-    room.name = _field(data, "name", 120) or room.name
-    audit(uow.session, "room_updated", operator_id=actor.id, room=room.slug)
+    if "name" in data:
+        room.name = _field(data, "name", 120) or room.name
+    if "prechat_optional" in data:
+        if not isinstance(data["prechat_optional"], bool):
+            raise Invalid("prechat_optional must be true or false", field="prechat_optional")
+        room.prechat_optional = data["prechat_optional"]
+    audit(
+        uow.session,
+        "room_updated",
+        operator_id=actor.id,
+        room=room.slug,
+        fields=sorted(k for k in data if k in ("name", "prechat_optional")),
+    )
     return room
 
 
@@ -242,6 +258,15 @@ def room_for_entry_point(session: Session, kind: Any, key: Any) -> Room | None:
         .join(EntryPoint, EntryPoint.room_id == Room.id)
         .where(EntryPoint.kind == kind, EntryPoint.key == key)
     )
+
+
+def prechat_optional(session: Session, widget_key: Any, default_room: str) -> bool:
+    """Whether the widget with this key (or without one) may skip the
+    pre-chat form: a setting of the room that receives its visitors."""
+    room = room_for_entry_point(session, "widget", widget_key) or session.scalar(
+        select(Room).where(Room.slug == default_room)
+    )
+    return room is not None and room.prechat_optional
 
 
 def list_pause_reasons(session: Session) -> list[dict[str, Any]]:

@@ -140,7 +140,10 @@ export function createAdmin() {
     const data = await api("/api/admin/rooms");
     rooms = data.rooms;
     $("rooms-list").replaceChildren(...rooms.map((r) =>
-      el("li", {}, el("strong", { text: r.name }), el("span", { class: "muted", text: r.slug }))));
+      el("li", { "data-room": r.slug }, el("strong", { text: r.name }), el("span", { class: "muted", text: r.slug }),
+        el("label", { class: "check" }, el("input", { type: "checkbox", checked: r.prechat_optional ? "checked" : null,
+          onchange: (event) => api(`/api/admin/rooms/${r.id}`, { method: "PUT", body: { prechat_optional: event.target.checked } }).catch(fail) }),
+          "Chat sem identificação obrigatória (nome e e-mail opcionais)"))));
     $("entry-room").replaceChildren(...rooms.map((r) => new Option(r.name, r.id)));
     const roomName = (id) => rooms.find((r) => r.id === id)?.name || "?";
     $("entry-list").replaceChildren(...data.entry_points.map((e) =>

@@ -1,4 +1,4 @@
-"""audit log entries about a customer
+"""audit log entries about a customer; optional pre-chat per room
 
 Revision ID: 0013
 Revises: 0008
@@ -14,6 +14,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("room", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "prechat_optional", sa.Boolean(), server_default=sa.text("false"), nullable=False
+            )
+        )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("customer_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_audit_log_customer_id"), ["customer_id"])
@@ -29,3 +35,5 @@ def downgrade() -> None:
         )
         batch_op.drop_index(batch_op.f("ix_audit_log_customer_id"))
         batch_op.drop_column("customer_id")
+    with op.batch_alter_table("room", schema=None) as batch_op:
+        batch_op.drop_column("prechat_optional")
