@@ -12,12 +12,15 @@ agent); ``DELETE /webhooks/conversation_erasure/<conversation id>`` with the
 service token answers ``{"deleted": <events deleted>}`` (0 for a
 conversation Rasa does not hold, so a retried erasure succeeds); 503 if the
 tracker store is away, 501 on a tracker store that is not SQL.
+``?before=<Unix time>`` deletes only the events older than that (the
+retention job: what is past the retention period).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+import math
+from typing import Any, Awaitable, Callable, Optional
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.tracker_store import SQLTrackerStore
@@ -32,13 +35,28 @@ from bot.tracker_queries import innermost
 logger = logging.getLogger(__name__)
 
 
-def delete_events(store: SQLTrackerStore, conversation_id: str) -> int:
-    """Delete every stored event of the conversation; returns how many."""
+def delete_events(
+    store: SQLTrackerStore, conversation_id: str, before: Optional[float] = None
+) -> int:
+    """Delete the conversation's stored events (those older than ``before``,
+    a Unix time, if given); returns how many."""
+    query = delete(store.SQLEvent).where(store.SQLEvent.sender_id == conversation_id)
+    if before is not None:
+        query = query.where(store.SQLEvent.timestamp < before)
     with store.engine.begin() as connection:
-        result = connection.execute(
-            delete(store.SQLEvent).where(store.SQLEvent.sender_id == conversation_id)
-        )
+        result = connection.execute(query)
     return int(result.rowcount or 0)
+
+
+def _time(value: Optional[str]) -> Optional[float]:
+    """The ``before`` argument: None when absent; raises ValueError when it
+    is not a finite number."""
+    if value is None:
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
 
 
 class ConversationErasureInput(ServiceInput):
@@ -58,13 +76,17 @@ class ConversationErasureInput(ServiceInput):
                 return refused
             if not is_plain_id(conversation_id):
                 return refuse(400, "invalid", "not a conversation id")
+            try:
+                before = _time(request.args.get("before"))
+            except ValueError:
+                return refuse(400, "invalid", "before must be a Unix time")
             agent = request.app.ctx.agent
             store = innermost(agent.tracker_store)
             if not isinstance(store, SQLTrackerStore):
                 return refuse(501, "unsupported", "only the SQL tracker store can erase")
             try:
                 async with agent.lock_store.lock(conversation_id):
-                    deleted = delete_events(store, conversation_id)
+                    deleted = delete_events(store, conversation_id, before)
             except Exception as error:  # noqa: BLE001 - the tracker store is away
                 logger.warning("conversation %s not erased: %r", conversation_id, error)
                 return refuse(503, "unavailable", "tracker store unavailable")

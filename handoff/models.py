@@ -210,6 +210,8 @@ class Attendance(Base):
     # the operator's comment.
     subject: Mapped[str | None] = mapped_column(String(120), index=True)
     closing_comment: Mapped[str | None] = mapped_column(Text)
+    # When the retention job removed its personal data (past the period).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class TransferRequest(Base):

@@ -113,13 +113,17 @@ class RasaClient:
             raise RasaUnavailable(f"messages: {error!r}") from error
         return [{**event, "sender_id": conversation_id} for event in body["messages"]]
 
-    async def erase_conversation(self, conversation_id: str) -> int:
-        """Delete the conversation's events from Rasa's tracker store
+    async def erase_conversation(self, conversation_id: str, before: float | None = None) -> int:
+        """Delete the conversation's events (older than ``before``, a Unix
+        time, if given) from Rasa's tracker store
         (``bot/conversation_erasure.py``); returns how many there were."""
         assert self._session is not None, "RasaClient.start() was not awaited"
         url = f"{self.base_url}/webhooks/conversation_erasure/{quote(conversation_id, safe='')}"
+        params = {} if before is None else {"before": repr(before)}
         try:
-            async with self._session.delete(url, headers=self._service_headers) as response:
+            async with self._session.delete(
+                url, headers=self._service_headers, params=params
+            ) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"erase: HTTP {response.status} {await response.text()}")
                 body = await response.json()

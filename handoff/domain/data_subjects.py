@@ -12,7 +12,7 @@ the caller before this runs (``handoff/routes/data_subjects.py``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ from handoff.domain.brazil import (
 )
 from handoff.domain.customers import EMAIL, customer_view
 from handoff.domain.errors import Conflict, Invalid, NotFound
-from handoff.domain.masking import mask_text, name_parts
+from handoff.domain.masking import mask_json, mask_text, name_parts
 from handoff.domain.records import attendance_records
 from handoff.domain.views import iso
 from handoff.models import (
@@ -72,7 +72,8 @@ class Person:
         for email in self._emails():
             values.append(email)
         for phone in self._phones():
-            values.extend([phone, phone.lstrip("+"), phone[3:]])
+            national = [phone[3:]] if phone.startswith("+55") else []
+            values.extend([phone, phone.lstrip("+"), *national])
         for customer in self.customers:
             if customer.document:
                 values.extend([customer.document, format_document(customer.document)])
@@ -84,7 +85,9 @@ class Person:
 
     def _phones(self) -> set[str]:
         found = {c.phone for c in self.customers if c.phone}
-        return found | {a.contact_phone for a in self.attendances if a.contact_phone}
+        # A WhatsApp attendance's contact phone is the number as Meta sends it.
+        given = {phone_e164(a.contact_phone) for a in self.attendances if a.contact_phone}
+        return found | {p for p in given if p}
 
 
 def identify(query: Any) -> tuple[str, str]:
@@ -122,8 +125,9 @@ def find_person(session: Session, query: Any) -> Person:
     conditions = [
         Attendance.customer_id.in_([c.id for c in customers]),
         func.lower(Attendance.contact_email).in_(emails),
-        Attendance.contact_phone.in_(phones),
-        # A WhatsApp conversation's id is the number without "+".
+        # On WhatsApp the contact phone and the conversation id are the
+        # number as Meta sends it: digits without "+".
+        Attendance.contact_phone.in_(phones | {digits(p) for p in phones}),
         Attendance.conversation_id.in_([digits(p) for p in phones]),
     ]
     attendances = list(
@@ -262,6 +266,34 @@ def _job_keys(conversations: Iterable[str]) -> list[str]:
     return [k for c in conversations for k in (outbox.to_customer(c), outbox.from_customer(c))]
 
 
+def strip_attendances(
+    session: Session, attendances: list[Attendance], clean: Callable[[str], str]
+) -> int:
+    """Remove the personal data of these attendances, keeping them as
+    records: contact fields emptied, the conversation id (a WhatsApp number)
+    replaced (in the bot messages' dedup keys too), every message's text and
+    the closing comment passed through ``clean``. Returns how many messages
+    changed."""
+    renamed = {a.id: (a.conversation_id, f"apagado-{a.id}") for a in attendances}
+    changed = 0
+    for message in session.scalars(select(Message).where(Message.attendance_id.in_(renamed))):
+        text = clean(message.text)
+        changed += text != message.text
+        message.text = text
+        message.dedup_key = message.dedup_key.replace(*renamed[message.attendance_id])
+    for attendance in attendances:
+        attendance.contact_name = attendance.contact_email = attendance.contact_phone = None
+        attendance.conversation_id = renamed[attendance.id][1]
+        if attendance.closing_comment:
+            attendance.closing_comment = clean(attendance.closing_comment)
+    return changed
+
+
+def anonymise_customer(customer: Customer) -> None:
+    customer.name, customer.name_key = ERASED_NAME, search_key(ERASED_NAME)
+    customer.email = customer.document = customer.phone = None
+
+
 def erase_person(uow: UnitOfWork, actor: Operator, query: Any) -> dict[str, int]:
     """Remove the person's data from every table, keeping the records
     (art. 18 IV and VI; art. 16 I: the record the organisation must keep)."""
@@ -270,27 +302,14 @@ def erase_person(uow: UnitOfWork, actor: Operator, query: Any) -> dict[str, int]
     _refuse_open(person)
     known = person.known_values()
     conversations = {a.conversation_id for a in person.attendances}
-    # The conversation id (a WhatsApp number) also names the bot's messages.
-    renamed = {a.id: (a.conversation_id, f"apagado-{a.id}") for a in person.attendances}
-    masked = 0
-    for message in session.scalars(select(Message).where(Message.attendance_id.in_(renamed))):
-        text = mask_text(message.text, known)
-        masked += text != message.text
-        message.text = text
-        message.dedup_key = message.dedup_key.replace(*renamed[message.attendance_id])
-    for attendance in person.attendances:
-        attendance.contact_name = attendance.contact_email = attendance.contact_phone = None
-        attendance.conversation_id = renamed[attendance.id][1]
-        if attendance.closing_comment:
-            attendance.closing_comment = mask_text(attendance.closing_comment, known)
+    masked = strip_attendances(session, person.attendances, lambda text: mask_text(text, known))
     for customer in person.customers:
-        customer.name, customer.name_key = ERASED_NAME, search_key(ERASED_NAME)
-        customer.email = customer.document = customer.phone = None
+        anonymise_customer(customer)
     session.execute(
         delete(TransferRequest).where(TransferRequest.conversation_id.in_(conversations))
     )
     session.execute(delete(OutboxJob).where(OutboxJob.key.in_(_job_keys(conversations))))
-    _mask_audit_details(session, person, known)
+    mask_audit_details(session, person, known)
     _audit_each(uow, actor, person, "person_erased")
     return {
         "customers": len(person.customers),
@@ -299,16 +318,17 @@ def erase_person(uow: UnitOfWork, actor: Operator, query: Any) -> dict[str, int]
     }
 
 
-def _mask_audit_details(session: Session, person: Person, known: list[str]) -> None:
+def mask_audit_details(session: Session, person: Person, known: list[str]) -> None:
     """Audit details about the person, or quoting their data (a discarded
     dead letter's payload), keep the facts without the data."""
     details = func.lower(AuditLog.details)
     quoting = [details.contains(v.casefold(), autoescape=True) for v in known]
     rows = set(_person_audit(session, person))
-    rows.update(session.scalars(select(AuditLog).where(or_(*quoting))))
+    if quoting:
+        rows.update(session.scalars(select(AuditLog).where(or_(*quoting))))
     for row in rows:
         if row.details:
-            row.details = mask_text(row.details, known)
+            row.details = mask_json(row.details, known)
 
 
 def customer_log(session: Session, customer_id: Any) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Masking a person's data in free text (messages, comments, audit details)."""
+"""Masking a person's data in free text (messages, comments) and in JSON (audit details)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from handoff.domain.brazil import search_key
 
@@ -40,3 +42,19 @@ def mask_text(text: str, known: Iterable[str]) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(MARK, text)
     return text
+
+
+def mask_json(document: str, known: Iterable[str]) -> str:
+    """A JSON document with :func:`mask_text` applied to its strings only
+    (its numbers and keys stay, so it is still the same JSON shape)."""
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask_text(value, known)
+        if isinstance(value, list):
+            return [masked(v) for v in value]
+        if isinstance(value, dict):
+            return {k: masked(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(masked(json.loads(document)), ensure_ascii=False)

@@ -1,4 +1,5 @@
-"""audit log entries about a customer; optional pre-chat per room
+"""audit log entries about a customer; optional pre-chat per room;
+attendances anonymised by the retention job
 
 Revision ID: 0013
 Revises: 0008
@@ -14,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("anonymised_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("room", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -37,3 +40,5 @@ def downgrade() -> None:
         batch_op.drop_column("customer_id")
     with op.batch_alter_table("room", schema=None) as batch_op:
         batch_op.drop_column("prechat_optional")
+    with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.drop_column("anonymised_at")
