@@ -201,6 +201,7 @@ def test_views_and_exports_are_logged_per_customer(
     assert ("customer_viewed", viewer) in seen
     assert ("record_viewed", viewer) in seen
     assert ("person_exported", chief) in seen
+    assert ("person_viewed", chief) in seen
     viewed = next(e for e in log["entries"] if e["action"] == "record_viewed")
     assert viewed["details"]["protocol"] == citizen["protocol"] and viewed["at"]
     assert viewed["attendance_id"] == citizen["widget"]["id"]

@@ -160,6 +160,13 @@ def person_view(person: Person) -> dict[str, Any]:
     }
 
 
+def view_person(uow: UnitOfWork, actor: Operator, query: Any) -> dict[str, Any]:
+    """:func:`person_view` of the person found, logged (who looked, when)."""
+    person = find_person(uow.session, query)
+    _audit_each(uow, actor, person, "person_viewed")
+    return person_view(person)
+
+
 def _audit_rows(
     session: Session, customer_ids: list[int], attendance_ids: list[int]
 ) -> list[AuditLog]:

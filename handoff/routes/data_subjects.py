@@ -23,11 +23,7 @@ logger = logging.getLogger(__name__)
 @bp.post("/data-subjects/find")
 async def find(request: Request) -> HTTPResponse:
     query = json_body(request).get("q")
-    person = await as_supervisor(
-        request,
-        lambda uow, _op: data_subjects.person_view(data_subjects.find_person(uow.session, query)),
-        read=True,
-    )
+    person = await as_supervisor(request, lambda uow, op: data_subjects.view_person(uow, op, query))
     return json({"person": person})
 
 

@@ -8,6 +8,7 @@ import { attendanceStatus, formatDocument, formatPhone, formatTime } from "./for
 const ACTIONS = {
   customer_viewed: "Viu o cadastro e o histórico",
   record_viewed: "Viu o protocolo",
+  person_viewed: "Consultou em Dados pessoais",
   person_exported: "Exportou os dados pessoais",
   person_erased: "Apagou os dados pessoais",
   customer_created: "Cadastrou o cliente",
