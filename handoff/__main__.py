@@ -2,6 +2,9 @@
 
 python -m handoff prepare   migrate, load demo data on an empty database
 python -m handoff serve     run the service (Sanic + socket.io)
+python -m handoff retention anonymise now what is past the retention period
+                            (the service also does it every
+                            HANDOFF_RETENTION_CHECK_SECONDS)
 """
 
 from __future__ import annotations
@@ -44,6 +47,15 @@ def serve(settings: Settings) -> None:
     )
 
 
+def run_retention(settings: Settings) -> None:
+    import asyncio
+
+    from handoff import retention_job
+
+    anonymised = asyncio.run(retention_job.run_once(settings))
+    print(f"Retention: {anonymised} attendances anonymised.", flush=True)
+
+
 def run_content(action: str, project: Path, settings: Settings) -> int:
     from handoff import content
 
@@ -60,13 +72,17 @@ def run_content(action: str, project: Path, settings: Settings) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m handoff")
-    parser.add_argument("command", choices=["prepare", "serve", "content"])
+    parser.add_argument("command", choices=["prepare", "serve", "content", "retention"])
     parser.add_argument("action", nargs="?", choices=["check", "reload"])
     parser.add_argument("--project", type=Path, default=PROJECT_ROOT)
     args = parser.parse_args()
     settings = Settings()
     if args.command == "content":
         sys.exit(run_content(args.action or "check", args.project, settings))
+    if args.command == "retention":
+        logging.basicConfig(level=logging.INFO)
+        run_retention(settings)
+        return
     if args.command == "prepare":
         logging.basicConfig(level=logging.WARNING)
         prepare(settings)

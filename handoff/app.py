@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Sanic[Any, Any]:
         desk.in_background(desk.reconcile())
         desk.start_abandonment_sweep()
         desk.start_presence_heartbeat()
+        desk.start_retention_sweep()
         await desk.watch_absent_operators()
         await desk.reload_knowledge_base_if_changed()
 

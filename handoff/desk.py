@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from handoff import channel_resend, outbox, whatsapp_media
+from handoff import channel_resend, outbox, retention_job, whatsapp_media
 from handoff.db import Database, DatabaseUnavailable, Notice, UnitOfWork
 from handoff.domain import (
     assignment,
@@ -94,6 +94,7 @@ class Desk:
         # The content folders as last loaded (names, sizes, modification times).
         self._signatures: dict[Path, tuple[tuple[str, int, int], ...]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._retention: asyncio.Task[None] | None = None
         self.outbox = outbox.Outbox(self.run, self.read, f"{settings.host}:{settings.port}")
         self.outbox.register(DELIVER_OPERATOR_MESSAGE, self._deliver_operator_message)
         self.outbox.register(CLOSING, self._close_conversation)
@@ -347,6 +348,19 @@ class Desk:
             for attendance in abandoned:
                 log.info("attendance %s abandoned by its customer", attendance.id)
 
+    # --- retention
+
+    def start_retention_sweep(self) -> None:
+        self._retention = asyncio.ensure_future(self._sweep_retention())
+
+    async def _sweep_retention(self) -> None:
+        while True:
+            try:
+                await retention_job.run(self.db, self.rasa, self.settings)
+            except (DatabaseUnavailable, RasaUnavailable) as error:
+                log.warning("retention run stopped, tried again later: %s", error)
+            await asyncio.sleep(self.settings.retention_check_seconds)
+
     async def record_rasa_events(self, events: Any) -> int:
         """Store the messages of Rasa's event broker (and note transfers Rasa
         could not make); one conversation's failure sets only it aside."""
@@ -486,7 +500,7 @@ class Desk:
     async def drain(self) -> None:
         """On shutdown: let jobs under way finish (a few seconds at most) and
         give the others back: they are stored, for this or another process."""
-        for task in (self._sweeper, self._heartbeat):
+        for task in (self._sweeper, self._heartbeat, self._retention):
             if task is not None:
                 task.cancel()
         await self.presence.stop()

@@ -94,6 +94,11 @@ class Room(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     assignment: Mapped[str] = mapped_column(String(16), default=MANUAL, server_default=MANUAL)
+    # The widget's pre-chat form (name, e-mail) may be left empty: a citizen
+    # reaches an attendant without giving personal data first.
+    prechat_optional: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -216,6 +221,8 @@ class Attendance(Base):
     # the operator's comment.
     subject: Mapped[str | None] = mapped_column(String(120), index=True)
     closing_comment: Mapped[str | None] = mapped_column(Text)
+    # When the retention job removed its personal data (past the period).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # How an operator's hold of an attendance ended.
@@ -350,6 +357,8 @@ class AuditLog(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
     action: Mapped[str] = mapped_column(String(64))
     attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendance.id"))
+    # The customer the entry is about (who saw or changed their data).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     details: Mapped[str | None] = mapped_column(Text)
 
 

@@ -122,6 +122,24 @@ class RasaClient:
             raise RasaUnavailable(f"messages: {error!r}") from error
         return [{**event, "sender_id": conversation_id} for event in body["messages"]]
 
+    async def erase_conversation(self, conversation_id: str, before: float | None = None) -> int:
+        """Delete the conversation's events (older than ``before``, a Unix
+        time, if given) from Rasa's tracker store
+        (``bot/conversation_erasure.py``); returns how many there were."""
+        assert self._session is not None, "RasaClient.start() was not awaited"
+        url = f"{self.base_url}/webhooks/conversation_erasure/{quote(conversation_id, safe='')}"
+        params = {} if before is None else {"before": repr(before)}
+        try:
+            async with self._session.delete(
+                url, headers=self._service_headers, params=params
+            ) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"erase: HTTP {response.status} {await response.text()}")
+                body = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RasaUnavailable(f"erase: {error!r}") from error
+        return int(body["deleted"])
+
     async def send_bot_message(self, conversation_id: str, text: str, message_id: int) -> bool:
         """Append an operator message to the conversation once (a second send
         of the same ``message_id`` changes nothing) and send it on the

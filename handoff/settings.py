@@ -134,6 +134,13 @@ class Settings:
     abandon_after_seconds: float = field(
         default_factory=lambda: float(_env("ABANDON_AFTER_SECONDS", str(15 * 60)))
     )
+    # Demands' records are kept this many days after they ended (the SAC
+    # decree asks at least two years), then the retention job anonymises
+    # them; it looks for such records every RETENTION_CHECK_SECONDS.
+    retention_days: float = field(default_factory=lambda: float(_env("RETENTION_DAYS", "730")))
+    retention_check_seconds: float = field(
+        default_factory=lambda: float(_env("RETENTION_CHECK_SECONDS", "3600"))
+    )
     # The content editors' knowledge-base files.
     kb_dir: Path = field(
         default_factory=lambda: Path(_env("KB_DIR", str(PROJECT_ROOT / "data" / "knowledge_base")))

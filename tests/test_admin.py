@@ -256,3 +256,32 @@ def test_a_broken_article_is_rejected_and_the_old_content_stays(supervisor: Clie
     assert supervisor.post("/api/admin/content/reload").status_code == 200
     titles = [a["title"] for a in supervisor.get("/api/kb/articles").json()["articles"]]
     assert "Horário novo" in titles
+
+
+def test_the_pre_chat_form_is_optional_per_room(handoff: Service, supervisor: Client):
+    """The widget asks its room's setting by its key (the default room without one)."""
+
+    def optional(key: str) -> bool:
+        response = requests.get(f"{handoff.base_url}/widget/api/prechat", params={"key": key})
+        assert response.status_code == 200
+        return response.json()["optional"]
+
+    room = supervisor.post("/api/admin/rooms", {"slug": "sem-cadastro", "name": "Sem cadastro"})
+    room_id = room.json()["room"]["id"]
+    assert room.json()["room"]["prechat_optional"] is False
+    supervisor.post(
+        "/api/admin/entry-points", {"kind": "widget", "key": "ouvidoria", "room_id": room_id}
+    )
+    assert not optional("ouvidoria")
+    bad = supervisor.put(f"/api/admin/rooms/{room_id}", {"prechat_optional": "sim"})
+    assert error_of(bad, 400)["field"] == "prechat_optional"
+    changed = supervisor.put(f"/api/admin/rooms/{room_id}", {"prechat_optional": True})
+    assert changed.json()["room"] == {
+        "id": room_id,
+        "slug": "sem-cadastro",
+        "name": "Sem cadastro",
+        "prechat_optional": True,
+    }
+    assert optional("ouvidoria")
+    # Other sites, and a site without a key, go to the default room: asked.
+    assert not optional("outro-site") and not optional("")

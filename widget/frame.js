@@ -142,19 +142,29 @@
     });
     socket.on("bot_uttered", (message) => (loading ? arrived.push(message) : showBot(message)));
   }
+  // The room may make name and e-mail optional (a supervisor's setting).
+  let prechatOptional = false;
+  async function readPrechatSetting() {
+    try {
+      const response = await fetch(`api/prechat?key=${encodeURIComponent(config.key)}`);
+      prechatOptional = response.ok && (await response.json()).optional === true;
+    } catch (_) { /* required */ }
+    prechat.querySelectorAll(".optional").forEach((node) => (node.hidden = !prechatOptional));
+    prechat.querySelectorAll("input").forEach((node) => (node.required = !prechatOptional));
+  }
   prechat.addEventListener("submit", (event) => {
     event.preventDefault();
     const name = prechat.elements.name.value.trim();
     const email = prechat.elements.email.value.trim();
     const errors = {
-      name: name ? "" : "Informe seu nome.",
-      email: /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? "" : "Informe um e-mail válido.",
+      name: name || prechatOptional ? "" : "Informe seu nome.",
+      email: (!email && prechatOptional) || /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? "" : "Informe um e-mail válido.",
     };
     for (const [field, message] of Object.entries(errors)) {
       $(`[data-for="${field}"]`).textContent = message;
     }
     if (errors.name || errors.email) return;
-    saved.profile = { name, email, widget_key: config.key };
+    saved.profile = { widget_key: config.key, ...(name && { name }), ...(email && { email }) };
     store();
     startChat();
     composer.elements.message.focus();
@@ -196,4 +206,5 @@
   });
 
   if (saved.profile) startChat();
+  else readPrechatSetting();
 })();

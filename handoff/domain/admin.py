@@ -175,7 +175,13 @@ def change_operator_status(
 
 
 def room_view(room: Room) -> dict[str, Any]:
-    return {"id": room.id, "slug": room.slug, "name": room.name, "assignment": room.assignment}
+    return {
+        "id": room.id,
+        "slug": room.slug,
+        "name": room.name,
+        "assignment": room.assignment,
+        "prechat_optional": room.prechat_optional,
+    }
 
 
 def _assignment(data: dict[str, Any], default: str) -> str:
@@ -215,6 +221,10 @@ def update_room(uow: UnitOfWork, actor: Operator, room_id: Any, data: Any) -> Ro
         raise Invalid("room data must be an object")
     if "name" in data:
         room.name = _field(data, "name", 120) or room.name
+    if "prechat_optional" in data:
+        if not isinstance(data["prechat_optional"], bool):
+            raise Invalid("prechat_optional must be true or false", field="prechat_optional")
+        room.prechat_optional = data["prechat_optional"]
     room.assignment = _assignment(data, room.assignment)
     assign_waiting(uow, [room.id])  # switched to automatic: the calls waiting go out
     audit(
@@ -222,6 +232,7 @@ def update_room(uow: UnitOfWork, actor: Operator, room_id: Any, data: Any) -> Ro
         "room_updated",
         operator_id=actor.id,
         room=room.slug,
+        fields=sorted(k for k in data if k in ("name", "assignment", "prechat_optional")),
         assignment=room.assignment,
     )
     return room
@@ -264,6 +275,15 @@ def room_for_entry_point(session: Session, kind: Any, key: Any) -> Room | None:
         .join(EntryPoint, EntryPoint.room_id == Room.id)
         .where(EntryPoint.kind == kind, EntryPoint.key == key)
     )
+
+
+def prechat_optional(session: Session, widget_key: Any, default_room: str) -> bool:
+    """Whether the widget with this key (or without one) may skip the
+    pre-chat form: a setting of the room that receives its visitors."""
+    room = room_for_entry_point(session, "widget", widget_key) or session.scalar(
+        select(Room).where(Room.slug == default_room)
+    )
+    return room is not None and room.prechat_optional
 
 
 def list_pause_reasons(session: Session) -> list[dict[str, Any]]:

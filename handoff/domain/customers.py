@@ -192,3 +192,10 @@ def customer_history(session: Session, operator: Operator, customer_id: Any) -> 
         "customer": customer_view(customer),
         "attendances": attendance_records(session, attendances),
     }
+
+
+def view_customer(uow: UnitOfWork, operator: Operator, customer_id: Any) -> dict[str, Any]:
+    """:func:`customer_history`, logged: who saw the customer's data, when."""
+    history = customer_history(uow.session, operator, customer_id)
+    audit(uow.session, "customer_viewed", operator_id=operator.id, customer_id=customer_id)
+    return history

@@ -54,3 +54,9 @@ class TooManyRequests(DomainError):
     """A rate limit of :mod:`handoff.rate_limits` was reached."""
 
     code, status = "too_many_requests", 429
+
+
+class Unavailable(DomainError):
+    """A part the work needs (Rasa) did not answer; nothing was changed."""
+
+    code, status = "unavailable", 503

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from handoff.db import UnitOfWork
 from handoff.domain.access import attendance_for
+from handoff.domain.audit import audit
 from handoff.domain.errors import NotFound
 from handoff.domain.holds import holds_of
 from handoff.domain.operators import room_ids
@@ -66,6 +68,23 @@ def find_by_protocol(session: Session, operator: Operator | None, protocol: Any)
     ):
         raise NotFound("Protocolo não encontrado.")
     return attendance_record(session, attendance)
+
+
+def view_protocol(
+    uow: UnitOfWork, viewer: Operator, protocol: Any, *, any_room: bool = False
+) -> dict[str, Any]:
+    """:func:`find_by_protocol` (any room for supervision), logged: who saw
+    the record, when."""
+    record = find_by_protocol(uow.session, None if any_room else viewer, protocol)
+    audit(
+        uow.session,
+        "record_viewed",
+        operator_id=viewer.id,
+        attendance_id=record["id"],
+        customer_id=record["customer_id"],
+        protocol=record["protocol"],
+    )
+    return record
 
 
 def attendance_record(session: Session, attendance: Attendance) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from handoff.routes import (
     attachments,
     attendances,
     customers,
+    data_subjects,
     health,
     integration,
     knowledge,
@@ -19,6 +20,7 @@ from handoff.routes import (
 
 api = Blueprint.group(
     admin.bp,
+    data_subjects.bp,
     operators.bp,
     attendances.bp,
     attachments.bp,

@@ -154,7 +154,7 @@ async def report(request: Request) -> HTTPResponse:
 async def protocol(request: Request, protocol: str) -> HTTPResponse:
     """Any attendance by protocol, whole; ?download=1 to save it as JSON."""
     record = await as_supervisor(
-        request, lambda uow, _op: records.find_by_protocol(uow.session, None, protocol), read=True
+        request, lambda uow, op: records.view_protocol(uow, op, protocol, any_room=True)
     )
     headers = {}
     if request.args.get("download"):

@@ -47,8 +47,7 @@ async def summary(request: Request, attendance_id: int) -> HTTPResponse:
 async def by_protocol(request: Request, protocol: str) -> HTTPResponse:
     record = await desk(request).as_operator(
         operator_token(request),
-        lambda uow, op: records.find_by_protocol(uow.session, op, protocol),
-        read=True,
+        lambda uow, op: records.view_protocol(uow, op, protocol),
     )
     return json(record)
 

@@ -45,8 +45,7 @@ async def update(request: Request, customer_id: int) -> HTTPResponse:
 async def history(request: Request, customer_id: int) -> HTTPResponse:
     result = await desk(request).as_operator(
         operator_token(request),
-        lambda uow, op: customers.customer_history(uow.session, op, customer_id),
-        read=True,
+        lambda uow, op: customers.view_customer(uow, op, customer_id),
     )
     return json(result)
 

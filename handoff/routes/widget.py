@@ -1,5 +1,6 @@
-"""What the visitor's widget asks of the handoff service: the history of its
-own conversation, so a reload (or a message that arrived while the page was
+"""What the visitor's widget asks of the handoff service: whether its room
+lets the visitor skip the pre-chat form, and the history of its own
+conversation, so a reload (or a message that arrived while the page was
 closed) shows everything.
 
 The widget proves which conversation is its own with the conversation's
@@ -16,10 +17,10 @@ import re
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
-from handoff.domain import conversation
+from handoff.domain import admin, conversation
 from handoff.domain.errors import Unauthorized
 from handoff.rasa_client import RasaUnavailable
-from handoff.routes.common import desk
+from handoff.routes.common import desk, settings
 
 bp = Blueprint("widget_api", url_prefix="/widget/api")
 
@@ -33,6 +34,17 @@ OPEN_CORS = {"Access-Control-Allow-Origin": "*"}
 def conversation_of(token: str) -> str:
     """The conversation a widget token opens: the first 128 bits of its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+@bp.get("/prechat")
+async def prechat(request: Request) -> HTTPResponse:
+    """?key=<the widget's data-key> -> {"optional": bool}."""
+    key = request.args.get("key", "")
+    default_room = settings(request).default_room
+    optional = await desk(request).read(
+        lambda uow: admin.prechat_optional(uow.session, key, default_room)
+    )
+    return json({"optional": optional}, headers=OPEN_CORS)
 
 
 @bp.get("/history")

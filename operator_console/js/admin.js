@@ -1,7 +1,9 @@
 // Supervision (supervisors and admins): live view, operators, rooms and
 // routing, ready replies, reports with CSV and a chart, protocol lookup with export and
-// print, and the work the service set aside (dead letters) to retry or discard.
-import { $, el, api, clearFieldErrors, confirmAction, isolate, showFieldError } from "./api.js";
+// print, a person's data (data-subjects.js), and the work the service set aside (dead
+// letters) to retry or discard.
+import { $, el, api, clearFieldErrors, confirmAction, download, isolate, showFieldError } from "./api.js";
+import { createDataSubjects } from "./data-subjects.js";
 import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone, formatTime, parseDate } from "./format.js";
 import { drawReportChart } from "./report-chart.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
@@ -28,6 +30,7 @@ export function createAdmin() {
   let editing = null; // operator being edited, or null for a new one
 
   const fail = (error) => { $("admin-error").textContent = error.message; };
+  createDataSubjects(fail);
 
   async function show(name) {
     section = name;
@@ -138,7 +141,11 @@ export function createAdmin() {
     const data = await api("/api/admin/rooms");
     rooms = data.rooms;
     $("rooms-list").replaceChildren(...rooms.map((r) =>
-      el("li", {}, el("strong", { text: r.name }), el("span", { class: "muted", text: r.slug }), assignmentChoice(r))));
+      el("li", { "data-room": r.slug }, el("strong", { text: r.name }), el("span", { class: "muted", text: r.slug }),
+        assignmentChoice(r),
+        el("label", { class: "check" }, el("input", { type: "checkbox", checked: r.prechat_optional ? "checked" : null,
+          onchange: (event) => api(`/api/admin/rooms/${r.id}`, { method: "PUT", body: { prechat_optional: event.target.checked } }).catch(fail) }),
+          "Chat sem identificação obrigatória (nome e e-mail opcionais)"))));
     $("entry-room").replaceChildren(...rooms.map((r) => new Option(r.name, r.id)));
     const roomName = (id) => rooms.find((r) => r.id === id)?.name || "?";
     $("entry-list").replaceChildren(...data.entry_points.map((e) =>
@@ -302,13 +309,6 @@ export function createAdmin() {
         el("button", { type: "button", text: "Imprimir", onclick: () => window.print() })),
     );
     $("protocol-record").hidden = false;
-  }
-
-  function download(blob, name) {
-    const link = el("a", { href: URL.createObjectURL(blob), download: name });
-    document.body.append(link);
-    link.click();
-    link.remove();
   }
 
   // --- Falhas: dead letters, kept up to date by the server's events

@@ -102,4 +102,12 @@ export function confirmAction(text, buttonLabel) {
   });
 }
 
+// Saves ``blob`` as the file ``name`` (an export, a report).
+export function download(blob, name) {
+  const link = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
 export const CHANNELS = { socketio: "Chat", whatsapp: "WhatsApp" };

@@ -78,6 +78,7 @@ def test_this_projects_rasa_routes_need_the_service_token(stack: Stack) -> None:
         ("POST", "/webhooks/operator_messages/deliver", {"conversation_id": conversation}),
         ("GET", "/webhooks/tracker_store/health", None),
         ("GET", f"/webhooks/conversation_messages/{conversation}", None),
+        ("DELETE", f"/webhooks/conversation_erasure/{conversation}", None),
     ]
     for method, path, body in calls:
         for headers in ({}, {"Authorization": "Bearer errado"}, {"Authorization": SERVICE_TOKEN}):

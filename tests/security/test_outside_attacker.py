@@ -120,6 +120,7 @@ RASA_SERVICE = {  # the handoff service's token
     ("GET", "/webhooks/tracker_store/health"),
     ("POST", "/webhooks/operator_messages/deliver"),
     ("GET", "/webhooks/conversation_messages/<conversation_id:str>"),
+    ("DELETE", "/webhooks/conversation_erasure/<conversation_id:str>"),
 }
 ACTIONS_OPEN = {("GET", "/health")}
 ACTIONS_RASA = {("POST", "/webhook"), ("GET", "/actions")}  # HANDOFF_ACTIONS_TOKEN

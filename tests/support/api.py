@@ -39,6 +39,10 @@ ADMIN_ROUTES = [
     ("GET", "/api/admin/dead-letters", None),
     ("POST", "/api/admin/dead-letters/1/retry", None),
     ("POST", "/api/admin/dead-letters/1/discard", None),
+    ("POST", "/api/admin/data-subjects/find", {"q": "529.982.247-25"}),
+    ("POST", "/api/admin/data-subjects/export", {"q": "529.982.247-25"}),
+    ("POST", "/api/admin/data-subjects/erase", {"q": "529.982.247-25"}),
+    ("GET", "/api/admin/customers/1/audit", None),
 ]
 
 
