@@ -106,6 +106,9 @@ class Desk:
         self.outbox.register(
             attachments.FETCH_MEDIA, partial(whatsapp_media.fetch, self.media, settings, self.read)
         )
+        self.outbox.register(
+            attachments.DELETE_MEDIA, partial(whatsapp_media.delete_files, settings.media_dir)
+        )
 
     async def run(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run ``work`` in its own transaction in a worker thread; after the

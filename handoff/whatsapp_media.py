@@ -22,6 +22,7 @@ import logging
 import mimetypes
 import os
 import secrets
+import shutil
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -159,6 +160,15 @@ async def fetch(
     key = await asyncio.to_thread(_keep, settings.media_dir, found, data, mime_type)
     sha256 = info.get("sha256") if isinstance(info.get("sha256"), str) else None
     return partial(_stored, found.message_id, key, mime_type, len(data), sha256)
+
+
+async def delete_files(media_dir: Path, job: dict[str, Any]) -> outbox.Then | None:
+    """The ``delete_media`` job: the files kept for attendances whose
+    personal data was erased (``attachments.delete_files_of``)."""
+    for attendance_id in job.get("attendance_ids") or []:
+        if isinstance(attendance_id, int) and not isinstance(attendance_id, bool):
+            await asyncio.to_thread(shutil.rmtree, media_dir / str(attendance_id), True)
+    return None
 
 
 def _failed(message_id: int, reason: str, uow: UnitOfWork) -> None:

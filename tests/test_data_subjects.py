@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +21,8 @@ from tests.support.api import Client, error_of
 from tests.support.clients import Operator, Visitor
 from tests.support.fake_graph import FakeGraph
 from tests.support.processes import Service, Stack, wait_until
-from tests.test_whatsapp import post
-from tests.test_whatsapp import text as whatsapp_text
+from tests.support.whatsapp import media, media_settings, png, post
+from tests.support.whatsapp import text as whatsapp_text
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +36,13 @@ ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
 @pytest.fixture(scope="module")
-def stack_settings(graph: FakeGraph) -> dict[str, str]:
-    return {"WHATSAPP_API_BASE_URL": graph.base_url}
+def stack_settings(graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {"WHATSAPP_API_BASE_URL": graph.base_url, **media_settings(tmp_path_factory)}
+
+
+def media_folder(stack: Stack, attendance_id: int) -> Path:
+    """Where the handoff service keeps an attendance's files."""
+    return Path(process(stack, "handoff").env["HANDOFF_MEDIA_DIR"]) / str(attendance_id)
 
 
 def process(stack: Stack, name: str) -> Service:
@@ -78,7 +84,7 @@ def widget_attendance(
 
 
 @pytest.fixture(scope="module")
-def citizen(stack: Stack, desk: Client) -> Iterator[dict[str, Any]]:
+def citizen(stack: Stack, desk: Client, graph: FakeGraph) -> Iterator[dict[str, Any]]:
     """João: in the widget (pre-chat name and e-mail, his CPF and phone in
     the text), registered as a customer, then on WhatsApp from his phone;
     Maria, another citizen, in the widget."""
@@ -95,7 +101,15 @@ def citizen(stack: Stack, desk: Client) -> Iterator[dict[str, Any]]:
 
     post(stack, whatsapp_text(WA_ID, "oi, é o João de novo", name=NAME))
     on_whatsapp = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == WA_ID)
-    attend(desk, on_whatsapp["id"], "Bom dia, João Conceição.")
+    # A photo of his document, with his name in the caption: a file is kept.
+    photo = graph.add_media(png(), "image/png")
+    document = media(WA_ID, "image", id=photo, mime_type="image/png", caption=f"RG de {NAME}")
+    assert post(stack, document).ok
+    wait_until(
+        lambda: any(media_folder(stack, on_whatsapp["id"]).glob("*.png")),
+        what="the photo kept by the handoff service",
+    )
+    on_whatsapp_protocol = attend(desk, on_whatsapp["id"], "Bom dia, João Conceição.")
 
     other_visitor, other = widget_attendance(stack, operator, OTHER_NAME, OTHER_EMAIL, "oi")
     attend(desk, other["id"], "Bom dia, Maria.")
@@ -103,6 +117,7 @@ def citizen(stack: Stack, desk: Client) -> Iterator[dict[str, Any]]:
         "customer": customer,
         "widget": queued,
         "whatsapp": on_whatsapp,
+        "whatsapp_protocol": on_whatsapp_protocol,
         "protocol": protocol,
         "first": first,
     }
@@ -223,6 +238,14 @@ def test_erasure_leaves_no_personal_data_in_either_database(
 
     for needle in NEEDLES:
         assert found(stack, needle) == [], needle
+    # His photo is deleted; the record says a photo was there.
+    wait_until(
+        lambda: not media_folder(stack, citizen["whatsapp"]["id"]).exists(),
+        what="the erased person's files deleted",
+    )
+    record = supervisor.get(f"/api/admin/protocols/{citizen['whatsapp_protocol']}").json()
+    files = [m["attachment"] for m in record["messages"] if m.get("attachment")]
+    assert files == [{"kind": "image", "status": "erased"}]
     # Another citizen's data stays.
     assert found(stack, OTHER_NAME) and found(stack, OTHER_EMAIL)
     # João's records stay (retention), without his data.

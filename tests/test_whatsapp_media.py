@@ -12,7 +12,6 @@ import io
 import struct
 import uuid
 import wave
-import zlib
 
 import pytest
 import requests
@@ -23,7 +22,7 @@ from tests.support.browser import console_login
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph
 from tests.support.processes import ROOT, Stack
-from tests.support.whatsapp import citizen, incoming, media_settings, post, text
+from tests.support.whatsapp import citizen, incoming, media, media_settings, png, post, text
 
 pytestmark = pytest.mark.slow
 
@@ -39,24 +38,6 @@ def stack_settings(graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -
     }
 
 
-def png(width: int = 240, height: int = 150) -> bytes:
-    """A PNG image: red and white stripes."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    stripes = [b"\xc6\x28\x28", b"\xff\xff\xff"]
-    rows = b"".join(b"\x00" + stripes[y // 15 % 2] * width for y in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
 def voice_note() -> bytes:
     """Three seconds of a tone, as WAV (Chromium plays it as it plays
     WhatsApp's Ogg Opus voice notes)."""
@@ -67,10 +48,6 @@ def voice_note() -> bytes:
         audio.setframerate(8000)
         audio.writeframes(b"".join(struct.pack("<h", (i % 40 - 20) * 800) for i in range(24000)))
     return out.getvalue()
-
-
-def media(wa_id: str, kind: str, **fields: object) -> dict:
-    return incoming(wa_id, {"type": kind, kind: fields})
 
 
 def test_a_photo_with_caption_and_a_voice_note_reach_the_console(

@@ -14,7 +14,10 @@ key, so a file Meta does not hand over holds back nothing else. Its
   indisponível", tried again while Meta is away, for good once Meta says
   the media is gone;
 - ``refused``: over the size limit or of a type not taken; the citizen is
-  told in pt-BR.
+  told in pt-BR;
+- ``erased``: the person's data was erased or the retention period ended
+  (``data_subjects.strip_attendances``): only the kind is kept, and an
+  outbox job ``delete_media`` removes the attendance's files.
 
 A location or a contact card has no file: its words are the message's
 text (the place, the names and phones) and a location its coordinates.
@@ -26,6 +29,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from handoff import channel_resend, outbox
@@ -33,14 +37,16 @@ from handoff.db import UnitOfWork
 from handoff.domain.access import attendance_for, is_row_id
 from handoff.domain.errors import NotFound
 from handoff.domain.views import audience, message_view
-from handoff.models import FROM_CUSTOMER, Attendance, Message, Operator
+from handoff.models import FROM_CUSTOMER, Attendance, Message, Operator, OutboxJob
 
 log = logging.getLogger(__name__)
 
 FETCH_MEDIA = "fetch_media"
+DELETE_MEDIA = "delete_media"
 FILE_KINDS = ("image", "audio", "video", "document", "sticker")
 KINDS = (*FILE_KINDS, "location", "contacts")
 PENDING, STORED, FAILED, REFUSED = "pending", "stored", "failed", "refused"
+ERASED = "erased"
 MAX_NAME = 255
 MAX_ID = 128
 
@@ -82,6 +88,27 @@ def attach(uow: UnitOfWork, message: Message, attachment: dict[str, Any]) -> Non
         outbox.enqueue(
             uow, kind=FETCH_MEDIA, key=f"media:{message.id}", payload={"message_id": message.id}
         )
+
+
+def forget(uow: UnitOfWork, message: Message) -> None:
+    """Keep only what kind of attachment the message had; a fetch still
+    waiting is dropped."""
+    message.attachment = {"kind": (message.attachment or {}).get("kind"), "status": ERASED}
+    uow.session.execute(
+        delete(OutboxJob).where(
+            OutboxJob.kind == FETCH_MEDIA, OutboxJob.key == f"media:{message.id}"
+        )
+    )
+
+
+def delete_files_of(uow: UnitOfWork, attendance_ids: list[int]) -> None:
+    """After the commit, delete the files kept for these attendances."""
+    outbox.enqueue(
+        uow,
+        kind=DELETE_MEDIA,
+        key=f"media-delete:{attendance_ids[0]}",
+        payload={"attendance_ids": attendance_ids},
+    )
 
 
 @dataclass(frozen=True)
@@ -158,7 +185,7 @@ def record_refused(
 
 def _update(uow: UnitOfWork, message_id: int, **changes: Any) -> Message | None:
     message = uow.session.get(Message, message_id)
-    if message is None or not message.attachment:
+    if message is None or not message.attachment or message.attachment.get("status") == ERASED:
         return None
     message.attachment = {**message.attachment, **changes}
     attendance = uow.session.get(Attendance, message.attendance_id)

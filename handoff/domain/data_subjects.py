@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from handoff import outbox
 from handoff.db import UnitOfWork
+from handoff.domain import attachments
 from handoff.domain.access import is_row_id
 from handoff.domain.audit import audit
 from handoff.domain.brazil import (
@@ -40,6 +41,7 @@ from handoff.models import (
     JOB_PENDING,
     OPEN_STATES,
     Attendance,
+    AttendanceHold,
     AuditLog,
     Customer,
     Message,
@@ -274,13 +276,16 @@ def _job_keys(conversations: Iterable[str]) -> list[str]:
 
 
 def strip_attendances(
-    session: Session, attendances: list[Attendance], clean: Callable[[str], str]
+    uow: UnitOfWork, attendances: list[Attendance], clean: Callable[[str], str]
 ) -> int:
     """Remove the personal data of these attendances, keeping them as
-    records: contact fields emptied, the conversation id (a WhatsApp number)
-    replaced (in the bot messages' dedup keys too), every message's text and
-    the closing comment passed through ``clean``. Returns how many messages
-    changed."""
+    records: contact fields emptied (WhatsApp's user id and username too),
+    the conversation id (a WhatsApp number) replaced (in the bot messages'
+    dedup keys too), every message's text, the closing comment and the
+    transfer notes passed through ``clean``, the citizen's files deleted
+    (an outbox job, after the commit) with only their kind kept. Returns
+    how many messages changed."""
+    session = uow.session
     renamed = {a.id: (a.conversation_id, f"apagado-{a.id}") for a in attendances}
     changed = 0
     for message in session.scalars(select(Message).where(Message.attendance_id.in_(renamed))):
@@ -288,11 +293,20 @@ def strip_attendances(
         changed += text != message.text
         message.text = text
         message.dedup_key = message.dedup_key.replace(*renamed[message.attendance_id])
+        if message.attachment:
+            attachments.forget(uow, message)
+    holds = session.scalars(select(AttendanceHold).where(AttendanceHold.attendance_id.in_(renamed)))
+    for hold in holds:
+        if hold.transfer_note:
+            hold.transfer_note = clean(hold.transfer_note)
     for attendance in attendances:
         attendance.contact_name = attendance.contact_email = attendance.contact_phone = None
+        attendance.contact_user_id = attendance.contact_username = None
         attendance.conversation_id = renamed[attendance.id][1]
         if attendance.closing_comment:
             attendance.closing_comment = clean(attendance.closing_comment)
+    if renamed:
+        attachments.delete_files_of(uow, sorted(renamed))
     return changed
 
 
@@ -309,7 +323,7 @@ def erase_person(uow: UnitOfWork, actor: Operator, query: Any) -> dict[str, int]
     _refuse_open(person)
     known = person.known_values()
     conversations = {a.conversation_id for a in person.attendances}
-    masked = strip_attendances(session, person.attendances, lambda text: mask_text(text, known))
+    masked = strip_attendances(uow, person.attendances, lambda text: mask_text(text, known))
     for customer in person.customers:
         anonymise_customer(customer)
     session.execute(

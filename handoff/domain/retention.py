@@ -77,7 +77,7 @@ def anonymise_expired(uow: UnitOfWork, before: datetime, now: datetime) -> int:
     person = Person("retention", customers, attendances)
     known = person.known_values()
     mask_audit_details(session, person, known)
-    strip_attendances(session, attendances, lambda _text: MARK)
+    strip_attendances(uow, attendances, lambda _text: MARK)
     for attendance in attendances:
         attendance.anonymised_at = now
     for customer in customers:

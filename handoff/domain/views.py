@@ -95,7 +95,7 @@ def attachment_view(message: Message) -> dict[str, Any] | None:
     }
     if attachment.get("status") == "stored":
         view["url"] = f"/api/attachments/{message.id}"
-    if attachment.get("kind") == "location":
+    if attachment.get("kind") == "location" and "latitude" in attachment:
         where = f"{attachment['latitude']},{attachment['longitude']}"
         view["map_url"] = f"https://www.google.com/maps/search/?api=1&query={where}"
     return view

@@ -41,6 +41,7 @@ export function attachmentNode(a) {
   const box = el("div", { class: `attachment ${a.status}`, "data-attachment-status": a.status });
   if (a.status === "stored") box.append(stored(a));
   else if (a.status === "pending") box.append(`${what(a)}: carregando…`);
+  else if (a.status === "erased") box.append(`${what(a)} apagado com os dados pessoais do titular.`);
   else if (a.status === "refused") box.append(`${what(a)} recusado: ${a.error || ""} (o cliente foi avisado)`);
   else box.append(`${what(a)}: Arquivo indisponível. O sistema tenta de novo sozinho.`);
   return box;

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import struct
 import uuid
+import zlib
 
 import pytest
 import requests
@@ -61,3 +63,25 @@ def post(stack: Stack, payload: dict, secret: str | None = APP_SECRET) -> reques
     return requests.post(
         f"{stack.rasa_url}/webhooks/whatsapp/webhook", data=body, headers=headers, timeout=60
     )
+
+
+def png(width: int = 240, height: int = 150) -> bytes:
+    """A PNG image: red and white stripes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    stripes = [b"\xc6\x28\x28", b"\xff\xff\xff"]
+    rows = b"".join(b"\x00" + stripes[y // 15 % 2] * width for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def media(wa_id: str, kind: str, **fields: object) -> dict:
+    return incoming(wa_id, {"type": kind, kind: fields})
