@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import socket
@@ -27,9 +28,27 @@ ACTIONS_TOKEN = secrets.token_urlsafe(24)
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on now, below the kernel's ephemeral range:
+    outgoing connections take their local ports from that range, so a port
+    picked there (as ``bind(0)`` does) can be taken by some client before
+    the process meant for it binds it (a chaos run lost its balancer so)."""
+    first_ephemeral = _first_ephemeral_port()
+    for _ in range(1000):
+        port = random.randrange(10_000, first_ephemeral)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def _first_ephemeral_port() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def answers(url: str) -> bool:
