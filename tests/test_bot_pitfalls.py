@@ -7,16 +7,13 @@ customer messages reach the operator across restarts.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
+import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.support.clients import Operator, Visitor
-from tests.support.processes import RASA, ROOT, Stack, wait_until
+from tests.support.processes import Stack, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -34,44 +31,19 @@ def stack_settings() -> dict[str, str]:
     return {"HANDOFF_RETRY_SECONDS": "2"}
 
 
-@pytest.fixture(scope="module")
-def stack_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real bot with sessions that expire after three seconds."""
-    folder = tmp_path_factory.mktemp("short-sessions")
-    for name in ("config.yml", "domain.yml"):
-        shutil.copy(ROOT / name, folder / name)
-    domain = (folder / "domain.yml").read_text()
-    (folder / "domain.yml").write_text(
-        domain.replace("session_expiration_time: 1440", "session_expiration_time: 0.05")
-    )
-    subprocess.run(
-        [
-            RASA,
-            "train",
-            "--quiet",
-            "--fixed-model-name",
-            "short",
-            "--out",
-            str(folder),
-            "--config",
-            str(folder / "config.yml"),
-            "--domain",
-            str(folder / "domain.yml"),
-            "--data",
-            str(ROOT / "data"),
-        ],
-        cwd=folder,
-        check=True,
-        capture_output=True,
-        timeout=300,
-        env={
-            **os.environ,
-            "RASA_TELEMETRY_ENABLED": "false",
-            "PYTHONWARNINGS": "ignore",
-            "PYTHONPATH": str(ROOT),  # config.yml names a policy in bot/
-        },
-    )
-    return folder / "short.tar.gz"
+def days_pass(stack: Stack, conversation_id: str, days: float) -> None:
+    """Move the conversation's stored events back in time, as if ``days``
+    had passed since (Rasa reads the time of its last message from them)."""
+    seconds = days * 86400
+    with sqlite3.connect(
+        service(stack, "rasa").env["RASA_TRACKER_DB"].removeprefix("sqlite:///")
+    ) as db:
+        db.execute(
+            "UPDATE events SET timestamp = timestamp - ?,"
+            " data = json_set(data, '$.timestamp', json_extract(data, '$.timestamp') - ?)"
+            " WHERE sender_id = ?",
+            (seconds, seconds, conversation_id),
+        )
 
 
 def handed_off(stack: Stack, operator: Operator, text: str = "oi") -> tuple[Visitor, dict]:
@@ -116,7 +88,7 @@ def test_restart_outside_an_attendance_restarts(stack: Stack, operator: Operator
 
 def test_session_expiry_during_an_attendance_keeps_the_bot_silent(stack: Stack, operator: Operator):
     visitor, _queued = handed_off(stack, operator)
-    time.sleep(4)  # the session (3 s in this model) expires
+    days_pass(stack, visitor.session_id, 2)  # the session (a day in domain.yml) expires
     visitor.say("ainda estou esperando")
     operator.wait_for("message:new", lambda m: m["text"] == "ainda estou esperando")
     time.sleep(QUIET)
