@@ -1,7 +1,7 @@
 """Transfers asked during faults (issue 8): a customer who asks for a human
 while the action server or the handoff service is down is told to wait
 (pt-BR) and reaches the operator's queue when it is back, without writing
-again. Real Rasa, action server and handoff service on both engines."""
+again. Real Rasa, action server and handoff service (SQLite)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ pytestmark = pytest.mark.slow
 WAIT_TOLD = "Aguarde"  # utter_transfer_pending
 RETRY_TOLD = "tentar de novo"  # utter_handoff_unavailable
 QUIET = 2.0
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """Who is down here is the action server or the handoff service, not a
+    database: one engine (the others in tests/faults cover both)."""
+    return "sqlite"
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,13 @@ NEW_CONVERSATIONS = 3
 
 
 @pytest.fixture(scope="module")
+def backend() -> str:
+    """Who may open a conversation is Rasa's channel's rule, the same on any
+    engine (storage is covered on both by tests/faults)."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
 def stack_settings() -> dict[str, str]:
     return {"WIDGET_NEW_CONVERSATIONS_PER_ADDRESS": f"{NEW_CONVERSATIONS} per minute"}
 

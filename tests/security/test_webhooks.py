@@ -28,6 +28,13 @@ MAX_BODY_BYTES = 3 * 1024 * 1024  # bot/whatsapp_channel.py
 
 
 @pytest.fixture(scope="module")
+def backend() -> str:
+    """Signatures and replays are the channel's rules, the same on any engine
+    (storage is covered on both by tests/faults)."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
 def stack_settings(graph: FakeGraph) -> dict[str, str]:
     return {"WHATSAPP_API_BASE_URL": graph.base_url}
 
