@@ -21,6 +21,9 @@ have taken it and did not answer in time) answers 202 ``{"delivered":
 "unknown"}``: the handoff service shows it unconfirmed and the channel's
 status report settles it.
 
+``POST /webhooks/operator_messages/typing`` ``{conversation_id}`` passes the
+operator's typing to the widget's sockets of the conversation.
+
 Registered in ``credentials.yml`` as an input channel (it needs Rasa's
 agent); ``POST /webhooks/operator_messages/deliver`` with the service token.
 """
@@ -52,6 +55,8 @@ from bot.tracker_store import LeanSQLTrackerStore
 from textrules import clean_text
 
 logger = logging.getLogger(__name__)
+# The widget's event for "the operator is typing" (widget/frame.js).
+OPERATOR_TYPING = "operator_typing"
 # How many (conversation, message) pairs known to have gone out are kept.
 REMEMBERED_SENDS = 10_000
 
@@ -78,6 +83,28 @@ async def _append_once(
         tracker.update(event, agent.domain)
         await store.save(tracker)
     return tracker.get_latest_input_channel()
+
+
+# Longest operator name shown to the customer (the handoff service's limit).
+MAX_OPERATOR_NAME = 120
+
+
+def _operator_metadata(body: dict[str, Any], message_id: int) -> dict[str, Any]:
+    """The ``bot`` event's metadata: the message's id and, when the service
+    sends one, the name the customer is shown (cleaned and bounded)."""
+    metadata: dict[str, Any] = {"handoff_message_id": message_id}
+    name = body.get("operator_name")
+    if isinstance(name, str) and clean_text(name).strip():
+        metadata["operator_name"] = clean_text(name).strip()[:MAX_OPERATOR_NAME]
+    return metadata
+
+
+def _widget_server(request: Request) -> Any:
+    """The widget channel's socket.io server (``bot/socketio_channel.py``), if running."""
+    for input_channel in getattr(request.app.ctx, "input_channels", None) or []:
+        if input_channel.name() == "socketio" and getattr(input_channel, "sio", None):
+            return input_channel.sio
+    return None
 
 
 def _output_of(request: Request, channel: Optional[str]) -> OutputChannel:
@@ -132,7 +159,7 @@ class OperatorMessagesInput(ServiceInput):
             async with agent.lock_store.lock(conversation_id):
                 if (conversation_id, message_id) in self._sent:
                     return response.json({"delivered": False, "already_there": True})
-                event = BotUttered(text, metadata={"handoff_message_id": message_id})
+                event = BotUttered(text, metadata=_operator_metadata(body, message_id))
                 channel = await _append_once(agent, conversation_id, message_id, event)
                 output = _output_of(request, channel)
                 try:
@@ -150,5 +177,21 @@ class OperatorMessagesInput(ServiceInput):
                     return refuse(502, "channel_refused", str(error))
                 self._remember_sent(conversation_id, message_id)
             return response.json({"delivered": True})
+
+        @blueprint.route("/typing", methods=["POST"])
+        async def typing(request: Request) -> HTTPResponse:
+            """The operator is typing: the widget's sockets of the
+            conversation get ``operator_typing`` (nothing is stored; other
+            channels have no such signal here)."""
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
+            conversation_id = (json_object(request.body) or {}).get("conversation_id")
+            if not is_plain_id(conversation_id):
+                return refuse(400, "invalid", "conversation_id is required")
+            sio = _widget_server(request)
+            if sio is not None:
+                await sio.emit(OPERATOR_TYPING, {}, room=conversation_id)
+            return response.json({"sent": sio is not None})
 
         return blueprint

@@ -119,9 +119,10 @@ class VisitorOutput(SocketIOOutput):
         if handoff_message_id is None:
             await super().send_text_message(recipient_id, text, **kwargs)
             return
-        await self._send_message(
-            recipient_id, {"text": text, "metadata": {"handoff_message_id": handoff_message_id}}
-        )
+        metadata = {"handoff_message_id": handoff_message_id, "timestamp": kwargs.get("timestamp")}
+        if kwargs.get("operator_name"):
+            metadata["operator_name"] = kwargs["operator_name"]
+        await self._send_message(recipient_id, {"text": text, "metadata": metadata})
 
 
 class PersistentSocketIOInput(SocketIOInput):

@@ -54,6 +54,7 @@ from handoff.rasa_client import (
 )
 from handoff.rate_limits import RateLimits
 from handoff.settings import Settings
+from handoff.typing import TypingThrottle
 
 log = logging.getLogger(__name__)
 # The closing flow Rasa runs for each way an attendance ends (data/rules.yml).
@@ -82,6 +83,7 @@ class Desk:
         self._background: set[asyncio.Task[Any]] = set()
         self.presence = Presence(settings.reconnect_grace_seconds, self._operator_gone)
         self.limits = RateLimits(settings)
+        self.typing = TypingThrottle()
         # The content folders as last loaded (names, sizes, modification times).
         self._signatures: dict[Path, tuple[tuple[str, int, int], ...]] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -159,9 +161,13 @@ class Desk:
         channel refused it (Meta, after its own retries): failed, for the
         operator's "Tentar novamente"; the ones after it go on."""
         message_id = job["message_id"]
+        named = self.settings.operator_name_in_widget == "first"
         try:
             confirmed = await self.rasa.send_bot_message(
-                job["conversation_id"], job["text"], message_id
+                job["conversation_id"],
+                job["text"],
+                message_id,
+                job.get("operator_name") if named else None,
             )
         except ChannelRefused as error:
             log.warning("message %s refused by the customer's channel: %s", message_id, error)
@@ -248,6 +254,21 @@ class Desk:
             "message": views.message_view(message),
             "protocol": attendance.protocol,
         }
+
+    async def operator_typing(self, token: str, attendance_id: Any) -> dict[str, Any]:
+        """The operator is writing to the customer of their active attendance:
+        passed on to Rasa (the widget shows "digitando…"), at most once per
+        interval per attendance, in the background (never awaited by the
+        console). Whether it went on."""
+        attendance = await self.as_operator(
+            token,
+            lambda uow, op: attendances.active_attendance_of(uow.session, op, attendance_id),
+            read=True,
+        )
+        if not self.typing.due(attendance.id):
+            return {"relayed": False}
+        self.in_background(self.rasa.operator_typing(attendance.conversation_id))
+        return {"relayed": True}
 
     async def retry(self, token: str, message_id: Any) -> dict[str, Any]:
         """Deliver a failed operator message again (same message, no duplicate)."""

@@ -113,16 +113,25 @@ class RasaClient:
             raise RasaUnavailable(f"messages: {error!r}") from error
         return [{**event, "sender_id": conversation_id} for event in body["messages"]]
 
-    async def send_bot_message(self, conversation_id: str, text: str, message_id: int) -> bool:
+    async def send_bot_message(
+        self, conversation_id: str, text: str, message_id: int, operator_name: str | None = None
+    ) -> bool:
         """Append an operator message to the conversation once (a second send
         of the same ``message_id`` changes nothing) and send it on the
-        customer's latest channel (``bot/operator_messages.py``). False if
+        customer's latest channel (``bot/operator_messages.py``), with the
+        name the customer is shown (none: "Atendente"). False if
         the channel could not learn whether it went out (HTTP 202). Raises
         ChannelRefused when the channel refused it, RasaUnavailable when
         Rasa did not answer."""
         assert self._session is not None, "RasaClient.start() was not awaited"
         url = f"{self.base_url}/webhooks/operator_messages/deliver"
-        body = {"conversation_id": conversation_id, "text": text, "handoff_message_id": message_id}
+        body: dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "text": text,
+            "handoff_message_id": message_id,
+        }
+        if operator_name:
+            body["operator_name"] = operator_name
         try:
             async with self._session.post(
                 url, json=body, headers=self._service_headers
@@ -135,6 +144,20 @@ class RasaClient:
         if response.status == 502 and _error_code(reply) == "channel_refused":
             raise ChannelRefused(reply)
         raise RasaUnavailable(f"deliver: HTTP {response.status} {reply}")
+
+    async def operator_typing(self, conversation_id: str) -> bool:
+        """Tell the customer's widget the operator is typing
+        (``bot/operator_messages.py``). A signal, not a message: whether Rasa
+        took it, never raised (a lost one only hides the indicator)."""
+        assert self._session is not None, "RasaClient.start() was not awaited"
+        url = f"{self.base_url}/webhooks/operator_messages/typing"
+        try:
+            async with self._session.post(
+                url, json={"conversation_id": conversation_id}, headers=self._service_headers
+            ) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def resend_on_channel(
         self, channel: str, conversation_id: str, message: dict[str, Any]

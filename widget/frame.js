@@ -3,8 +3,8 @@
 // The conversation token and the outbox live in this origin's localStorage
 // and the socket.io client is this window's own, so no script of the host
 // page can read or replace them. The host page (`host`, checked against the
-// frame's real parent) only hears "ready" and "close", and only tells
-// whether the panel is open.
+// frame's real parent) only hears "ready" (with the panel's state as the
+// visitor left it) and "close", and only tells whether the panel is open.
 (() => {
   "use strict";
   const params = new URLSearchParams(location.search);
@@ -22,7 +22,11 @@
     rasaUrl: params.get("rasa") || "",
     key: params.get("key") || "",
   };
-  document.documentElement.style.setProperty("--color", params.get("color") || "#c62828");
+  // The brand colour (the bar, the button, the visitor's bubbles), set through
+  // the CSSOM (the page's CSP has no inline style); anything the browser does
+  // not read as a colour gets the default.
+  const color = params.get("color") || "";
+  document.documentElement.style.setProperty("--color", CSS.supports("color", color) ? color : "#c62828");
   // One conversation per site and Rasa, even where the browser does not
   // partition a frame's storage by the site that frames it.
   const KEY = `${TAG}:v3 ${host} ${config.rasaUrl}`;
@@ -45,26 +49,45 @@
 
   const $ = (selector) => document.querySelector(selector);
   const prechat = $(".prechat"), list = $(".messages"), composer = $(".composer"), status = $(".status");
+  const typing = $(".typing");
   $(".chat").hidden = false;
 
-  // The panel's state, told by the host page; Escape asks it to close.
+  // The panel's state, told by the host page and kept for this tab (session
+  // storage: a reload opens it as the visitor left it, a new tab starts
+  // closed); Escape or "Minimizar" asks it to close.
+  const tab = (() => {
+    try { return sessionStorage; } catch (_) { return null; }
+  })();
   let open = false;
   window.addEventListener("message", (event) => {
     if (event.origin !== host || event.source !== parent) return;
     const message = event.data;
     if (!message || message[TAG] !== true || message.type !== "state") return;
     open = message.open === true;
+    tab?.setItem(`${KEY} open`, String(open));
     if (open) list.scrollTop = list.scrollHeight; // a hidden frame cannot scroll
   });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && open) tell({ type: "close" });
   });
-  tell({ type: "ready" });
+  $(".minimise").addEventListener("click", () => tell({ type: "close" }));
+  tell({ type: "ready", open: tab?.getItem(`${KEY} open`) === "true" });
 
-  function show(text, mine, pendingId) {
+  // Who wrote and when, above each message: "Você", the assistant (the bot),
+  // or the operator's first name (or "Atendente"), and the time as HH:MM.
+  const clock = new Intl.DateTimeFormat("pt-BR", { hour: "2-digit", minute: "2-digit" });
+  const AUTHOR = { me: "Você", bot: "Assistente virtual", operator: "Atendente" };
+  function show(text, from, { pendingId, name, timestamp } = {}) {
     const item = document.createElement("li");
-    item.textContent = text;
-    if (mine) item.className = "me";
+    item.className = from;
+    const who = document.createElement("span");
+    who.className = "who";
+    const when = timestamp ? new Date(timestamp * 1000) : new Date();
+    who.textContent = `${name || AUTHOR[from]} · ${clock.format(when)}`;
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = text;
+    item.append(who, body);
     if (pendingId) { item.classList.add("pending"); item.dataset.clientId = pendingId; }
     list.append(item);
     list.scrollTop = list.scrollHeight;
@@ -77,8 +100,22 @@
   function showBot(message) {
     const id = operatorId(message);
     if (!message.text || (id != null && shownIds.has(id))) return;
-    if (id != null) shownIds.add(id);
-    show(message.text, false);
+    const details = { ...message, ...message.metadata };
+    if (id == null) return void show(message.text, "bot", details);
+    shownIds.add(id);
+    stopTyping();
+    show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp });
+  }
+  // "digitando…" while the operator writes: each signal shows it a while.
+  let typingTimer = null;
+  function stopTyping() {
+    clearTimeout(typingTimer);
+    typing.hidden = true;
+  }
+  function startTyping() {
+    typing.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(stopTyping, 5000);
   }
   // The conversation as Rasa holds it: after a reload or a reconnection the
   // visitor sees everything, including what arrived while the page was away.
@@ -101,8 +138,8 @@
       store();
       list.replaceChildren();
       shownIds = new Set();
-      messages.forEach((m) => (m.from === "visitor" ? show(m.text, true) : showBot(m)));
-      saved.outbox.forEach((m) => show(m.text, true, m.client_id));
+      messages.forEach((m) => (m.from === "visitor" ? show(m.text, "me", m) : showBot(m)));
+      saved.outbox.forEach((m) => show(m.text, "me", { pendingId: m.client_id, timestamp: m.timestamp }));
       const recent = messages.slice(-3).map((m) => m.text);
       arrived.filter((m) => operatorId(m) != null || !recent.includes(m.text)).forEach(showBot);
       return true;
@@ -141,6 +178,7 @@
       status.textContent = "Não foi possível conectar ao atendimento. Suas mensagens serão enviadas quando a conexão voltar. Reconectando…";
     });
     socket.on("bot_uttered", (message) => (loading ? arrived.push(message) : showBot(message)));
+    socket.on("operator_typing", startTyping);
   }
   prechat.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -187,10 +225,10 @@
     event.preventDefault();
     const text = composer.elements.message.value.trim();
     if (!text || !socket) return;
-    const message = { client_id: randomHex(), text };
+    const message = { client_id: randomHex(), text, timestamp: Date.now() / 1000 };
     saved.outbox.push(message);
     store();
-    show(text, true, message.client_id);
+    show(text, "me", { pendingId: message.client_id, timestamp: message.timestamp });
     composer.elements.message.value = "";
     flushOutbox();
   });

@@ -209,6 +209,14 @@ def operator_attendances(session: Session, operator: Operator) -> dict[str, list
     return {"queued": [view(a) for a in queued], "active": [view(a) for a in mine]}
 
 
+def active_attendance_of(session: Session, operator: Operator, attendance_id: Any) -> Attendance:
+    """The operator's own attendance, in progress (Conflict once it ended)."""
+    attendance = own_attendance(session, operator, attendance_id)
+    if attendance.status != ACTIVE:
+        raise Conflict("Este atendimento já foi encerrado.")
+    return attendance
+
+
 def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> Attendance:
     """Give a queued attendance to this operator; exactly one taker wins (O2)."""
     session = uow.session

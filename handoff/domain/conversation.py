@@ -18,7 +18,7 @@ from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.protocols import give_protocol
 from handoff.domain.ready_replies import fill_protocol
 from handoff.domain.transfers import note_pending_transfer
-from handoff.domain.views import audience, message_view, required_text, retryable
+from handoff.domain.views import audience, first_name, message_view, required_text, retryable
 from handoff.models import (
     ACTIVE,
     DELIVERY_ORDER,
@@ -110,6 +110,9 @@ def send_operator_message(
 
 
 def _queue_delivery(uow: UnitOfWork, message: Message, conversation_id: str) -> None:
+    """The message's delivery job, with its author's first name (the widget
+    may show it; ``HANDOFF_OPERATOR_NAME_IN_WIDGET``)."""
+    author = uow.session.get(Operator, message.operator_id) if message.operator_id else None
     outbox.enqueue(
         uow,
         kind=DELIVER_OPERATOR_MESSAGE,
@@ -118,6 +121,7 @@ def _queue_delivery(uow: UnitOfWork, message: Message, conversation_id: str) -> 
             "message_id": message.id,
             "conversation_id": conversation_id,
             "text": message.text,
+            "operator_name": first_name(author.name if author else None),
         },
         dedup=f"message:{message.id}",
     )
@@ -341,7 +345,8 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     triggered from outside, "EXTERNAL: ...", are not theirs). A visitor's
     message keeps its ``client_id`` and an operator's its
     ``handoff_message_id`` (as in the live ``bot_uttered``), so the widget
-    shows each once."""
+    shows each once; an operator's also the name the customer is shown, and
+    every message its time (Rasa's ``timestamp``, seconds)."""
     history: list[dict[str, Any]] = []
     for e in events:
         text = e.get("text")
@@ -350,6 +355,8 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if text.startswith("EXTERNAL"):
             continue
         item: dict[str, Any] = {"from": "visitor" if e["event"] == "user" else "bot", "text": text}
+        if isinstance(e.get("timestamp"), (int, float)):
+            item["timestamp"] = e["timestamp"]
         if e["event"] == "user" and e.get("message_id"):
             item["client_id"] = e["message_id"]
         metadata = e.get("metadata")
@@ -358,6 +365,8 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         if e["event"] == "bot" and operator_message is not None:
             item["handoff_message_id"] = operator_message
+            if isinstance(metadata, dict) and metadata.get("operator_name"):
+                item["operator_name"] = metadata["operator_name"]
         history.append(item)
     return history
 

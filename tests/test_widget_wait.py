@@ -1,0 +1,137 @@
+"""The customer's side of the wait (issue 20), in a real Chromium and with
+real socket.io clients against the three real processes: who is talking
+(the operator's first name, the time, "digitando…", the brand colour, the
+panel's state kept over a reload)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support.browser import HEARD, chat
+from tests.support.clients import WAIT, Operator, Visitor
+from tests.support.processes import Stack
+
+pytestmark = pytest.mark.slow
+
+HHMM = re.compile(r"\b\d{2}:\d{2}$")
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    return "sqlite"
+
+
+def start_chat(page: Page, name: str) -> None:
+    page.locator(".bar").click()
+    widget = chat(page)
+    widget.get_by_label("Nome").fill(name)
+    widget.get_by_label("E-mail").fill(f"{name.lower()}@example.com")
+    widget.get_by_role("button", name="INICIAR BATE-PAPO").click()
+
+
+def say(page: Page, text: str) -> None:
+    chat(page).get_by_label("Mensagem").fill(text)
+    chat(page).get_by_role("button", name="Enviar").click()
+
+
+def taken_call(operator: Operator, name: str) -> int:
+    queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == name)
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    return int(queued["id"])
+
+
+def send(operator: Operator, attendance_id: int, text: str) -> None:
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": attendance_id, "text": text, "client_id": uuid.uuid4().hex},
+    )
+    assert sent["ok"], sent
+
+
+def test_who_is_talking_in_the_widget(browser: Browser, stack: Stack, host_url: str):
+    operator = Operator(stack.handoff_url)
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    context.add_init_script(HEARD)
+    page = context.new_page()
+    page.goto(f"{host_url}?color=%23005a9c")
+    start_chat(page, "Iara")
+    say(page, "preciso de ajuda")
+    widget = chat(page)
+
+    # The visitor's bubble in the brand colour, the bot's labelled as such.
+    mine = widget.locator("li.me", has_text="preciso de ajuda")
+    expect(mine).to_have_css("background-color", "rgb(0, 90, 156)")
+    expect(mine.locator(".who")).to_have_text(HHMM)
+    expect(mine.locator(".who")).to_contain_text("Você")
+    notice = widget.locator("li.bot", has_text="transferido(a)")
+    expect(notice.locator(".who")).to_contain_text("Assistente virtual")
+
+    # The operator types: "digitando…"; their message shows their first name.
+    attendance_id = taken_call(operator, "Iara")
+    typing = widget.get_by_text("digitando…")
+    expect(typing).to_be_hidden()
+    assert operator.call("typing", {"attendance_id": attendance_id})["relayed"] is True
+    expect(typing).to_be_visible()
+    send(operator, attendance_id, "Olá, Iara! Como posso ajudar?")
+    reply = widget.locator("li.operator", has_text="Como posso ajudar?")
+    expect(reply.locator(".who")).to_have_text(re.compile(r"^Operador · \d{2}:\d{2}$"))
+    expect(typing).to_be_hidden()
+
+    # After a reload (history from the tracker) the same labels are there,
+    # and the panel is open as the visitor left it.
+    page.reload()
+    expect(widget.locator("li.operator .who")).to_have_text(re.compile(r"^Operador · \d{2}:\d{2}$"))
+    expect(widget.locator("li.bot").first).to_contain_text("Assistente virtual")
+    panel = page.get_by_role("region", name="Bate-papo")
+    expect(panel).to_be_visible()
+
+    # Minimizar closes it, and it stays closed after a reload.
+    widget.get_by_role("button", name="Minimizar").click()
+    expect(panel).to_be_hidden()
+    page.reload()
+    frame = next(f for f in page.frames if f.url.startswith(f"{stack.handoff_url}/widget/"))
+    frame.wait_for_function(f"__heard.includes('state {host_url.rstrip('/')}')")
+    expect(panel).to_be_hidden()
+    operator.close()
+    context.close()
+
+
+def test_a_colour_that_is_not_one_gets_the_default(browser: Browser, host_url: str):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{host_url}?color=red;background:url(x)")
+    expect(page.locator(".bar")).to_have_css("background-color", "rgb(198, 40, 40)")
+    page.locator(".bar").click()
+    start = chat(page).get_by_role("button", name="INICIAR BATE-PAPO")
+    expect(start).to_have_css("background-color", "rgb(198, 40, 40)")
+    context.close()
+
+
+def test_typing_and_the_operator_name_over_socket_io(stack: Stack, operator: Operator):
+    """The widget's socket gets ``operator_typing`` (at most one per 2 s per
+    attendance) and the operator's message with their first name and time."""
+    visitor = Visitor(stack.rasa_url)
+    try:
+        visitor.say("preciso de ajuda", metadata={"name": "Joana", "email": "j@example.com"})
+        assert "transferido" in visitor.next_text()
+        attendance_id = taken_call(operator, "Joana")
+        first = operator.call("typing", {"attendance_id": attendance_id})
+        again = operator.call("typing", {"attendance_id": attendance_id})
+        assert first == {"ok": True, "relayed": True}
+        assert again == {"ok": True, "relayed": False}
+        assert visitor.typing.get(timeout=WAIT) == {}
+        send(operator, attendance_id, "Bom dia, Joana.")
+        assert visitor.next_text() == "Bom dia, Joana."
+        metadata = visitor.received[-1]["metadata"]
+        assert metadata["operator_name"] == "Operador"
+        assert isinstance(metadata["timestamp"], float)
+        # Not the operator's attendance, or no attendance at all: refused.
+        refused = operator.call("typing", {"attendance_id": 999_999})
+        assert refused["ok"] is False and refused["error"]["code"] == "not_found"
+        assert operator.call("typing", {})["error"]["code"] == "invalid"
+    finally:
+        visitor.close()
