@@ -11,7 +11,7 @@ import uuid
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.browser import HEARD, chat
+from tests.support.browser import HEARD, chat, console_login
 from tests.support.clients import WAIT, Operator, Visitor
 from tests.support.processes import Stack
 
@@ -53,9 +53,10 @@ def send(operator: Operator, attendance_id: int, text: str) -> None:
 
 
 def test_who_is_talking_in_the_widget(browser: Browser, stack: Stack, host_url: str):
-    operator = Operator(stack.handoff_url)
     context = browser.new_context(viewport={"width": 1000, "height": 700})
     context.add_init_script(HEARD)
+    console = context.new_page()
+    console_login(console, stack.handoff_url, "operador", "atendimento123")
     page = context.new_page()
     page.goto(f"{host_url}?color=%23005a9c")
     start_chat(page, "Iara")
@@ -70,13 +71,18 @@ def test_who_is_talking_in_the_widget(browser: Browser, stack: Stack, host_url: 
     notice = widget.locator("li.bot", has_text="transferido(a)")
     expect(notice.locator(".who")).to_contain_text("Assistente virtual")
 
-    # The operator types: "digitando…"; their message shows their first name.
-    attendance_id = taken_call(operator, "Iara")
+    # The operator types in the console: "digitando…" in the widget; their
+    # message shows their first name and the time.
+    console.locator("#queue button", has_text="Iara").click()
+    console.get_by_role("button", name="Atender").click()
+    expect(console.locator("#messages li.customer")).to_contain_text("preciso de ajuda")
+    expect(console.get_by_role("button", name="Atender")).to_be_hidden()
     typing = widget.get_by_text("digitando…")
     expect(typing).to_be_hidden()
-    assert operator.call("typing", {"attendance_id": attendance_id})["relayed"] is True
+    draft = console.get_by_label("Mensagem")
+    draft.press_sequentially("Olá, Iara! Como posso ajudar?")
     expect(typing).to_be_visible()
-    send(operator, attendance_id, "Olá, Iara! Como posso ajudar?")
+    draft.press("Enter")
     reply = widget.locator("li.operator", has_text="Como posso ajudar?")
     expect(reply.locator(".who")).to_have_text(re.compile(r"^Operador · \d{2}:\d{2}$"))
     expect(typing).to_be_hidden()
@@ -96,7 +102,6 @@ def test_who_is_talking_in_the_widget(browser: Browser, stack: Stack, host_url: 
     frame = next(f for f in page.frames if f.url.startswith(f"{stack.handoff_url}/widget/"))
     frame.wait_for_function(f"__heard.includes('state {host_url.rstrip('/')}')")
     expect(panel).to_be_hidden()
-    operator.close()
     context.close()
 
 
