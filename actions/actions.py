@@ -153,10 +153,25 @@ class ActionRouteMessage(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
+        if _leaving(tracker):
+            # The widget's "Encerrar conversa" with no attendance open: there
+            # is nothing to end, and nothing to hand off.
+            dispatcher.utter_message(response="utter_customer_left")
+            return []
         if not tracker.get_slot("handed_off_before"):
             return await asyncio.to_thread(start_attendance, dispatcher, tracker)
         dispatcher.utter_message(response="utter_fallback_help")
         return []
+
+
+# The widget's "Encerrar conversa" marks its message with this metadata key
+# (the handoff service ends an open attendance on it).
+LEAVE_METADATA = "leave_conversation"
+
+
+def _leaving(tracker: Tracker) -> bool:
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return isinstance(metadata, dict) and metadata.get(LEAVE_METADATA) is True
 
 
 class ActionSessionStart(Action):

@@ -25,7 +25,7 @@ from handoff.domain import (
     transfers,
     views,
 )
-from handoff.domain.attendances import CLOSING
+from handoff.domain.closing import CLOSING, CUSTOMER_LEFT, mark_closing_sent
 from handoff.domain.conversation import DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS, RECONCILE
 from handoff.domain.errors import Invalid, Unauthorized
 from handoff.domain.front_matter import folder_signature
@@ -46,6 +46,7 @@ from handoff.presence import Presence
 from handoff.rasa_client import (
     INTENT_ABANDONED,
     INTENT_CANCELLED,
+    INTENT_CUSTOMER_LEFT,
     INTENT_FINISHED,
     INTENT_RETRY_TRANSFER,
     ChannelRefused,
@@ -187,12 +188,12 @@ class Desk:
         protocol = job.get("protocol")
         entities = {"protocol": protocol} if protocol else {}
         try:
-            await self.rasa.resume_with_intent(
-                job["conversation_id"], CLOSING_INTENTS[job["status"]], entities
-            )
+            left = job.get("reason") == CUSTOMER_LEFT
+            intent = INTENT_CUSTOMER_LEFT if left else CLOSING_INTENTS[job["status"]]
+            await self.rasa.resume_with_intent(job["conversation_id"], intent, entities)
         except RasaUnavailable as error:
             raise outbox.Unavailable(str(error)) from error
-        return partial(attendances.mark_closing_sent, attendance_id=job["attendance_id"])
+        return partial(mark_closing_sent, attendance_id=job["attendance_id"])
 
     async def _retry_transfer(self, job: dict[str, Any]) -> None:
         """Ask Rasa to run the transfer again until the attendance is open

@@ -140,3 +140,54 @@ def test_typing_and_the_operator_name_over_socket_io(stack: Stack, operator: Ope
         assert operator.call("typing", {})["error"]["code"] == "invalid"
     finally:
         visitor.close()
+
+
+def test_a_customer_who_types_sair_da_fila_leaves_it(stack: Stack, operator: Operator):
+    visitor = Visitor(stack.rasa_url)
+    try:
+        visitor.say("preciso de ajuda", metadata={"name": "Nina", "email": "n@example.com"})
+        assert "transferido" in visitor.next_text()
+        queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Nina")
+        visitor.say("Quero sair da fila!")
+        ended = operator.wait_for("attendance:ended", lambda a: a["id"] == queued["id"])
+        assert (ended["status"], ended["reason"]) == ("abandoned", "customer_left")
+        assert ended["waited_seconds"] >= 0
+        assert "Você saiu da fila" in visitor.next_text()
+        assert queued["id"] not in [
+            a["id"] for a in operator.call("attendances:list", {})["queued"]
+        ]
+        # The bot talks again: a new request for a person opens a new attendance.
+        visitor.say("quero falar com um atendente")
+        assert "transferido" in visitor.next_text()
+        again = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Nina")
+        assert again["id"] != queued["id"]
+    finally:
+        visitor.close()
+
+
+def test_encerrar_conversa_in_the_widget(browser: Browser, stack: Stack, host_url: str):
+    operator = Operator(stack.handoff_url)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(host_url)
+    start_chat(page, "Otto")
+    say(page, "preciso de ajuda")
+    widget = chat(page)
+    expect(widget.get_by_text("transferido(a)")).to_be_visible()
+    queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Otto")
+    widget.get_by_role("button", name="Encerrar conversa").click()
+    widget.get_by_role("button", name="Continuar").click()  # not now
+    expect(widget.get_by_role("button", name="Encerrar conversa")).to_be_focused()
+    widget.get_by_role("button", name="Encerrar conversa").click()
+    expect(widget.get_by_text("Encerrar a conversa e sair da fila?")).to_be_visible()
+    widget.get_by_role("button", name="Sim, encerrar").click()
+    ended = operator.wait_for("attendance:ended", lambda a: a["id"] == queued["id"])
+    assert (ended["status"], ended["reason"]) == ("abandoned", "customer_left")
+    expect(widget.locator("li.bot", has_text="Você saiu da fila")).to_be_visible()
+    # With no attendance open the control hands nothing off.
+    widget.get_by_role("button", name="Encerrar conversa").click()
+    widget.get_by_role("button", name="Sim, encerrar").click()
+    expect(widget.locator("li.bot", has_text="Você saiu da fila")).to_have_count(2)
+    expect(widget.get_by_text("transferido(a)")).to_have_count(1)
+    operator.close()
+    context.close()

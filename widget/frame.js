@@ -148,9 +148,25 @@
     }
   }
 
+  // "Encerrar conversa", confirmed: a message marked for the handoff service,
+  // which takes the visitor out of the queue (or ends the attendance).
+  const leave = $(".leave"), confirmLeave = $(".confirm-leave");
+  const askToLeave = (asking) => {
+    confirmLeave.hidden = !asking;
+    leave.hidden = asking;
+    (asking ? $(".leave-no") : leave).focus();
+  };
+  leave.addEventListener("click", () => askToLeave(true));
+  $(".leave-no").addEventListener("click", () => askToLeave(false));
+  $(".leave-yes").addEventListener("click", () => {
+    askToLeave(false);
+    queueMessage("Encerrar conversa", { leave_conversation: true });
+  });
+
   let socket = null, sending = false;
   function startChat() {
     prechat.hidden = true;
+    leave.hidden = false;
     list.hidden = composer.hidden = false;
     socket = io(config.rasaUrl);
     const requestSession = () => socket.connected && socket.emit("session_request", { session_id: saved.token });
@@ -206,7 +222,7 @@
     const message = saved.outbox[0];
     sending = true;
     socket.timeout(10000).emit("user_uttered", { message: message.text, session_id: saved.token,
-      client_id: message.client_id, metadata: saved.profile }, (timedOut, ack) => {
+      client_id: message.client_id, metadata: { ...saved.profile, ...message.marks } }, (timedOut, ack) => {
       sending = false;
       const error = timedOut ? null : ack && ack.error;
       if (error) status.textContent = error.message;
@@ -221,16 +237,19 @@
     });
   }
 
+  function queueMessage(text, marks) {
+    const message = { client_id: randomHex(), text, timestamp: Date.now() / 1000, marks };
+    saved.outbox.push(message);
+    store();
+    show(text, "me", { pendingId: message.client_id, timestamp: message.timestamp });
+    flushOutbox();
+  }
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = composer.elements.message.value.trim();
     if (!text || !socket) return;
-    const message = { client_id: randomHex(), text, timestamp: Date.now() / 1000 };
-    saved.outbox.push(message);
-    store();
-    show(text, "me", { pendingId: message.client_id, timestamp: message.timestamp });
     composer.elements.message.value = "";
-    flushOutbox();
+    queueMessage(text);
   });
 
   if (saved.profile) startChat();

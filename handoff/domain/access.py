@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from handoff.domain.errors import Forbidden, NotFound
@@ -47,3 +47,14 @@ def open_attendance_of(session: Session, conversation_id: str) -> Attendance | N
             Attendance.status.in_(OPEN_STATES),
         )
     )
+
+
+def move_attendance(session: Session, attendance_id: int, current: str, **values: Any) -> bool:
+    """Change the attendance only if it is still ``current`` (another
+    operator or process may have moved it meanwhile); whether it did."""
+    result = session.execute(
+        update(Attendance)
+        .where(Attendance.id == attendance_id, Attendance.status == current)
+        .values(**values)
+    )
+    return cast("CursorResult[Any]", result).rowcount == 1

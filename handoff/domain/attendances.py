@@ -4,19 +4,24 @@ abandonment by a silent customer."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
-from handoff import outbox
 from handoff.db import UnitOfWork
-from handoff.domain.access import attendance_for, open_attendance_of, own_attendance
+from handoff.domain.access import (
+    attendance_for,
+    move_attendance,
+    open_attendance_of,
+    own_attendance,
+)
 from handoff.domain.admin import room_for_entry_point
 from handoff.domain.audit import audit
 from handoff.domain.brazil import phone_e164
+from handoff.domain.closing import queue_closing
 from handoff.domain.conversation import store_customer_message
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.domain.operators import is_supervisor, room_ids
@@ -43,17 +48,6 @@ from handoff.models import (
     Room,
     utcnow,
 )
-
-
-def _move(session: Session, attendance_id: int, current: str, **values: Any) -> bool:
-    """Change the attendance only if it is still ``current`` (another
-    operator or process may have moved it meanwhile); whether it did."""
-    result = session.execute(
-        update(Attendance)
-        .where(Attendance.id == attendance_id, Attendance.status == current)
-        .values(**values)
-    )
-    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 def open_attendance(
@@ -104,34 +98,6 @@ def open_attendance(
     if first_message:
         store_customer_message(uow, attendance, first_message)
     return attendance, True
-
-
-# The outbox job kind of a closing flow (handoff/desk.py).
-CLOSING = "closing"
-
-
-def queue_closing(uow: UnitOfWork, attendance: Attendance) -> None:
-    """Let Rasa's closing flow speak (protocol and closing message, Z3) once
-    every operator message before it reached the customer."""
-    outbox.enqueue(
-        uow,
-        kind=CLOSING,
-        key=outbox.to_customer(attendance.conversation_id),
-        payload={
-            "attendance_id": attendance.id,
-            "conversation_id": attendance.conversation_id,
-            "status": attendance.status,
-            "protocol": attendance.protocol,
-        },
-        dedup=f"closing:{attendance.id}",
-    )
-
-
-def mark_closing_sent(uow: UnitOfWork, attendance_id: int) -> None:
-    """Rasa accepted the closing flow of an ended attendance."""
-    attendance = uow.session.get(Attendance, attendance_id)
-    if attendance is not None and attendance.closing_sent_at is None:
-        attendance.closing_sent_at = utcnow()
 
 
 def _choose_room(session: Session, room: Any, entry_point: Any, default_room: str) -> Room:
@@ -234,7 +200,7 @@ def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> 
     ).scalar_one()
     if active_count >= operator.max_concurrent:
         raise Conflict(f"Você já está com {active_count} atendimentos, o máximo permitido.")
-    taken = _move(
+    taken = move_attendance(
         session, attendance.id, QUEUED, status=ACTIVE, operator_id=operator.id, taken_at=utcnow()
     )
     if not taken:
@@ -307,7 +273,7 @@ def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Atte
     ).all()
     abandoned = []
     for attendance in silent:
-        if not _move(session, attendance.id, ACTIVE, status=ABANDONED, ended_at=utcnow()):
+        if not move_attendance(session, attendance.id, ACTIVE, status=ABANDONED, ended_at=utcnow()):
             continue  # the operator or another process ended it meanwhile
         session.refresh(attendance)
         if attendance.protocol is None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from handoff import outbox
 from handoff.db import UnitOfWork, is_unavailable
+from handoff.domain import leaving
 from handoff.domain.access import attendance_for, is_row_id, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.protocols import give_protocol
@@ -327,6 +328,9 @@ def record_conversation_events(
             continue  # the echo of an operator message we delivered
         if kind == "user":
             stored += store_customer_message(uow, attendance, event)
+            if leaving.wants_to_leave(attendance.status, event.get("text"), _metadata(event)):
+                leaving.leave(uow, attendance)
+                attendance = None  # what follows is the bot's again
         else:
             stored += _store_bot_message(uow, attendance, event)
     return stored

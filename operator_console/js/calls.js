@@ -17,6 +17,7 @@ export function label(a) {
 // Why an attendance left the operator's list without their doing.
 export function endedNotice(a) {
   if (a.status !== "abandoned") return "";
+  if (a.reason === "customer_left") return `${label(a)} encerrou a conversa.`;
   return `${label(a)} não respondeu e o atendimento foi encerrado (protocolo ${a.protocol}).`;
 }
 
