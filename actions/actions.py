@@ -114,8 +114,11 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
                 kill_on_user_message=False,
             )
         ]
+    # The transfer message ends with the customer's place in the queue.
+    queue = f" {opened.queue_text}" if opened.queue_text else ""
     dispatcher.utter_message(
-        response="utter_transferred" if opened.created else "utter_already_in_attendance"
+        response="utter_transferred" if opened.created else "utter_already_in_attendance",
+        queue=queue,
     )
     return [SlotSet("handed_off_before", True), *_paused()]
 

@@ -30,6 +30,7 @@ from handoff.domain.conversation import DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS,
 from handoff.domain.errors import Invalid, Unauthorized
 from handoff.domain.front_matter import folder_signature
 from handoff.domain.operators import operator_for_token
+from handoff.domain.queue_notices import QUEUE_NOTICE, ToldMemory, place_of, tell_queue
 from handoff.domain.transfers import RETRY_TRANSFER
 from handoff.models import (
     ABANDONED,
@@ -37,6 +38,7 @@ from handoff.models import (
     FAILED,
     FINISHED,
     OFFLINE,
+    QUEUED,
     SENT,
     UNKNOWN,
     Attendance,
@@ -68,8 +70,12 @@ CLOSING_INTENTS = {
 # short, since the customer was told to wait; each try is one small request.
 TRANSFER_RETRY_MAX_SECONDS = 10.0
 # Outbox job kinds that wait for Rasa: made due at once when Rasa announces its start.
-RASA_JOBS = (DELIVER_OPERATOR_MESSAGE, CLOSING, RETRY_TRANSFER, RECONCILE)
+RASA_JOBS = (DELIVER_OPERATOR_MESSAGE, CLOSING, RETRY_TRANSFER, RECONCILE, QUEUE_NOTICE)
+# Notices that change a room's queue (their payload is the attendance).
+QUEUE_CHANGES = ("attendance:queued", "attendance:taken", "attendance:ended", "attendance:requeued")
 T = TypeVar("T")
+# A queued attendance's place as told to its customer (queue_notices.place_of).
+Place = dict[str, Any] | None
 Publisher = Callable[[list[Notice]], Awaitable[None]]
 
 
@@ -85,6 +91,10 @@ class Desk:
         self.presence = Presence(settings.reconnect_grace_seconds, self._operator_gone)
         self.limits = RateLimits(settings)
         self.typing = TypingThrottle()
+        # What each waiting customer was last told of their place, and one
+        # recount at a time per room (two at once would tell a change twice).
+        self.told = ToldMemory()
+        self._room_locks: dict[int, asyncio.Lock] = {}
         # The content folders as last loaded (names, sizes, modification times).
         self._signatures: dict[Path, tuple[tuple[str, int, int], ...]] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -92,6 +102,7 @@ class Desk:
         self.outbox.register(DELIVER_OPERATOR_MESSAGE, self._deliver_operator_message)
         self.outbox.register(CLOSING, self._close_conversation)
         self.outbox.register(RETRY_TRANSFER, self._retry_transfer)
+        self.outbox.register(QUEUE_NOTICE, self._deliver_queue_notice)
         self.outbox.register(RECONCILE, self._reconcile)
         self.outbox.register(IMPORT_EVENTS, self._import_events)
         self.outbox.register(channel_resend.KIND, partial(channel_resend.resend, self.rasa))
@@ -115,6 +126,7 @@ class Desk:
                 self.outbox.wake()
             if uow.notices:
                 await self._publish(uow.notices)
+                self._queues_changed(uow.notices)
             return result
 
         task = asyncio.ensure_future(commit_then_publish())
@@ -146,6 +158,50 @@ class Desk:
             return work(uow, operator)
 
         return await (self.read(checked) if read else self.run(checked))
+
+    def _queues_changed(self, notices: list[Notice]) -> None:
+        """After a change to a queue (a call joined, was taken, left, came
+        back) or to an operator's availability, recount the rooms' places."""
+        rooms = {
+            n.payload["room_id"]
+            for n in notices
+            if n.name in QUEUE_CHANGES and isinstance(n.payload.get("room_id"), int)
+        }
+        operator_ids = {n.payload["id"] for n in notices if n.name == "operator:status"}
+        if rooms or operator_ids:
+            self.in_background(self._tell_queues(rooms, operator_ids))
+
+    async def _tell_queues(self, rooms: set[int], operator_ids: set[int]) -> None:
+        if operator_ids:
+            rooms |= await self.read(
+                lambda uow: {
+                    room
+                    for operator_id in operator_ids
+                    for room in operators.rooms_of(uow.session, operator_id)
+                }
+            )
+        for room_id in sorted(rooms):
+            async with self._room_locks.setdefault(room_id, asyncio.Lock()):
+                try:
+                    await self.run(partial(self._tell_queue, room_id=room_id))
+                except DatabaseUnavailable as error:
+                    log.warning("queue places of room %s not told: %s", room_id, error)
+
+    def _tell_queue(self, uow: UnitOfWork, room_id: int) -> int:
+        return tell_queue(uow, room_id, self.told)
+
+    async def open_attendance(self, **fields: Any) -> tuple[Attendance, bool, Place]:
+        """Queue a conversation (or find its open one) and its place in the
+        queue, which the transfer message tells the customer."""
+
+        def work(uow: UnitOfWork) -> tuple[Attendance, bool, Place]:
+            attendance, created = attendances.open_attendance(uow, **fields)
+            place = None
+            if attendance.status == QUEUED:
+                place = place_of(uow.session, attendance, self.told)
+            return attendance, created, place
+
+        return await self.run(work)
 
     def in_background(self, coroutine: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -194,6 +250,18 @@ class Desk:
         except RasaUnavailable as error:
             raise outbox.Unavailable(str(error)) from error
         return partial(mark_closing_sent, attendance_id=job["attendance_id"])
+
+    async def _deliver_queue_notice(self, job: dict[str, Any]) -> None:
+        """Tell a waiting customer their place (a bot message through Rasa),
+        unless they are no longer waiting: the news is old then."""
+        attendance_id = job["attendance_id"]
+        waiting = await self.read(lambda uow: attendances.is_queued(uow.session, attendance_id))
+        if not waiting:
+            return
+        try:
+            await self.rasa.send_notice(job["conversation_id"], job["text"], job["notice_id"])
+        except RasaUnavailable as error:
+            raise outbox.Unavailable(str(error)) from error
 
     async def _retry_transfer(self, job: dict[str, Any]) -> None:
         """Ask Rasa to run the transfer again until the attendance is open

@@ -147,6 +147,25 @@ class RasaClient:
             raise ChannelRefused(reply)
         raise RasaUnavailable(f"deliver: HTTP {response.status} {reply}")
 
+    async def send_notice(self, conversation_id: str, text: str, notice_id: int) -> None:
+        """Append a notice of the service (the queue position) to the
+        conversation once and send it on the customer's latest channel, as a
+        bot message (``bot/operator_messages.py``, ``/notice``). Raises
+        RasaUnavailable when Rasa did not take it."""
+        assert self._session is not None, "RasaClient.start() was not awaited"
+        url = f"{self.base_url}/webhooks/operator_messages/notice"
+        body = {"conversation_id": conversation_id, "text": text, "notice_id": notice_id}
+        try:
+            async with self._session.post(
+                url, json=body, headers=self._service_headers
+            ) as response:
+                if response.status == 200:
+                    return
+                reply = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RasaUnavailable(f"notice: {error!r}") from error
+        raise RasaUnavailable(f"notice: HTTP {response.status} {reply}")
+
     async def operator_typing(self, conversation_id: str) -> bool:
         """Tell the customer's widget the operator is typing
         (``bot/operator_messages.py``). A signal, not a message: whether Rasa

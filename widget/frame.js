@@ -93,16 +93,24 @@
     list.scrollTop = list.scrollHeight;
     return item;
   }
-  // Operator messages carry their id (live in the message's metadata, in the
-  // history beside its text): one that arrives twice shows once.
+  // Operator messages and the service's notices (the queue position) carry
+  // their id (live in the message's metadata, in the history beside its
+  // text): one that arrives twice shows once.
   let shownIds = new Set(), loading = null, arrived = [];
-  const operatorId = (m) => (m.metadata && m.metadata.handoff_message_id) ?? m.handoff_message_id;
+  const idOf = (m, key) => (m.metadata && m.metadata[key]) ?? m[key];
+  const operatorId = (m) => idOf(m, "handoff_message_id");
+  const messageKey = (m) => (operatorId(m) != null ? `m${operatorId(m)}`
+    : idOf(m, "handoff_notice") != null ? `n${idOf(m, "handoff_notice")}` : null);
   function showBot(message) {
-    const id = operatorId(message);
-    if (!message.text || (id != null && shownIds.has(id))) return;
+    const id = operatorId(message), key = messageKey(message);
+    if (!message.text || (key && shownIds.has(key))) return;
+    if (key) shownIds.add(key);
     const details = { ...message, ...message.metadata };
-    if (id == null) return void show(message.text, "bot", details);
-    shownIds.add(id);
+    if (id == null) {
+      const item = show(message.text, "bot", details);
+      if (key) item.classList.add("notice");
+      return;
+    }
     stopTyping();
     show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp });
   }
@@ -141,7 +149,7 @@
       messages.forEach((m) => (m.from === "visitor" ? show(m.text, "me", m) : showBot(m)));
       saved.outbox.forEach((m) => show(m.text, "me", { pendingId: m.client_id, timestamp: m.timestamp }));
       const recent = messages.slice(-3).map((m) => m.text);
-      arrived.filter((m) => operatorId(m) != null || !recent.includes(m.text)).forEach(showBot);
+      arrived.filter((m) => messageKey(m) != null || !recent.includes(m.text)).forEach(showBot);
       return true;
     } catch (_) {
       return false; // keep what is on screen

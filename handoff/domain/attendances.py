@@ -26,6 +26,7 @@ from handoff.domain.conversation import store_customer_message
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.domain.operators import is_supervisor, room_ids
 from handoff.domain.protocols import give_protocol
+from handoff.domain.queue_notices import positions
 from handoff.domain.subjects import Classification
 from handoff.domain.transfers import forget_transfer
 from handoff.domain.views import attendance_view, audience, required_text
@@ -157,9 +158,10 @@ def _last_texts(session: Session, attendance_ids: list[int]) -> dict[int, str]:
 def operator_attendances(session: Session, operator: Operator) -> dict[str, list[dict[str, Any]]]:
     """The queue of the operator's rooms (oldest first) and their own calls,
     each with the text of its last customer or operator message."""
+    rooms = room_ids(session, operator)
     queued = session.scalars(
         select(Attendance)
-        .where(Attendance.status == QUEUED, Attendance.room_id.in_(room_ids(session, operator)))
+        .where(Attendance.status == QUEUED, Attendance.room_id.in_(rooms))
         .order_by(Attendance.queued_at, Attendance.id)
     ).all()
     mine = session.scalars(
@@ -168,11 +170,24 @@ def operator_attendances(session: Session, operator: Operator) -> dict[str, list
         .order_by(Attendance.taken_at)
     ).all()
     texts = _last_texts(session, [a.id for a in (*queued, *mine)])
+    places = {
+        a.id: {"position": position, "estimated_minutes": minutes}
+        for room_id in rooms
+        for a, position, minutes in positions(
+            session, room_id, [q for q in queued if q.room_id == room_id]
+        )
+    }
 
     def view(attendance: Attendance) -> dict[str, Any]:
-        return {**attendance_view(attendance), "last_message": texts.get(attendance.id)}
+        place = places.get(attendance.id, {})
+        return {**attendance_view(attendance), "last_message": texts.get(attendance.id), **place}
 
     return {"queued": [view(a) for a in queued], "active": [view(a) for a in mine]}
+
+
+def is_queued(session: Session, attendance_id: int) -> bool:
+    status = session.scalar(select(Attendance.status).where(Attendance.id == attendance_id))
+    return status == QUEUED
 
 
 def active_attendance_of(session: Session, operator: Operator, attendance_id: Any) -> Attendance:

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS = "operator_message", "import_events"
 RECONCILE = "reconcile"
 WHATSAPP = "whatsapp"
+# Metadata keys of the bot events that are this service's own messages,
+# already stored here (operator messages, queue notices).
+OUR_MESSAGES = ("handoff_message_id", "handoff_notice")
 # WhatsApp accepts free text only within 24 hours of the customer's last message.
 
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -324,8 +327,8 @@ def record_conversation_events(
             note_pending_transfer(uow, conversation_id, event)
         if attendance is None or kind not in ("user", "bot"):
             continue
-        if kind == "bot" and _metadata(event).get("handoff_message_id"):
-            continue  # the echo of an operator message we delivered
+        if kind == "bot" and any(_metadata(event).get(k) for k in OUR_MESSAGES):
+            continue  # the echo of an operator message or a queue notice we delivered
         if kind == "user":
             stored += store_customer_message(uow, attendance, event)
             if leaving.wants_to_leave(attendance.status, event.get("text"), _metadata(event)):
@@ -367,6 +370,9 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         operator_message = (
             metadata.get("handoff_message_id") if isinstance(metadata, dict) else None
         )
+        notice = metadata.get("handoff_notice") if isinstance(metadata, dict) else None
+        if e["event"] == "bot" and notice is not None:
+            item["handoff_notice"] = notice
         if e["event"] == "bot" and operator_message is not None:
             item["handoff_message_id"] = operator_message
             if isinstance(metadata, dict) and metadata.get("operator_name"):
