@@ -188,7 +188,8 @@ class Desk:
                     log.warning("queue places of room %s not told: %s", room_id, error)
 
     def _tell_queue(self, uow: UnitOfWork, room_id: int) -> int:
-        return tell_queue(uow, room_id, self.told)
+        interval = timedelta(seconds=self.settings.whatsapp_queue_notice_seconds)
+        return tell_queue(uow, room_id, self.told, interval)
 
     async def open_attendance(self, **fields: Any) -> tuple[Attendance, bool, Place]:
         """Queue a conversation (or find its open one) and its place in the

@@ -139,6 +139,11 @@ class Settings:
     operator_name_in_widget: str = field(
         default_factory=lambda: _env("OPERATOR_NAME_IN_WIDGET", "first")
     )
+    # A waiting WhatsApp citizen hears of a better place in the queue at most
+    # this often (each notice is a message on their phone; 2 minutes).
+    whatsapp_queue_notice_seconds: float = field(
+        default_factory=lambda: float(_env("WHATSAPP_QUEUE_NOTICE_SECONDS", "120"))
+    )
     # Seconds to wait for Rasa's HTTP API before giving up on one call.
     rasa_timeout_seconds: float = field(
         default_factory=lambda: float(_env("RASA_TIMEOUT_SECONDS", "10"))

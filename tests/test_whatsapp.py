@@ -4,9 +4,6 @@ documented shapes. Webhook bodies follow Meta's published examples."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import shutil
 import subprocess
@@ -22,11 +19,11 @@ from handoff.models import Message, utcnow
 from tests.support.clients import Operator
 from tests.support.fake_graph import FakeGraph, envelope
 from tests.support.processes import PYTHON, ROOT, Stack
+from tests.support.whatsapp import citizen, incoming, post, text
 from textrules import clean_text
 
 pytestmark = pytest.mark.slow
 
-APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 
 
@@ -38,42 +35,6 @@ def backend() -> str:
 @pytest.fixture(scope="module")
 def stack_settings(graph: FakeGraph) -> dict[str, str]:
     return {"WHATSAPP_API_BASE_URL": graph.base_url}
-
-
-def citizen() -> str:
-    """A WhatsApp id (the phone, digits only) of a new citizen."""
-    return f"55119{uuid.uuid4().int % 10**8:08d}"
-
-
-def incoming(wa_id: str, message: dict, name: str = "Sheena Nelson") -> dict:
-    return envelope(
-        {
-            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-            "messages": [
-                {
-                    "from": wa_id,
-                    "id": f"wamid.{uuid.uuid4().hex}",
-                    "timestamp": "1749416383",
-                    **message,
-                }
-            ],
-        }
-    )
-
-
-def text(wa_id: str, body: str, name: str = "Sheena Nelson") -> dict:
-    return incoming(wa_id, {"type": "text", "text": {"body": body}}, name)
-
-
-def post(stack: Stack, payload: dict, secret: str | None = APP_SECRET) -> requests.Response:
-    body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers["X-Hub-Signature-256"] = f"sha256={digest}"
-    return requests.post(
-        f"{stack.rasa_url}/webhooks/whatsapp/webhook", data=body, headers=headers, timeout=60
-    )
 
 
 def taken_citizen(stack: Stack, operator: Operator) -> tuple[str, dict]:

@@ -1,7 +1,8 @@
-"""The customer's side of the wait (issue 20), in a real Chromium and with
-real socket.io clients against the three real processes: who is talking
-(the operator's first name, the time, "digitando…", the brand colour, the
-panel's state kept over a reload)."""
+"""The customer's side of the wait (issue 20), in a real Chromium, with
+real socket.io clients and WhatsApp through the Graph fake, against the
+three real processes: who is talking (the operator's first name, the time,
+"digitando…", the brand colour, the panel's state kept over a reload),
+leaving the queue, and the place in the queue with its estimate."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import HEARD, chat, console_login
 from tests.support.clients import WAIT, Operator, Visitor
-from tests.support.processes import Stack
+from tests.support.fake_graph import FakeGraph
+from tests.support.processes import ROOT, Stack
+from tests.support.whatsapp import citizen, post, text
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +26,13 @@ HHMM = re.compile(r"\b\d{2}:\d{2}$")
 @pytest.fixture(scope="module")
 def backend() -> str:
     return "sqlite"
+
+
+@pytest.fixture(scope="module")
+def stack_settings(graph: FakeGraph) -> dict[str, str]:
+    # WhatsApp through the Graph fake; its citizens hear of every better place
+    # (the 2-minute limit is the default, tested in tests/fast/test_queue_places.py).
+    return {"WHATSAPP_API_BASE_URL": graph.base_url, "HANDOFF_WHATSAPP_QUEUE_NOTICE_SECONDS": "0"}
 
 
 def start_chat(page: Page, name: str) -> None:
@@ -161,6 +171,8 @@ def test_a_customer_who_types_sair_da_fila_leaves_it(stack: Stack, operator: Ope
         assert "transferido" in visitor.next_text()
         again = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Nina")
         assert again["id"] != queued["id"]
+        visitor.say("desisto")
+        operator.wait_for("attendance:ended", lambda a: a["id"] == again["id"])
     finally:
         visitor.close()
 
@@ -191,3 +203,48 @@ def test_encerrar_conversa_in_the_widget(browser: Browser, stack: Stack, host_ur
     expect(widget.get_by_text("transferido(a)")).to_have_count(1)
     operator.close()
     context.close()
+
+
+def test_the_place_in_the_queue_on_the_widget_and_whatsapp(
+    browser: Browser, stack: Stack, graph: FakeGraph, host_url: str
+):
+    """Three customers wait: each hears their place on joining, and again
+    when it improves; the console lists the places."""
+    operator = Operator(stack.handoff_url)
+    ahead = Visitor(stack.rasa_url)
+    context = browser.new_context(viewport={"width": 480, "height": 640})
+    page = context.new_page()
+    try:
+        ahead.say("preciso de ajuda", metadata={"name": "Primeiro", "email": "p@example.com"})
+        assert "Aguarde um momento, por favor. Você é o 1º da fila." in ahead.next_text()
+        first = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Primeiro")
+        wa_id = citizen()
+        assert post(stack, text(wa_id, "Bom dia, preciso de ajuda", name="Zeca")).status_code == 200
+        assert "Você é o 2º da fila." in graph.wait_for_text(wa_id, "transferido")["text"]["body"]
+        page.goto(host_url)
+        start_chat(page, "Quita")
+        say(page, "preciso de ajuda")
+        widget = chat(page)
+        expect(widget.locator("li.bot", has_text="transferido(a)")).to_contain_text(
+            "Você é o 3º da fila."
+        )
+        listed = operator.call("attendances:list", {})["queued"]
+        assert [a["position"] for a in listed[-3:]] == [1, 2, 3]
+
+        # The first is taken: the others move up, and are told with an
+        # estimate from the room's waits (the first waited under a minute).
+        assert operator.call("attendance:take", {"attendance_id": first["id"]})["ok"]
+        moved = "Você é o 2º da fila. Tempo estimado: cerca de 1 min."
+        notice = widget.locator("li.bot.notice", has_text=moved)
+        expect(notice).to_be_visible()
+        graph.wait_for_text(wa_id, "Você é o 1º da fila. Tempo estimado: cerca de 1 min.")
+        page.screenshot(path=str(ROOT / "docs" / "screenshots" / "21-widget-posicao-na-fila.png"))
+        # A reload shows it once, from the history.
+        page.reload()
+        expect(widget.locator("li.bot.notice", has_text=moved)).to_have_count(1)
+        # A place told is not told again while nothing changes.
+        assert len([t for t in graph.texts_to(wa_id) if "da fila" in t]) == 2
+    finally:
+        ahead.close()
+        operator.close()
+        context.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,6 +26,7 @@ from handoff import outbox
 from handoff.db import UnitOfWork
 from handoff.domain.waiting import (
     RECENT_WAITS,
+    WHATSAPP_NOTICE_INTERVAL,
     Told,
     estimate_seconds,
     minutes_step,
@@ -121,7 +123,12 @@ def place_of(session: Session, attendance: Attendance, memory: ToldMemory) -> di
     return None
 
 
-def tell_queue(uow: UnitOfWork, room_id: int, memory: ToldMemory) -> int:
+def tell_queue(
+    uow: UnitOfWork,
+    room_id: int,
+    memory: ToldMemory,
+    whatsapp_interval: timedelta = WHATSAPP_NOTICE_INTERVAL,
+) -> int:
     """Tell each waiting customer of the room what changed for them (see
     ``waiting.worth_telling``) and the consoles every position. Returns how
     many were told."""
@@ -138,8 +145,8 @@ def tell_queue(uow: UnitOfWork, room_id: int, memory: ToldMemory) -> int:
     now = utcnow()
     told = 0
     for attendance, position, minutes in waiting:
-        whatsapp = attendance.channel == WHATSAPP
-        if not worth_telling(memory.get(attendance.id), position, minutes, whatsapp, now):
+        interval = whatsapp_interval if attendance.channel == WHATSAPP else timedelta(0)
+        if not worth_telling(memory.get(attendance.id), position, minutes, now, interval):
             continue
         memory.put(attendance.id, Told(position, minutes, now))
         _notice(uow, attendance, phrase(position, minutes, available))

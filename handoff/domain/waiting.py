@@ -16,7 +16,8 @@ RECENT_WAITS = 20
 # in half hours. A change within a step is not news.
 MINUTE_STEPS = (1, 2, 3, 5, 10, 15, 20, 30, 45, 60)
 # On WhatsApp every notice is a message on the citizen's phone: at most one
-# per conversation this often (the first, on joining, always goes).
+# per conversation this often (HANDOFF_WHATSAPP_QUEUE_NOTICE_SECONDS; the
+# first, on joining, always goes).
 WHATSAPP_NOTICE_INTERVAL = timedelta(minutes=2)
 NOBODY_AVAILABLE = (
     "No momento nenhum atendente está disponível; você será atendido assim que um ficar livre."
@@ -65,13 +66,17 @@ def phrase(position: int, minutes: int | None, available: int) -> str:
 
 
 def worth_telling(
-    last: Told | None, position: int, minutes: int | None, whatsapp: bool, now: datetime
+    last: Told | None,
+    position: int,
+    minutes: int | None,
+    now: datetime,
+    interval: timedelta = timedelta(0),
 ) -> bool:
     """Tell on joining, then when the position improves or the estimate moves
-    to another step; on WhatsApp not sooner than the interval after the last
-    notice (a change held back is told with the next one)."""
+    to another step, not sooner than ``interval`` after the last notice (the
+    channel's; a change held back is told with the next one)."""
     if last is None:
         return True
     if position >= last.position and minutes == last.minutes:
         return False
-    return not (whatsapp and now - last.at < WHATSAPP_NOTICE_INTERVAL)
+    return now - last.at >= interval

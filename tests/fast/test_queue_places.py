@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from handoff.db import Database
 from handoff.domain.waiting import (
+    WHATSAPP_NOTICE_INTERVAL,
     Told,
     estimate_seconds,
     minutes_step,
@@ -55,14 +56,15 @@ def test_the_phrase_in_pt_br():
 
 def test_what_is_worth_telling_and_how_often_on_whatsapp():
     last = Told(position=3, minutes=5, at=NOW)
-    soon, later = NOW + timedelta(seconds=30), NOW + timedelta(minutes=2)
-    assert worth_telling(None, 3, 5, whatsapp=True, now=NOW)  # on joining
-    assert not worth_telling(last, 3, 5, whatsapp=False, now=later)  # nothing new
-    assert not worth_telling(last, 4, 5, whatsapp=False, now=later)  # a step back, same estimate
-    assert worth_telling(last, 2, 5, whatsapp=False, now=soon)  # a step forward
-    assert worth_telling(last, 3, 10, whatsapp=False, now=soon)  # another estimate step
-    assert not worth_telling(last, 2, 5, whatsapp=True, now=soon)  # WhatsApp: not yet
-    assert worth_telling(last, 2, 5, whatsapp=True, now=later)
+    soon, later = NOW + timedelta(seconds=30), NOW + WHATSAPP_NOTICE_INTERVAL
+    whatsapp = WHATSAPP_NOTICE_INTERVAL
+    assert worth_telling(None, 3, 5, NOW, whatsapp)  # on joining
+    assert not worth_telling(last, 3, 5, later)  # nothing new
+    assert not worth_telling(last, 4, 5, later)  # a step back, same estimate
+    assert worth_telling(last, 2, 5, soon)  # a step forward
+    assert worth_telling(last, 3, 10, soon)  # another estimate step
+    assert not worth_telling(last, 2, 5, soon, whatsapp)  # WhatsApp: not yet
+    assert worth_telling(last, 2, 5, later, whatsapp)
 
 
 def notices(service) -> list[dict]:
