@@ -230,6 +230,10 @@ def test_the_place_in_the_queue_on_the_widget_and_whatsapp(
         )
         listed = operator.call("attendances:list", {})["queued"]
         assert [a["position"] for a in listed[-3:]] == [1, 2, 3]
+        console = context.new_page()
+        console_login(console, stack.handoff_url, "operador", "atendimento123")
+        quita = console.locator("#queue button", has_text="Quita").locator(".place")
+        expect(quita).to_have_text(re.compile(r"^3º( · ~\d+ min)?$"))
 
         # The first is taken: the others move up, and are told with an
         # estimate from the room's waits (the first waited under a minute).
@@ -238,6 +242,7 @@ def test_the_place_in_the_queue_on_the_widget_and_whatsapp(
         notice = widget.locator("li.bot.notice", has_text=moved)
         expect(notice).to_be_visible()
         graph.wait_for_text(wa_id, "Você é o 1º da fila. Tempo estimado: cerca de 1 min.")
+        expect(quita).to_have_text("2º · ~1 min")  # live, from queue:positions
         page.screenshot(path=str(ROOT / "docs" / "screenshots" / "21-widget-posicao-na-fila.png"))
         # A reload shows it once, from the history.
         page.reload()

@@ -43,7 +43,8 @@
   // 128 random bits: the conversation's token, its only secret (never shown,
   // never in a URL). Rasa derives the conversation id from it.
   saved.token = saved.token || randomHex();
-  // Messages not yet acknowledged (stored by Rasa): {client_id, text}.
+  // Messages not yet acknowledged (stored by Rasa): {client_id, text,
+  // timestamp, marks?} (marks: metadata of its own, "Encerrar conversa").
   saved.outbox = saved.outbox || [];
   store();
 

@@ -110,3 +110,13 @@ def test_the_transfer_answer_carries_the_place_told_on_joining(service, operator
         "estimated_minutes": None,
         "text": "Você é o 2º da fila.",
     }
+
+
+def test_supervisors_see_each_room_s_places(service, operator: Client, supervisor: Client):
+    first = open_attendance(service, contact={"name": "Dora"})
+    second = open_attendance(service, contact={"name": "Enzo"})
+    (room,) = [r for r in supervisor.get("/api/admin/live").json()["rooms"] if r["waiting"]]
+    assert [(a["id"], a["position"], a["estimated_minutes"]) for a in room["waiting"]] == [
+        (first["id"], 1, None),
+        (second["id"], 2, None),
+    ]
