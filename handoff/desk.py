@@ -20,6 +20,7 @@ from handoff.domain import (
     knowledge_base,
     notes,
     operators,
+    queue_notices,
     ready_replies,
     subjects,
     transfers,
@@ -30,7 +31,7 @@ from handoff.domain.conversation import DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS,
 from handoff.domain.errors import Invalid, Unauthorized
 from handoff.domain.front_matter import folder_signature
 from handoff.domain.operators import operator_for_token
-from handoff.domain.queue_notices import QUEUE_NOTICE, ToldMemory, place_of, tell_queue
+from handoff.domain.queue_notices import QUEUE_NOTICE, ToldMemory, place_of
 from handoff.domain.transfers import RETRY_TRANSFER
 from handoff.models import (
     ABANDONED,
@@ -183,13 +184,22 @@ class Desk:
         for room_id in sorted(rooms):
             async with self._room_locks.setdefault(room_id, asyncio.Lock()):
                 try:
-                    await self.run(partial(self._tell_queue, room_id=room_id))
+                    await self._tell_queue(room_id)
                 except DatabaseUnavailable as error:
                     log.warning("queue places of room %s not told: %s", room_id, error)
+                except Exception:
+                    log.exception("queue places of room %s not told", room_id)
 
-    def _tell_queue(self, uow: UnitOfWork, room_id: int) -> int:
+    async def _tell_queue(self, room_id: int) -> None:
+        """Read the room's places (no write lock while nothing is worth
+        telling), write the notices due, then show the places to the room."""
         interval = timedelta(seconds=self.settings.whatsapp_queue_notice_seconds)
-        return tell_queue(uow, room_id, self.told, interval)
+        view, due = await self.read(
+            lambda uow: queue_notices.plan_notices(uow.session, room_id, self.told, interval)
+        )
+        if due:
+            await self.run(lambda uow: queue_notices.send_notices(uow, due, self.told))
+        await self._publish([Notice(f"room:{room_id}", "queue:positions", view)])
 
     async def open_attendance(self, **fields: Any) -> tuple[Attendance, bool, Place]:
         """Queue a conversation (or find its open one) and its place in the

@@ -3,19 +3,21 @@
 A customer hears their position and estimate when they join (in the
 transfer message, :func:`place_of`) and afterwards when it changes in a
 way worth telling (``waiting.worth_telling``): after each change to a
-room's queue or to its operators' availability, :func:`tell_queue` works
-out every waiting customer's place and writes an outbox job that hands a
-notice to Rasa (a bot message, ``bot/operator_messages.py``). What each
-customer was last told is kept by the process (:class:`ToldMemory`): a
-restart, or a change handled by another process, may tell a customer
-their place once more, never less. The room's consoles get
-``queue:positions``."""
+room's queue or to its operators' availability, :func:`plan_notices` works
+out every waiting customer's place (reading only: a room where nothing is
+worth telling takes no write lock) and :func:`send_notices` writes an
+outbox job for each notice due, which hands it to Rasa (a bot message,
+``bot/operator_messages.py``). What each customer was last told is kept by
+the process (:class:`ToldMemory`): a restart, or a change handled by
+another process, may tell a customer their place once more, never less.
+The room's consoles get ``queue:positions``."""
 
 from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -123,52 +125,57 @@ def place_of(session: Session, attendance: Attendance, memory: ToldMemory) -> di
     return None
 
 
-def tell_queue(
-    uow: UnitOfWork,
+@dataclass(frozen=True)
+class Due:
+    """A notice worth sending: to whom, what, and what it tells."""
+
+    attendance_id: int
+    conversation_id: str
+    text: str
+    told: Told
+
+
+def plan_notices(
+    session: Session,
     room_id: int,
     memory: ToldMemory,
     whatsapp_interval: timedelta = WHATSAPP_NOTICE_INTERVAL,
-) -> int:
-    """Tell each waiting customer of the room what changed for them (see
-    ``waiting.worth_telling``) and the consoles every position. Returns how
-    many were told."""
-    session = uow.session
+) -> tuple[dict[str, Any], list[Due]]:
+    """The room's places for the consoles (``queue:positions``), and the
+    notices worth sending now (see ``waiting.worth_telling``). Only reads."""
     waiting = positions(session, room_id)
-    uow.notify(
-        f"room:{room_id}",
-        "queue:positions",
-        {"room_id": room_id, "positions": [_position_view(*item) for item in waiting]},
-    )
+    view = {"room_id": room_id, "positions": [_position_view(*item) for item in waiting]}
     if not waiting:
-        return 0
+        return view, []
     available = available_operators(session, room_id)
     now = utcnow()
-    told = 0
+    due = []
     for attendance, position, minutes in waiting:
         interval = whatsapp_interval if attendance.channel == WHATSAPP else timedelta(0)
-        if not worth_telling(memory.get(attendance.id), position, minutes, now, interval):
-            continue
-        memory.put(attendance.id, Told(position, minutes, now))
-        _notice(uow, attendance, phrase(position, minutes, available))
-        told += 1
-    return told
+        if worth_telling(memory.get(attendance.id), position, minutes, now, interval):
+            text = phrase(position, minutes, available)
+            told = Told(position, minutes, now)
+            due.append(Due(attendance.id, attendance.conversation_id, text, told))
+    return view, due
+
+
+def send_notices(uow: UnitOfWork, due: list[Due], memory: ToldMemory) -> None:
+    """Write each notice's delivery job; its id (random, fixed in the
+    payload) lets Rasa append it once however often the job runs."""
+    for notice in due:
+        outbox.enqueue(
+            uow,
+            kind=QUEUE_NOTICE,
+            key=outbox.to_customer(notice.conversation_id),
+            payload={
+                "attendance_id": notice.attendance_id,
+                "conversation_id": notice.conversation_id,
+                "notice_id": secrets.randbits(52),
+                "text": notice.text,
+            },
+        )
+        memory.put(notice.attendance_id, notice.told)
 
 
 def _position_view(attendance: Attendance, position: int, minutes: int | None) -> dict[str, Any]:
     return {"id": attendance.id, "position": position, "estimated_minutes": minutes}
-
-
-def _notice(uow: UnitOfWork, attendance: Attendance, text: str) -> None:
-    """The notice's delivery job; its id (random, fixed in the payload) lets
-    Rasa append it once however often the job runs."""
-    outbox.enqueue(
-        uow,
-        kind=QUEUE_NOTICE,
-        key=outbox.to_customer(attendance.conversation_id),
-        payload={
-            "attendance_id": attendance.id,
-            "conversation_id": attendance.conversation_id,
-            "notice_id": secrets.randbits(52),
-            "text": text,
-        },
-    )
