@@ -82,8 +82,8 @@ def test_new_tab_and_network_cut(browser: Browser, stack: Stack, host_url: str):
     expect(chat(page).locator("li.pending")).to_have_count(0, timeout=30000)
     texts = operator.customer_texts(queued["id"], "escrito sem conexão")
     assert texts.count("escrito sem conexão") == 1
-    page.reload()
-    page.locator(".bar").click()
+    page.reload()  # the panel stays open
+    expect(chat(page).get_by_text("escrito sem conexão")).to_be_visible()
     expect(chat(page).get_by_text("escrito sem conexão")).to_have_count(1)
     operator.close()
     context.close()

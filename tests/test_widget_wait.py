@@ -253,3 +253,14 @@ def test_the_place_in_the_queue_on_the_widget_and_whatsapp(
         ahead.close()
         operator.close()
         context.close()
+
+
+def test_a_citizen_who_gives_up_on_whatsapp(stack: Stack, graph: FakeGraph, operator: Operator):
+    wa_id = citizen()
+    assert post(stack, text(wa_id, "preciso de ajuda", name="Yara")).status_code == 200
+    graph.wait_for_text(wa_id, "transferido")
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
+    assert post(stack, text(wa_id, "Desistir")).status_code == 200
+    ended = operator.wait_for("attendance:ended", lambda a: a["id"] == queued["id"])
+    assert (ended["status"], ended["reason"]) == ("abandoned", "customer_left")
+    graph.wait_for_text(wa_id, "Você saiu da fila")
