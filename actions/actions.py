@@ -123,8 +123,11 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
                 kill_on_user_message=False,
             )
         ]
+    # The transfer message ends with the customer's place in the queue.
+    queue = f" {opened.queue_text}" if opened.queue_text else ""
     dispatcher.utter_message(
-        response="utter_transferred" if opened.created else "utter_already_in_attendance"
+        response="utter_transferred" if opened.created else "utter_already_in_attendance",
+        queue=queue,
     )
     return [SlotSet("handed_off_before", True), *_paused()]
 
@@ -162,10 +165,25 @@ class ActionRouteMessage(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
+        if _leaving(tracker):
+            # The widget's "Encerrar conversa" with no attendance open: there
+            # is nothing to end, and nothing to hand off.
+            dispatcher.utter_message(response="utter_customer_left")
+            return []
         if not tracker.get_slot("handed_off_before"):
             return await asyncio.to_thread(start_attendance, dispatcher, tracker)
         dispatcher.utter_message(response="utter_fallback_help")
         return []
+
+
+# The widget's "Encerrar conversa" marks its message with this metadata key
+# (the handoff service ends an open attendance on it).
+LEAVE_METADATA = "leave_conversation"
+
+
+def _leaving(tracker: Tracker) -> bool:
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return isinstance(metadata, dict) and metadata.get(LEAVE_METADATA) is True
 
 
 class ActionSessionStart(Action):

@@ -20,6 +20,8 @@ class HandoffUnavailable(Exception):
 class OpenedAttendance:
     id: int
     created: bool
+    # The customer's place in the queue, in pt-BR ("Você é o 2º da fila. ..."), or "".
+    queue_text: str = ""
 
 
 def _call(method: str, path: str, payload: Optional[Dict[str, Any]] = None) -> requests.Response:
@@ -60,7 +62,12 @@ def open_attendance(
     )
     if response.status_code not in (200, 201):
         raise HandoffUnavailable(f"HTTP {response.status_code}: {response.text[:300]}")
-    return OpenedAttendance(response.json()["attendance"]["id"], response.status_code == 201)
+    body = response.json()
+    place = body.get("queue") or {}
+    text = place.get("text") if isinstance(place, dict) else None
+    return OpenedAttendance(
+        body["attendance"]["id"], response.status_code == 201, text if isinstance(text, str) else ""
+    )
 
 
 def has_open_attendance(conversation_id: str) -> bool:

@@ -21,6 +21,9 @@ have taken it and did not answer in time) answers 202 ``{"delivered":
 "unknown"}``: the handoff service shows it unconfirmed and the channel's
 status report settles it.
 
+``POST /webhooks/operator_messages/typing`` ``{conversation_id}`` passes the
+operator's typing to the widget's sockets of the conversation.
+
 Registered in ``credentials.yml`` as an input channel (it needs Rasa's
 agent); ``POST /webhooks/operator_messages/deliver`` with the service token.
 """
@@ -53,6 +56,10 @@ from bot.tracker_store import LeanSQLTrackerStore
 from textrules import clean_text
 
 logger = logging.getLogger(__name__)
+# The metadata keys of the service's messages: an operator's, a notice.
+MESSAGE_KEY, NOTICE_KEY = "handoff_message_id", "handoff_notice"
+# The widget's event for "the operator is typing" (widget/frame.js).
+OPERATOR_TYPING = "operator_typing"
 # How many (conversation, message) pairs known to have gone out are kept.
 REMEMBERED_SENDS = 10_000
 
@@ -70,7 +77,7 @@ class ChannelBusy(Exception):
 
 
 async def _append_once(
-    agent: Any, conversation_id: str, message_id: int, event: BotUttered
+    agent: Any, conversation_id: str, message_id: int, event: BotUttered, key: str = MESSAGE_KEY
 ) -> Optional[str]:
     """Append ``event`` unless the conversation has it; the channel the
     customer last wrote on. On this project's SQL store (``bot/tracker_store.py``)
@@ -79,14 +86,36 @@ async def _append_once(
     store = agent.tracker_store
     lean = innermost(store)
     if isinstance(lean, LeanSQLTrackerStore) and await conversation_exists(store, conversation_id):
-        if not await has_operator_message(store, conversation_id, message_id):
+        if not await has_operator_message(store, conversation_id, message_id, key):
             await lean.append(conversation_id, event)
         return await latest_input_channel(store, conversation_id)
     tracker = await agent.processor.fetch_tracker_with_initial_session(conversation_id)
-    if not await has_operator_message(store, conversation_id, message_id):
+    if not await has_operator_message(store, conversation_id, message_id, key):
         tracker.update(event, agent.domain)
         await store.save(tracker)
     return tracker.get_latest_input_channel()
+
+
+# Longest operator name shown to the customer (the handoff service's limit).
+MAX_OPERATOR_NAME = 120
+
+
+def _operator_metadata(body: dict[str, Any], message_id: int) -> dict[str, Any]:
+    """The ``bot`` event's metadata: the message's id and, when the service
+    sends one, the name the customer is shown (cleaned and bounded)."""
+    metadata: dict[str, Any] = {"handoff_message_id": message_id}
+    name = body.get("operator_name")
+    if isinstance(name, str) and clean_text(name).strip():
+        metadata["operator_name"] = clean_text(name).strip()[:MAX_OPERATOR_NAME]
+    return metadata
+
+
+def _widget_server(request: Request) -> Any:
+    """The widget channel's socket.io server (``bot/socketio_channel.py``), if running."""
+    for input_channel in getattr(request.app.ctx, "input_channels", None) or []:
+        if input_channel.name() == "socketio" and getattr(input_channel, "sio", None):
+            return input_channel.sio
+    return None
 
 
 def _output_of(request: Request, channel: Optional[str]) -> OutputChannel:
@@ -141,7 +170,7 @@ class OperatorMessagesInput(ServiceInput):
             async with agent.lock_store.lock(conversation_id):
                 if (conversation_id, message_id) in self._sent:
                     return response.json({"delivered": False, "already_there": True})
-                event = BotUttered(text, metadata={"handoff_message_id": message_id})
+                event = BotUttered(text, metadata=_operator_metadata(body, message_id))
                 channel = await _append_once(agent, conversation_id, message_id, event)
                 output = _output_of(request, channel)
                 try:
@@ -164,5 +193,52 @@ class OperatorMessagesInput(ServiceInput):
                     return refuse(502, "channel_refused", str(error))
                 self._remember_sent(conversation_id, message_id)
             return response.json({"delivered": True})
+
+        @blueprint.route("/notice", methods=["POST"])
+        async def notice(request: Request) -> HTTPResponse:
+            """A notice of the service (the queue position): a bot message,
+            appended once by ``notice_id`` and sent as the bot's messages are
+            (the WhatsApp channel queues one Meta did not take)."""
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
+            body = json_object(request.body) or {}
+            conversation_id, text = body.get("conversation_id"), body.get("text")
+            notice_id = body.get("notice_id")
+            if not is_plain_id(conversation_id) or not isinstance(text, str):
+                return refuse(400, "invalid", "conversation_id, text and notice_id are required")
+            if not isinstance(notice_id, int):
+                return refuse(400, "invalid", "conversation_id, text and notice_id are required")
+            agent = request.app.ctx.agent
+            async with agent.lock_store.lock(conversation_id):
+                if await has_operator_message(
+                    agent.tracker_store, conversation_id, notice_id, NOTICE_KEY
+                ):
+                    return response.json({"delivered": False, "already_there": True})
+                event = BotUttered(clean_text(text), metadata={NOTICE_KEY: notice_id})
+                channel = await _append_once(agent, conversation_id, notice_id, event, NOTICE_KEY)
+                try:
+                    await _output_of(request, channel).send_response(
+                        conversation_id, event.message()
+                    )
+                except Exception as error:  # noqa: BLE001 - a notice is not sent twice
+                    logger.warning("notice %s to %s: %r", notice_id, conversation_id, error)
+            return response.json({"delivered": True})
+
+        @blueprint.route("/typing", methods=["POST"])
+        async def typing(request: Request) -> HTTPResponse:
+            """The operator is typing: the widget's sockets of the
+            conversation get ``operator_typing`` (nothing is stored; other
+            channels have no such signal here)."""
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
+            conversation_id = (json_object(request.body) or {}).get("conversation_id")
+            if not is_plain_id(conversation_id):
+                return refuse(400, "invalid", "conversation_id is required")
+            sio = _widget_server(request)
+            if sio is not None:
+                await sio.emit(OPERATOR_TYPING, {}, room=conversation_id)
+            return response.json({"sent": sio is not None})
 
         return blueprint

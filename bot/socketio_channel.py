@@ -117,12 +117,18 @@ class VisitorOutput(SocketIOOutput):
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         handoff_message_id = kwargs.get("handoff_message_id")
+        notice = kwargs.get("handoff_notice")
+        if notice is not None:  # the queue position, told by the handoff service
+            metadata = {"handoff_notice": notice, "timestamp": kwargs.get("timestamp")}
+            await self._send_message(recipient_id, {"text": text, "metadata": metadata})
+            return
         if handoff_message_id is None:
             await super().send_text_message(recipient_id, text, **kwargs)
             return
-        await self._send_message(
-            recipient_id, {"text": text, "metadata": {"handoff_message_id": handoff_message_id}}
-        )
+        metadata = {"handoff_message_id": handoff_message_id, "timestamp": kwargs.get("timestamp")}
+        if kwargs.get("operator_name"):
+            metadata["operator_name"] = kwargs["operator_name"]
+        await self._send_message(recipient_id, {"text": text, "metadata": metadata})
 
 
 class PersistentSocketIOInput(SocketIOInput):

@@ -79,15 +79,17 @@ async def conversation_messages(store: TrackerStore, conversation_id: str) -> Li
     return [json.loads(data) for (data,) in _all(sql, query)]
 
 
-async def has_operator_message(store: TrackerStore, conversation_id: str, message_id: int) -> bool:
-    """Whether a ``bot`` event of the conversation carries ``handoff_message_id``."""
+async def has_operator_message(
+    store: TrackerStore, conversation_id: str, message_id: int, key: str = "handoff_message_id"
+) -> bool:
+    """Whether a ``bot`` event of the conversation carries ``message_id`` under
+    the metadata ``key`` (an operator message; ``handoff_notice``: a notice)."""
     sql = innermost(store)
     if not isinstance(sql, SQLTrackerStore):
         tracker = await store.retrieve_full_tracker(conversation_id)
         events = tracker.events if tracker is not None else []
         return any(
-            isinstance(e, BotUttered) and (e.metadata or {}).get("handoff_message_id") == message_id
-            for e in events
+            isinstance(e, BotUttered) and (e.metadata or {}).get(key) == message_id for e in events
         )
     query = select(sql.SQLEvent.data).where(
         sql.SQLEvent.sender_id == conversation_id,
@@ -96,7 +98,7 @@ async def has_operator_message(store: TrackerStore, conversation_id: str, messag
         sql.SQLEvent.data.contains(str(message_id)),
     )
     found = (json.loads(data).get("metadata") or {} for (data,) in _all(sql, query))
-    return any(metadata.get("handoff_message_id") == message_id for metadata in found)
+    return any(metadata.get(key) == message_id for metadata in found)
 
 
 async def latest_input_channel(store: TrackerStore, conversation_id: str) -> Optional[str]:

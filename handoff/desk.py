@@ -24,16 +24,18 @@ from handoff.domain import (
     knowledge_base,
     notes,
     operators,
+    queue_notices,
     ready_replies,
     subjects,
     transfers,
     views,
 )
-from handoff.domain.attendances import CLOSING
+from handoff.domain.closing import CLOSING, CUSTOMER_LEFT, mark_closing_sent
 from handoff.domain.conversation import DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS, RECONCILE
 from handoff.domain.errors import Invalid, Unauthorized
 from handoff.domain.front_matter import folder_signature
 from handoff.domain.operators import operator_for_token
+from handoff.domain.queue_notices import QUEUE_NOTICE, ToldMemory, place_of
 from handoff.domain.transfers import RETRY_TRANSFER
 from handoff.models import (
     ABANDONED,
@@ -41,6 +43,7 @@ from handoff.models import (
     FAILED,
     FINISHED,
     OFFLINE,
+    QUEUED,
     SENT,
     UNKNOWN,
     Attendance,
@@ -50,6 +53,7 @@ from handoff.presence import Presence, SharedPresence
 from handoff.rasa_client import (
     INTENT_ABANDONED,
     INTENT_CANCELLED,
+    INTENT_CUSTOMER_LEFT,
     INTENT_FINISHED,
     INTENT_RETRY_TRANSFER,
     ChannelBusy,
@@ -59,6 +63,7 @@ from handoff.rasa_client import (
 )
 from handoff.rate_limits import RateLimits
 from handoff.settings import Settings
+from handoff.typing import TypingThrottle
 from handoff.whatsapp_media import WhatsAppMedia
 
 log = logging.getLogger(__name__)
@@ -72,8 +77,12 @@ CLOSING_INTENTS = {
 # short, since the customer was told to wait; each try is one small request.
 TRANSFER_RETRY_MAX_SECONDS = 10.0
 # Outbox job kinds that wait for Rasa: made due at once when Rasa announces its start.
-RASA_JOBS = (DELIVER_OPERATOR_MESSAGE, CLOSING, RETRY_TRANSFER, RECONCILE)
+RASA_JOBS = (DELIVER_OPERATOR_MESSAGE, CLOSING, RETRY_TRANSFER, RECONCILE, QUEUE_NOTICE)
+# Notices that change a room's queue (their payload is the attendance).
+QUEUE_CHANGES = ("attendance:queued", "attendance:taken", "attendance:ended", "attendance:requeued")
 T = TypeVar("T")
+# A queued attendance's place as told to its customer (queue_notices.place_of).
+Place = dict[str, Any] | None
 Publisher = Callable[[list[Notice]], Awaitable[None]]
 
 
@@ -91,6 +100,11 @@ class Desk:
         )
         self._heartbeat: asyncio.Task[None] | None = None
         self.limits = RateLimits(settings)
+        self.typing = TypingThrottle()
+        # What each waiting customer was last told of their place, and one
+        # recount at a time per room (two at once would tell a change twice).
+        self.told = ToldMemory()
+        self._room_locks: dict[int, asyncio.Lock] = {}
         # The content folders as last loaded (names, sizes, modification times).
         self._signatures: dict[Path, tuple[tuple[str, int, int], ...]] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -99,6 +113,7 @@ class Desk:
         self.outbox.register(DELIVER_OPERATOR_MESSAGE, self._deliver_operator_message)
         self.outbox.register(CLOSING, self._close_conversation)
         self.outbox.register(RETRY_TRANSFER, self._retry_transfer)
+        self.outbox.register(QUEUE_NOTICE, self._deliver_queue_notice)
         self.outbox.register(RECONCILE, self._reconcile)
         self.outbox.register(IMPORT_EVENTS, self._import_events)
         self.outbox.register(channel_resend.KIND, partial(channel_resend.resend, self.rasa))
@@ -129,6 +144,7 @@ class Desk:
                 self.outbox.wake()
             if uow.notices:
                 await self._publish(uow.notices)
+                self._queues_changed(uow.notices)
             return result
 
         task = asyncio.ensure_future(commit_then_publish())
@@ -161,6 +177,60 @@ class Desk:
 
         return await (self.read(checked) if read else self.run(checked))
 
+    def _queues_changed(self, notices: list[Notice]) -> None:
+        """After a change to a queue (a call joined, was taken, left, came
+        back) or to an operator's availability, recount the rooms' places."""
+        rooms = {
+            n.payload["room_id"]
+            for n in notices
+            if n.name in QUEUE_CHANGES and isinstance(n.payload.get("room_id"), int)
+        }
+        operator_ids = {n.payload["id"] for n in notices if n.name == "operator:status"}
+        if rooms or operator_ids:
+            self.in_background(self._tell_queues(rooms, operator_ids))
+
+    async def _tell_queues(self, rooms: set[int], operator_ids: set[int]) -> None:
+        if operator_ids:
+            rooms |= await self.read(
+                lambda uow: {
+                    room
+                    for operator_id in operator_ids
+                    for room in operators.rooms_of(uow.session, operator_id)
+                }
+            )
+        for room_id in sorted(rooms):
+            async with self._room_locks.setdefault(room_id, asyncio.Lock()):
+                try:
+                    await self._tell_queue(room_id)
+                except DatabaseUnavailable as error:
+                    log.warning("queue places of room %s not told: %s", room_id, error)
+                except Exception:
+                    log.exception("queue places of room %s not told", room_id)
+
+    async def _tell_queue(self, room_id: int) -> None:
+        """Read the room's places (no write lock while nothing is worth
+        telling), write the notices due, then show the places to the room."""
+        interval = timedelta(seconds=self.settings.whatsapp_queue_notice_seconds)
+        view, due = await self.read(
+            lambda uow: queue_notices.plan_notices(uow.session, room_id, self.told, interval)
+        )
+        if due:
+            await self.run(lambda uow: queue_notices.send_notices(uow, due, self.told))
+        await self._publish([Notice(f"room:{room_id}", "queue:positions", view)])
+
+    async def open_attendance(self, **fields: Any) -> tuple[Attendance, bool, Place]:
+        """Queue a conversation (or find its open one) and its place in the
+        queue, which the transfer message tells the customer."""
+
+        def work(uow: UnitOfWork) -> tuple[Attendance, bool, Place]:
+            attendance, created = attendances.open_attendance(uow, **fields)
+            place = None
+            if attendance.status == QUEUED:
+                place = place_of(uow.session, attendance, self.told)
+            return attendance, created, place
+
+        return await self.run(work)
+
     def in_background(self, coroutine: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
@@ -177,9 +247,13 @@ class Desk:
         operator's "Tentar novamente"; the ones after it go on. The channel
         paces it (Meta's rate limits): sent again when the pause ends."""
         message_id = job["message_id"]
+        named = self.settings.operator_name_in_widget == "first"
         try:
             confirmed = await self.rasa.send_bot_message(
-                job["conversation_id"], job["text"], message_id
+                job["conversation_id"],
+                job["text"],
+                message_id,
+                job.get("operator_name") if named else None,
             )
         except ChannelRefused as error:
             log.warning("message %s refused by the customer's channel: %s", message_id, error)
@@ -202,12 +276,24 @@ class Desk:
         protocol = job.get("protocol")
         entities = {"protocol": protocol} if protocol else {}
         try:
-            await self.rasa.resume_with_intent(
-                job["conversation_id"], CLOSING_INTENTS[job["status"]], entities
-            )
+            left = job.get("reason") == CUSTOMER_LEFT
+            intent = INTENT_CUSTOMER_LEFT if left else CLOSING_INTENTS[job["status"]]
+            await self.rasa.resume_with_intent(job["conversation_id"], intent, entities)
         except RasaUnavailable as error:
             raise outbox.Unavailable(str(error)) from error
-        return partial(attendances.mark_closing_sent, attendance_id=job["attendance_id"])
+        return partial(mark_closing_sent, attendance_id=job["attendance_id"])
+
+    async def _deliver_queue_notice(self, job: dict[str, Any]) -> None:
+        """Tell a waiting customer their place (a bot message through Rasa),
+        unless they are no longer waiting: the news is old then."""
+        attendance_id = job["attendance_id"]
+        waiting = await self.read(lambda uow: attendances.is_queued(uow.session, attendance_id))
+        if not waiting:
+            return
+        try:
+            await self.rasa.send_notice(job["conversation_id"], job["text"], job["notice_id"])
+        except RasaUnavailable as error:
+            raise outbox.Unavailable(str(error)) from error
 
     async def _retry_transfer(self, job: dict[str, Any]) -> None:
         """Ask Rasa to run the transfer again until the attendance is open
@@ -269,6 +355,21 @@ class Desk:
             "message": views.message_view(message),
             "protocol": attendance.protocol,
         }
+
+    async def operator_typing(self, token: str, attendance_id: Any) -> dict[str, Any]:
+        """The operator is writing to the customer of their active attendance:
+        passed on to Rasa (the widget shows "digitando…"), at most once per
+        interval per attendance, in the background (never awaited by the
+        console). Whether it went on."""
+        attendance = await self.as_operator(
+            token,
+            lambda uow, op: attendances.active_attendance_of(uow.session, op, attendance_id),
+            read=True,
+        )
+        if not self.typing.due(attendance.id):
+            return {"relayed": False}
+        self.in_background(self.rasa.operator_typing(attendance.conversation_id))
+        return {"relayed": True}
 
     async def retry(self, token: str, message_id: Any) -> dict[str, Any]:
         """Deliver a failed operator message again (same message, no duplicate)."""

@@ -12,6 +12,8 @@ import aiohttp
 INTENT_FINISHED = "EXTERNAL_attendance_finished"
 INTENT_CANCELLED = "EXTERNAL_attendance_cancelled"
 INTENT_ABANDONED = "EXTERNAL_attendance_abandoned"
+# The customer left the queue or ended the conversation themselves.
+INTENT_CUSTOMER_LEFT = "EXTERNAL_customer_left"
 # Runs the transfer action again (a transfer the action server missed).
 INTENT_RETRY_TRANSFER = "EXTERNAL_retry_handoff"
 
@@ -140,16 +142,25 @@ class RasaClient:
             raise RasaUnavailable(f"erase: {error!r}") from error
         return int(body["deleted"])
 
-    async def send_bot_message(self, conversation_id: str, text: str, message_id: int) -> bool:
+    async def send_bot_message(
+        self, conversation_id: str, text: str, message_id: int, operator_name: str | None = None
+    ) -> bool:
         """Append an operator message to the conversation once (a second send
         of the same ``message_id`` changes nothing) and send it on the
-        customer's latest channel (``bot/operator_messages.py``). False if
+        customer's latest channel (``bot/operator_messages.py``), with the
+        name the customer is shown (none: "Atendente"). False if
         the channel could not learn whether it went out (HTTP 202). Raises
         ChannelRefused when the channel refused it, ChannelBusy when it
         paces it, RasaUnavailable when Rasa did not answer."""
         assert self._session is not None, "RasaClient.start() was not awaited"
         url = f"{self.base_url}/webhooks/operator_messages/deliver"
-        body = {"conversation_id": conversation_id, "text": text, "handoff_message_id": message_id}
+        body: dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "text": text,
+            "handoff_message_id": message_id,
+        }
+        if operator_name:
+            body["operator_name"] = operator_name
         try:
             async with self._session.post(
                 url, json=body, headers=self._service_headers
@@ -165,6 +176,39 @@ class RasaClient:
         if response.status == 429 and _error_code(reply) == "channel_busy":
             raise ChannelBusy(float(retry_after) if retry_after.isdigit() else 1.0)
         raise RasaUnavailable(f"deliver: HTTP {response.status} {reply}")
+
+    async def send_notice(self, conversation_id: str, text: str, notice_id: int) -> None:
+        """Append a notice of the service (the queue position) to the
+        conversation once and send it on the customer's latest channel, as a
+        bot message (``bot/operator_messages.py``, ``/notice``). Raises
+        RasaUnavailable when Rasa did not take it."""
+        assert self._session is not None, "RasaClient.start() was not awaited"
+        url = f"{self.base_url}/webhooks/operator_messages/notice"
+        body = {"conversation_id": conversation_id, "text": text, "notice_id": notice_id}
+        try:
+            async with self._session.post(
+                url, json=body, headers=self._service_headers
+            ) as response:
+                if response.status == 200:
+                    return
+                reply = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RasaUnavailable(f"notice: {error!r}") from error
+        raise RasaUnavailable(f"notice: HTTP {response.status} {reply}")
+
+    async def operator_typing(self, conversation_id: str) -> bool:
+        """Tell the customer's widget the operator is typing
+        (``bot/operator_messages.py``). A signal, not a message: whether Rasa
+        took it, never raised (a lost one only hides the indicator)."""
+        assert self._session is not None, "RasaClient.start() was not awaited"
+        url = f"{self.base_url}/webhooks/operator_messages/typing"
+        try:
+            async with self._session.post(
+                url, json={"conversation_id": conversation_id}, headers=self._service_headers
+            ) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def resend_on_channel(
         self, channel: str, conversation_id: str, message: dict[str, Any]

@@ -318,6 +318,11 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
             _text(data, "client_id"),
         )
 
+    @event("typing")
+    async def typing(sid: str, data: Any) -> Ack:
+        """{attendance_id}: the operator is writing (the widget shows it)."""
+        return await desk.operator_typing(await token_of(sid), _id(data, "attendance_id"))
+
     @event("message:retry")
     async def retry(sid: str, data: Any) -> Ack:
         return await desk.retry(await token_of(sid), _id(data, "message_id"))

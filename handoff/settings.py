@@ -17,6 +17,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE_LENGTH = 4096
 
 
+# HANDOFF_OPERATOR_NAME_IN_WIDGET: the operator's first name, or no name.
+OPERATOR_NAME_CHOICES = ("first", "none")
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"HANDOFF_{name}", default)
 
@@ -189,10 +193,28 @@ class Settings:
     media_types: list[str] = field(
         default_factory=lambda: _csv(_env("MEDIA_TYPES", DEFAULT_MEDIA_TYPES))
     )
+    # What the customer's widget shows of the operator who writes: "first"
+    # (their first name beside each message) or "none" ("Atendente"). One
+    # policy for the organisation (a privacy choice, not a room's), so a
+    # customer moved between rooms sees the same thing.
+    operator_name_in_widget: str = field(
+        default_factory=lambda: _env("OPERATOR_NAME_IN_WIDGET", "first")
+    )
+    # A waiting WhatsApp citizen hears of a better place in the queue at most
+    # this often (each notice is a message on their phone; 2 minutes).
+    whatsapp_queue_notice_seconds: float = field(
+        default_factory=lambda: float(_env("WHATSAPP_QUEUE_NOTICE_SECONDS", "120"))
+    )
     # Seconds to wait for Rasa's HTTP API before giving up on one call.
     rasa_timeout_seconds: float = field(
         default_factory=lambda: float(_env("RASA_TIMEOUT_SECONDS", "10"))
     )
+
+    def __post_init__(self) -> None:
+        if self.operator_name_in_widget not in OPERATOR_NAME_CHOICES:
+            raise ValueError(
+                "HANDOFF_OPERATOR_NAME_IN_WIDGET must be one of " + ", ".join(OPERATOR_NAME_CHOICES)
+            )
 
     @property
     def base_url(self) -> str:

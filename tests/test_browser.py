@@ -160,9 +160,8 @@ def test_the_manual_step_by_step(browser: Browser, stack: Stack, host_url: str):
     expect(summary).to_contain_text("Alvará de funcionamento")
     shot(console, "08-resumo")
 
-    # A reload of the visitor's page keeps the conversation.
+    # A reload of the visitor's page keeps the conversation, and the panel open.
     visitor.reload()
-    visitor.locator(".bar").click()
     expect(widget.get_by_text("Qual é a inscrição do imóvel?")).to_be_visible()
 
     # O13: Finalizar asks for confirmation; Z3 for the visitor.

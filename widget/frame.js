@@ -3,8 +3,8 @@
 // The conversation token and the outbox live in this origin's localStorage
 // and the socket.io client is this window's own, so no script of the host
 // page can read or replace them. The host page (`host`, checked against the
-// frame's real parent) only hears "ready" and "close", and only tells
-// whether the panel is open.
+// frame's real parent) only hears "ready" (with the panel's state as the
+// visitor left it) and "close", and only tells whether the panel is open.
 (() => {
   "use strict";
   const params = new URLSearchParams(location.search);
@@ -22,7 +22,11 @@
     rasaUrl: params.get("rasa") || "",
     key: params.get("key") || "",
   };
-  document.documentElement.style.setProperty("--color", params.get("color") || "#c62828");
+  // The brand colour (the bar, the button, the visitor's bubbles), set through
+  // the CSSOM (the page's CSP has no inline style); anything the browser does
+  // not read as a colour gets the default.
+  const color = params.get("color") || "";
+  document.documentElement.style.setProperty("--color", CSS.supports("color", color) ? color : "#c62828");
   // One conversation per site and Rasa, even where the browser does not
   // partition a frame's storage by the site that frames it.
   const KEY = `${TAG}:v3 ${host} ${config.rasaUrl}`;
@@ -39,46 +43,88 @@
   // 128 random bits: the conversation's token, its only secret (never shown,
   // never in a URL). Rasa derives the conversation id from it.
   saved.token = saved.token || randomHex();
-  // Messages not yet acknowledged (stored by Rasa): {client_id, text}.
+  // Messages not yet acknowledged (stored by Rasa): {client_id, text,
+  // timestamp, marks?} (marks: metadata of its own, "Encerrar conversa").
   saved.outbox = saved.outbox || [];
   store();
 
   const $ = (selector) => document.querySelector(selector);
   const prechat = $(".prechat"), list = $(".messages"), composer = $(".composer"), status = $(".status");
+  const typing = $(".typing");
   $(".chat").hidden = false;
 
-  // The panel's state, told by the host page; Escape asks it to close.
+  // The panel's state, told by the host page and kept for this tab (session
+  // storage: a reload opens it as the visitor left it, a new tab starts
+  // closed); Escape or "Minimizar" asks it to close.
+  const tab = (() => {
+    try { return sessionStorage; } catch (_) { return null; }
+  })();
   let open = false;
   window.addEventListener("message", (event) => {
     if (event.origin !== host || event.source !== parent) return;
     const message = event.data;
     if (!message || message[TAG] !== true || message.type !== "state") return;
     open = message.open === true;
+    tab?.setItem(`${KEY} open`, String(open));
     if (open) list.scrollTop = list.scrollHeight; // a hidden frame cannot scroll
   });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && open) tell({ type: "close" });
   });
-  tell({ type: "ready" });
+  $(".minimise").addEventListener("click", () => tell({ type: "close" }));
+  tell({ type: "ready", open: tab?.getItem(`${KEY} open`) === "true" });
 
-  function show(text, mine, pendingId) {
+  // Who wrote and when, above each message: "Você", the assistant (the bot),
+  // or the operator's first name (or "Atendente"), and the time as HH:MM.
+  const clock = new Intl.DateTimeFormat("pt-BR", { hour: "2-digit", minute: "2-digit" });
+  const AUTHOR = { me: "Você", bot: "Assistente virtual", operator: "Atendente" };
+  function show(text, from, { pendingId, name, timestamp } = {}) {
     const item = document.createElement("li");
-    item.textContent = text;
-    if (mine) item.className = "me";
+    item.className = from;
+    const who = document.createElement("span");
+    who.className = "who";
+    const when = timestamp ? new Date(timestamp * 1000) : new Date();
+    who.textContent = `${name || AUTHOR[from]} · ${clock.format(when)}`;
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = text;
+    item.append(who, body);
     if (pendingId) { item.classList.add("pending"); item.dataset.clientId = pendingId; }
     list.append(item);
     list.scrollTop = list.scrollHeight;
     return item;
   }
-  // Operator messages carry their id (live in the message's metadata, in the
-  // history beside its text): one that arrives twice shows once.
+  // Operator messages and the service's notices (the queue position) carry
+  // their id (live in the message's metadata, in the history beside its
+  // text): one that arrives twice shows once.
   let shownIds = new Set(), loading = null, arrived = [];
-  const operatorId = (m) => (m.metadata && m.metadata.handoff_message_id) ?? m.handoff_message_id;
+  const idOf = (m, key) => (m.metadata && m.metadata[key]) ?? m[key];
+  const operatorId = (m) => idOf(m, "handoff_message_id");
+  const messageKey = (m) => (operatorId(m) != null ? `m${operatorId(m)}`
+    : idOf(m, "handoff_notice") != null ? `n${idOf(m, "handoff_notice")}` : null);
   function showBot(message) {
-    const id = operatorId(message);
-    if (!message.text || (id != null && shownIds.has(id))) return;
-    if (id != null) shownIds.add(id);
-    show(message.text, false);
+    const id = operatorId(message), key = messageKey(message);
+    if (!message.text || (key && shownIds.has(key))) return;
+    if (key) shownIds.add(key);
+    const details = { ...message, ...message.metadata };
+    if (id == null) {
+      const item = show(message.text, "bot", details);
+      if (key) item.classList.add("notice");
+      return;
+    }
+    stopTyping();
+    show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp });
+  }
+  // "digitando…" while the operator writes: each signal shows it a while.
+  let typingTimer = null;
+  function stopTyping() {
+    clearTimeout(typingTimer);
+    typing.hidden = true;
+  }
+  function startTyping() {
+    typing.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(stopTyping, 5000);
   }
   // The conversation as Rasa holds it: after a reload or a reconnection the
   // visitor sees everything, including what arrived while the page was away.
@@ -101,19 +147,35 @@
       store();
       list.replaceChildren();
       shownIds = new Set();
-      messages.forEach((m) => (m.from === "visitor" ? show(m.text, true) : showBot(m)));
-      saved.outbox.forEach((m) => show(m.text, true, m.client_id));
+      messages.forEach((m) => (m.from === "visitor" ? show(m.text, "me", m) : showBot(m)));
+      saved.outbox.forEach((m) => show(m.text, "me", { pendingId: m.client_id, timestamp: m.timestamp }));
       const recent = messages.slice(-3).map((m) => m.text);
-      arrived.filter((m) => operatorId(m) != null || !recent.includes(m.text)).forEach(showBot);
+      arrived.filter((m) => messageKey(m) != null || !recent.includes(m.text)).forEach(showBot);
       return true;
     } catch (_) {
       return false; // keep what is on screen
     }
   }
 
+  // "Encerrar conversa", confirmed: a message marked for the handoff service,
+  // which takes the visitor out of the queue (or ends the attendance).
+  const leave = $(".leave"), confirmLeave = $(".confirm-leave");
+  const askToLeave = (asking) => {
+    confirmLeave.hidden = !asking;
+    leave.hidden = asking;
+    (asking ? $(".leave-no") : leave).focus();
+  };
+  leave.addEventListener("click", () => askToLeave(true));
+  $(".leave-no").addEventListener("click", () => askToLeave(false));
+  $(".leave-yes").addEventListener("click", () => {
+    askToLeave(false);
+    queueMessage("Encerrar conversa", { leave_conversation: true });
+  });
+
   let socket = null, sending = false;
   function startChat() {
     prechat.hidden = true;
+    leave.hidden = false;
     list.hidden = composer.hidden = false;
     socket = io(config.rasaUrl);
     const requestSession = () => socket.connected && socket.emit("session_request", { session_id: saved.token });
@@ -141,6 +203,7 @@
       status.textContent = "Não foi possível conectar ao atendimento. Suas mensagens serão enviadas quando a conexão voltar. Reconectando…";
     });
     socket.on("bot_uttered", (message) => (loading ? arrived.push(message) : showBot(message)));
+    socket.on("operator_typing", startTyping);
   }
   // The room may make name and e-mail optional (a supervisor's setting).
   let prechatOptional = false;
@@ -178,7 +241,7 @@
     const message = saved.outbox[0];
     sending = true;
     socket.timeout(10000).emit("user_uttered", { message: message.text, session_id: saved.token,
-      client_id: message.client_id, metadata: saved.profile }, (timedOut, ack) => {
+      client_id: message.client_id, metadata: { ...saved.profile, ...message.marks } }, (timedOut, ack) => {
       sending = false;
       const error = timedOut ? null : ack && ack.error;
       if (error) status.textContent = error.message;
@@ -193,16 +256,19 @@
     });
   }
 
+  function queueMessage(text, marks) {
+    const message = { client_id: randomHex(), text, timestamp: Date.now() / 1000, marks };
+    saved.outbox.push(message);
+    store();
+    show(text, "me", { pendingId: message.client_id, timestamp: message.timestamp });
+    flushOutbox();
+  }
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = composer.elements.message.value.trim();
     if (!text || !socket) return;
-    const message = { client_id: randomHex(), text };
-    saved.outbox.push(message);
-    store();
-    show(text, true, message.client_id);
     composer.elements.message.value = "";
-    flushOutbox();
+    queueMessage(text);
   });
 
   if (saved.profile) startChat();

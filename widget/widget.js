@@ -5,7 +5,8 @@
 // the host page's CSS neither reaches it nor is touched). The conversation
 // runs in an <iframe> on the service's own origin (frame.html): its token,
 // outbox and socket.io client live there, out of the host page's reach. The
-// two talk by postMessage about whether the panel is open, and nothing else.
+// two talk by postMessage about whether the panel is open, and nothing else
+// (the frame keeps that state, so the host page's storage stays untouched).
 (() => {
   "use strict";
   const script = document.currentScript;
@@ -16,10 +17,12 @@
   // conversation is not carried over (the visitor starts a new one).
   try { localStorage.removeItem(`${TAG}:v2`); } catch (_) { /* storage blocked */ }
 
+  // The brand colour, if the browser reads it as one (set through the CSSOM).
+  const color = CSS.supports("color", data.color || "") ? data.color : "#c62828";
   const frameUrl = new URL("frame.html", script.src);
   frameUrl.search = new URLSearchParams({
     host: location.origin,
-    color: data.color || "#c62828",
+    color,
     rasa: data.rasaUrl || `${location.protocol}//${location.hostname}:5005`,
     // Routes this site's visitors to a room (set by a supervisor).
     key: data.key || "",
@@ -32,7 +35,7 @@
   sheet.href = new URL("widget.css", script.src).href;
   const box = document.createElement("div");
   box.className = `box ${data.position === "left" ? "left" : "right"}`;
-  box.style.setProperty("--color", data.color || "#c62828");
+  box.style.setProperty("--color", color);
   const bar = document.createElement("button");
   bar.className = "bar";
   bar.type = "button";
@@ -61,7 +64,9 @@
     if (event.origin !== service || event.source !== frame.contentWindow) return;
     const message = event.data;
     if (!message || message[TAG] !== true) return;
-    if (message.type === "ready") tell({ type: "state", open: !panel.hidden });
+    // The frame keeps whether the visitor left the panel open (a reload opens it).
+    if (message.type === "ready" && message.open === true && panel.hidden) setOpen(true);
+    else if (message.type === "ready") tell({ type: "state", open: !panel.hidden });
     if (message.type === "close" && !panel.hidden) {
       setOpen(false);
       bar.focus();

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
-from handoff import outbox
 from handoff.db import UnitOfWork
 from handoff.domain.access import (
     attendance_for,
@@ -23,11 +22,13 @@ from handoff.domain.admin import room_for_entry_point
 from handoff.domain.assignment import active_count, assign, offer_to
 from handoff.domain.audit import audit
 from handoff.domain.brazil import phone_e164
+from handoff.domain.closing import queue_closing
 from handoff.domain.conversation import store_customer_message
 from handoff.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from handoff.domain.holds import begin_hold, end_hold
 from handoff.domain.operators import is_supervisor, room_ids
 from handoff.domain.protocols import give_protocol
+from handoff.domain.queue_notices import positions
 from handoff.domain.subjects import Classification
 from handoff.domain.transfers import forget_transfer
 from handoff.domain.views import attendance_view, audience, required_text
@@ -105,34 +106,6 @@ def open_attendance(
     return attendance, True
 
 
-# The outbox job kind of a closing flow (handoff/desk.py).
-CLOSING = "closing"
-
-
-def queue_closing(uow: UnitOfWork, attendance: Attendance) -> None:
-    """Let Rasa's closing flow speak (protocol and closing message, Z3) once
-    every operator message before it reached the customer."""
-    outbox.enqueue(
-        uow,
-        kind=CLOSING,
-        key=outbox.to_customer(attendance.conversation_id),
-        payload={
-            "attendance_id": attendance.id,
-            "conversation_id": attendance.conversation_id,
-            "status": attendance.status,
-            "protocol": attendance.protocol,
-        },
-        dedup=f"closing:{attendance.id}",
-    )
-
-
-def mark_closing_sent(uow: UnitOfWork, attendance_id: int) -> None:
-    """Rasa accepted the closing flow of an ended attendance."""
-    attendance = uow.session.get(Attendance, attendance_id)
-    if attendance is not None and attendance.closing_sent_at is None:
-        attendance.closing_sent_at = utcnow()
-
-
 def _choose_room(session: Session, room: Any, entry_point: Any, default_room: str) -> Room:
     """The room named by the caller, else the one routed for the entry point
     (widget key, WhatsApp number), else the default room."""
@@ -190,9 +163,10 @@ def _last_texts(session: Session, attendance_ids: list[int]) -> dict[int, str]:
 def operator_attendances(session: Session, operator: Operator) -> dict[str, list[dict[str, Any]]]:
     """The queue of the operator's rooms (oldest first) and their own calls,
     each with the text of its last customer or operator message."""
+    rooms = room_ids(session, operator)
     queued = session.scalars(
         select(Attendance)
-        .where(Attendance.status == QUEUED, Attendance.room_id.in_(room_ids(session, operator)))
+        .where(Attendance.status == QUEUED, Attendance.room_id.in_(rooms))
         .order_by(Attendance.queued_at, Attendance.id)
     ).all()
     mine = session.scalars(
@@ -201,11 +175,32 @@ def operator_attendances(session: Session, operator: Operator) -> dict[str, list
         .order_by(Attendance.taken_at)
     ).all()
     texts = _last_texts(session, [a.id for a in (*queued, *mine)])
+    places = {
+        a.id: {"position": position, "estimated_minutes": minutes}
+        for room_id in rooms
+        for a, position, minutes in positions(
+            session, room_id, [q for q in queued if q.room_id == room_id]
+        )
+    }
 
     def view(attendance: Attendance) -> dict[str, Any]:
-        return {**attendance_view(attendance), "last_message": texts.get(attendance.id)}
+        place = places.get(attendance.id, {})
+        return {**attendance_view(attendance), "last_message": texts.get(attendance.id), **place}
 
     return {"queued": [view(a) for a in queued], "active": [view(a) for a in mine]}
+
+
+def is_queued(session: Session, attendance_id: int) -> bool:
+    status = session.scalar(select(Attendance.status).where(Attendance.id == attendance_id))
+    return status == QUEUED
+
+
+def active_attendance_of(session: Session, operator: Operator, attendance_id: Any) -> Attendance:
+    """The operator's own attendance, in progress (Conflict once it ended)."""
+    attendance = own_attendance(session, operator, attendance_id)
+    if attendance.status != ACTIVE:
+        raise Conflict("Este atendimento já foi encerrado.")
+    return attendance
 
 
 def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> Attendance:

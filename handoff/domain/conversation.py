@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 
 from handoff import outbox
 from handoff.db import UnitOfWork, is_unavailable
-from handoff.domain import attachments
+from handoff.domain import attachments, leaving
 from handoff.domain.access import attendance_for, is_row_id, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.holds import mark_first_response
 from handoff.domain.protocols import give_protocol
 from handoff.domain.ready_replies import fill_protocol
 from handoff.domain.transfers import note_pending_transfer
-from handoff.domain.views import audience, message_view, required_text, retryable
+from handoff.domain.views import audience, first_name, message_view, required_text, retryable
 from handoff.models import (
     ACTIVE,
     FAILED,
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS = "operator_message", "import_events"
 RECONCILE = "reconcile"
 WHATSAPP = "whatsapp"
+# Metadata keys of the bot events that are this service's own messages,
+# already stored here (operator messages, queue notices).
+OUR_MESSAGES = ("handoff_message_id", "handoff_notice")
 # WhatsApp accepts free text only within 24 hours of the customer's last message.
 
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -113,7 +116,10 @@ def send_operator_message(
 
 def queue_delivery(uow: UnitOfWork, message: Message, conversation_id: str) -> None:
     """Hand a stored message to the customer's channel after the commit,
-    after every earlier one (an operator's, or the service's own notice)."""
+    after every earlier one (an operator's, or the service's own notice),
+    with its author's first name (the widget may show it;
+    ``HANDOFF_OPERATOR_NAME_IN_WIDGET``)."""
+    author = uow.session.get(Operator, message.operator_id) if message.operator_id else None
     outbox.enqueue(
         uow,
         kind=DELIVER_OPERATOR_MESSAGE,
@@ -122,6 +128,7 @@ def queue_delivery(uow: UnitOfWork, message: Message, conversation_id: str) -> N
             "message_id": message.id,
             "conversation_id": conversation_id,
             "text": message.text,
+            "operator_name": first_name(author.name if author else None),
         },
         dedup=f"message:{message.id}",
     )
@@ -279,10 +286,13 @@ def record_conversation_events(
             note_pending_transfer(uow, conversation_id, event)
         if attendance is None or kind not in ("user", "bot"):
             continue
-        if kind == "bot" and _metadata(event).get("handoff_message_id"):
-            continue  # the echo of an operator message we delivered
+        if kind == "bot" and any(_metadata(event).get(k) for k in OUR_MESSAGES):
+            continue  # the echo of an operator message or a queue notice we delivered
         if kind == "user":
             stored += store_customer_message(uow, attendance, event)
+            if leaving.wants_to_leave(attendance.status, event.get("text"), _metadata(event)):
+                leaving.leave(uow, attendance)
+                attendance = None  # what follows is the bot's again
         else:
             stored += _store_bot_message(uow, attendance, event)
     return stored
@@ -301,7 +311,8 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     triggered from outside, "EXTERNAL: ...", are not theirs). A visitor's
     message keeps its ``client_id`` and an operator's its
     ``handoff_message_id`` (as in the live ``bot_uttered``), so the widget
-    shows each once."""
+    shows each once; an operator's also the name the customer is shown, and
+    every message its time (Rasa's ``timestamp``, seconds)."""
     history: list[dict[str, Any]] = []
     for e in events:
         text = e.get("text")
@@ -310,14 +321,21 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if text.startswith("EXTERNAL"):
             continue
         item: dict[str, Any] = {"from": "visitor" if e["event"] == "user" else "bot", "text": text}
+        if isinstance(e.get("timestamp"), (int, float)):
+            item["timestamp"] = e["timestamp"]
         if e["event"] == "user" and e.get("message_id"):
             item["client_id"] = e["message_id"]
         metadata = e.get("metadata")
         operator_message = (
             metadata.get("handoff_message_id") if isinstance(metadata, dict) else None
         )
+        notice = metadata.get("handoff_notice") if isinstance(metadata, dict) else None
+        if e["event"] == "bot" and notice is not None:
+            item["handoff_notice"] = notice
         if e["event"] == "bot" and operator_message is not None:
             item["handoff_message_id"] = operator_message
+            if isinstance(metadata, dict) and metadata.get("operator_name"):
+                item["operator_name"] = metadata["operator_name"]
         history.append(item)
     return history
 

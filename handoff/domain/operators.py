@@ -227,8 +227,12 @@ def set_status(uow: UnitOfWork, operator: Operator, status: Any, reason: Any = N
 
 
 def room_ids(session: Session, operator: Operator) -> list[int]:
+    return rooms_of(session, operator.id)
+
+
+def rooms_of(session: Session, operator_id: int) -> list[int]:
     return list(
-        session.scalars(select(OperatorRoom.room_id).where(OperatorRoom.operator_id == operator.id))
+        session.scalars(select(OperatorRoom.room_id).where(OperatorRoom.operator_id == operator_id))
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handoff.domain.errors import Invalid
+from handoff.domain.queue_notices import positions
 from handoff.domain.views import attendance_view, seconds_between
 from handoff.models import (
     ABANDONED,
@@ -54,7 +55,10 @@ def live_view(session: Session) -> list[dict[str, Any]]:
         result.append(
             {
                 "room": {"id": room.id, "slug": room.slug, "name": room.name},
-                "waiting": [attendance_view(a) for a in queue],
+                "waiting": [
+                    {**attendance_view(a), "position": position, "estimated_minutes": minutes}
+                    for a, position, minutes in positions(session, room.id)
+                ],
                 "longest_wait_seconds": round((now - queue[0].queued_at).total_seconds())
                 if queue
                 else 0,

@@ -23,6 +23,13 @@ def required_text(value: Any, what: str, limit: int) -> str:
     return value
 
 
+def first_name(name: str | None) -> str | None:
+    """The first word of a person's name (what a customer is shown of an
+    operator), or None for a blank one."""
+    words = (name or "").split()
+    return words[0] if words else None
+
+
 def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 

@@ -6,7 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff import channel_resend
-from handoff.domain import access, attendances, conversation, receipts, views
+from handoff.domain import access, conversation, receipts, views
 from handoff.routes.common import desk, json_body, require_service, settings
 
 bp = Blueprint("integration")
@@ -18,20 +18,17 @@ async def open_attendance(request: Request) -> HTTPResponse:
     data = json_body(request)
     contact, first = data.get("contact"), data.get("first_message")
     default_room = settings(request).default_room
-    attendance, created = await desk(request).run(
-        lambda uow: attendances.open_attendance(
-            uow,
-            conversation_id=data.get("conversation_id"),
-            channel=data.get("channel"),
-            room=data.get("room"),
-            default_room=default_room,
-            entry_point=data.get("entry_point"),
-            contact=contact if isinstance(contact, dict) else None,
-            first_message=first if isinstance(first, dict) else None,
-        )
+    attendance, created, place = await desk(request).open_attendance(
+        conversation_id=data.get("conversation_id"),
+        channel=data.get("channel"),
+        room=data.get("room"),
+        default_room=default_room,
+        entry_point=data.get("entry_point"),
+        contact=contact if isinstance(contact, dict) else None,
+        first_message=first if isinstance(first, dict) else None,
     )
     return json(
-        {"attendance": views.attendance_view(attendance), "created": created},
+        {"attendance": views.attendance_view(attendance), "created": created, "queue": place},
         status=201 if created else 200,
     )
 

@@ -231,6 +231,13 @@ function connect() {
     state.mine.delete(a.id);
     if (state.current === a.id) closeAttendance();
   });
+  // Positions and estimates of a room's queue, after each change to it.
+  onCallEvent(socket, "queue:positions", ({ positions }) => {
+    for (const { id, position, estimated_minutes } of positions) {
+      const a = state.queue.get(id);
+      if (a) Object.assign(a, { position, estimated_minutes });
+    }
+  });
   onCallEvent(socket, "attendance:ended", (a) => {
     if (state.mine.has(a.id)) $("calls-notice").textContent = endedNotice(a);
     state.mine.delete(a.id);

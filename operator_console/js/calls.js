@@ -17,6 +17,7 @@ export function label(a) {
 // Why an attendance left the operator's list without their doing.
 export function endedNotice(a) {
   if (a.status !== "abandoned") return "";
+  if (a.reason === "customer_left") return `${label(a)} encerrou a conversa.`;
   return `${label(a)} não respondeu e o atendimento foi encerrado (protocolo ${a.protocol}).`;
 }
 
@@ -30,6 +31,13 @@ function preview(a) {
   return el("span", { class: "preview muted", text: text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS - 1)}…` : text });
 }
 
+// Where the customer is in the queue, as they were told ("2º · ~5 min").
+function place(a) {
+  if (!a.position) return null;
+  const estimate = a.estimated_minutes ? ` · ~${a.estimated_minutes} min` : "";
+  return el("span", { class: "place muted", text: `${a.position}º${estimate}`, title: "Posição na fila e tempo estimado" });
+}
+
 export function renderCalls(state, open) {
   const entry = (a, side) =>
     el("li", {},
@@ -38,7 +46,8 @@ export function renderCalls(state, open) {
         el("span", { class: "who" }, el("span", { class: "name", text: label(a) }), preview(a)),
         side));
   $("queue").replaceChildren(...[...state.queue.values()].map((a) =>
-    entry(a, el("span", { class: "waiting muted", "data-since": a.queued_at, text: elapsed(a.queued_at), title: "Tempo de espera" }))));
+    entry(a, el("span", { class: "side" }, place(a),
+      el("span", { class: "waiting muted", "data-since": a.queued_at, text: elapsed(a.queued_at), title: "Tempo de espera" })))));
   $("mine").replaceChildren(...[...state.mine.values()].map((a) => {
     const unread = state.unread.get(a.id);
     return entry(a, unread ? el("span", { class: "badge", text: String(unread), "aria-label": `${unread} não lidas` }) : null);

@@ -87,8 +87,18 @@ export function createConversation(state) {
       $("composer").requestSubmit();
     }
   });
+  // The customer sees "digitando…" while the operator writes a message (not
+  // a note): one signal every 2 s at most, no answer awaited.
+  let typedAt = 0;
+  function reportTyping() {
+    if ($("note-mode").checked || !$("draft").value.trim() || !state.socket?.connected) return;
+    if (Date.now() - typedAt < 2000) return;
+    typedAt = Date.now();
+    state.socket.emit("typing", { attendance_id: state.current });
+  }
   $("draft").addEventListener("input", () => {
     if (state.current !== null) localStorage.setItem(draftKey(state.current), $("draft").value);
+    if (state.current !== null) reportTyping();
     picker.update().catch((error) => { $("attendance-error").textContent = error.message; });
   });
   $("note-mode").addEventListener("change", showMode);

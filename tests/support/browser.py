@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +46,10 @@ def console_login(page: Page, base_url: str, username: str, password: str) -> No
 
 
 CHAT = "iframe[title='Bate-papo']"
+# An init script: each frame notes the messages it receives (type and
+# sender's origin), before the page's own listeners run.
+HEARD = """window.__heard = [];
+addEventListener("message", (e) => __heard.push(`${e.data && e.data.type} ${e.origin}`));"""
 
 
 def chat(page: Page) -> FrameLocator:
@@ -59,17 +64,19 @@ SOCKET_IO_2 = """<script>window.io = function () {
 }; window.io.version = "2.5.0";</script>"""
 
 
-def host_page(stack: Stack, rasa_url: str = "", head: str = "") -> str:
+def host_page(stack: Stack, rasa_url: str = "", head: str = "", color: str = "") -> str:
     """An organisation's page with CSS of its own (and ``head``) and the one
-    script tag (dialling the stack's Rasa, or ``rasa_url``)."""
+    script tag (dialling the stack's Rasa, or ``rasa_url``; brand colour
+    ``color``, default red)."""
     rasa_url = rasa_url or stack.rasa_url
+    color = html.escape(color or "#c62828")
     return f"""<!doctype html><html lang="pt-BR"><head><meta charset="utf-8">
       <meta name="viewport" content="width=device-width, initial-scale=1">
       <style>body {{ background: #fffbea; font-family: Georgia; }}
              button, input, li {{ color: green !important; background: yellow !important; }}</style>
       {head}</head><body><h1>Prefeitura de Exemplo</h1>
       <script src="{stack.handoff_url}/widget/widget.js" data-title="Fale com a Prefeitura"
-              data-color="#c62828" data-rasa-url="{rasa_url}"></script></body></html>"""
+              data-color="{color}" data-rasa-url="{rasa_url}"></script></body></html>"""
 
 
 def framing_page(stack: Stack) -> str:
@@ -89,7 +96,8 @@ def framing_page(stack: Stack) -> str:
 def host_url(stack: Stack) -> Iterator[str]:
     """The organisation's site: its own server, so another origin than ours.
     ``?rasa_url=...`` serves the page with its widget dialling that address,
-    ``?io=2`` with a ``window.io`` of its own; ``/framing`` is
+    ``?io=2`` with a ``window.io`` of its own, ``?color=...`` with that
+    brand colour; ``/framing`` is
     :func:`framing_page` (for another origin, ``localhost`` instead of
     ``127.0.0.1``)."""
 
@@ -98,7 +106,9 @@ def host_url(stack: Stack) -> Iterator[str]:
             url = urlsplit(self.path)
             query = parse_qs(url.query)
             head = SOCKET_IO_2 if query.get("io") == ["2"] else ""
-            page = host_page(stack, query.get("rasa_url", [""])[0], head)
+            page = host_page(
+                stack, query.get("rasa_url", [""])[0], head, query.get("color", [""])[0]
+            )
             body = (framing_page(stack) if url.path == "/framing" else page).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -59,6 +59,9 @@ class Visitor:
             )
         self.sio = socketio.Client(reconnection=False, websocket_extra_options=options)
         self.sio.on("bot_uttered", self._bot_uttered)
+        # "The operator is typing" signals received (bot/operator_messages.py).
+        self.typing: queue.Queue[Any] = queue.Queue()
+        self.sio.on("operator_typing", self.typing.put)
         self.sio.on("session_confirm", lambda data: answer.put(("confirm", data)))
         self.sio.on("session_refused", lambda data: answer.put(("refused", data)))
         self.sio.connect(rasa_url, transports=["websocket"], headers=headers or {})

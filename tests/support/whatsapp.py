@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import struct
 import uuid
 import zlib
@@ -16,8 +17,17 @@ import requests
 from tests.support.fake_graph import ACCESS_TOKEN, envelope
 from tests.support.processes import Stack
 
+# The app secret the test stacks give Rasa (tests/support/processes.py).
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
+# The end of the transfer message: the citizen's place in the queue.
+PLACE = re.compile(r" Você é o \d+º da fila\..*$")
+
+
+def without_place(texts: list[str]) -> list[str]:
+    """The texts sent, the transfer message without the place in the queue
+    (which depends on who else waits and how long the room's calls waited)."""
+    return [PLACE.sub("", t) for t in texts]
 
 
 def media_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:

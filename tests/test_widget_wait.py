@@ -1,0 +1,266 @@
+"""The customer's side of the wait (issue 20), in a real Chromium, with
+real socket.io clients and WhatsApp through the Graph fake, against the
+three real processes: who is talking (the operator's first name, the time,
+"digitando…", the brand colour, the panel's state kept over a reload),
+leaving the queue, and the place in the queue with its estimate."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.support.browser import HEARD, chat, console_login
+from tests.support.clients import WAIT, Operator, Visitor
+from tests.support.fake_graph import FakeGraph
+from tests.support.processes import ROOT, Stack
+from tests.support.whatsapp import citizen, post, text
+
+pytestmark = pytest.mark.slow
+
+HHMM = re.compile(r"\b\d{2}:\d{2}$")
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
+def stack_settings(graph: FakeGraph) -> dict[str, str]:
+    # WhatsApp through the Graph fake; its citizens hear of every better place
+    # (the 2-minute limit is the default, tested in tests/fast/test_queue_places.py).
+    return {"WHATSAPP_API_BASE_URL": graph.base_url, "HANDOFF_WHATSAPP_QUEUE_NOTICE_SECONDS": "0"}
+
+
+def start_chat(page: Page, name: str) -> None:
+    page.locator(".bar").click()
+    widget = chat(page)
+    widget.get_by_label("Nome").fill(name)
+    widget.get_by_label("E-mail").fill(f"{name.lower()}@example.com")
+    widget.get_by_role("button", name="INICIAR BATE-PAPO").click()
+
+
+def say(page: Page, text: str) -> None:
+    chat(page).get_by_label("Mensagem").fill(text)
+    chat(page).get_by_role("button", name="Enviar").click()
+
+
+def taken_call(operator: Operator, name: str) -> int:
+    queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == name)
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    return int(queued["id"])
+
+
+def send(operator: Operator, attendance_id: int, text: str) -> None:
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": attendance_id, "text": text, "client_id": uuid.uuid4().hex},
+    )
+    assert sent["ok"], sent
+
+
+def test_who_is_talking_in_the_widget(browser: Browser, stack: Stack, host_url: str):
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    context.add_init_script(HEARD)
+    console = context.new_page()
+    console_login(console, stack.handoff_url, "operador", "atendimento123")
+    page = context.new_page()
+    page.goto(f"{host_url}?color=%23005a9c")
+    start_chat(page, "Iara")
+    say(page, "preciso de ajuda")
+    widget = chat(page)
+
+    # The visitor's bubble in the brand colour, the bot's labelled as such.
+    mine = widget.locator("li.me", has_text="preciso de ajuda")
+    expect(mine).to_have_css("background-color", "rgb(0, 90, 156)")
+    expect(mine.locator(".who")).to_have_text(HHMM)
+    expect(mine.locator(".who")).to_contain_text("Você")
+    notice = widget.locator("li.bot", has_text="transferido(a)")
+    expect(notice.locator(".who")).to_contain_text("Assistente virtual")
+
+    # The operator types in the console: "digitando…" in the widget; their
+    # message shows their first name and the time.
+    console.locator("#queue button", has_text="Iara").click()
+    console.get_by_role("button", name="Atender").click()
+    expect(console.locator("#messages li.customer")).to_contain_text("preciso de ajuda")
+    expect(console.get_by_role("button", name="Atender")).to_be_hidden()
+    typing = widget.get_by_text("digitando…")
+    expect(typing).to_be_hidden()
+    draft = console.get_by_label("Mensagem")
+    draft.press_sequentially("Olá, Iara! Como posso ajudar?")
+    expect(typing).to_be_visible()
+    draft.press("Enter")
+    reply = widget.locator("li.operator", has_text="Como posso ajudar?")
+    expect(reply.locator(".who")).to_have_text(re.compile(r"^Operador · \d{2}:\d{2}$"))
+    expect(typing).to_be_hidden()
+
+    # After a reload (history from the tracker) the same labels are there,
+    # and the panel is open as the visitor left it.
+    page.reload()
+    expect(widget.locator("li.operator .who")).to_have_text(re.compile(r"^Operador · \d{2}:\d{2}$"))
+    expect(widget.locator("li.bot").first).to_contain_text("Assistente virtual")
+    panel = page.get_by_role("region", name="Bate-papo")
+    expect(panel).to_be_visible()
+
+    # Minimizar closes it, and it stays closed after a reload.
+    widget.get_by_role("button", name="Minimizar").click()
+    expect(panel).to_be_hidden()
+    page.reload()
+    frame = next(f for f in page.frames if f.url.startswith(f"{stack.handoff_url}/widget/"))
+    frame.wait_for_function(f"__heard.includes('state {host_url.rstrip('/')}')")
+    expect(panel).to_be_hidden()
+    context.close()
+
+
+def test_a_colour_that_is_not_one_gets_the_default(browser: Browser, host_url: str):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{host_url}?color=red;background:url(x)")
+    expect(page.locator(".bar")).to_have_css("background-color", "rgb(198, 40, 40)")
+    page.locator(".bar").click()
+    start = chat(page).get_by_role("button", name="INICIAR BATE-PAPO")
+    expect(start).to_have_css("background-color", "rgb(198, 40, 40)")
+    context.close()
+
+
+def test_typing_and_the_operator_name_over_socket_io(stack: Stack, operator: Operator):
+    """The widget's socket gets ``operator_typing`` (at most one per 2 s per
+    attendance) and the operator's message with their first name and time."""
+    visitor = Visitor(stack.rasa_url)
+    try:
+        visitor.say("preciso de ajuda", metadata={"name": "Joana", "email": "j@example.com"})
+        assert "transferido" in visitor.next_text()
+        attendance_id = taken_call(operator, "Joana")
+        first = operator.call("typing", {"attendance_id": attendance_id})
+        again = operator.call("typing", {"attendance_id": attendance_id})
+        assert first == {"ok": True, "relayed": True}
+        assert again == {"ok": True, "relayed": False}
+        assert visitor.typing.get(timeout=WAIT) == {}
+        send(operator, attendance_id, "Bom dia, Joana.")
+        assert visitor.next_text() == "Bom dia, Joana."
+        metadata = visitor.received[-1]["metadata"]
+        assert metadata["operator_name"] == "Operador"
+        assert isinstance(metadata["timestamp"], float)
+        # Not the operator's attendance, or no attendance at all: refused.
+        refused = operator.call("typing", {"attendance_id": 999_999})
+        assert refused["ok"] is False and refused["error"]["code"] == "not_found"
+        assert operator.call("typing", {})["error"]["code"] == "invalid"
+    finally:
+        visitor.close()
+
+
+def test_a_customer_who_types_sair_da_fila_leaves_it(stack: Stack, operator: Operator):
+    visitor = Visitor(stack.rasa_url)
+    try:
+        visitor.say("preciso de ajuda", metadata={"name": "Nina", "email": "n@example.com"})
+        assert "transferido" in visitor.next_text()
+        queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Nina")
+        visitor.say("Quero sair da fila!")
+        ended = operator.wait_for("attendance:ended", lambda a: a["id"] == queued["id"])
+        assert (ended["status"], ended["reason"]) == ("abandoned", "customer_left")
+        assert ended["waited_seconds"] >= 0
+        assert "Você saiu da fila" in visitor.next_text()
+        assert queued["id"] not in [
+            a["id"] for a in operator.call("attendances:list", {})["queued"]
+        ]
+        # The bot talks again: a new request for a person opens a new attendance.
+        visitor.say("quero falar com um atendente")
+        assert "transferido" in visitor.next_text()
+        again = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Nina")
+        assert again["id"] != queued["id"]
+        visitor.say("desisto")
+        operator.wait_for("attendance:ended", lambda a: a["id"] == again["id"])
+    finally:
+        visitor.close()
+
+
+def test_encerrar_conversa_in_the_widget(browser: Browser, stack: Stack, host_url: str):
+    operator = Operator(stack.handoff_url)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(host_url)
+    start_chat(page, "Otto")
+    say(page, "preciso de ajuda")
+    widget = chat(page)
+    expect(widget.get_by_text("transferido(a)")).to_be_visible()
+    queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Otto")
+    widget.get_by_role("button", name="Encerrar conversa").click()
+    widget.get_by_role("button", name="Continuar").click()  # not now
+    expect(widget.get_by_role("button", name="Encerrar conversa")).to_be_focused()
+    widget.get_by_role("button", name="Encerrar conversa").click()
+    expect(widget.get_by_text("Encerrar a conversa e sair da fila?")).to_be_visible()
+    widget.get_by_role("button", name="Sim, encerrar").click()
+    ended = operator.wait_for("attendance:ended", lambda a: a["id"] == queued["id"])
+    assert (ended["status"], ended["reason"]) == ("abandoned", "customer_left")
+    expect(widget.locator("li.bot", has_text="Você saiu da fila")).to_be_visible()
+    # With no attendance open the control hands nothing off.
+    widget.get_by_role("button", name="Encerrar conversa").click()
+    widget.get_by_role("button", name="Sim, encerrar").click()
+    expect(widget.locator("li.bot", has_text="Você saiu da fila")).to_have_count(2)
+    expect(widget.get_by_text("transferido(a)")).to_have_count(1)
+    operator.close()
+    context.close()
+
+
+def test_the_place_in_the_queue_on_the_widget_and_whatsapp(
+    browser: Browser, stack: Stack, graph: FakeGraph, host_url: str
+):
+    """Three customers wait: each hears their place on joining, and again
+    when it improves; the console lists the places."""
+    operator = Operator(stack.handoff_url)
+    ahead = Visitor(stack.rasa_url)
+    context = browser.new_context(viewport={"width": 480, "height": 640})
+    page = context.new_page()
+    try:
+        ahead.say("preciso de ajuda", metadata={"name": "Primeiro", "email": "p@example.com"})
+        assert "Aguarde um momento, por favor. Você é o 1º da fila." in ahead.next_text()
+        first = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Primeiro")
+        wa_id = citizen()
+        assert post(stack, text(wa_id, "Bom dia, preciso de ajuda", name="Zeca")).status_code == 200
+        assert "Você é o 2º da fila." in graph.wait_for_text(wa_id, "transferido")["text"]["body"]
+        page.goto(host_url)
+        start_chat(page, "Quita")
+        say(page, "preciso de ajuda")
+        widget = chat(page)
+        expect(widget.locator("li.bot", has_text="transferido(a)")).to_contain_text(
+            "Você é o 3º da fila."
+        )
+        listed = operator.call("attendances:list", {})["queued"]
+        assert [a["position"] for a in listed[-3:]] == [1, 2, 3]
+        console = context.new_page()
+        console_login(console, stack.handoff_url, "operador", "atendimento123")
+        quita = console.locator("#queue button", has_text="Quita").locator(".place")
+        expect(quita).to_have_text(re.compile(r"^3º( · ~\d+ min)?$"))
+
+        # The first is taken: the others move up, and are told with an
+        # estimate from the room's waits (the first waited under a minute).
+        assert operator.call("attendance:take", {"attendance_id": first["id"]})["ok"]
+        moved = "Você é o 2º da fila. Tempo estimado: cerca de 1 min."
+        notice = widget.locator("li.bot.notice", has_text=moved)
+        expect(notice).to_be_visible()
+        graph.wait_for_text(wa_id, "Você é o 1º da fila. Tempo estimado: cerca de 1 min.")
+        expect(quita).to_have_text("2º · ~1 min")  # live, from queue:positions
+        page.screenshot(path=str(ROOT / "docs" / "screenshots" / "21-widget-posicao-na-fila.png"))
+        # A reload shows it once, from the history.
+        page.reload()
+        expect(widget.locator("li.bot.notice", has_text=moved)).to_have_count(1)
+        # A place told is not told again while nothing changes.
+        assert len([t for t in graph.texts_to(wa_id) if "da fila" in t]) == 2
+    finally:
+        ahead.close()
+        operator.close()
+        context.close()
+
+
+def test_a_citizen_who_gives_up_on_whatsapp(stack: Stack, graph: FakeGraph, operator: Operator):
+    wa_id = citizen()
+    assert post(stack, text(wa_id, "preciso de ajuda", name="Yara")).status_code == 200
+    graph.wait_for_text(wa_id, "transferido")
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
+    assert post(stack, text(wa_id, "Desistir")).status_code == 200
+    ended = operator.wait_for("attendance:ended", lambda a: a["id"] == queued["id"])
+    assert (ended["status"], ended["reason"]) == ("abandoned", "customer_left")
+    graph.wait_for_text(wa_id, "Você saiu da fila")
