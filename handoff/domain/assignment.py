@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from handoff.db import UnitOfWork
 from handoff.domain.access import move_attendance
 from handoff.domain.audit import audit
-from handoff.domain.holds import begin_hold
+from handoff.domain.holds import begin_hold, end_hold
 from handoff.domain.views import attendance_view
 from handoff.models import (
     ACTIVE,
@@ -199,3 +199,14 @@ def offer_to(uow: UnitOfWork, operator: Operator) -> list[int]:
         select(OperatorRoom.room_id).where(OperatorRoom.operator_id == operator.id)
     ).all()
     return assign_waiting(uow, rooms)
+
+
+def release_operator(uow: UnitOfWork, attendance: Attendance, outcome: str) -> None:
+    """The attendance stopped being its operator's (``outcome``): their part
+    ends, and they may take one more call of an automatic room."""
+    if attendance.operator_id is None:
+        return
+    end_hold(uow.session, attendance.id, outcome)
+    holder = uow.session.get(Operator, attendance.operator_id)
+    if holder is not None:
+        offer_to(uow, holder)

@@ -19,7 +19,7 @@ from handoff.domain.access import (
     own_attendance,
 )
 from handoff.domain.admin import room_for_entry_point
-from handoff.domain.assignment import active_count, assign, offer_to
+from handoff.domain.assignment import active_count, assign, release_operator
 from handoff.domain.audit import audit
 from handoff.domain.brazil import phone_e164
 from handoff.domain.closing import queue_closing
@@ -264,19 +264,8 @@ def end_attendance(
     audit(uow.session, outcome, operator_id=operator.id, attendance_id=attendance.id)
     queue_closing(uow, attendance)
     uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
-    _freed(uow, attendance, outcome)
+    release_operator(uow, attendance, outcome)
     return attendance, True
-
-
-def _freed(uow: UnitOfWork, attendance: Attendance, outcome: str) -> None:
-    """The attendance stopped being its operator's (``outcome``): their part
-    ends, and they may take one more call of an automatic room."""
-    if attendance.operator_id is None:
-        return
-    end_hold(uow.session, attendance.id, outcome)
-    holder = uow.session.get(Operator, attendance.operator_id)
-    if holder is not None:
-        offer_to(uow, holder)
 
 
 def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Attendance]:
@@ -311,7 +300,7 @@ def abandon_silent_attendances(uow: UnitOfWork, silence: timedelta) -> list[Atte
         audit(session, ABANDONED, operator_id=attendance.operator_id, attendance_id=attendance.id)
         queue_closing(uow, attendance)
         uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
-        _freed(uow, attendance, ABANDONED)
+        release_operator(uow, attendance, ABANDONED)
         abandoned.append(attendance)
     return abandoned
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from handoff.db import UnitOfWork
 from handoff.domain.access import move_attendance
+from handoff.domain.assignment import release_operator
 from handoff.domain.audit import audit
 from handoff.domain.brazil import search_key
 from handoff.domain.closing import CUSTOMER_LEFT, queue_closing
@@ -57,5 +58,6 @@ def leave(uow: UnitOfWork, attendance: Attendance) -> None:
         waited_seconds=waited,
     )
     queue_closing(uow, attendance, CUSTOMER_LEFT)
+    release_operator(uow, attendance, ABANDONED)
     view = {**attendance_view(attendance), "reason": CUSTOMER_LEFT, "waited_seconds": waited}
     uow.notify(audience(attendance), "attendance:ended", view)
