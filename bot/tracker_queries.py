@@ -108,6 +108,21 @@ async def latest_input_channel(store: TrackerStore, conversation_id: str) -> Opt
     if not isinstance(sql, SQLTrackerStore):
         tracker = await store.retrieve(conversation_id)
         return tracker.get_latest_input_channel() if tracker is not None else None
+    return (_latest_user_event(sql, conversation_id) or {}).get("input_channel")
+
+
+async def latest_user_metadata(store: TrackerStore, conversation_id: str) -> Dict[str, Any]:
+    """The metadata of the conversation's latest user message ({} if none)."""
+    sql = innermost(store)
+    if not isinstance(sql, SQLTrackerStore):
+        tracker = await store.retrieve(conversation_id)
+        latest = tracker.latest_message if tracker is not None else None
+        return dict(latest.metadata or {}) if latest is not None else {}
+    metadata = (_latest_user_event(sql, conversation_id) or {}).get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _latest_user_event(sql: SQLTrackerStore, conversation_id: str) -> Optional[Dict[str, Any]]:
     query = (
         select(sql.SQLEvent.data)
         .where(
@@ -118,7 +133,7 @@ async def latest_input_channel(store: TrackerStore, conversation_id: str) -> Opt
         .limit(1)
     )
     row = _first(sql, query)
-    return json.loads(row[0]).get("input_channel") if row is not None else None
+    return json.loads(row[0]) if row is not None else None
 
 
 def _first(sql: SQLTrackerStore, query: Any) -> Any:

@@ -74,6 +74,7 @@ from bot.service_channel import (
     same_secret,
     service_refusal,
 )
+from bot.tracker_queries import latest_user_metadata
 from bot.whatsapp_graph import RETRY_DELAYS_SECONDS, GraphClient, WhatsAppSendError
 from textrules import clean_text
 from textrules.whatsapp_ids import conversation_key, is_phone_id, is_user_id
@@ -138,6 +139,8 @@ def media_message(message: Dict[str, Any]) -> Optional[Tuple[str, Dict[str, Any]
     ``location {latitude, longitude, name?, address?}``, ``contacts [{name:
     {formatted_name}, phones: [{phone}]}]``."""
     kind = message.get("type")
+    if not isinstance(kind, str):
+        return None
     if kind in FILE_LABELS:
         media = _dict(message.get(kind))
         media_id = media.get("id")
@@ -221,9 +224,17 @@ class HandoffClient:
 
 
 class WhatsAppOutput(OutputChannel):
-    def __init__(self, graph: GraphClient, handoff: HandoffClient) -> None:
+    def __init__(self, graph: GraphClient, handoff: HandoffClient, numbers: List[str]) -> None:
         self.graph = graph
         self.handoff = handoff
+        # The published numbers (phone_number_id) this deployment serves;
+        # the first answers a conversation whose number is not known.
+        self.numbers = numbers
+        # Rasa's app, once serving: the tracker store, for the number a
+        # conversation last wrote to (after a restart of Rasa).
+        self.app: Any = None
+        # Conversations -> the published number the citizen last wrote to.
+        self._numbers: OrderedDict[str, str] = OrderedDict()
         # Conversations -> how many of their bot messages wait in the outbox.
         self._waiting: Dict[str, int] = {}
         # Operator messages whose send had no answer -> when.
@@ -231,20 +242,26 @@ class WhatsAppOutput(OutputChannel):
         # Conversations -> Meta's address of the citizen, as last written from.
         self._addresses: OrderedDict[str, Dict[str, str]] = OrderedDict()
 
-    def remember_address(self, key: str, wa_id: Any, user_id: Any) -> None:
-        """Reply as Meta knows the citizen: to the phone id exactly as Meta
-        sent it (an old Brazilian id without its ninth digit stays so),
-        else to the business-scoped user id (``recipient``)."""
+    def remember_address(self, key: str, wa_id: Any, user_id: Any, number: str) -> None:
+        """Reply as Meta knows the citizen: from the published number they
+        wrote to, to the phone id exactly as Meta sent it (an old Brazilian
+        id without its ninth digit stays so), else to the business-scoped
+        user id (``recipient``)."""
+        _remember(self._numbers, key, number)
         if is_phone_id(wa_id):
-            address = {"to": str(wa_id)}
+            _remember(self._addresses, key, {"to": str(wa_id)})
         elif is_user_id(user_id):
-            address = {"recipient": str(user_id)}
-        else:
-            return
-        self._addresses[key] = address
-        self._addresses.move_to_end(key)
-        while len(self._addresses) > REMEMBERED_ADDRESSES:
-            self._addresses.popitem(last=False)
+            _remember(self._addresses, key, {"recipient": str(user_id)})
+
+    async def number(self, key: str) -> str:
+        """The published number conversation ``key`` last wrote to: as
+        remembered, else as its latest message in the tracker says (Rasa
+        restarted since), else the first one served."""
+        found = self._numbers.get(key)
+        if found is None and self.app is not None:
+            metadata = await latest_user_metadata(self.app.ctx.agent.tracker_store, key)
+            found = metadata.get("phone_number_id")
+        return found if found in self.numbers else self.numbers[0]
 
     def address(self, key: str) -> Dict[str, str]:
         """Where a message of conversation ``key`` goes; a key not seen since
@@ -273,7 +290,9 @@ class WhatsAppOutput(OutputChannel):
             raise DeliveryUnknown("an earlier send of this message had no answer")
         callback = json.dumps({"handoff_message_id": message_id})
         try:
-            wamid = await self.graph.send_text(self.address(recipient_id), text, callback)
+            wamid = await self.graph.send_text(
+                await self.number(recipient_id), self.address(recipient_id), text, callback
+            )
         except DeliveryUnknown:
             self._unknown[message_id] = time.monotonic()
             while len(self._unknown) > REMEMBERED_UNKNOWN:
@@ -301,7 +320,9 @@ class WhatsAppOutput(OutputChannel):
         (for good), the last two logged and never sent again; raises
         WhatsAppSendError if Meta did not take it for a passing reason."""
         try:
-            await self.graph.send_text(self.address(recipient_id), text, retry_delays=())
+            await self.graph.send_text(
+                await self.number(recipient_id), self.address(recipient_id), text, retry_delays=()
+            )
         except DeliveryUnknown as error:
             logger.warning("whatsapp: bot message to %s, outcome unknown: %s", recipient_id, error)
             return "unknown"
@@ -366,11 +387,15 @@ class WhatsAppInput(InputChannel):
     ) -> None:
         self.verify_token = verify_token
         self.app_secret = app_secret
-        self.phone_number_id = phone_number_id
+        # One published number, or several (comma-separated phone_number_ids).
+        self.numbers = [n.strip() for n in phone_number_id.split(",") if n.strip()]
+        if not self.numbers:
+            raise ValueError("whatsapp channel: phone_number_id names no number")
         self.handoff_token = handoff_token
         self.output = WhatsAppOutput(
-            GraphClient(api_base_url, api_version, phone_number_id, access_token),
+            GraphClient(api_base_url, api_version, access_token),
             HandoffClient(handoff_url, handoff_token),
+            self.numbers,
         )
         self.once = OncePerConversation()
 
@@ -379,6 +404,10 @@ class WhatsAppInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("whatsapp_webhook", __name__)
+
+        @webhook.listener("after_server_start")
+        async def serving(app: Any, _loop: Any) -> None:
+            self.output.app = app
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -437,6 +466,12 @@ class WhatsAppInput(InputChannel):
         tracker_store: Any,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
+        number = _dict(value.get("metadata")).get("phone_number_id")
+        if number not in self.numbers:
+            # Not one of ours (a number of another deployment of the same
+            # Meta app): refused, never answered from one of ours.
+            logger.warning("whatsapp: change for number %r, not served here: ignored", number)
+            return
         statuses = [self._receipt(s) for s in _dicts(value.get("statuses"))]
         receipts = [receipt for receipt in statuses if receipt is not None]
         if receipts:
@@ -464,11 +499,11 @@ class WhatsAppInput(InputChannel):
                 "username": _name(profile.get("username")),
                 "whatsapp_message_id": message_id,
                 # Which published number was written to: routes to a room.
-                "phone_number_id": _dict(value.get("metadata")).get("phone_number_id"),
+                "phone_number_id": number,
             }
             if attachment is not None:
                 metadata["attachment"] = attachment
-            self.output.remember_address(sender, wa_id, user_id)
+            self.output.remember_address(sender, wa_id, user_id, number)
             await self.once.run(
                 tracker_store,
                 sender,
@@ -539,3 +574,11 @@ def _values(payload: Dict[str, Any]) -> List[Dict[str, Any]]:
         for change in _dicts(entry.get("changes"))
         if change.get("field") == "messages" and isinstance(change.get("value"), dict)
     ]
+
+
+def _remember(memory: OrderedDict[str, Any], key: str, value: Any) -> None:
+    """Keep ``value`` for ``key``, forgetting the oldest past REMEMBERED_ADDRESSES."""
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > REMEMBERED_ADDRESSES:
+        memory.popitem(last=False)

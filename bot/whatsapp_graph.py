@@ -116,11 +116,8 @@ DEFAULT_API_VERSION = "v25.0"
 
 
 class GraphClient:
-    def __init__(
-        self, base_url: str, api_version: str, phone_number_id: str, access_token: str
-    ) -> None:
+    def __init__(self, base_url: str, api_version: str, access_token: str) -> None:
         self.api = f"{base_url.rstrip('/')}/{api_version.strip('/') or DEFAULT_API_VERSION}"
-        self.url = f"{self.api}/{phone_number_id}/messages"
         self._headers = {"Authorization": f"Bearer {access_token}"}
         self._session: Optional[aiohttp.ClientSession] = None
         # Pauses after Meta's pacing errors (loop time they end): per user
@@ -139,13 +136,15 @@ class GraphClient:
 
     async def send_text(
         self,
+        number: str,
         address: Dict[str, str],
         text: str,
         callback_data: Optional[str] = None,
         retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
     ) -> str:
-        """Send a text to ``address`` (``{"to": wa_id}`` or ``{"recipient":
-        bsuid}``, Meta's two ways to name a user); returns its wamid. A
+        """Send a text from the published ``number`` (its phone_number_id)
+        to ``address`` (``{"to": wa_id}`` or ``{"recipient": bsuid}``,
+        Meta's two ways to name a user); returns its wamid. A
         message not sent is tried again
         after each of ``retry_delays`` while the budget lasts, then
         WhatsAppSendError; DeliveryUnknown ends the tries at once."""
@@ -168,7 +167,7 @@ class GraphClient:
                 break
             await asyncio.sleep(delay)
             try:
-                return await self._try(payload, deadline - loop.time())
+                return await self._try(number, payload, deadline - loop.time())
             except WhatsAppBusy as busy:
                 self._pause(user, busy, loop.time())
                 last = busy
@@ -185,13 +184,13 @@ class GraphClient:
         logger.error("whatsapp: giving up on a message to %s: %s", address, last)
         raise last
 
-    async def _try(self, payload: Dict[str, Any], timeout: float) -> str:
+    async def _try(self, number: str, payload: Dict[str, Any], timeout: float) -> str:
         if self._session is None:
             self._session = aiohttp.ClientSession(trace_configs=[_connection_tracing()])
         state = {"connected": False}
         try:
             async with self._session.post(
-                self.url,
+                f"{self.api}/{number}/messages",
                 json=payload,
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),

@@ -20,7 +20,7 @@ from handoff.db import Database
 from handoff.models import Message, utcnow
 from tests.support.api import PASSWORD, add_operator
 from tests.support.clients import Operator
-from tests.support.fake_graph import FakeGraph, envelope
+from tests.support.fake_graph import PHONE_NUMBER_ID, SECOND_PHONE_NUMBER_ID, FakeGraph, envelope
 from tests.support.processes import PYTHON, ROOT, Stack
 from tests.support.whatsapp import (
     VERIFY_TOKEN,
@@ -42,7 +42,12 @@ def backend() -> str:
 
 @pytest.fixture(scope="module")
 def stack_settings(graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {"WHATSAPP_API_BASE_URL": graph.base_url, **media_settings(tmp_path_factory)}
+    return {
+        "WHATSAPP_API_BASE_URL": graph.base_url,
+        # Two published numbers (one desk): the first is the default.
+        "WHATSAPP_PHONE_NUMBER_ID": f"{PHONE_NUMBER_ID},{SECOND_PHONE_NUMBER_ID}",
+        **media_settings(tmp_path_factory),
+    }
 
 
 @pytest.fixture
@@ -391,3 +396,36 @@ def test_meta_pair_rate_limit_paces_an_operator_message_instead_of_failing_it(
     assert "failed" not in states
     refused = [status for _at, status in graph.attempts_to(wa_id) if status == 400]
     assert 1 <= len(refused) <= 5  # one try per pause, not a retry storm
+
+
+def test_each_published_number_answers_its_own_citizens(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    """A citizen who writes to the second published number hears the bot
+    and the operator from that number, also after Rasa restarted (the
+    number is read back from the conversation); a number the deployment
+    does not serve is refused: nothing stored, nothing sent from another."""
+    wa_id = citizen()
+    assert post(stack, text(wa_id, "bom dia", to_number=SECOND_PHONE_NUMBER_ID)).ok
+    welcome = graph.wait_for_text(wa_id, "Bem-vindo")
+    assert welcome["from_number"] == SECOND_PHONE_NUMBER_ID
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    rasa = next(s for s in stack.services if s.name == "rasa")
+    rasa.stop()
+    rasa.start()
+    sent = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "Olá pelo outro número", "client_id": "n-2"},
+    )
+    assert sent["ok"], sent
+    reply = graph.wait_for_text(wa_id, "Olá pelo outro número", timeout=60)
+    assert reply["from_number"] == SECOND_PHONE_NUMBER_ID
+    assert {m["from_number"] for m in graph.messages_to(wa_id)} == {SECOND_PHONE_NUMBER_ID}
+
+    stranger = citizen()
+    assert post(stack, text(stranger, "oi", to_number="999999999999999")).status_code == 200
+    time.sleep(2)  # a wrong answer would come within this; none may come at all
+    assert graph.messages_to(stranger) == []
+    user_events = [e for e in stack.tracker(stranger)["events"] if e["event"] == "user"]
+    assert user_events == []

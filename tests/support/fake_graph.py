@@ -23,13 +23,16 @@ import requests
 
 ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "106540352242922"
+# A second published number of the same business (several numbers, one desk).
+SECOND_PHONE_NUMBER_ID = "106540352242923"
 API_VERSION = "v25.0"  # the version the service desk is configured with by default
 DISPLAY_PHONE_NUMBER = "15550783881"
 MAX_CALLBACK_DATA = 512  # characters of biz_opaque_callback_data, as Meta documents
 
 
-def envelope(value: dict[str, Any]) -> dict[str, Any]:
-    """Meta's webhook envelope around one ``messages`` change."""
+def envelope(value: dict[str, Any], phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+    """Meta's webhook envelope around one ``messages`` change, to the
+    published number ``phone_number_id``."""
     return {
         "object": "whatsapp_business_account",
         "entry": [
@@ -41,7 +44,7 @@ def envelope(value: dict[str, Any]) -> dict[str, Any]:
                             "messaging_product": "whatsapp",
                             "metadata": {
                                 "display_phone_number": DISPLAY_PHONE_NUMBER,
-                                "phone_number_id": PHONE_NUMBER_ID,
+                                "phone_number_id": phone_number_id,
                             },
                             **value,
                         },
@@ -60,7 +63,11 @@ def _recipient(message: dict[str, Any]) -> Any:
 
 class FakeGraph:
     def __init__(self) -> None:
+        # What was sent: the request bodies, with the wamid given ("id") and
+        # the published number it was sent from ("from_number").
         self.sent: list[dict[str, Any]] = []
+        # The business's published numbers (phone_number_id).
+        self.numbers = {PHONE_NUMBER_ID, SECOND_PHONE_NUMBER_ID}
         self.failures_left = 0  # answer this many sends with HTTP 500 first
         self.hangs_left = 0  # then hold this many sends unanswered ...
         self.hang_seconds = 30.0  # ... this long (past the client's time-out)
@@ -115,8 +122,11 @@ class FakeGraph:
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
 
     def _answer(self, path: str, headers: Any, body: dict) -> tuple[int, dict]:
-        if path != f"/{API_VERSION}/{PHONE_NUMBER_ID}/messages":
+        parts = path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != API_VERSION or parts[2] != "messages":
             return 404, {"error": {"message": "Unknown path", "code": 100}}
+        if parts[1] not in self.numbers:
+            return 400, {"error": {"message": "(#100) Invalid phone number id", "code": 100}}
         if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
         if len(str(body.get("biz_opaque_callback_data", ""))) > MAX_CALLBACK_DATA:
@@ -140,7 +150,7 @@ class FakeGraph:
             }
         wamid = f"wamid.{uuid.uuid4().hex}"
         with self._lock:
-            self.sent.append({**body, "id": wamid})
+            self.sent.append({**body, "id": wamid, "from_number": parts[1]})
             self._lock.notify_all()
         self._status({**body, "id": wamid}, "sent")
         time.sleep(self.answer_after_seconds)

@@ -14,7 +14,7 @@ import zlib
 import pytest
 import requests
 
-from tests.support.fake_graph import ACCESS_TOKEN, envelope
+from tests.support.fake_graph import ACCESS_TOKEN, PHONE_NUMBER_ID, envelope
 from tests.support.processes import Stack
 
 # The app secret the test stacks give Rasa (tests/support/processes.py).
@@ -44,7 +44,11 @@ def citizen() -> str:
     return f"55119{uuid.uuid4().int % 10**8:08d}"
 
 
-def incoming(wa_id: str, message: dict, name: str = "Sheena Nelson") -> dict:
+def incoming(
+    wa_id: str, message: dict, name: str = "Sheena Nelson", to_number: str = PHONE_NUMBER_ID
+) -> dict:
+    """Meta's webhook for one message of the citizen ``wa_id`` to the
+    published number ``to_number``."""
     return envelope(
         {
             "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
@@ -56,12 +60,15 @@ def incoming(wa_id: str, message: dict, name: str = "Sheena Nelson") -> dict:
                     **message,
                 }
             ],
-        }
+        },
+        to_number,
     )
 
 
-def text(wa_id: str, body: str, name: str = "Sheena Nelson") -> dict:
-    return incoming(wa_id, {"type": "text", "text": {"body": body}}, name)
+def text(
+    wa_id: str, body: str, name: str = "Sheena Nelson", to_number: str = PHONE_NUMBER_ID
+) -> dict:
+    return incoming(wa_id, {"type": "text", "text": {"body": body}}, name, to_number)
 
 
 def post(stack: Stack, payload: dict, secret: str | None = APP_SECRET) -> requests.Response:
