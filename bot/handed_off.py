@@ -32,8 +32,9 @@ from rasa.shared.core.events import (
 from rasa.shared.core.slot_mappings import SlotMappingType
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.tracker_queries import innermost
+from bot.tracker_queries import innermost, report_failure
 from bot.tracker_store import LeanSQLTrackerStore
 
 # The events that change whether a conversation is paused (a new session
@@ -67,22 +68,30 @@ async def store_if_handed_off(agent: Any, message: UserMessage) -> bool:
     if not _slots_fill_from_entities_only(agent.domain):
         return False
     async with agent.lock_store.lock(message.sender_id):
-        if not _paused_in_session(store, message.sender_id, agent.domain.session_config):
-            return False
-        parse_data = await agent.processor.parse_message(message)
-        intent = parse_data.get("intent") or {}
-        if parse_data.get("entities") or intent.get(INTENT_NAME_KEY) == USER_INTENT_RESTART:
-            return False
-        event = UserUttered(
-            message.text,
-            intent,
-            parse_data["entities"],
-            parse_data,
-            input_channel=message.input_channel,
-            message_id=message.message_id,
-            metadata=message.metadata,
-        )
-        await store.append(message.sender_id, event)
+        try:
+            return await _append_if_paused(agent, store, message)
+        except SQLAlchemyError as error:
+            report_failure(agent.tracker_store, error)
+            raise
+
+
+async def _append_if_paused(agent: Any, store: LeanSQLTrackerStore, message: UserMessage) -> bool:
+    if not _paused_in_session(store, message.sender_id, agent.domain.session_config):
+        return False
+    parse_data = await agent.processor.parse_message(message)
+    intent = parse_data.get("intent") or {}
+    if parse_data.get("entities") or intent.get(INTENT_NAME_KEY) == USER_INTENT_RESTART:
+        return False
+    event = UserUttered(
+        message.text,
+        intent,
+        parse_data["entities"],
+        parse_data,
+        input_channel=message.input_channel,
+        message_id=message.message_id,
+        metadata=message.metadata,
+    )
+    await store.append(message.sender_id, event)
     return True
 
 

@@ -31,6 +31,17 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from sqlalchemy import select
 
 
+def report_failure(store: Optional[TrackerStore], error: Exception) -> None:
+    """A failure of the SQL store met here, outside Rasa's fail-safe wrapper:
+    told to the wrapper's error callback, as Rasa's own calls tell it
+    (``bot/tracker_store_guard.py`` counts it for /health and raises)."""
+    while isinstance(store, (FailSafeTrackerStore, AwaitableTrackerStore)):
+        callback = getattr(store, "_on_tracker_store_error", None)
+        if callback is not None:
+            callback(error)
+        store = store._tracker_store
+
+
 def innermost(store: Optional[TrackerStore]) -> Optional[TrackerStore]:
     """The store under Rasa's fail-safe and awaitable wrappers."""
     while isinstance(store, (FailSafeTrackerStore, AwaitableTrackerStore)):

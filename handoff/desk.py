@@ -47,7 +47,9 @@ from handoff.models import (
     SENT,
     UNKNOWN,
     Attendance,
+    AuditLog,
     Operator,
+    utcnow,
 )
 from handoff.presence import Presence, SharedPresence
 from handoff.rasa_client import (
@@ -81,6 +83,11 @@ RASA_JOBS = (DELIVER_OPERATOR_MESSAGE, CLOSING, RETRY_TRANSFER, RECONCILE, QUEUE
 # Notices that change a room's queue (their payload is the attendance).
 QUEUE_CHANGES = ("attendance:queued", "attendance:taken", "attendance:ended", "attendance:requeued")
 T = TypeVar("T")
+# An access entry the database could not take now is tried again this often,
+# for up to an hour.
+ACCESS_LOG_RETRY_SECONDS = 5.0
+ACCESS_LOG_TRIES = 720
+ACCESS_COLUMNS = ("action", "operator_id", "attendance_id", "customer_id", "details")
 # A queued attendance's place as told to its customer (queue_notices.place_of).
 Place = dict[str, Any] | None
 Publisher = Callable[[list[Notice]], Awaitable[None]]
@@ -176,6 +183,42 @@ class Desk:
             return work(uow, operator)
 
         return await (self.read(checked) if read else self.run(checked))
+
+    async def viewed(self, token: str, work: Callable[[UnitOfWork, Operator], T]) -> T:
+        """A look at personal data that ``work`` logs (who saw what, LGPD):
+        the read and its access entries in one transaction. While the
+        database takes no writes (another process's lock, a full disk) the
+        read is still answered, from a read-only transaction, and its
+        entries are written as soon as the database takes them again."""
+        try:
+            return await self.as_operator(token, work)
+        except DatabaseUnavailable:
+            pass
+        held: list[AuditLog] = []
+
+        def reading(uow: UnitOfWork, operator: Operator) -> T:
+            with uow.session.no_autoflush:
+                result = work(uow, operator)
+            held.extend(row for row in uow.session.new if isinstance(row, AuditLog))
+            uow.session.expunge_all()  # a read-only transaction writes nothing
+            return result
+
+        result = await self.as_operator(token, reading, read=True)
+        if held:
+            entries = [
+                {c: getattr(row, c) for c in ACCESS_COLUMNS} | {"at": utcnow()} for row in held
+            ]
+            self.in_background(self._write_access_entries(entries))
+        return result
+
+    async def _write_access_entries(self, entries: list[dict[str, Any]]) -> None:
+        for _attempt in range(ACCESS_LOG_TRIES):
+            try:
+                await self.run(lambda uow: uow.session.add_all(AuditLog(**e) for e in entries))
+                return
+            except DatabaseUnavailable:
+                await asyncio.sleep(ACCESS_LOG_RETRY_SECONDS)
+        log.error("access log entries not written: %s", entries)
 
     def _queues_changed(self, notices: list[Notice]) -> None:
         """After a change to a queue (a call joined, was taken, left, came

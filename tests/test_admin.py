@@ -280,6 +280,7 @@ def test_the_pre_chat_form_is_optional_per_room(handoff: Service, supervisor: Cl
         "id": room_id,
         "slug": "sem-cadastro",
         "name": "Sem cadastro",
+        "assignment": "manual",
         "prechat_optional": True,
     }
     assert optional("ouvidoria")

@@ -20,18 +20,22 @@ bp = Blueprint("admin", url_prefix="/admin")
 
 
 async def as_supervisor(
-    request: Request, work: Callable[[UnitOfWork, Operator], Any], read: bool = False
+    request: Request,
+    work: Callable[[UnitOfWork, Operator], Any],
+    read: bool = False,
+    viewed: bool = False,
 ) -> Any:
     """Run ``work`` for a supervisor or admin; 403 for anyone else.
-    ``read``: work that only reads (in a read-only transaction)."""
+    ``read``: work that only reads (in a read-only transaction);
+    ``viewed``: a read of personal data that logs it (``Desk.viewed``)."""
 
     def checked(uow: UnitOfWork, operator: Operator) -> Any:
         admin.require_supervisor(operator)
         return work(uow, operator)
 
-    if read:
-        return await desk(request).as_operator(operator_token(request), checked, read=True)
-    return await desk(request).as_operator(operator_token(request), checked)
+    if viewed:
+        return await desk(request).viewed(operator_token(request), checked)
+    return await desk(request).as_operator(operator_token(request), checked, read=read)
 
 
 @bp.get("/operators")
@@ -154,7 +158,9 @@ async def report(request: Request) -> HTTPResponse:
 async def protocol(request: Request, protocol: str) -> HTTPResponse:
     """Any attendance by protocol, whole; ?download=1 to save it as JSON."""
     record = await as_supervisor(
-        request, lambda uow, op: records.view_protocol(uow, op, protocol, any_room=True)
+        request,
+        lambda uow, op: records.view_protocol(uow, op, protocol, any_room=True),
+        viewed=True,
     )
     headers = {}
     if request.args.get("download"):

@@ -45,7 +45,7 @@ async def summary(request: Request, attendance_id: int) -> HTTPResponse:
 
 @bp.get("/protocols/<protocol:str>")
 async def by_protocol(request: Request, protocol: str) -> HTTPResponse:
-    record = await desk(request).as_operator(
+    record = await desk(request).viewed(
         operator_token(request),
         lambda uow, op: records.view_protocol(uow, op, protocol),
     )

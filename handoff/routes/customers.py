@@ -43,7 +43,7 @@ async def update(request: Request, customer_id: int) -> HTTPResponse:
 
 @bp.get("/customers/<customer_id:int>/history")
 async def history(request: Request, customer_id: int) -> HTTPResponse:
-    result = await desk(request).as_operator(
+    result = await desk(request).viewed(
         operator_token(request),
         lambda uow, op: customers.view_customer(uow, op, customer_id),
     )

@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 @bp.post("/data-subjects/find")
 async def find(request: Request) -> HTTPResponse:
     query = json_body(request).get("q")
-    person = await as_supervisor(request, lambda uow, op: data_subjects.view_person(uow, op, query))
+    person = await as_supervisor(
+        request, lambda uow, op: data_subjects.view_person(uow, op, query), viewed=True
+    )
     return json({"person": person})
 
 
@@ -32,7 +34,7 @@ async def export(request: Request) -> HTTPResponse:
     """Everything about the person, as a JSON file to save (art. 19 II)."""
     query = json_body(request).get("q")
     exported = await as_supervisor(
-        request, lambda uow, op: data_subjects.export_person(uow, op, query)
+        request, lambda uow, op: data_subjects.export_person(uow, op, query), viewed=True
     )
     stamp = exported["generated_at"][:10]
     return json(

@@ -53,6 +53,8 @@ EVENT_IDS = {
     "attendance:cancel": "attendance_id",
     "message:send": "attendance_id",
     "message:retry": "message_id",
+    "attendance:transfer": "attendance_id",
+    "typing": "attendance_id",
 }
 
 
@@ -499,4 +501,14 @@ def test_a_lock_held_by_another_process(backend: str, handoff: Service):
         )
         assert ack["ok"], ack
     assert stored_texts(console, attendance_id) == ["rest", "socket"] * len(tried)
+    # Each look at the customer's data while the lock was held is in the
+    # access log once the database takes writes again (LGPD: who saw what).
+    supervisor = Operator(handoff.base_url, "supervisor")
+
+    def views_logged() -> bool:
+        log = supervisor.get(f"/api/admin/customers/{customer_id}/audit").json()
+        return [e["action"] for e in log["entries"]].count("customer_viewed") >= len(tried)
+
+    wait_until(views_logged, timeout=60, what="the views made during the lock in the access log")
+    supervisor.close()
     console.close()

@@ -30,6 +30,9 @@ from tests.support.processes import Service
 PUBLIC = {
     "health.health",
     "widget_api.history",
+    # Whether a room's pre-chat form may be left empty: the widget asks it
+    # before any conversation exists, and it says nothing about anyone.
+    "widget_api.prechat",
     *PAGE_ROUTES,
     "handle_request",  # the socket.io endpoint: authenticated in its connect handler
 }
@@ -64,8 +67,10 @@ ATTENDANCE = {  # one attendance (or its message, or its protocol): room-scoped
     "attendances.transfer_targets",
     "customers.link",
     "knowledge.register",
+    "attachments.attachment",
 }
-ADMIN_PREFIX = "admin."
+# Supervision: Supervisão's routes, and a person's data (LGPD) under /api/admin.
+ADMIN_PREFIX = ("admin.", "data_subjects.")
 MISSING = 987654321
 
 EVENT_PAYLOADS: dict[str, Any] = {  # "<id>" is replaced by a real or a missing id
@@ -76,6 +81,7 @@ EVENT_PAYLOADS: dict[str, Any] = {  # "<id>" is replaced by a real or a missing 
     "attendance:finish": {"attendance_id": "<attendance>"},
     "attendance:cancel": {"attendance_id": "<attendance>"},
     "attendance:transfer": {"attendance_id": "<attendance>", "note": "intruso"},
+    "typing": {"attendance_id": "<attendance>"},
 }
 OWN_EVENTS = {"attendances:list"}
 
@@ -147,7 +153,9 @@ def _call(route: Route, base: str, ids: dict[str, Any], headers: dict[str, str])
     return response.status_code, response.json()
 
 
-def _routes(names: set[str] | None = None, prefix: str | None = None) -> list[Route]:
+def _routes(
+    names: set[str] | None = None, prefix: str | tuple[str, ...] | None = None
+) -> list[Route]:
     return [
         r
         for r in http_routes()
