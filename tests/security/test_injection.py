@@ -151,8 +151,8 @@ def test_payloads_are_stored_and_shown_as_text(browser: Browser, stack: Stack, h
     answers = conversation.locator(".messages li:not(.me)")
     expect(answers).to_have_count(len(PAYLOADS) + 1, timeout=20000)
     # (Their order is the delivery's business, checked by the fault tests.)
-    assert sorted(texts(conversation, ".messages li:not(.me)")[1:]) == sorted(SHOWN)
-    assert texts(conversation, ".messages li.me") == PAYLOADS
+    assert sorted(texts(conversation, ".messages li:not(.me) .text")[1:]) == sorted(SHOWN)
+    assert texts(conversation, ".messages li.me .text") == PAYLOADS
     protocol = console.locator("#attendance-protocol").inner_text().split()[-1]
 
     # A customer registered with hostile fields, found and shown as text.

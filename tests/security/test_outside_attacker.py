@@ -119,6 +119,8 @@ RASA_SERVICE = {  # the handoff service's token
     ("POST", "/webhooks/whatsapp/resend"),
     ("GET", "/webhooks/tracker_store/health"),
     ("POST", "/webhooks/operator_messages/deliver"),
+    ("POST", "/webhooks/operator_messages/typing"),
+    ("POST", "/webhooks/operator_messages/notice"),
     ("GET", "/webhooks/conversation_messages/<conversation_id:str>"),
     ("DELETE", "/webhooks/conversation_erasure/<conversation_id:str>"),
 }
