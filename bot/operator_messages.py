@@ -227,17 +227,25 @@ class OperatorMessagesInput(ServiceInput):
 
         @blueprint.route("/typing", methods=["POST"])
         async def typing(request: Request) -> HTTPResponse:
-            """The operator is typing: the widget's sockets of the
-            conversation get ``operator_typing`` (nothing is stored; other
-            channels have no such signal here)."""
+            """The operator is typing (``typing``, the default) or has
+            opened the conversation: the widget's sockets get
+            ``operator_typing``; on WhatsApp the citizen's latest message is
+            marked read and, typing, their phone shows the indicator
+            (nothing is stored)."""
             refused = self.refusal(request)
             if refused is not None:
                 return refused
-            conversation_id = (json_object(request.body) or {}).get("conversation_id")
+            body = json_object(request.body) or {}
+            conversation_id, typing = body.get("conversation_id"), body.get("typing") is not False
             if not is_plain_id(conversation_id):
                 return refuse(400, "invalid", "conversation_id is required")
+            store = request.app.ctx.agent.tracker_store
+            if await latest_input_channel(store, conversation_id) == "whatsapp":
+                show = getattr(_output_of(request, "whatsapp"), "mark_read", None)
+                sent = bool(show is not None and await show(conversation_id, typing))
+                return response.json({"sent": sent})
             sio = _widget_server(request)
-            if sio is not None:
+            if sio is not None and typing:
                 await sio.emit(OPERATOR_TYPING, {}, room=conversation_id)
             return response.json({"sent": sio is not None})
 

@@ -272,6 +272,19 @@ class WhatsAppOutput(OutputChannel):
             return found
         return {"recipient": key} if is_user_id(key) else {"to": key}
 
+    async def mark_read(self, key: str, typing: bool) -> bool:
+        """The operator opened the conversation or is writing: the citizen's
+        latest message is marked read and, ``typing``, their phone shows
+        "digitando…" (from the number they wrote to). False if there is no
+        message of theirs to mark."""
+        if self.app is None:
+            return False
+        metadata = await latest_user_metadata(self.app.ctx.agent.tracker_store, key)
+        wamid = metadata.get("whatsapp_message_id")
+        if not is_plain_id(wamid):
+            return False
+        return await self.graph.mark_read(await self.number(key), wamid, typing)
+
     @classmethod
     def name(cls) -> str:
         return "whatsapp"

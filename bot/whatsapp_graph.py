@@ -113,6 +113,8 @@ def _outcome(status: int, raw: bytes) -> str:
 # The Graph API version when WHATSAPP_API_VERSION is empty (Meta's
 # versions list: v25.0, released February 2026, is served until July 2028).
 DEFAULT_API_VERSION = "v25.0"
+# A read mark or typing signal waits this long for Meta at most.
+SIGNAL_TIMEOUT_SECONDS = 5.0
 
 
 class GraphClient:
@@ -183,6 +185,35 @@ class GraphClient:
             raise WhatsAppBusy(f"paced: {last}", last.code, left)
         logger.error("whatsapp: giving up on a message to %s: %s", address, last)
         raise last
+
+    async def mark_read(self, number: str, wamid: str, typing: bool) -> bool:
+        """Mark the citizen's message ``wamid`` (and the ones before it) read
+        and, with ``typing``, show "digitando…" on their phone until the
+        next message or 25 s (Meta's typing indicators). One try, never
+        raises: a lost signal costs nothing. Whether Meta took it."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(trace_configs=[_connection_tracing()])
+        payload: Dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": wamid,
+        }
+        if typing:
+            payload["typing_indicator"] = {"type": "text"}
+        try:
+            async with self._session.post(
+                f"{self.api}/{number}/messages",
+                json=payload,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=SIGNAL_TIMEOUT_SECONDS),
+                trace_request_ctx={"connected": False},
+            ) as reply:
+                if reply.status == 200:
+                    return True
+                logger.warning("whatsapp: read mark of %s refused: HTTP %s", wamid, reply.status)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            logger.warning("whatsapp: read mark of %s not sent: %r", wamid, error)
+        return False
 
     async def _try(self, number: str, payload: Dict[str, Any], timeout: float) -> str:
         if self._session is None:

@@ -399,6 +399,16 @@ class Desk:
             "protocol": attendance.protocol,
         }
 
+    async def take(self, token: str, attendance_id: Any) -> Attendance:
+        """The operator takes a queued call (exactly one taker wins); on
+        WhatsApp the citizen sees their messages read (blue ticks)."""
+        attendance = await self.as_operator(
+            token, lambda uow, op: attendances.take_attendance(uow, op, attendance_id)
+        )
+        if attendance.channel == conversation.WHATSAPP:
+            self.in_background(self.rasa.operator_typing(attendance.conversation_id, typing=False))
+        return attendance
+
     async def operator_typing(self, token: str, attendance_id: Any) -> dict[str, Any]:
         """The operator is writing to the customer of their active attendance:
         passed on to Rasa (the widget shows "digitando…"), at most once per

@@ -196,15 +196,17 @@ class RasaClient:
             raise RasaUnavailable(f"notice: {error!r}") from error
         raise RasaUnavailable(f"notice: HTTP {response.status} {reply}")
 
-    async def operator_typing(self, conversation_id: str) -> bool:
-        """Tell the customer's widget the operator is typing
-        (``bot/operator_messages.py``). A signal, not a message: whether Rasa
-        took it, never raised (a lost one only hides the indicator)."""
+    async def operator_typing(self, conversation_id: str, typing: bool = True) -> bool:
+        """Tell the customer the operator is typing (``typing``) or has read
+        their messages (WhatsApp's read marks; ``bot/operator_messages.py``).
+        A signal, not a message: whether Rasa took it, never raised (a lost
+        one only hides the indicator)."""
         assert self._session is not None, "RasaClient.start() was not awaited"
         url = f"{self.base_url}/webhooks/operator_messages/typing"
+        body = {"conversation_id": conversation_id, "typing": typing}
         try:
             async with self._session.post(
-                url, json={"conversation_id": conversation_id}, headers=self._service_headers
+                url, json=body, headers=self._service_headers
             ) as response:
                 return response.status == 200
         except (aiohttp.ClientError, TimeoutError):

@@ -303,10 +303,7 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
     @event("attendance:take")
     async def take(sid: str, data: Any) -> Ack:
         attendance_id = _id(data, "attendance_id")
-        attendance = await desk.as_operator(
-            await token_of(sid),
-            lambda uow, op: attendances.take_attendance(uow, op, attendance_id),
-        )
+        attendance = await desk.take(await token_of(sid), attendance_id)
         return {"attendance": views.attendance_view(attendance)}
 
     @event("message:send")

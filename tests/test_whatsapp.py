@@ -21,7 +21,7 @@ from handoff.models import Message, utcnow
 from tests.support.api import PASSWORD, add_operator
 from tests.support.clients import Operator
 from tests.support.fake_graph import PHONE_NUMBER_ID, SECOND_PHONE_NUMBER_ID, FakeGraph, envelope
-from tests.support.processes import PYTHON, ROOT, Stack
+from tests.support.processes import PYTHON, ROOT, Stack, wait_until
 from tests.support.whatsapp import (
     VERIFY_TOKEN,
     citizen,
@@ -429,3 +429,27 @@ def test_each_published_number_answers_its_own_citizens(
     assert graph.messages_to(stranger) == []
     user_events = [e for e in stack.tracker(stranger)["events"] if e["event"] == "user"]
     assert user_events == []
+
+
+def test_the_operator_typing_marks_the_citizens_message_read_with_the_indicator(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    """Once an operator takes the call the citizen's messages show read
+    (blue ticks); while the operator writes their phone shows
+    "digitando…" (Meta's typing indicator); both from the number the
+    citizen wrote to."""
+    wa_id = citizen()
+    said = text(wa_id, "oi, preciso de ajuda", to_number=SECOND_PHONE_NUMBER_ID)
+    wamid = said["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    assert post(stack, said).ok
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    wait_until(
+        lambda: (SECOND_PHONE_NUMBER_ID, wamid, False) in graph.read_marks,
+        what="the citizen's message marked read when the operator took the call",
+    )
+    assert operator.call("typing", {"attendance_id": queued["id"]})["ok"]
+    wait_until(
+        lambda: (SECOND_PHONE_NUMBER_ID, wamid, True) in graph.read_marks,
+        what="the citizen's message marked read with the typing indicator",
+    )

@@ -54,9 +54,7 @@ async def by_protocol(request: Request, protocol: str) -> HTTPResponse:
 
 @bp.post("/attendances/<attendance_id:int>/take")
 async def take(request: Request, attendance_id: int) -> HTTPResponse:
-    attendance = await desk(request).as_operator(
-        operator_token(request), lambda uow, op: attendances.take_attendance(uow, op, attendance_id)
-    )
+    attendance = await desk(request).take(operator_token(request), attendance_id)
     return json({"attendance": views.attendance_view(attendance)})
 
 

@@ -68,6 +68,8 @@ class FakeGraph:
         self.sent: list[dict[str, Any]] = []
         # The business's published numbers (phone_number_id).
         self.numbers = {PHONE_NUMBER_ID, SECOND_PHONE_NUMBER_ID}
+        # Citizens' messages marked read: (number, wamid, with typing indicator).
+        self.read_marks: list[tuple[str, str, bool]] = []
         self.failures_left = 0  # answer this many sends with HTTP 500 first
         self.hangs_left = 0  # then hold this many sends unanswered ...
         self.hang_seconds = 30.0  # ... this long (past the client's time-out)
@@ -129,6 +131,14 @@ class FakeGraph:
             return 400, {"error": {"message": "(#100) Invalid phone number id", "code": 100}}
         if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
+        if body.get("status") == "read":  # a read mark (and typing indicator)
+            if not isinstance(body.get("message_id"), str):
+                return 400, {"error": {"message": "(#100) message_id is required", "code": 100}}
+            typing = body.get("typing_indicator") == {"type": "text"}
+            with self._lock:
+                self.read_marks.append((parts[1], body["message_id"], typing))
+                self._lock.notify_all()
+            return 200, {"success": True}
         if len(str(body.get("biz_opaque_callback_data", ""))) > MAX_CALLBACK_DATA:
             return 400, {"error": {"message": "(#100) Invalid parameter", "code": 100}}
         # A user is named by ``to`` (phone) or, for a business-scoped user id,
