@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, Frame, Page, expect
 
-from tests.support.browser import CHAT, HEARD, chat
+from tests.support.browser import CHAT, HEARD, chat, say, start_chat
 from tests.support.clients import Operator
 from tests.support.outages import TcpProxy
 from tests.support.processes import ROOT, Stack
@@ -18,19 +18,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def backend() -> str:
     return "sqlite"
-
-
-def start_chat(page: Page, name: str) -> None:
-    page.locator(".bar").click()
-    widget = chat(page)
-    widget.get_by_label("Nome").fill(name)
-    widget.get_by_label("E-mail").fill(f"{name.lower()}@example.com")
-    widget.get_by_role("button", name="INICIAR BATE-PAPO").click()
-
-
-def say(page: Page, text: str) -> None:
-    chat(page).get_by_label("Mensagem").fill(text)
-    chat(page).get_by_role("button", name="Enviar").click()
 
 
 def test_phone_screen_and_keyboard(browser: Browser, host_url: str):

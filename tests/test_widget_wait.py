@@ -10,9 +10,9 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.support.browser import HEARD, chat, console_login
+from tests.support.browser import HEARD, chat, console_login, say, start_chat
 from tests.support.clients import WAIT, Operator, Visitor
 from tests.support.fake_graph import FakeGraph
 from tests.support.processes import ROOT, Stack
@@ -33,19 +33,6 @@ def stack_settings(graph: FakeGraph) -> dict[str, str]:
     # WhatsApp through the Graph fake; its citizens hear of every better place
     # (the 2-minute limit is the default, tested in tests/fast/test_queue_places.py).
     return {"WHATSAPP_API_BASE_URL": graph.base_url, "HANDOFF_WHATSAPP_QUEUE_NOTICE_SECONDS": "0"}
-
-
-def start_chat(page: Page, name: str) -> None:
-    page.locator(".bar").click()
-    widget = chat(page)
-    widget.get_by_label("Nome").fill(name)
-    widget.get_by_label("E-mail").fill(f"{name.lower()}@example.com")
-    widget.get_by_role("button", name="INICIAR BATE-PAPO").click()
-
-
-def say(page: Page, text: str) -> None:
-    chat(page).get_by_label("Mensagem").fill(text)
-    chat(page).get_by_role("button", name="Enviar").click()
 
 
 def taken_call(operator: Operator, name: str) -> int:

@@ -57,6 +57,21 @@ def chat(page: Page) -> FrameLocator:
     return page.frame_locator(CHAT)
 
 
+def start_chat(page: Page, name: str) -> None:
+    """Open the widget and fill its pre-chat form as visitor ``name``."""
+    page.locator(".bar").click()
+    widget = chat(page)
+    widget.get_by_label("Nome").fill(name)
+    widget.get_by_label("E-mail").fill(f"{name.lower()}@example.com")
+    widget.get_by_role("button", name="INICIAR BATE-PAPO").click()
+
+
+def say(page: Page, text: str) -> None:
+    """The visitor sends ``text`` from the widget."""
+    chat(page).get_by_label("Mensagem").fill(text)
+    chat(page).get_by_role("button", name="Enviar").click()
+
+
 # A site on socket.io 2 has its own ``window.io``: a function whose sockets
 # have no ``timeout()`` and, here, never connect.
 SOCKET_IO_2 = """<script>window.io = function () {
