@@ -46,7 +46,7 @@ else
 export RASA_TRACKER_DB ?= sqlite:///$(VAR_DIR)/rasa.db
 endif
 
-.PHONY: help setup train run test test-fast chaos lint check bench content
+.PHONY: help setup train run cluster test test-fast chaos lint check bench content
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ run: train ## Migrate, load demo data, start Rasa, actions and the handoff servi
 	@echo "  A process that stops is started again; Ctrl-C stops everything."
 	@echo
 	@. $(SECRETS) && exec .venv/bin/supervisord -c deploy/supervisord.conf
+
+cluster: train ## Run nginx (TLS) in front of two Rasa and two handoff processes, on PostgreSQL and Redis
+	@bash scripts/test_prereqs.sh --services
+	@bash scripts/cluster.sh
 
 # The fast tier first (tests/fast: the app in the test process, a fresh
 # SQLite per test, no Rasa, PostgreSQL or browser; under a minute, in one

@@ -50,17 +50,18 @@ from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from limits import parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.handed_off import relaying
 from bot.once import OncePerConversation
+from bot.shared_state import redis_url
 from bot.tracker_queries import conversation_exists
 from socketguard import TolerantPacket, answer_the_rest
 from textrules import clean_json, clean_text
@@ -72,7 +73,8 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Longest visitor message, as in the handoff service (WhatsApp's limit).
 MAX_MESSAGE_LENGTH = 4096
-# Conversations remembered as already started (so reconnecting is not "new").
+# Conversations remembered as already started (so reconnecting is not "new"),
+# per process: one another process has not met is looked up in the tracker store.
 REMEMBERED_CONVERSATIONS = 10_000
 # When credentials.yml names no limit (it reads WIDGET_NEW_CONVERSATIONS_PER_ADDRESS).
 DEFAULT_NEW_CONVERSATIONS = "20 per 10 minutes"
@@ -169,7 +171,8 @@ class PersistentSocketIOInput(SocketIOInput):
         ]
         self.new_conversation_limit = parse(new_conversations_per_address)
         # limits 1.x keeps only a weak reference to its storage: hold it here.
-        self._counts = MemoryStorage()
+        url = redis_url()
+        self._counts: Storage = storage_from_string(url) if url else MemoryStorage()
         self.limiter = MovingWindowRateLimiter(self._counts)
         self.once = OncePerConversation()
         self._started: OrderedDict[str, None] = OrderedDict()
@@ -178,8 +181,11 @@ class PersistentSocketIOInput(SocketIOInput):
         return VisitorOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        url = redis_url()
         sio = AsyncServer(
             async_mode="sanic",
+            # Several Rasa processes: a reply reaches the socket wherever it is.
+            client_manager=AsyncRedisManager(url, channel="rasa-widget") if url else None,
             cors_allowed_origins=self._origin_allowed,
             serializer=TolerantPacket,  # a packet it cannot read is answered (socketguard)
         )

@@ -2,7 +2,9 @@
 # What the test suite needs besides the virtual environments: Debian's
 # Chromium for the browser tests, and PostgreSQL and Redis running on
 # loopback (every end-to-end test also runs on PostgreSQL; the scale-out
-# test uses Redis). Installs or starts what is missing; run by `make test`.
+# test uses Redis), and nginx for the cluster's front door. Installs or
+# starts what is missing; run by `make test`, and with `--services` (all but
+# the browser) by `make cluster`.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -14,11 +16,19 @@ need_root() {
 }
 
 # Playwright cannot download a browser here: the tests drive /usr/bin/chromium.
-if [ ! -x /usr/bin/chromium ]; then
+if [ "${1:-}" != --services ] && [ ! -x /usr/bin/chromium ]; then
   need_root "chromium is missing" "apt-get install chromium"
   echo "test prerequisites: installing chromium"
   apt-get update -qq
   apt-get install -y -qq chromium >/dev/null
+fi
+
+# The cluster's front door (scripts/cluster.sh runs its own nginx).
+if ! command -v nginx >/dev/null; then
+  need_root "nginx is missing" "apt-get install nginx"
+  echo "test prerequisites: installing nginx"
+  apt-get update -qq
+  apt-get install -y -qq nginx >/dev/null
 fi
 
 # The default test database (TEST_POSTGRES_URL names another server).

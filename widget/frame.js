@@ -172,12 +172,19 @@
     queueMessage("Encerrar conversa", { leave_conversation: true });
   });
 
+  // Rasa may be served under a path (the cluster's front door serves it at
+  // https://host/rasa): its socket.io is then at that path + /socket.io.
+  function rasaSocket(url) {
+    const address = new URL(url || location.origin);
+    return io(address.origin, { path: `${address.pathname.replace(/\/+$/, "")}/socket.io` });
+  }
+
   let socket = null, sending = false;
   function startChat() {
     prechat.hidden = true;
     leave.hidden = false;
     list.hidden = composer.hidden = false;
-    socket = io(config.rasaUrl);
+    socket = rasaSocket(config.rasaUrl);
     const requestSession = () => socket.connected && socket.emit("session_request", { session_id: saved.token });
     socket.on("connect", () => {
       status.textContent = "";

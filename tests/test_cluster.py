@@ -1,0 +1,207 @@
+"""The cluster as `make cluster` starts it (scripts/cluster.sh): nginx with
+TLS on one public port in front of two Rasa and two handoff processes, on
+PostgreSQL and Redis. A visitor in Chromium chats over HTTPS (socket.io's
+long-polling, sticky, then its websocket, through nginx) with an operator
+whose console is on either handoff process; one Rasa process and one
+handoff process are killed and every message still arrives, once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, expect
+
+from tests.support.browser import chat, say, start_chat
+from tests.support.clients import Operator
+from tests.support.databases import fresh_postgres
+from tests.support.processes import (
+    ACTIONS_TOKEN,
+    RASA_TOKEN,
+    ROOT,
+    SERVICE_TOKEN,
+    Service,
+    free_port,
+    rasa_env,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+SUPERVISORCTL = str(ROOT / ".venv" / "bin" / "supervisorctl")
+
+
+class Cluster:
+    def __init__(self, service: Service, env: dict[str, str]) -> None:
+        self.service, self.env = service, env
+        self.public_url = f"https://127.0.0.1:{env['SERVICEDESK_PORT']}"
+        # The door the processes use between them, plain HTTP on 127.0.0.1.
+        self.internal_url = service.base_url
+
+    def ctl(self, *args: str) -> str:
+        conf = str(ROOT / "deploy" / "cluster" / "supervisord.conf")
+        done = subprocess.run(
+            [SUPERVISORCTL, "-c", conf, *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
+
+    def kill(self, program: str) -> None:
+        """``kill -9`` one process; supervisord starts it again."""
+        pid = int(self.ctl("pid", program).strip())
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: int(self.ctl("pid", program).strip() or 0) not in (0, pid), 60)
+
+    def healthy(self) -> bool:
+        try:
+            health = requests.get(f"{self.internal_url}/health", timeout=5).json()
+        except (requests.RequestException, ValueError):
+            return False
+        return health.get("status") == "ok"
+
+    def ready(self) -> bool:
+        """Every process answers on its own port."""
+        urls = [f"http://127.0.0.1:{self.env[f'HANDOFF_PORT_{n}']}/health" for n in (1, 2)]
+        urls += [f"http://127.0.0.1:{self.env[f'RASA_PORT_{n}']}/" for n in (1, 2)]
+        try:
+            return all(requests.get(url, timeout=5).status_code == 200 for url in urls)
+        except requests.RequestException:
+            return False
+
+    def all_running(self) -> bool:
+        lines = [line for line in self.ctl("status").splitlines() if line.strip()]
+        return len(lines) == 6 and all(" RUNNING " in line for line in lines)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    folder: Path = tmp_path_factory.mktemp("cluster")
+    ports = {
+        name: str(free_port())
+        for name in (
+            "SERVICEDESK_PORT",
+            "HANDOFF_PORT_1",
+            "HANDOFF_PORT_2",
+            "RASA_PORT_1",
+            "RASA_PORT_2",
+            "ACTIONS_PORT",
+            "INTERNAL_HANDOFF_PORT",
+            "INTERNAL_RASA_PORT",
+        )
+    }
+    with fresh_postgres() as url:
+        env = {
+            **rasa_env("", url, "", ""),
+            **ports,
+            "VAR_DIR": str(folder),
+            "CLUSTER_DATABASE_URL": url,
+            "HANDOFF_RASA_TOKEN": RASA_TOKEN,
+            "HANDOFF_SERVICE_TOKEN": SERVICE_TOKEN,
+            "HANDOFF_ACTIONS_TOKEN": ACTIONS_TOKEN,
+            # Its own channel: other tests' handoff processes share this Redis.
+            "HANDOFF_REDIS_CHANNEL": f"cluster-{uuid.uuid4().hex}",
+        }
+        for name in ("HANDOFF_URL", "RASA_ACTIONS_URL", "WIDGET_ALLOWED_ORIGINS"):
+            env.pop(name)
+        service = Service(
+            "cluster",
+            ["bash", "scripts/cluster.sh"],
+            env,
+            folder / "cluster.log",
+            f"http://127.0.0.1:{ports['INTERNAL_HANDOFF_PORT']}",
+            "/health",
+        ).start(timeout=180)
+        running = Cluster(service, env)
+        try:
+            wait_until(running.all_running, 120, "every process of the cluster running")
+            wait_until(running.healthy, 120, "the cluster healthy")
+            wait_until(running.ready, 120, "every process serving")
+            yield running
+        finally:
+            service.stop()
+
+
+def test_a_visitor_and_an_operator_talk_through_the_front_door(browser: Browser, cluster: Cluster):
+    # TLS: the machine's own self-signed certificate; plain HTTP is refused.
+    cert = Path(cluster.env["VAR_DIR"]) / "cluster" / "tls" / "cert.pem"
+    health = requests.get(f"{cluster.public_url}/health", verify=str(cert), timeout=10)
+    assert health.json()["status"] == "ok"
+    plain = requests.get(cluster.public_url.replace("https", "http") + "/health", timeout=10)
+    assert plain.status_code == 400
+
+    operator = Operator(cluster.internal_url)
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        sockets: list[str] = []
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        page.goto(f"{cluster.public_url}/widget/")
+        start_chat(page, "Joana")
+        say(page, "Preciso da segunda via do IPTU")
+        expect(chat(page).get_by_text("transferido(a)")).to_be_visible(timeout=30000)
+        queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Joana")
+        assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+
+        for n in range(4):
+            reply = f"Resposta {n} da atendente"
+            sent = operator.call(
+                "message:send",
+                {"attendance_id": queued["id"], "text": reply, "client_id": uuid.uuid4().hex},
+            )
+            assert sent["ok"], sent
+            expect(chat(page).get_by_text(reply)).to_be_visible(timeout=30000)
+            say(page, f"Mensagem {n} da visitante")
+            heard = f"Mensagem {n} da visitante"
+            operator.wait_for("message:new", lambda m, heard=heard: m["text"] == heard)
+        # The widget's socket upgraded from long-polling to a websocket.
+        wss = f"wss://127.0.0.1:{cluster.env['SERVICEDESK_PORT']}/rasa/socket.io/"
+        assert any(url.startswith(wss) for url in sockets), sockets
+    finally:
+        context.close()
+        operator.close()
+
+
+def test_killing_a_rasa_and_a_handoff_process_loses_nothing(browser: Browser, cluster: Cluster):
+    operator = Operator(cluster.internal_url)
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{cluster.public_url}/widget/")
+        start_chat(page, "Rita")
+        say(page, "Olá, bom dia")
+        queued = operator.wait_for("attendance:queued", lambda a: a["contact_name"] == "Rita")
+        assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+
+        texts = []
+        for victims in (("rasa-1", "handoff-1"), ("rasa-2", "handoff-2")):
+            for victim in victims:
+                cluster.kill(victim)
+            for n in range(2):
+                texts.append(f"Depois de parar {' e '.join(victims)} ({n})")
+                say(page, texts[-1])
+            # Each is acknowledged once a live Rasa process stored it.
+            expect(chat(page).locator("li.pending")).to_have_count(0, timeout=90000)
+            wait_until(cluster.ready, 120, "every process serving again")
+
+        def stored() -> list[str]:
+            path = f"/api/attendances/{queued['id']}/messages"
+            messages = requests.get(
+                f"{cluster.internal_url}{path}",
+                headers={"Authorization": f"Bearer {operator.token}"},
+                timeout=10,
+            ).json()["messages"]
+            return [m["text"] for m in messages if m["direction"] == "customer"]
+
+        wait_until(lambda: set(texts) <= set(stored()), 60, "every message stored")
+        assert [text for text in stored() if text in texts] == texts
+    finally:
+        context.close()
+        operator.close()
