@@ -1,7 +1,8 @@
 """Run the benchmark suite (see bench/README.md).
 
 .venv/bin/python -m bench [--backends sqlite postgresql] [--levels 10 100 500 1000]
-    [--duration 60] [--steps 50 100 ...] [--no-baselines] [--out bench/results/latest.md]
+    [--duration 60] [--steps 50 100 ...] [--no-baselines] [--cluster]
+    [--out bench/results/latest.md]
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=plan.step_seconds)
     parser.add_argument("--operators", type=int, default=plan.operators)
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument(
+        "--cluster", action="store_true", help="also the product as `make cluster` runs it"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.md"))
     args = parser.parse_args()
     plan = Plan(
@@ -45,7 +49,7 @@ def main() -> None:
     )
     started, load_before = datetime.now(UTC), load_average()
     clock = time.monotonic()
-    results = run_all(args.backends, plan, baselines=not args.no_baselines)
+    results = run_all(args.backends, plan, not args.no_baselines, args.cluster)
     minutes = (time.monotonic() - clock) / 60
     header = [
         f"- Command: `{shlex.join(['python', '-m', 'bench', *sys.argv[1:]])}` (`make bench`)",

@@ -84,11 +84,15 @@ class Load:
         self.label = label
         self.conversations: dict[str, Conversation] = {}
         self.errors: list[str] = []
+        # Seconds from connecting to the session's confirmation, per visitor
+        # that connected (the ones that did not are errors).
+        self.handshakes: list[float] = []
 
     def reset(self) -> None:
         """Fresh counts for the next batch of conversations."""
         self.ledgers = {name: Ledger(name) for name in self.ledgers}
         self.errors = []
+        self.handshakes = []
 
     # -- what each path does differently ------------------------------------
     def on_sent(self, conversation: Conversation, number: int, sent_at: float) -> None:
@@ -120,6 +124,7 @@ class Load:
         for attempt in range(CONNECT_ATTEMPTS):
             try:
                 await visitor.connect()
+                self.handshakes.append(visitor.handshake_seconds)
                 break
             except FAILURES as error:  # a widget tries again; each failure is counted
                 self.errors.append(f"connect {name} (attempt {attempt + 1}): {error!r}")

@@ -10,7 +10,7 @@ import subprocess
 from collections import Counter
 from importlib import metadata
 
-from bench.ledger import Summary
+from bench.ledger import Summary, percentile
 from bench.suite import Measured, PathResult
 from tests.support.processes import ROOT
 
@@ -88,6 +88,14 @@ def _lost(level: Measured) -> str:
     return " / ".join(str(s.lost) for s in level.whole.values())
 
 
+def _handshakes(level: Measured) -> str:
+    ordered = level.handshakes
+    if not ordered:
+        return "–"
+    figures = (percentile(ordered, 0.5), percentile(ordered, 0.99), ordered[-1])
+    return " / ".join(ms(v) for v in figures)
+
+
 def levels_table(result: PathResult) -> list[str]:
     lines = [
         f"#### {result.backend}: load model (one message per conversation every 20 s, "
@@ -95,8 +103,9 @@ def levels_table(result: PathResult) -> list[str]:
         "",
         "| conversations | visitor msg/s offered / sent | handoff start p50 / p95 / p99 / max ms "
         "| customer → operator p50 / p95 / p99 / max ms | operator → customer p50 / p95 / p99 "
-        "/ max ms | messages | lost (start / in / out) | dup | out of order | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "/ max ms | visitor handshake p50 / p99 / max ms | messages | lost (start / in / out) "
+        "| dup | out of order | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for level in result.levels:
         sent, _lost_total, dup, ooo, errors = _counts(level)
@@ -106,6 +115,7 @@ def levels_table(result: PathResult) -> list[str]:
             f"| {quartet(level.whole.get('handoff start'))} "
             f"| {quartet(level.window.get('customer -> operator'))} "
             f"| {quartet(level.window.get('operator -> customer'))} "
+            f"| {_handshakes(level)} "
             f"| {sent} | {_lost(level)} | {dup} | {ooo} | {errors} |"
         )
     names = list(result.levels[0].usage) if result.levels else []

@@ -20,7 +20,8 @@ from bench.load import Floor, Load, Peer, Phase, Relay
 from bench.operators import Operator, create_operators
 from bench.resources import Usage, Watch, database_bytes, postgres_backends, process_tree
 from bench.stacks import start_floor, start_peer, train_peer
-from tests.support.databases import fresh_database
+from tests.support.cluster import PROGRAMS, Cluster, running_cluster
+from tests.support.databases import fresh_database, fresh_postgres
 from tests.support.processes import ROOT, Service, start_stack
 
 HELD_P99 = 1.0  # seconds: a rate is held while p99 stays under it
@@ -52,6 +53,7 @@ class Measured:
     usage: dict[str, Usage]
     whole: dict[str, Summary] = field(default_factory=dict)  # the whole level, with warm-up
     db_bytes_per_1000: float = math.nan
+    handshakes: list[float] = field(default_factory=list)  # seconds, per visitor
     held: bool = True
     errors: list[str] = field(default_factory=list)
 
@@ -156,6 +158,7 @@ async def relay_run(
             }
             level.whole = {n: ledger.summary() for n, ledger in relay.ledgers.items()}
             level.db_bytes_per_1000 = (db_size() - before) * 1000 / count
+            level.handshakes = sorted(relay.handshakes)
             print(f"  {count} conversations measured ({_errors(relay)})", flush=True)
             if index == len(plan.levels) - 1 and plan.steps:
                 result.steps = await saturate(relay, groups, plan, per_rate=2)
@@ -207,6 +210,30 @@ def run_product(backend: str, plan: Plan, folder: Path) -> PathResult:
             stack.stop()
 
 
+def cluster_groups(cluster: Cluster, database_url: str) -> Groups:
+    """Each program of the cluster (its pid now: one started again is
+    followed), PostgreSQL's backends and the generator."""
+    groups: Groups = {
+        program: lambda program=program: process_tree(cluster.pid(program)) for program in PROGRAMS
+    }
+    name = make_url(database_url).database
+    groups["postgresql"] = lambda: postgres_backends(name)
+    groups["load generator"] = lambda: [os.getpid()]
+    return groups
+
+
+def run_cluster(plan: Plan, folder: Path) -> PathResult:
+    """The product as `make cluster` runs it, through nginx: visitors on
+    the public TLS port, consoles on the internal door."""
+    with fresh_postgres() as url, running_cluster(folder, url) as cluster:
+        groups = cluster_groups(cluster, url)
+        sizes = lambda: database_bytes(url, [])  # noqa: E731
+        backend = "postgresql, cluster (nginx, 2 Rasa, 2 handoff)"
+        return _run_loop(
+            relay_run(cluster.internal_url, cluster.rasa_url, groups, sizes, plan, backend)
+        )
+
+
 def run_peer(backend: str, plan: Plan, model: Path, folder: Path) -> PathResult:
     """Rasa's own reply path on ``backend``, on a fresh database."""
     with fresh_database(backend, folder, "peer") as url:
@@ -229,7 +256,9 @@ def run_floor(plan: Plan, folder: Path) -> PathResult:
         server.stop()
 
 
-def run_all(backends: list[str], plan: Plan, baselines: bool = True) -> list[PathResult]:
+def run_all(
+    backends: list[str], plan: Plan, baselines: bool = True, cluster: bool = False
+) -> list[PathResult]:
     results = []
     model = train_peer(work_dir("peer-model")) if baselines else None
     for backend in backends:
@@ -238,6 +267,9 @@ def run_all(backends: list[str], plan: Plan, baselines: bool = True) -> list[Pat
         results.append(run_product(backend, plan, folder))
         if model is not None:
             results.append(run_peer(backend, plan, model, folder))
+    if cluster:
+        print("cluster: product", flush=True)
+        results.append(run_cluster(plan, work_dir("cluster")))
     if baselines:
         print("floor", flush=True)
         results.append(run_floor(plan, work_dir("floor")))

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import socketio
 
@@ -31,12 +32,18 @@ class Visitor:
     """One widget: a socket.io client bound to one conversation token."""
 
     def __init__(self, url: str, on_text: Callable[[str, float], None]) -> None:
-        self.url = url
+        # Rasa under a path (the cluster's https://host/rasa): its socket.io
+        # is at that path + /socket.io, as the widget dials it.
+        address = urlsplit(url)
+        self.url = f"{address.scheme}://{address.netloc}"
+        self.path = f"{address.path.rstrip('/')}/socket.io"
         self.token = new_token()
+        self.handshake_seconds = float("nan")  # connect to session_confirm
         self.refusals: list[Any] = []  # acks with ok false, session refusals
         self._on_text = on_text
         self._answered = asyncio.Event()
-        self.sio = socketio.AsyncClient(reconnection=False)
+        # The cluster's certificate is self-signed.
+        self.sio = socketio.AsyncClient(reconnection=False, ssl_verify=False)
         self.sio.on("session_confirm", self._confirm)
         self.sio.on("session_refused", self._refused)
         self.sio.on("bot_uttered", self._uttered)
@@ -58,11 +65,18 @@ class Visitor:
             self.refusals.append(answer)
 
     async def connect(self) -> None:
-        await self.sio.connect(self.url, transports=["websocket"], wait_timeout=CONNECT_TIMEOUT)
+        started = time.monotonic()
+        await self.sio.connect(
+            self.url,
+            transports=["websocket"],
+            socketio_path=self.path,
+            wait_timeout=CONNECT_TIMEOUT,
+        )
         await self.sio.emit("session_request", {"session_id": self.token})
         await asyncio.wait_for(self._answered.wait(), CONNECT_TIMEOUT)
         if self.refusals:
             raise RuntimeError(f"session refused: {self.refusals[0]}")
+        self.handshake_seconds = time.monotonic() - started
 
     async def say(self, text: str, metadata: dict[str, Any] | None = None) -> None:
         payload: dict[str, Any] = {

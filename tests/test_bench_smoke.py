@@ -30,6 +30,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert {"handoff", "rasa", "actions", "load generator"} <= set(level.usage)
     assert level.usage["rasa"].cpu_percent > 0 and level.usage["rasa"].peak_rss_mib > 100
     assert level.db_bytes_per_1000 > 0
+    assert len(level.handshakes) == 3 and all(h > 0 for h in level.handshakes)
     for path in (product, floor):
         (step,) = path.steps
         assert step.held, step

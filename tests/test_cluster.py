@@ -7,12 +7,8 @@ handoff process are killed and every message still arrives, once."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,119 +16,24 @@ from playwright.sync_api import Browser, expect
 
 from tests.support.browser import chat, say, start_chat
 from tests.support.clients import Operator
+from tests.support.cluster import Cluster, running_cluster
 from tests.support.databases import fresh_postgres
-from tests.support.processes import (
-    ACTIONS_TOKEN,
-    RASA_TOKEN,
-    ROOT,
-    SERVICE_TOKEN,
-    Service,
-    free_port,
-    rasa_env,
-    wait_until,
-)
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.slow
-
-SUPERVISORCTL = str(ROOT / ".venv" / "bin" / "supervisorctl")
-
-
-class Cluster:
-    def __init__(self, service: Service, env: dict[str, str]) -> None:
-        self.service, self.env = service, env
-        self.public_url = f"https://127.0.0.1:{env['SERVICEDESK_PORT']}"
-        # The door the processes use between them, plain HTTP on 127.0.0.1.
-        self.internal_url = service.base_url
-
-    def ctl(self, *args: str) -> str:
-        conf = str(ROOT / "deploy" / "cluster" / "supervisord.conf")
-        done = subprocess.run(
-            [SUPERVISORCTL, "-c", conf, *args],
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-        )
-        return done.stdout
-
-    def kill(self, program: str) -> None:
-        """``kill -9`` one process; supervisord starts it again."""
-        pid = int(self.ctl("pid", program).strip())
-        os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: int(self.ctl("pid", program).strip() or 0) not in (0, pid), 60)
-
-    def healthy(self) -> bool:
-        try:
-            health = requests.get(f"{self.internal_url}/health", timeout=5).json()
-        except (requests.RequestException, ValueError):
-            return False
-        return health.get("status") == "ok"
-
-    def ready(self) -> bool:
-        """Every process answers on its own port."""
-        urls = [f"http://127.0.0.1:{self.env[f'HANDOFF_PORT_{n}']}/health" for n in (1, 2)]
-        urls += [f"http://127.0.0.1:{self.env[f'RASA_PORT_{n}']}/" for n in (1, 2)]
-        try:
-            return all(requests.get(url, timeout=5).status_code == 200 for url in urls)
-        except requests.RequestException:
-            return False
-
-    def all_running(self) -> bool:
-        lines = [line for line in self.ctl("status").splitlines() if line.strip()]
-        return len(lines) == 6 and all(" RUNNING " in line for line in lines)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    folder: Path = tmp_path_factory.mktemp("cluster")
-    ports = {
-        name: str(free_port())
-        for name in (
-            "SERVICEDESK_PORT",
-            "HANDOFF_PORT_1",
-            "HANDOFF_PORT_2",
-            "RASA_PORT_1",
-            "RASA_PORT_2",
-            "ACTIONS_PORT",
-            "INTERNAL_HANDOFF_PORT",
-            "INTERNAL_RASA_PORT",
-        )
-    }
-    with fresh_postgres() as url:
-        env = {
-            **rasa_env("", url, "", ""),
-            **ports,
-            "VAR_DIR": str(folder),
-            "CLUSTER_DATABASE_URL": url,
-            "HANDOFF_RASA_TOKEN": RASA_TOKEN,
-            "HANDOFF_SERVICE_TOKEN": SERVICE_TOKEN,
-            "HANDOFF_ACTIONS_TOKEN": ACTIONS_TOKEN,
-            # Its own channel: other tests' handoff processes share this Redis.
-            "HANDOFF_REDIS_CHANNEL": f"cluster-{uuid.uuid4().hex}",
-        }
-        for name in ("HANDOFF_URL", "RASA_ACTIONS_URL", "WIDGET_ALLOWED_ORIGINS"):
-            env.pop(name)
-        service = Service(
-            "cluster",
-            ["bash", "scripts/cluster.sh"],
-            env,
-            folder / "cluster.log",
-            f"http://127.0.0.1:{ports['INTERNAL_HANDOFF_PORT']}",
-            "/health",
-        ).start(timeout=180)
-        running = Cluster(service, env)
-        try:
-            wait_until(running.all_running, 120, "every process of the cluster running")
-            wait_until(running.healthy, 120, "the cluster healthy")
-            wait_until(running.ready, 120, "every process serving")
-            yield running
-        finally:
-            service.stop()
+    with fresh_postgres() as url, running_cluster(tmp_path_factory.mktemp("cluster"), url) as c:
+        yield c
 
 
 def test_a_visitor_and_an_operator_talk_through_the_front_door(browser: Browser, cluster: Cluster):
     # TLS: the machine's own self-signed certificate; plain HTTP is refused.
-    cert = Path(cluster.env["VAR_DIR"]) / "cluster" / "tls" / "cert.pem"
-    health = requests.get(f"{cluster.public_url}/health", verify=str(cert), timeout=10)
+    health = requests.get(
+        f"{cluster.public_url}/health", verify=str(cluster.certificate), timeout=10
+    )
     assert health.json()["status"] == "ok"
     plain = requests.get(cluster.public_url.replace("https", "http") + "/health", timeout=10)
     assert plain.status_code == 400
@@ -189,7 +90,7 @@ def test_killing_a_rasa_and_a_handoff_process_loses_nothing(browser: Browser, cl
                 say(page, texts[-1])
             # Each is acknowledged once a live Rasa process stored it.
             expect(chat(page).locator("li.pending")).to_have_count(0, timeout=90000)
-            wait_until(cluster.ready, 120, "every process serving again")
+            wait_until(cluster.ready, 180, "every process serving again")
 
         def stored() -> list[str]:
             path = f"/api/attendances/{queued['id']}/messages"
