@@ -47,6 +47,7 @@ from handoff.domain.opening_hours import (
     parse_interval,
     parse_schedule,
     schedule_text,
+    when_phrase,
 )
 from handoff.domain.operators import room_ids
 from handoff.models import Attendance, Holiday, Operator, Room
@@ -211,6 +212,7 @@ def hours_view(session: Session, files: HoursFiles, room: Room, now: datetime) -
         "summary": describe(schedule) if not schedule.always_open else None,
         "open": is_open(schedule, holidays, now, files.zone),
         "opens_at": opening.isoformat() if opening else None,
+        "opens": when_phrase(opening, now) if opening else None,
         "file_hours": schedule_text(from_file) if from_file else None,
     }
 
