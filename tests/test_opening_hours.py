@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from handoff.demo import DEMO_PASSWORD, DEMO_SUPERVISOR, DEMO_USERNAME
 from tests.support.api import Client
 from tests.support.axe import serious_violations
-from tests.support.browser import chat, console_login, say, start_chat
+from tests.support.browser import chat, console_login
 from tests.support.fake_graph import FakeGraph
 from tests.support.moved_clock import set_shift
 from tests.support.processes import ROOT, Stack, wait_until
@@ -30,7 +30,7 @@ from tests.support.whatsapp import citizen, post, text
 pytestmark = pytest.mark.slow
 
 SP = ZoneInfo("America/Sao_Paulo")
-HOURS = "## atendimento\n- seg-sex 08:00-18:00\n"
+HOURS = "## atendimento\n- seg-sex 08:00-18:00\n- fora do horário: recado\n"
 
 
 def local(text_: str) -> datetime:
@@ -123,32 +123,38 @@ def closed_console(console: Page, stack: Stack) -> None:
     console.close()
 
 
-def test_outside_hours_the_widget_visitor_is_told_and_served_when_the_room_opens(
+def test_outside_hours_the_widget_visitor_leaves_a_message_served_when_the_room_opens(
     browser: Browser, stack: Stack, host_url: str, move_clock
 ):
     move_clock(local("2026-12-05 10:00"))  # Saturday: closed
-    context = browser.new_context(viewport={"width": 480, "height": 640})
+    context = browser.new_context(viewport={"width": 480, "height": 720})
     page = context.new_page()
     try:
         page.goto(host_url)
-        start_chat(page, "Rosa")
-        say(page, "preciso de ajuda com o IPTU")
+        page.locator(".bar").click()
         widget = chat(page)
-        told = widget.locator("li.bot", has_text="transferido(a)")
-        expect(told).to_contain_text(
+        expect(widget.get_by_role("status").first).to_have_text(
             "Nosso atendimento funciona de segunda a sexta, das 8h às 18h. "
-            "Abriremos segunda-feira, 07/12, às 8h. Sua conversa fica na fila"
+            "Abriremos segunda-feira, 07/12, às 8h. Deixe aqui sua mensagem, com seu nome e um "
+            "telefone ou e-mail para contato: ela fica registrada e um atendente responde assim "
+            "que abrirmos."
         )
-        say(page, "O carnê veio com o endereço errado.")
-        expect(widget.locator("li.me", has_text="endereço errado")).not_to_have_class(
-            re.compile(r"\bpending\b")
-        )
+        form = widget.locator("form.recado")
+        form.get_by_label("Nome").fill("Rosa")
+        form.get_by_label("Mensagem").fill("O carnê do IPTU veio com o endereço errado.")
+        form.get_by_role("button", name="DEIXAR RECADO").click()
+        expect(form.get_by_text("Informe um e-mail ou um telefone com DDD.")).to_be_visible()
+        form.get_by_label("E-mail ou telefone").fill("(61) 99876-1234")
+        form.get_by_role("button", name="DEIXAR RECADO").click()
+        told = widget.locator("li.bot", has_text="transferido(a)")
+        expect(told).to_contain_text("Abriremos segunda-feira, 07/12, às 8h.")
+        left = widget.locator("li.me", has_text="endereço errado")
+        expect(left).not_to_have_class(re.compile(r"\bpending\b"))
         page.screenshot(path=str(ROOT / "docs" / "screenshots" / "23-widget-fora-do-horario.png"))
         closed_console(context.new_page(), stack)
 
-        assert not open_now(login(stack, DEMO_SUPERVISOR))
         # Monday at opening time (the sessions of Saturday have expired): the
-        # room opens, the call waits first in line.
+        # room opens, the call waits first in line with the message.
         move_clock(local("2026-12-07 08:00:05"))
         boss = login(stack, DEMO_SUPERVISOR)
         wait_until(lambda: open_now(boss), what="the room open at 8h")
@@ -157,7 +163,9 @@ def test_outside_hours_the_widget_visitor_is_told_and_served_when_the_room_opens
         rosa = next(a for a in waiting if a["contact_name"] == "Rosa")
         assert rosa["queued_outside_hours"] is True and rosa["position"] == 1
         assert operator.take(rosa["id"]).status_code == 200
-        assert "O carnê veio com o endereço errado." in customer_texts(operator, rosa["id"])
+        assert customer_texts(operator, rosa["id"]) == [
+            "O carnê do IPTU veio com o endereço errado.\n\nTelefone para contato: (61) 99876-1234"
+        ]
         assert operator.send(rosa["id"], "Bom dia, Rosa! Vou verificar.").status_code == 201
         expect(widget.locator("li.operator", has_text="Vou verificar")).to_be_visible()
     finally:
@@ -167,11 +175,6 @@ def test_outside_hours_the_widget_visitor_is_told_and_served_when_the_room_opens
 def test_outside_hours_a_whatsapp_citizen_leaves_a_message_served_when_the_room_opens(
     stack: Stack, graph: FakeGraph, move_clock
 ):
-    boss = login(stack, DEMO_SUPERVISOR)
-    room_id = boss.get("/api/rooms/hours").json()["rooms"][0]["room_id"]
-    choice = {"hours": "seg-sex 08:00-18:00", "outside_hours": "message"}
-    chosen = boss.put(f"/api/admin/rooms/{room_id}/hours", choice)
-    assert chosen.status_code == 200, chosen.text
     move_clock(local("2026-12-14 19:30"))  # Monday evening: closed
     wa_id = citizen()
     assert post(stack, text(wa_id, "Bom dia, preciso de ajuda", name="Zeca")).status_code == 200
@@ -193,4 +196,3 @@ def test_outside_hours_a_whatsapp_citizen_leaves_a_message_served_when_the_room_
         lambda: message in customer_texts(operator, call["id"]),
         what="the message left while closed",
     )
-    boss.put(f"/api/admin/rooms/{room_id}/hours", {"from_file": True})

@@ -192,6 +192,20 @@ def room_closed_notice(
     return closed_notice(schedule, holidays_of(session, files), now, files.zone)
 
 
+def closed_for_widget(
+    session: Session, files: HoursFiles, room: Room | None, now: datetime
+) -> dict[str, Any] | None:
+    """What the widget shows before a visitor starts while their room is
+    closed: the notice, and whether it offers the leave-a-message form."""
+    if room is None:
+        return None
+    schedule, _source = schedule_of(files, room)
+    notice = room_closed_notice(session, files, room.id, now)
+    return (
+        None if notice is None else {"notice": notice, "leave_message": schedule.outside == MESSAGE}
+    )
+
+
 def note_outside_hours(attendance: Attendance, notice: str | None) -> None:
     """Mark a call that joined while its room was closed (the consoles show it)."""
     if notice is not None:

@@ -174,7 +174,7 @@ def clock(monkeypatch: pytest.MonkeyPatch):
     class Clock:
         now = at("2026-12-05 10:00")  # a Saturday
 
-    for module in ("handoff.desk", "handoff.routes.hours"):
+    for module in ("handoff.desk", "handoff.routes.hours", "handoff.routes.widget"):
         monkeypatch.setattr(f"{module}.utcnow", lambda: Clock.now)
     return Clock
 
@@ -259,6 +259,9 @@ def test_a_customer_joining_a_closed_room_is_told_when_it_opens_and_is_answered_
         "## atendimento\n- seg-sex 08:00-18:00\n- fora do horário: recado\n", encoding="utf-8"
     )
     (closed,) = operator.get("/api/rooms/hours").json()["rooms"]  # Início shows it
+    widget = requests.get(f"{service.base_url}/widget/api/prechat", timeout=10).json()
+    assert widget["closed"]["leave_message"] is True  # the widget offers its form
+    assert widget["closed"]["notice"].startswith("Nosso atendimento funciona")
     assert (closed["name"], closed["open"]) == ("Atendimento ao cidadão", False)
     saturday = join(service, "Fora do horário")
     assert saturday["queue"]["text"] == (
@@ -274,6 +277,8 @@ def test_a_customer_joining_a_closed_room_is_told_when_it_opens_and_is_answered_
     assert "Nosso atendimento" not in monday["queue"]["text"]
     assert monday["attendance"]["queued_outside_hours"] is False
     assert operator.get("/api/rooms/hours").json()["rooms"][0]["open"] is True
+    widget = requests.get(f"{service.base_url}/widget/api/prechat", timeout=10).json()
+    assert widget == {"optional": False, "closed": None}
     queued = operator.get("/api/attendances").json()["queued"]
     assert [(a["contact_name"], a["queued_outside_hours"]) for a in queued] == [
         ("Fora do horário", True),
