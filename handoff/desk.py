@@ -261,8 +261,9 @@ class Desk:
         interval = timedelta(seconds=self.settings.whatsapp_queue_notice_seconds)
 
         def plan(uow: UnitOfWork) -> tuple[dict[str, Any], list[queue_notices.Due]]:
-            closed = room_hours.room_closed_notice(uow.session, self.hours, room_id, utcnow())
-            return queue_notices.plan_notices(uow.session, room_id, self.told, interval, closed)
+            found = room_hours.unattended(uow.session, self.hours, room_id, utcnow())
+            notice = found.notice if found else None
+            return queue_notices.plan_notices(uow.session, room_id, self.told, interval, notice)
 
         view, due = await self.read(plan)
         if due:
@@ -277,12 +278,11 @@ class Desk:
             attendance, created = attendances.open_attendance(uow, **fields)
             place = None
             if attendance.status == QUEUED:
-                closed = room_hours.room_closed_notice(
-                    uow.session, self.hours, attendance.room_id, utcnow()
-                )
+                found = room_hours.unattended(uow.session, self.hours, attendance.room_id, utcnow())
                 if created:
-                    room_hours.note_outside_hours(attendance, closed)
-                place = place_of(uow.session, attendance, self.told, closed)
+                    room_hours.note_outside_hours(attendance, found)
+                notice = found.notice if found else None
+                place = place_of(uow.session, attendance, self.told, notice)
             return attendance, created, place
 
         return await self.run(work)

@@ -24,6 +24,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handoff.domain.errors import Invalid
+from handoff.domain.waiting import NOBODY_AVAILABLE
 
 # What happens to a customer's conversation while the room is closed: it
 # stays in the queue (answered by order of arrival when the room opens), or
@@ -56,6 +57,11 @@ OUTSIDE_TOLD = {
         "ela fica registrada e um atendente responde assim que abrirmos."
     ),
 }
+# Open, but no operator of the room available, in a room that takes messages.
+MESSAGE_WHILE_NOBODY = (
+    "Se preferir, deixe aqui sua mensagem, com seu nome e um telefone ou e-mail para contato: "
+    "ela fica registrada e um atendente responde assim que possível."
+)
 
 
 @dataclass(frozen=True)
@@ -244,6 +250,14 @@ def when_phrase(opening: datetime, now: datetime) -> str:
         else WEEKDAY_NAMES[opening.weekday()]
     )
     return f"{day}, {opening:%d/%m}, às {hour}"
+
+
+def nobody_notice(schedule: Schedule) -> str:
+    """What a customer reads when the room is open but none of its operators
+    is available: that, and what happens to the message."""
+    if schedule.outside == MESSAGE:
+        return f"{NOBODY_AVAILABLE} {MESSAGE_WHILE_NOBODY}"
+    return NOBODY_AVAILABLE
 
 
 def closed_notice(

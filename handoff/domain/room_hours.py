@@ -44,12 +44,14 @@ from handoff.domain.opening_hours import (
     describe,
     is_open,
     next_opening,
+    nobody_notice,
     parse_interval,
     parse_schedule,
     schedule_text,
     when_phrase,
 )
 from handoff.domain.operators import room_ids
+from handoff.domain.queue_notices import available_operators
 from handoff.models import Attendance, Holiday, Operator, Room
 
 MAX_HOLIDAY_NAME = 120
@@ -178,37 +180,49 @@ def holidays_of(session: Session, files: HoursFiles) -> dict[date, str]:
     return holidays
 
 
-def room_closed_notice(
+@dataclass(frozen=True)
+class Unattended:
+    """Why nobody will answer a customer who joins now, and what they read:
+    the room is ``closed`` (its hours, a holiday), or open with no operator
+    available in a room that takes messages."""
+
+    notice: str
+    closed: bool
+    leave_message: bool
+
+
+def unattended(
     session: Session, files: HoursFiles, room_id: int, now: datetime
-) -> str | None:
-    """What a customer joining the room's queue at ``now`` reads about its
-    hours; None while it is open."""
+) -> Unattended | None:
+    """For a customer joining the room's queue at ``now``; None while it is
+    attended (or has no hours: the queue's own phrase tells of nobody available)."""
     room = session.get(Room, room_id)
     if room is None:
         return None
     schedule, _source = schedule_of(files, room)
     if schedule.always_open:
         return None
-    return closed_notice(schedule, holidays_of(session, files), now, files.zone)
+    leave_message = schedule.outside == MESSAGE
+    notice = closed_notice(schedule, holidays_of(session, files), now, files.zone)
+    if notice is not None:
+        return Unattended(notice, True, leave_message)
+    if leave_message and available_operators(session, room_id) < 1:
+        return Unattended(nobody_notice(schedule), False, True)
+    return None
 
 
 def closed_for_widget(
     session: Session, files: HoursFiles, room: Room | None, now: datetime
 ) -> dict[str, Any] | None:
-    """What the widget shows before a visitor starts while their room is
-    closed: the notice, and whether it offers the leave-a-message form."""
-    if room is None:
-        return None
-    schedule, _source = schedule_of(files, room)
-    notice = room_closed_notice(session, files, room.id, now)
-    return (
-        None if notice is None else {"notice": notice, "leave_message": schedule.outside == MESSAGE}
-    )
+    """What the widget shows before a visitor starts while nobody will answer
+    them: the notice, and whether it offers the leave-a-message form."""
+    found = None if room is None else unattended(session, files, room.id, now)
+    return None if found is None else {"notice": found.notice, "leave_message": found.leave_message}
 
 
-def note_outside_hours(attendance: Attendance, notice: str | None) -> None:
+def note_outside_hours(attendance: Attendance, found: Unattended | None) -> None:
     """Mark a call that joined while its room was closed (the consoles show it)."""
-    if notice is not None:
+    if found is not None and found.closed:
         attendance.queued_outside_hours = True
 
 

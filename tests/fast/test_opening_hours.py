@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from handoff.demo import DEMO_PASSWORD
 from handoff.domain.errors import Invalid
 from handoff.domain.opening_hours import (
     KEEP,
@@ -285,3 +286,23 @@ def test_a_customer_joining_a_closed_room_is_told_when_it_opens_and_is_answered_
         ("No horário", False),
     ]
     assert operator.take(saturday["attendance"]["id"]).status_code == 200
+
+
+def test_open_with_nobody_available_a_room_that_takes_messages_asks_for_one(
+    service, supervisor: Client, hours_files, clock
+):
+    hours_files[0].write_text(
+        "## atendimento\n- seg-dom 00:00-24:00\n- fora do horário: recado\n", encoding="utf-8"
+    )
+    nobody = join(service, "Sem atendente")  # the demo operator is not available
+    assert nobody["queue"]["text"] == (
+        "Você é o 1º da fila. No momento nenhum atendente está disponível; você será atendido "
+        "assim que um ficar livre. Se preferir, deixe aqui sua mensagem, com seu nome e um "
+        "telefone ou e-mail para contato: ela fica registrada e um atendente responde assim "
+        "que possível."
+    )
+    assert nobody["attendance"]["queued_outside_hours"] is False  # the room is open
+    widget = requests.get(f"{service.base_url}/widget/api/prechat", timeout=10).json()
+    assert widget["closed"]["leave_message"] is True
+    Client(service, "operador", DEMO_PASSWORD).available()
+    assert join(service, "Com atendente")["queue"]["text"] == "Você é o 2º da fila."
