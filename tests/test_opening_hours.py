@@ -107,9 +107,9 @@ def closed_console(console: Page, stack: Stack) -> None:
     rosa = console.locator("#queue button", has_text="Rosa")
     expect(rosa.locator(".outside-hours")).to_have_text("fora do horário")
     console.get_by_role("button", name="Supervisão").click()
-    expect(console.locator(".room-card .open-state")).to_have_text(
-        "Fechada · abre segunda-feira, 07/12, às 8h"
-    )
+    card = console.locator(".room-card")
+    expect(card.locator(".open-state")).to_have_text("Fechada · abre segunda-feira, 07/12, às 8h")
+    expect(card.locator(".queue-places li", has_text="Rosa")).to_contain_text("fora do horário")
     console.get_by_role("tab", name="Salas").click()
     form = console.locator(".hours-form")
     expect(form).to_contain_text("Horário do arquivo horarios.md")

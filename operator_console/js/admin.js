@@ -71,7 +71,8 @@ export function createAdmin() {
           el("strong", { text: formatDuration(r.longest_wait_seconds) })),
         el("ol", { class: "plain queue-places" }, ...r.waiting.map((a) =>
           el("li", { text: `${a.position}º ${a.contact_name || formatPhone(a.contact_phone) || `Cliente ${a.id}`}`
-            + (a.estimated_minutes ? ` · cerca de ${a.estimated_minutes} min` : " · sem estimativa") }))),
+            + (a.estimated_minutes ? ` · cerca de ${a.estimated_minutes} min` : " · sem estimativa")
+            + (a.queued_outside_hours ? " · fora do horário" : "") }))),
         el("ul", { class: "plain" }, ...(r.operators.length ? r.operators.map((o) =>
           el("li", {}, el("span", { text: o.name }),
             el("span", { class: `status-${o.status}`, text: STATUS[o.status] + (o.status_reason ? ` (${o.status_reason})` : "") }),
