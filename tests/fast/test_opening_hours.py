@@ -306,3 +306,14 @@ def test_open_with_nobody_available_a_room_that_takes_messages_asks_for_one(
     assert widget["closed"]["leave_message"] is True
     Client(service, "operador", DEMO_PASSWORD).available()
     assert join(service, "Com atendente")["queue"]["text"] == "Você é o 2º da fila."
+
+
+def test_reloading_the_content_names_a_broken_hours_file(service, supervisor: Client, hours_files):
+    hours_files[0].write_text("## atendimento\n- seg-sex 8h-18h\n", encoding="utf-8")
+    error = error_of(supervisor.post("/api/admin/content/reload"), 400)
+    assert error["message"].startswith("horarios.md:2: ")
+    hours_files[0].write_text("## tributos\n- seg-sex 08:00-18:00\n", encoding="utf-8")
+    error = error_of(supervisor.post("/api/admin/content/reload"), 400)
+    assert error["message"] == "horarios.md: a sala 'tributos' não existe"
+    hours_files[0].write_text("## atendimento\n- seg-sex 08:00-18:00\n", encoding="utf-8")
+    assert supervisor.post("/api/admin/content/reload").status_code == 200
