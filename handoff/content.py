@@ -4,12 +4,12 @@ system without a restart.
     python -m handoff content check  [--project DIR]
     python -m handoff content reload [--project DIR]
 
-``check`` reads every knowledge-base file, ready reply and the closing
-subjects (errors name the file and line) and runs ``rasa data validate`` on
-the responses and training data. ``reload`` checks, trains the Rasa model
-when its inputs changed, tells the running Rasa server to load it (``PUT
-/model``), and loads the knowledge base and the ready replies into the
-database. Nothing changes if a check fails.
+``check`` reads every knowledge-base file, ready reply, the closing
+subjects, the opening hours and the holidays (errors name the file and
+line) and runs ``rasa data validate`` on the responses and training data.
+``reload`` checks, trains the Rasa model when its inputs changed, tells the
+running Rasa server to load it (``PUT /model``), and loads the knowledge
+base and the ready replies into the database. Nothing changes if a check fails.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import hashlib
 import os
 import subprocess
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -25,6 +26,7 @@ from handoff.db import Database
 from handoff.domain import ready_replies
 from handoff.domain.errors import Invalid
 from handoff.domain.knowledge_base import load_articles, parse_folder
+from handoff.domain.room_hours import HoursFiles, parse_holidays_file, parse_hours_file
 from handoff.domain.subjects import parse_subjects
 from handoff.settings import PROJECT_ROOT, Settings
 
@@ -56,6 +58,8 @@ def check(project: Path) -> int:
         articles = parse_folder(data / "knowledge_base")
         ready_replies.parse_folder(data / "ready_replies")
         parse_subjects(data / "assuntos.md")
+        parse_hours_file(data / "horarios.md")
+        parse_holidays_file(data / "feriados.md")
     except Invalid as error:
         raise ContentError(error.message) from error
     result = _rasa(
@@ -118,6 +122,7 @@ def train_if_changed(project: Path) -> Path:
 def reload(project: Path, settings: Settings) -> str:
     """Check, train if needed, load the model into Rasa and the articles into the database."""
     articles = check(project)
+    data = project / "data"
     model = train_if_changed(project)
     response = requests.put(
         f"{settings.rasa_url}/model",
@@ -134,6 +139,10 @@ def reload(project: Path, settings: Settings) -> str:
         with db.unit_of_work() as uow:
             load_articles(uow.session, project / "data" / "knowledge_base")
             ready_replies.load_replies(uow.session, project / "data" / "ready_replies")
+            hours = HoursFiles(
+                data / "horarios.md", data / "feriados.md", ZoneInfo(settings.timezone)
+            )
+            hours.check(uow.session)  # every room the hours file names exists
     except Invalid as error:  # a reply naming a room the database does not have
         raise ContentError(error.message) from error
     finally:

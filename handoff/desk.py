@@ -12,6 +12,7 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from handoff import channel_resend, outbox, retention_job, whatsapp_media
 from handoff.db import Database, DatabaseUnavailable, Notice, UnitOfWork
@@ -26,6 +27,7 @@ from handoff.domain import (
     operators,
     queue_notices,
     ready_replies,
+    room_hours,
     subjects,
     transfers,
     views,
@@ -111,6 +113,9 @@ class Desk:
         # What each waiting customer was last told of their place, and one
         # recount at a time per room (two at once would tell a change twice).
         self.told = ToldMemory()
+        self.hours = room_hours.HoursFiles(
+            settings.hours_file, settings.holidays_file, ZoneInfo(settings.timezone)
+        )
         self._room_locks: dict[int, asyncio.Lock] = {}
         # The content folders as last loaded (names, sizes, modification times).
         self._signatures: dict[Path, tuple[tuple[str, int, int], ...]] = {}
@@ -254,9 +259,13 @@ class Desk:
         """Read the room's places (no write lock while nothing is worth
         telling), write the notices due, then show the places to the room."""
         interval = timedelta(seconds=self.settings.whatsapp_queue_notice_seconds)
-        view, due = await self.read(
-            lambda uow: queue_notices.plan_notices(uow.session, room_id, self.told, interval)
-        )
+
+        def plan(uow: UnitOfWork) -> tuple[dict[str, Any], list[queue_notices.Due]]:
+            found = room_hours.unattended(uow.session, self.hours, room_id, utcnow())
+            notice = found.notice if found else None
+            return queue_notices.plan_notices(uow.session, room_id, self.told, interval, notice)
+
+        view, due = await self.read(plan)
         if due:
             await self.run(lambda uow: queue_notices.send_notices(uow, due, self.told))
         await self._publish([Notice(f"room:{room_id}", "queue:positions", view)])
@@ -269,7 +278,11 @@ class Desk:
             attendance, created = attendances.open_attendance(uow, **fields)
             place = None
             if attendance.status == QUEUED:
-                place = place_of(uow.session, attendance, self.told)
+                found = room_hours.unattended(uow.session, self.hours, attendance.room_id, utcnow())
+                if created:
+                    room_hours.note_outside_hours(attendance, found)
+                notice = found.notice if found else None
+                place = place_of(uow.session, attendance, self.told, notice)
             return attendance, created, place
 
         return await self.run(work)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -99,6 +100,11 @@ class Room(Base):
     prechat_optional: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # Opening hours set in Supervisão (handoff/domain/opening_hours.py, one
+    # interval a line; "" = always open) and what happens to a message while
+    # closed ("keep" or "message"). None: the hours file's, if it names the room.
+    opening_hours: Mapped[str | None] = mapped_column(Text)
+    outside_hours: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -128,6 +134,17 @@ class EntryPoint(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "widget" or "whatsapp"
     key: Mapped[str] = mapped_column(String(120))
     room_id: Mapped[int] = mapped_column(ForeignKey("room.id"))
+
+
+class Holiday(Base):
+    """A holiday of the organisation added in Supervisão (the holidays file
+    holds the others): rooms with opening hours stay closed on it."""
+
+    __tablename__ = "holiday"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    name: Mapped[str] = mapped_column(String(120))
 
 
 class PauseReason(Base):
@@ -223,6 +240,10 @@ class Attendance(Base):
     closing_comment: Mapped[str | None] = mapped_column(Text)
     # When the retention job removed its personal data (past the period).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # It joined the queue while its room was closed (outside hours, a holiday).
+    queued_outside_hours: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 # How an operator's hold of an attendance ended.

@@ -161,7 +161,16 @@ class Settings:
             _env("SUBJECTS_FILE", str(PROJECT_ROOT / "data" / "assuntos.md"))
         )
     )
-    # Reports count days in the organisation's time zone.
+    # The rooms' opening hours and the organisation's holidays (docs/content.md).
+    hours_file: Path = field(
+        default_factory=lambda: Path(_env("HOURS_FILE", str(PROJECT_ROOT / "data" / "horarios.md")))
+    )
+    holidays_file: Path = field(
+        default_factory=lambda: Path(
+            _env("HOLIDAYS_FILE", str(PROJECT_ROOT / "data" / "feriados.md"))
+        )
+    )
+    # Reports count days, and opening hours are read, in the organisation's time zone.
     timezone: str = field(default_factory=lambda: _env("TIMEZONE", "America/Sao_Paulo"))
     # How long a write waits for another process's lock before the request
     # fails with 503: SQLite's busy timeout (a backup or a long write holding

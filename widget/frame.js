@@ -181,7 +181,7 @@
 
   let socket = null, sending = false;
   function startChat() {
-    prechat.hidden = true;
+    prechat.hidden = recado.hidden = closedNotice.hidden = true;
     leave.hidden = false;
     list.hidden = composer.hidden = false;
     socket = rasaSocket(config.rasaUrl);
@@ -213,22 +213,56 @@
     socket.on("operator_typing", startTyping);
   }
   // The room may make name and e-mail optional (a supervisor's setting).
+  // While it is closed (its opening hours) the visitor reads when it opens
+  // first; a room that takes messages then offers the leave-a-message form.
   let prechatOptional = false;
+  const recado = $(".recado"), closedNotice = $(".closed-notice");
   async function readPrechatSetting() {
     try {
       const response = await fetch(`api/prechat?key=${encodeURIComponent(config.key)}`);
-      prechatOptional = response.ok && (await response.json()).optional === true;
+      const setting = response.ok ? await response.json() : {};
+      prechatOptional = setting.optional === true;
+      if (setting.closed) {
+        closedNotice.textContent = setting.closed.notice;
+        closedNotice.hidden = false;
+        recado.hidden = !setting.closed.leave_message;
+        prechat.hidden = setting.closed.leave_message;
+      }
     } catch (_) { /* required */ }
     prechat.querySelectorAll(".optional").forEach((node) => (node.hidden = !prechatOptional));
     prechat.querySelectorAll("input").forEach((node) => (node.required = !prechatOptional));
   }
+  // The message left while closed: the conversation's first message (the
+  // bot hands it to the queue, where an operator finds it on opening), with
+  // a phone in its text (the e-mail goes with the name, as the pre-chat's).
+  const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+  recado.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const name = recado.elements.name.value.trim();
+    const contact = recado.elements.contact.value.trim();
+    const text = recado.elements.message.value.trim();
+    const email = EMAIL.test(contact);
+    const errors = {
+      "recado-name": name ? "" : "Informe seu nome.",
+      "recado-contact": email || contact.replace(/\D/g, "").length >= 10 ? "" : "Informe um e-mail ou um telefone com DDD.",
+      "recado-message": text ? "" : "Escreva sua mensagem.",
+    };
+    for (const [field, message] of Object.entries(errors)) {
+      $(`[data-for="${field}"]`).textContent = message;
+    }
+    if (Object.values(errors).some(Boolean)) return;
+    saved.profile = { widget_key: config.key, name, ...(email && { email: contact }) };
+    store();
+    startChat();
+    queueMessage(email ? text : `${text}\n\nTelefone para contato: ${contact}`);
+  });
   prechat.addEventListener("submit", (event) => {
     event.preventDefault();
     const name = prechat.elements.name.value.trim();
     const email = prechat.elements.email.value.trim();
     const errors = {
       name: name || prechatOptional ? "" : "Informe seu nome.",
-      email: (!email && prechatOptional) || /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? "" : "Informe um e-mail válido.",
+      email: (!email && prechatOptional) || EMAIL.test(email) ? "" : "Informe um e-mail válido.",
     };
     for (const [field, message] of Object.entries(errors)) {
       $(`[data-for="${field}"]`).textContent = message;

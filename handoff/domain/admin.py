@@ -277,13 +277,11 @@ def room_for_entry_point(session: Session, kind: Any, key: Any) -> Room | None:
     )
 
 
-def prechat_optional(session: Session, widget_key: Any, default_room: str) -> bool:
-    """Whether the widget with this key (or without one) may skip the
-    pre-chat form: a setting of the room that receives its visitors."""
-    room = room_for_entry_point(session, "widget", widget_key) or session.scalar(
+def widget_room(session: Session, widget_key: Any, default_room: str) -> Room | None:
+    """The room that receives the visitors of the widget with this key (or without one)."""
+    return room_for_entry_point(session, "widget", widget_key) or session.scalar(
         select(Room).where(Room.slug == default_room)
     )
-    return room is not None and room.prechat_optional
 
 
 def list_pause_reasons(session: Session) -> list[dict[str, Any]]:

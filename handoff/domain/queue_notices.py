@@ -114,12 +114,15 @@ class ToldMemory:
             self._told.popitem(last=False)
 
 
-def place_of(session: Session, attendance: Attendance, memory: ToldMemory) -> dict[str, Any] | None:
+def place_of(
+    session: Session, attendance: Attendance, memory: ToldMemory, closed: str | None = None
+) -> dict[str, Any] | None:
     """A queued attendance's place and its phrase, as told on joining (and
-    remembered); None once it is not waiting."""
+    remembered), with the room's ``closed`` notice; None once it is not waiting."""
     for waiting, position, minutes in positions(session, attendance.room_id):
         if waiting.id == attendance.id:
-            text = phrase(position, minutes, available_operators(session, attendance.room_id))
+            available = available_operators(session, attendance.room_id)
+            text = phrase(position, minutes, available, closed)
             memory.put(attendance.id, Told(position, minutes, utcnow()))
             return {**_position_view(attendance, position, minutes), "text": text}
     return None
@@ -140,9 +143,11 @@ def plan_notices(
     room_id: int,
     memory: ToldMemory,
     whatsapp_interval: timedelta = WHATSAPP_NOTICE_INTERVAL,
+    closed: str | None = None,
 ) -> tuple[dict[str, Any], list[Due]]:
     """The room's places for the consoles (``queue:positions``), and the
-    notices worth sending now (see ``waiting.worth_telling``). Only reads."""
+    notices worth sending now (see ``waiting.worth_telling``; while the room
+    is ``closed``, they say so). Only reads."""
     waiting = positions(session, room_id)
     view = {"room_id": room_id, "positions": [_position_view(*item) for item in waiting]}
     if not waiting:
@@ -153,7 +158,7 @@ def plan_notices(
     for attendance, position, minutes in waiting:
         interval = whatsapp_interval if attendance.channel == WHATSAPP else timedelta(0)
         if worth_telling(memory.get(attendance.id), position, minutes, now, interval):
-            text = phrase(position, minutes, available)
+            text = phrase(position, minutes, available, closed)
             told = Told(position, minutes, now)
             due.append(Due(attendance.id, attendance.conversation_id, text, told))
     return view, due

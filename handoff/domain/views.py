@@ -63,6 +63,7 @@ def attendance_view(attendance: Attendance) -> dict[str, Any]:
         "ended_at": iso(attendance.ended_at),
         "subject": attendance.subject,
         "closing_comment": attendance.closing_comment,
+        "queued_outside_hours": attendance.queued_outside_hours,
     }
 
 

@@ -54,10 +54,13 @@ def minutes_step(seconds: float | None) -> int | None:
     return math.ceil(minutes / 30) * 30
 
 
-def phrase(position: int, minutes: int | None, available: int) -> str:
+def phrase(position: int, minutes: int | None, available: int, closed: str | None = None) -> str:
     """What the customer reads, e.g. "Você é o 3º da fila. Tempo estimado:
-    cerca de 5 min."."""
+    cerca de 5 min."; while the room is closed, its ``closed`` notice (the
+    hours, the next opening) instead of the estimate."""
     text = f"Você é o {position}º da fila."
+    if closed is not None:
+        return f"{text} {closed}"
     if minutes is not None:
         return f"{text} Tempo estimado: cerca de {minutes} min."
     if available < 1:

@@ -12,6 +12,7 @@ from handoff.routes import (
     customers,
     data_subjects,
     health,
+    hours,
     integration,
     knowledge,
     operators,
@@ -20,6 +21,8 @@ from handoff.routes import (
 
 api = Blueprint.group(
     admin.bp,
+    hours.bp,
+    hours.own,
     data_subjects.bp,
     operators.bp,
     attendances.bp,

@@ -177,6 +177,8 @@ async def reload_content(request: Request) -> HTTPResponse:
     await as_supervisor(request, lambda _uow, _op: None)
     changed = await desk(request).reload_knowledge_base()
     replies = await desk(request).reload_ready_replies()
+    # The hours files are read when used: checked here, named when broken.
+    await as_supervisor(request, lambda uow, _op: desk(request).hours.check(uow.session), read=True)
     return json({"changed": changed, "ready_replies_changed": replies})
 
 

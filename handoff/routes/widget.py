@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
-from handoff.domain import admin, conversation
+from handoff.db import UnitOfWork
+from handoff.domain import admin, conversation, room_hours
 from handoff.domain.errors import Unauthorized
+from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
 from handoff.routes.common import desk, settings
 
@@ -38,13 +41,20 @@ def conversation_of(token: str) -> str:
 
 @bp.get("/prechat")
 async def prechat(request: Request) -> HTTPResponse:
-    """?key=<the widget's data-key> -> {"optional": bool}."""
+    """?key=<the widget's data-key> -> {"optional": bool, "closed": null or
+    {"notice", "leave_message"}}: whether the visitor may skip the form, and
+    whether their room is closed now (its public hours)."""
     key = request.args.get("key", "")
-    default_room = settings(request).default_room
-    optional = await desk(request).read(
-        lambda uow: admin.prechat_optional(uow.session, key, default_room)
-    )
-    return json({"optional": optional}, headers=OPEN_CORS)
+    default_room, files = settings(request).default_room, desk(request).hours
+
+    def read(uow: UnitOfWork) -> dict[str, Any]:
+        room = admin.widget_room(uow.session, key, default_room)
+        return {
+            "optional": room is not None and room.prechat_optional,
+            "closed": room_hours.closed_for_widget(uow.session, files, room, utcnow()),
+        }
+
+    return json(await desk(request).read(read), headers=OPEN_CORS)
 
 
 @bp.get("/history")

@@ -8,6 +8,7 @@ import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone
 import { drawReportChart } from "./report-chart.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
 import { closingDetails, holdsList, recordMessages } from "./records.js";
+import { createHoursAdmin, openState } from "./hours.js";
 
 const STATUS = { available: "Disponível", paused: "Pausa", offline: "Indisponível" };
 const ROLE = { operator: "Operador", supervisor: "Supervisor", admin: "Administrador" };
@@ -31,6 +32,7 @@ export function createAdmin() {
 
   const fail = (error) => { $("admin-error").textContent = error.message; };
   createDataSubjects(fail);
+  const hours = createHoursAdmin(fail);
 
   async function show(name) {
     section = name;
@@ -57,15 +59,20 @@ export function createAdmin() {
   // --- Painel: per room, the queue and the operators, refreshed live
 
   async function showLive() {
-    const { rooms: live } = await api("/api/admin/live");
+    const [{ rooms: live }, { rooms: hours }] = await Promise.all([api("/api/admin/live"), api("/api/admin/hours")]);
+    const state = new Map(hours.map((h) => [h.room_id, h]));
     $("admin-painel").replaceChildren(...live.map((r) =>
       el("section", { class: "room-card", "data-room": r.room.slug },
         el("h3", { text: r.room.name }),
+        state.get(r.room.id)?.summary
+          ? el("p", { class: state.get(r.room.id).open ? "muted open-state" : "notice open-state", text: openState(state.get(r.room.id)) })
+          : null,
         el("p", {}, el("span", { class: "big waiting-count", text: String(r.waiting.length) }), " aguardando · maior espera ",
           el("strong", { text: formatDuration(r.longest_wait_seconds) })),
         el("ol", { class: "plain queue-places" }, ...r.waiting.map((a) =>
           el("li", { text: `${a.position}º ${a.contact_name || formatPhone(a.contact_phone) || `Cliente ${a.id}`}`
-            + (a.estimated_minutes ? ` · cerca de ${a.estimated_minutes} min` : " · sem estimativa") }))),
+            + (a.estimated_minutes ? ` · cerca de ${a.estimated_minutes} min` : " · sem estimativa")
+            + (a.queued_outside_hours ? " · fora do horário" : "") }))),
         el("ul", { class: "plain" }, ...(r.operators.length ? r.operators.map((o) =>
           el("li", {}, el("span", { text: o.name }),
             el("span", { class: `status-${o.status}`, text: STATUS[o.status] + (o.status_reason ? ` (${o.status_reason})` : "") }),
@@ -150,6 +157,7 @@ export function createAdmin() {
           onchange: (event) => api(`/api/admin/rooms/${r.id}`, { method: "PUT", body: { prechat_optional: event.target.checked } }).catch(fail) }),
           "Chat sem identificação obrigatória (nome e e-mail opcionais)"))));
     $("entry-room").replaceChildren(...rooms.map((r) => new Option(r.name, r.id)));
+    await hours.show(rooms);
     const roomName = (id) => rooms.find((r) => r.id === id)?.name || "?";
     $("entry-list").replaceChildren(...data.entry_points.map((e) =>
       el("li", {}, el("span", { text: e.kind === "whatsapp" ? "WhatsApp" : "Chat do site" }),

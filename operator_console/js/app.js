@@ -6,6 +6,7 @@ import { createConversation } from "./conversation.js";
 import { createAdmin } from "./admin.js";
 import { createCustomers } from "./customers.js";
 import { createKnowledge } from "./knowledge.js";
+import { watchClosedRooms } from "./hours.js";
 import { showSummary } from "./summary.js";
 import { createTransfer } from "./transfer.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
@@ -21,7 +22,7 @@ const state = {
   tab: "conversa",
   unseenHere: 0,      // customer messages of the attendance on screen while on Início or Resumo
 };
-let conversation, customers, knowledge, admin, transfer;
+let conversation, customers, knowledge, admin, transfer, refreshClosedRooms;
 const supervising = () => ["supervisor", "admin"].includes(state.me?.role);
 
 // --- login and logout
@@ -115,6 +116,7 @@ async function enterDesk() {
   customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, { ...state.mine.get(attendance.id), ...attendance }); });
   knowledge = knowledge || createKnowledge(state, insertIntoReply);
   transfer = transfer || createTransfer(state, transferred);
+  if (refreshClosedRooms) refreshClosedRooms(); else refreshClosedRooms = watchClosedRooms();
   $("admin-toggle").hidden = !supervising();
   if (supervising()) admin = admin || createAdmin();
   if (me.status === "offline") await setAvailability("available");

@@ -38,6 +38,11 @@ function place(a) {
   return el("span", { class: "place muted", text: `${a.position}º${estimate}`, title: "Posição na fila e tempo estimado" });
 }
 
+// It arrived while its room was closed (outside hours or on a holiday).
+function outsideHours(a) {
+  return a.queued_outside_hours ? el("span", { class: "outside-hours", text: "fora do horário", title: "Chegou com a sala fechada" }) : null;
+}
+
 export function renderCalls(state, open) {
   const entry = (a, side) =>
     el("li", {},
@@ -46,7 +51,7 @@ export function renderCalls(state, open) {
         el("span", { class: "who" }, el("span", { class: "name", text: label(a) }), preview(a)),
         side));
   $("queue").replaceChildren(...[...state.queue.values()].map((a) =>
-    entry(a, el("span", { class: "side" }, place(a),
+    entry(a, el("span", { class: "side" }, outsideHours(a), place(a),
       el("span", { class: "waiting muted", "data-since": a.queued_at, text: elapsed(a.queued_at), title: "Tempo de espera" })))));
   $("mine").replaceChildren(...[...state.mine.values()].map((a) => {
     const unread = state.unread.get(a.id);

@@ -48,6 +48,7 @@ OWN = {  # the caller's own things: any logged-in operator
     "customers.search",
     "customers.create",
     "knowledge.articles",
+    "room_hours.my_rooms",
 }
 # Customers are one registry shared by every room (a citizen calls any of
 # them); what an operator sees of their history is limited to their rooms.
@@ -70,7 +71,7 @@ ATTENDANCE = {  # one attendance (or its message, or its protocol): room-scoped
     "attachments.attachment",
 }
 # Supervision: Supervisão's routes, and a person's data (LGPD) under /api/admin.
-ADMIN_PREFIX = ("admin.", "data_subjects.")
+ADMIN_PREFIX = ("admin.", "data_subjects.", "hours.")
 MISSING = 987654321
 
 EVENT_PAYLOADS: dict[str, Any] = {  # "<id>" is replaced by a real or a missing id
@@ -118,6 +119,7 @@ def world(handoff: Service) -> World:
         "conversation_id": uuid.uuid4().hex,
         "job_id": MISSING,
         "reply_id": MISSING,
+        "holiday_id": MISSING,
     }
     missing = {
         **ids,

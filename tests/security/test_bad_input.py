@@ -105,6 +105,7 @@ def world(handoff: Service) -> World:
             "conversation_id": uuid.uuid4().hex,
             "job_id": 987654321,
             "reply_id": 987654321,
+            "holiday_id": 987654321,
             "__file_uri__": "index.html",
         },
     )

@@ -154,7 +154,7 @@ def test_cookie_requests_need_the_sessions_csrf_token(handoff: Service, room: st
     ids = dict.fromkeys(
         ("attendance_id", "message_id", "customer_id", "operator_id", "job_id", "reply_id"), 1
     )
-    ids |= {"room_id": 1, "protocol": "1", "conversation_id": "x"}
+    ids |= {"room_id": 1, "protocol": "1", "conversation_id": "x", "holiday_id": 1}
     refused_routes = []
     for route in unsafe:
         response = browser.request(route.method, route.url(handoff.base_url, **ids), json={})
@@ -192,7 +192,7 @@ def test_login_csrf_and_cross_origin_posts_are_refused(handoff: Service, room: s
     ids = dict.fromkeys(
         ("attendance_id", "message_id", "customer_id", "operator_id", "job_id", "reply_id"), 1
     )
-    ids |= {"room_id": 1, "protocol": "1", "conversation_id": "x"}
+    ids |= {"room_id": 1, "protocol": "1", "conversation_id": "x", "holiday_id": 1}
     statuses = set()
     for route in unsafe:
         url = route.url(handoff.base_url, **ids)

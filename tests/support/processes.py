@@ -205,9 +205,18 @@ def prepared_handoff(
         check=True,
         capture_output=True,
     )
+    command = [PYTHON, "-m", "handoff", "serve"]
+    if "MOVED_CLOCK_FILE" in env:  # a clock the test moves (tests/support/moved_clock.py)
+        command = [
+            PYTHON,
+            "-m",
+            "tests.support.moved_clock",
+            f"@{env['MOVED_CLOCK_FILE']}",
+            "serve",
+        ]
     return Service(
         "handoff",
-        [PYTHON, "-m", "handoff", "serve"],
+        command,
         env,
         log_dir / "handoff.log",
         f"http://127.0.0.1:{port}",
