@@ -78,7 +78,7 @@
   // or the operator's first name (or "Atendente"), and the time as HH:MM.
   const clock = new Intl.DateTimeFormat("pt-BR", { hour: "2-digit", minute: "2-digit" });
   const AUTHOR = { me: "Você", bot: "Assistente virtual", operator: "Atendente" };
-  function show(text, from, { pendingId, name, timestamp } = {}) {
+  function show(text, from, { pendingId, name, timestamp, attachment } = {}) {
     const item = document.createElement("li");
     item.className = from;
     const who = document.createElement("span");
@@ -89,10 +89,48 @@
     body.className = "text";
     body.textContent = text;
     item.append(who, body);
+    if (attachment) item.append(fileLine(attachment));
     if (pendingId) { item.classList.add("pending"); item.dataset.clientId = pendingId; }
     list.append(item);
     list.scrollTop = list.scrollHeight;
     return item;
+  }
+  // Files: the visitor's own by name and size; an operator's fetched from the
+  // service with the conversation's token (never in a URL), a photo shown,
+  // a PDF as a link with its name and size.
+  const sizeOf = (bytes) => (typeof bytes !== "number" ? ""
+    : bytes < 1024 * 1024 ? ` (${Math.max(1, Math.round(bytes / 1024))} KB)`
+    : ` (${(bytes / (1024 * 1024)).toLocaleString("pt-BR", { maximumFractionDigits: 1 })} MB)`);
+  function fileLine(attachment) {
+    const line = document.createElement("span");
+    line.className = "file";
+    line.textContent = `${attachment.file_name || "arquivo"}${sizeOf(attachment.size)}`;
+    return line;
+  }
+  async function showOperatorFile(item, attachment, messageId) {
+    const line = fileLine(attachment);
+    item.append(line);
+    try {
+      const response = await fetch(new URL(`api/files/${messageId}`, location.href),
+        { headers: { "X-Conversation-Token": saved.token }, signal: AbortSignal.timeout(30000) });
+      if (!response.ok) throw new Error(String(response.status));
+      const address = URL.createObjectURL(await response.blob());
+      const name = attachment.file_name || "arquivo";
+      if (attachment.kind === "image") {
+        const image = document.createElement("img");
+        image.src = address;
+        image.alt = `Foto enviada pelo atendente: ${name}`;
+        line.replaceChildren(image);
+      } else {
+        const link = document.createElement("a");
+        link.href = address;
+        link.download = name;
+        link.textContent = `${name}${sizeOf(attachment.size)}`;
+        line.replaceChildren(link);
+      }
+    } catch (_) {
+      line.textContent = `${line.textContent} · Arquivo indisponível no momento.`;
+    }
   }
   // Operator messages and the service's notices (the queue position) carry
   // their id (live in the message's metadata, in the history beside its
@@ -104,7 +142,8 @@
     : idOf(m, "handoff_notice") != null ? `n${idOf(m, "handoff_notice")}` : null);
   function showBot(message) {
     const id = operatorId(message), key = messageKey(message);
-    if (!message.text || (key && shownIds.has(key))) return;
+    const attachment = idOf(message, "attachment");
+    if ((!message.text && !attachment) || (key && shownIds.has(key))) return;
     if (key) shownIds.add(key);
     const details = { ...message, ...message.metadata };
     if (id == null) {
@@ -113,7 +152,8 @@
       return;
     }
     stopTyping();
-    show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp });
+    const item = show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp });
+    if (attachment) showOperatorFile(item, attachment, id);
   }
   // "digitando…" while the operator writes: each signal shows it a while.
   let typingTimer = null;
@@ -148,7 +188,7 @@
       list.replaceChildren();
       shownIds = new Set();
       messages.forEach((m) => (m.from === "visitor" ? show(m.text, "me", m) : showBot(m)));
-      saved.outbox.forEach((m) => show(m.text, "me", { pendingId: m.client_id, timestamp: m.timestamp }));
+      saved.outbox.forEach((m) => show(m.text, "me", { pendingId: m.client_id, timestamp: m.timestamp, attachment: m.marks?.attachment }));
       const recent = messages.slice(-3).map((m) => m.text);
       arrived.filter((m) => messageKey(m) != null || !recent.includes(m.text)).forEach(showBot);
       return true;
@@ -260,9 +300,43 @@
     const message = { client_id: randomHex(), text, timestamp: Date.now() / 1000, marks };
     saved.outbox.push(message);
     store();
-    show(text, "me", { pendingId: message.client_id, timestamp: message.timestamp });
+    show(text, "me", { pendingId: message.client_id, timestamp: message.timestamp, attachment: marks?.attachment });
     flushOutbox();
   }
+
+  // "Anexar": a photo or PDF, uploaded to the service with the
+  // conversation's token, then sent as a message naming it (the typed
+  // text, or "Foto"/"Documento", as its words).
+  const fileInput = composer.querySelector(".file");
+  composer.querySelector(".attach").addEventListener("click", () => fileInput.click());
+  fileInput.addEventListener("change", async () => {
+    const [file] = fileInput.files;
+    fileInput.value = "";
+    if (!file || !socket) return;
+    if (!["image/jpeg", "image/png", "application/pdf"].includes(file.type)) {
+      status.textContent = "Tipo de arquivo não aceito. Envie uma foto (JPEG ou PNG) ou um PDF.";
+      return;
+    }
+    status.textContent = "Enviando arquivo…";
+    try {
+      const url = new URL("api/files", location.href);
+      url.searchParams.set("name", file.name);
+      const response = await fetch(url, { method: "POST", body: file,
+        headers: { "X-Conversation-Token": saved.token }, signal: AbortSignal.timeout(60000) });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        status.textContent = answer.error?.message || "Não foi possível enviar o arquivo. Tente novamente.";
+        return;
+      }
+      status.textContent = "";
+      const text = composer.elements.message.value.trim() || (answer.kind === "image" ? "Foto" : "Documento");
+      composer.elements.message.value = "";
+      const { upload_id, kind, file_name, size, mime_type } = answer;
+      queueMessage(text, { attachment: { upload_id, kind, file_name, size, mime_type } });
+    } catch (_) {
+      status.textContent = "Não foi possível enviar o arquivo. Verifique a conexão e tente novamente.";
+    }
+  });
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = composer.elements.message.value.trim();
