@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from handoff.desk import Desk
 
 
+async def may_send_file(desk: Desk, token: str, attendance_id: int) -> None:
+    """Refuse (401, 403, 404) before the body is read: the attendance must
+    be the operator's own."""
+    await desk.as_operator(
+        token, lambda uow, op: access.own_attendance(uow.session, op, attendance_id), read=True
+    )
+
+
 async def send_operator_file(
     desk: Desk,
     token: str,
@@ -49,18 +57,24 @@ async def send_operator_file(
     return {"message": views.message_view(message), "protocol": attendance.protocol}
 
 
-async def visitor_upload(
-    desk: Desk, conversation_id: str, data: bytes, file_name: str | None
-) -> dict[str, Any]:
-    """A visitor's photo or PDF, kept under their open attendance; the
-    widget then sends a message naming it (``metadata.attachment.upload_id``)."""
-    settings = desk.settings
-    upload = uploads.check(data, file_name, settings.upload_types, settings.upload_max_bytes)
+async def visitor_attendance(desk: Desk, conversation_id: str) -> int:
+    """The open attendance a visitor's file is for (checked before the body
+    is read): a file is for an operator, so there must be one."""
     attendance_id = await desk.read(
         lambda uow: getattr(access.open_attendance_of(uow.session, conversation_id), "id", None)
     )
     if attendance_id is None:
         raise Conflict("Você poderá enviar arquivos quando estiver falando com um atendente.")
+    return int(attendance_id)
+
+
+async def visitor_upload(
+    desk: Desk, attendance_id: int, data: bytes, file_name: str | None
+) -> dict[str, Any]:
+    """A visitor's photo or PDF, kept under their open attendance; the
+    widget then sends a message naming it (``metadata.attachment.upload_id``)."""
+    settings = desk.settings
+    upload = uploads.check(data, file_name, settings.upload_types, settings.upload_max_bytes)
     upload_id = uploads.upload_id(secrets.token_hex(16), upload)
     key = uploads.visitor_key(attendance_id, upload_id)
     await asyncio.to_thread(media_files.keep, settings.media_dir, key, data)

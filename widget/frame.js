@@ -95,42 +95,25 @@
     list.scrollTop = list.scrollHeight;
     return item;
   }
-  // Files: the visitor's own by name and size; an operator's fetched from the
-  // service with the conversation's token (never in a URL), a photo shown,
-  // a PDF as a link with its name and size.
-  const sizeOf = (bytes) => (typeof bytes !== "number" ? ""
-    : bytes < 1024 * 1024 ? ` (${Math.max(1, Math.round(bytes / 1024))} KB)`
-    : ` (${(bytes / (1024 * 1024)).toLocaleString("pt-BR", { maximumFractionDigits: 1 })} MB)`);
-  function fileLine(attachment) {
+  // Files: shown by name and size; an operator's fetched with the token
+  // (never in a URL), then a photo shown or a PDF linked.
+  function fileLine(a) {
     const line = document.createElement("span");
     line.className = "file";
-    line.textContent = `${attachment.file_name || "arquivo"}${sizeOf(attachment.size)}`;
+    const kb = typeof a.size === "number" ? ` (${Math.max(1, Math.round(a.size / 1024)).toLocaleString("pt-BR")} KB)` : "";
+    line.textContent = `${a.file_name || "arquivo"}${kb}`;
     return line;
   }
-  async function showOperatorFile(item, attachment, messageId) {
-    const line = fileLine(attachment);
-    item.append(line);
+  async function showOperatorFile(line, a, id) {
     try {
-      const response = await fetch(new URL(`api/files/${messageId}`, location.href),
-        { headers: { "X-Conversation-Token": saved.token }, signal: AbortSignal.timeout(30000) });
-      if (!response.ok) throw new Error(String(response.status));
-      const address = URL.createObjectURL(await response.blob());
-      const name = attachment.file_name || "arquivo";
-      if (attachment.kind === "image") {
-        const image = document.createElement("img");
-        image.src = address;
-        image.alt = `Foto enviada pelo atendente: ${name}`;
-        line.replaceChildren(image);
-      } else {
-        const link = document.createElement("a");
-        link.href = address;
-        link.download = name;
-        link.textContent = `${name}${sizeOf(attachment.size)}`;
-        line.replaceChildren(link);
-      }
-    } catch (_) {
-      line.textContent = `${line.textContent} · Arquivo indisponível no momento.`;
-    }
+      const response = await fetch(`api/files/${id}`, { headers: { "X-Conversation-Token": saved.token } });
+      if (!response.ok) throw response;
+      const url = URL.createObjectURL(await response.blob());
+      const node = document.createElement(a.kind === "image" ? "img" : "a");
+      if (a.kind === "image") Object.assign(node, { src: url, alt: `Foto: ${a.file_name}` });
+      else Object.assign(node, { href: url, download: a.file_name, textContent: line.textContent });
+      line.replaceChildren(node);
+    } catch (_) { line.append(" · Arquivo indisponível."); }
   }
   // Operator messages and the service's notices (the queue position) carry
   // their id (live in the message's metadata, in the history beside its
@@ -152,8 +135,8 @@
       return;
     }
     stopTyping();
-    const item = show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp });
-    if (attachment) showOperatorFile(item, attachment, id);
+    const item = show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp, attachment });
+    if (attachment) showOperatorFile(item.lastChild, attachment, id);
   }
   // "digitando…" while the operator writes: each signal shows it a while.
   let typingTimer = null;
@@ -304,37 +287,26 @@
     flushOutbox();
   }
 
-  // "Anexar": a photo or PDF, uploaded to the service with the
-  // conversation's token, then sent as a message naming it (the typed
-  // text, or "Foto"/"Documento", as its words).
+  // "Anexar": a photo or PDF, uploaded with the token (the service checks
+  // it), then a message naming it, with the typed text or "Foto"/"Documento".
   const fileInput = composer.querySelector(".file");
   composer.querySelector(".attach").addEventListener("click", () => fileInput.click());
   fileInput.addEventListener("change", async () => {
     const [file] = fileInput.files;
     fileInput.value = "";
     if (!file || !socket) return;
-    if (!["image/jpeg", "image/png", "application/pdf"].includes(file.type)) {
-      status.textContent = "Tipo de arquivo não aceito. Envie uma foto (JPEG ou PNG) ou um PDF.";
-      return;
-    }
     status.textContent = "Enviando arquivo…";
     try {
-      const url = new URL("api/files", location.href);
-      url.searchParams.set("name", file.name);
-      const response = await fetch(url, { method: "POST", body: file,
-        headers: { "X-Conversation-Token": saved.token }, signal: AbortSignal.timeout(60000) });
-      const answer = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        status.textContent = answer.error?.message || "Não foi possível enviar o arquivo. Tente novamente.";
-        return;
-      }
-      status.textContent = "";
+      const response = await fetch(`api/files?name=${encodeURIComponent(file.name)}`,
+        { method: "POST", body: file, headers: { "X-Conversation-Token": saved.token } });
+      const answer = await response.json();
+      status.textContent = answer.error?.message || "";
+      if (!response.ok) return;
       const text = composer.elements.message.value.trim() || (answer.kind === "image" ? "Foto" : "Documento");
       composer.elements.message.value = "";
-      const { upload_id, kind, file_name, size, mime_type } = answer;
-      queueMessage(text, { attachment: { upload_id, kind, file_name, size, mime_type } });
+      queueMessage(text, { attachment: answer });
     } catch (_) {
-      status.textContent = "Não foi possível enviar o arquivo. Verifique a conexão e tente novamente.";
+      status.textContent = "Não foi possível enviar o arquivo. Tente novamente.";
     }
   });
   composer.addEventListener("submit", (event) => {

@@ -38,6 +38,7 @@ async def send_file(request: Request, attendance_id: int) -> HTTPResponse:
     its name, ``?caption=`` the text sent with it, ``?client_id=`` as for
     ``message:send``."""
     token = operator_token(request)
+    await file_uploads.may_send_file(desk(request), token, attendance_id)
     data = await read_upload(request, desk(request).settings.upload_max_bytes)
     answer = await file_uploads.send_operator_file(
         desk(request),

@@ -94,10 +94,12 @@ async def history_preflight(_request: Request) -> HTTPResponse:
 async def upload(request: Request) -> HTTPResponse:
     """A visitor's photo or PDF (the body; ``?name=`` its name) for their
     open attendance: ``{upload_id, kind, mime_type, file_name, size}``."""
-    token = _token(request)
+    attendance_id = await file_uploads.visitor_attendance(
+        desk(request), conversation_of(_token(request))
+    )
     data = await read_upload(request, settings(request).upload_max_bytes)
     answer = await file_uploads.visitor_upload(
-        desk(request), conversation_of(token), data, request.args.get("name")
+        desk(request), attendance_id, data, request.args.get("name")
     )
     return json(answer, status=201)
 
