@@ -21,6 +21,12 @@ have taken it and did not answer in time) answers 202 ``{"delivered":
 "unknown"}``: the handoff service shows it unconfirmed and the channel's
 status report settles it.
 
+An operator's file comes as ``attachment {kind: image|document, mime_type,
+file_name, size}`` beside the text (its caption, which may be empty); it is
+kept in the ``bot`` event's metadata and passed to the channel as the
+``attachment`` keyword of ``send_text_message``; the channel fetches the
+file from the handoff service by the message's id.
+
 ``POST /webhooks/operator_messages/typing`` ``{conversation_id}`` passes the
 operator's typing to the widget's sockets of the conversation.
 

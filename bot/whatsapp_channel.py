@@ -39,6 +39,10 @@ calls ``/webhooks/whatsapp/webhook``.
   ``POST /webhooks/whatsapp/resend`` (service token) in order with the
   conversation's other messages; while some wait there, the
   conversation's next bot messages join them.
+- An operator's file (``attachment``) is fetched from the handoff service
+  (``GET /api/channel/files/<id>``, service token), uploaded to Meta
+  (``POST /{number}/media``) and sent as an image or a document with the
+  text as its caption (docs/whatsapp.md, "Files from the operator").
 - Every operator message carries ``biz_opaque_callback_data``
   ``{"handoff_message_id": id}``; Meta echoes it in the message's status
   webhooks, which go to the handoff service (``POST

@@ -19,6 +19,13 @@ key, so a file Meta does not hand over holds back nothing else. Its
   (``data_subjects.strip_attendances``): only the kind is kept, and an
   outbox job ``delete_media`` removes the attendance's files.
 
+A visitor's photo or PDF from the widget is uploaded to this service first
+(``uploads.py``) and named in the metadata by its upload id: the message
+gets it ``stored`` at once, under its own attendance. An operator's file
+(an operator message's attachment, ``stored``) is served to the
+attendance's operators and, by the message's id, to the customer's channel
+(``operator_file``).
+
 A location or a contact card has no file: its words are the message's
 text (the place, the names and phones) and a location its coordinates.
 """

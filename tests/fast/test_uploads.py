@@ -214,3 +214,22 @@ def test_the_widget_reads_the_operators_files_of_its_own_conversation_only(servi
     assert error_of(missing_token, 401)
     text = operator.send(call["id"], "sem arquivo").json()["message"]
     assert error_of(widget_file(service, token, text["id"]), 404)
+
+
+def test_with_the_session_cookie_a_form_of_another_site_cannot_send_a_file(service, operator):
+    call = open_attendance(service)
+    operator.take(call["id"])
+    browser = requests.Session()
+    login = browser.post(
+        f"{service.base_url}/api/auth/login",
+        json={"username": "operador", "password": "atendimento123"},
+        timeout=10,
+    )
+    headers = {"X-CSRF-Token": login.json()["csrf_token"]}
+    url = f"{service.base_url}/api/attendances/{call['id']}/files?client_id=c-1"
+    as_form = browser.post(url, data=PDF, headers={**headers, "Content-Type": "text/plain"})
+    assert error_of(as_form, 415)["code"] == "unsupported_media_type"
+    as_file = browser.post(url, data=PDF, headers={**headers, "Content-Type": "application/pdf"})
+    assert as_file.status_code == 201, as_file.text
+    no_csrf = browser.post(url, data=PDF, headers={"Content-Type": "application/pdf"})
+    assert error_of(no_csrf, 403)
