@@ -242,13 +242,13 @@ def test_files_both_ways_between_the_widget_and_conversa(
 ):
     page = browser.new_page(viewport={"width": 1000, "height": 700})
     page.goto(host_url)
-    start_chat(page, "Helena")
+    start_chat(page, "Iolanda")
     say(page, "quero mandar a conta")
     widget = chat(page)
     expect(widget.get_by_text("transferido(a)")).to_be_visible()
     console = browser.new_page(viewport={"width": 1366, "height": 768})
     console_login(console, stack.handoff_url, "operador", "atendimento123")
-    console.locator("#queue button", has_text="Helena").click()
+    console.locator("#queue button", has_text="Iolanda").click()
     console.get_by_role("button", name="Atender").click()
     expect(
         console.locator("#messages li.customer", has_text="quero mandar a conta")
