@@ -65,6 +65,9 @@ async def visitor_attendance(desk: Desk, conversation_id: str) -> int:
     )
     if attendance_id is None:
         raise Conflict("Você poderá enviar arquivos quando estiver falando com um atendente.")
+    folder = desk.settings.media_dir / str(attendance_id)
+    kept = await asyncio.to_thread(lambda: len(list(folder.glob("up-*"))))
+    uploads.refuse_more_visitor_files(kept)
     return int(attendance_id)
 
 

@@ -186,6 +186,7 @@ def test_an_operators_pdf_is_uploaded_to_meta_and_sent_as_a_document(
     queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
     assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
     pdf = b"%PDF-1.4\n" + b"1" * 3000
+    graph.upload_failures_left = 1  # Meta's /media is away once: failed, then "Tentar novamente"
     sent = requests.post(
         f"{stack.handoff_url}/api/attendances/{queued['id']}/files",
         params={"name": "segunda-via.pdf", "caption": "Segue a segunda via", "client_id": "pdf-1"},
@@ -195,6 +196,12 @@ def test_an_operators_pdf_is_uploaded_to_meta_and_sent_as_a_document(
     )
     assert sent.status_code == 201, sent.text
     message = sent.json()["message"]
+    operator.wait_for(
+        "message:delivery", lambda d: d["id"] == message["id"] and d["delivery"] == "failed"
+    )
+    assert graph.messages_to(wa_id)[-1]["type"] == "text"  # nothing sent without the file
+    retried = operator.call("message:retry", {"message_id": message["id"]})
+    assert retried["ok"], retried
     document = graph.wait_for_send(wa_id, "document")
     assert document["document"]["filename"] == "segunda-via.pdf"
     assert document["document"]["caption"] == "Segue a segunda via"

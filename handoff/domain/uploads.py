@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from handoff.domain.errors import Invalid, TooLarge, UnsupportedMediaType
+from handoff.domain.errors import Invalid, TooLarge, TooManyRequests, UnsupportedMediaType
 
 # (first bytes, MIME type, kind, extension) of the files recognised.
 SIGNATURES = (
@@ -25,6 +25,9 @@ MIME_OF_EXTENSION = {extension: mime for _, mime, _, extension in SIGNATURES}
 KIND_OF_EXTENSION = {extension: kind for _, _, kind, extension in SIGNATURES}
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}-[0-9]{1,12}\.(jpg|png|pdf)$")
 MAX_FILE_NAME = 255
+# Files a visitor may upload to one attendance (each up to the size limit):
+# enough for any conversation, a bound on what one visitor can make us keep.
+VISITOR_FILES_PER_ATTENDANCE = 30
 # WhatsApp's limit for a media caption, in characters.
 MAX_CAPTION = 1024
 
@@ -92,6 +95,14 @@ def operator_attachment(upload: Upload, key: str) -> dict[str, object]:
 
 def upload_id(token: str, upload: Upload) -> str:
     return f"{token}-{upload.size}{upload.extension}"
+
+
+def refuse_more_visitor_files(kept: int) -> None:
+    """``kept``: the visitor's files already kept for the attendance."""
+    if kept >= VISITOR_FILES_PER_ATTENDANCE:
+        raise TooManyRequests(
+            f"Você já enviou {VISITOR_FILES_PER_ATTENDANCE} arquivos nesta conversa, o máximo."
+        )
 
 
 def visitor_key(attendance_id: int, upload: str) -> str:

@@ -233,3 +233,13 @@ def test_with_the_session_cookie_a_form_of_another_site_cannot_send_a_file(servi
     assert as_file.status_code == 201, as_file.text
     no_csrf = browser.post(url, data=PDF, headers={"Content-Type": "application/pdf"})
     assert error_of(no_csrf, 403)
+
+
+def test_a_visitor_keeps_a_bounded_number_of_files(service, operator, monkeypatch):
+    monkeypatch.setattr("handoff.domain.uploads.VISITOR_FILES_PER_ATTENDANCE", 2)
+    token = secrets.token_hex(16)
+    open_attendance(service, conversation_id=conversation_of(token))
+    assert visitor_upload(service, token, PNG).status_code == 201
+    assert visitor_upload(service, token, PDF).status_code == 201
+    third = visitor_upload(service, token, PNG)
+    assert error_of(third, 429)["message"] == "Você já enviou 2 arquivos nesta conversa, o máximo."

@@ -123,6 +123,7 @@ class FakeGraph:
         self.media: dict[str, tuple[bytes, str]] = {}  # media id -> (content, MIME type)
         # The business's uploads (POST /{number}/media): {id, number, type, file_name, content}.
         self.uploads: list[dict[str, Any]] = []
+        self.upload_failures_left = 0  # answer this many uploads with HTTP 500 first
         self.media_failures_left = 0  # answer this many downloads with HTTP 500 first
         self.downloads: list[tuple[str, int]] = []  # (media id, HTTP status) of each download
         self._lock = threading.Condition()
@@ -230,6 +231,11 @@ class FakeGraph:
             return 400, {"error": {"message": "(#100) Invalid phone number id", "code": 100}}
         if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
+        with self._lock:
+            failing = self.upload_failures_left > 0
+            self.upload_failures_left -= 1 if failing else 0
+        if failing:
+            return 500, {"error": {"message": "(#131016) Service unavailable", "code": 131016}}
         form = _multipart(headers.get("Content-Type", ""), raw)
         file = form.get("file")
         if form.get("messaging_product", (b"",))[0] != b"whatsapp" or file is None:
