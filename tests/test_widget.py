@@ -290,7 +290,18 @@ def test_files_both_ways_between_the_widget_and_conversa(
     link = widget.locator("li.operator", has_text="Segue a guia").locator("a")
     expect(link).to_have_text("guia.pdf (3 KB)", timeout=30_000)
     assert link.get_attribute("download") == "guia.pdf"
-    console.locator("#attach-file").set_input_files(files=[photo])
+    # A photo dropped on the composer goes the same way.
+    console.locator("#composer").evaluate(
+        """(composer, bytes) => {
+          const files = new DataTransfer();
+          files.items.add(new File([new Uint8Array(bytes)], "foto.png", { type: "image/png" }));
+          const init = { dataTransfer: files, bubbles: true, cancelable: true };
+          for (const type of ["dragover", "drop"]) {
+            composer.dispatchEvent(new DragEvent(type, init));
+          }
+        }""",
+        list(png()),
+    )
     their_photo = widget.locator("li.operator img")
     expect(their_photo).to_be_visible(timeout=30_000)
     loaded(their_photo)
