@@ -21,6 +21,12 @@ have taken it and did not answer in time) answers 202 ``{"delivered":
 "unknown"}``: the handoff service shows it unconfirmed and the channel's
 status report settles it.
 
+An operator's file comes as ``attachment {kind: image|document, mime_type,
+file_name, size}`` beside the text (its caption, which may be empty); it is
+kept in the ``bot`` event's metadata and passed to the channel as the
+``attachment`` keyword of ``send_text_message``; the channel fetches the
+file from the handoff service by the message's id.
+
 ``POST /webhooks/operator_messages/typing`` ``{conversation_id}`` passes the
 operator's typing to the widget's sockets of the conversation.
 
@@ -102,12 +108,42 @@ MAX_OPERATOR_NAME = 120
 
 def _operator_metadata(body: dict[str, Any], message_id: int) -> dict[str, Any]:
     """The ``bot`` event's metadata: the message's id and, when the service
-    sends one, the name the customer is shown (cleaned and bounded)."""
+    sends one, the name the customer is shown (cleaned and bounded) and its
+    file's description (``attachment``)."""
     metadata: dict[str, Any] = {"handoff_message_id": message_id}
     name = body.get("operator_name")
     if isinstance(name, str) and clean_text(name).strip():
         metadata["operator_name"] = clean_text(name).strip()[:MAX_OPERATOR_NAME]
+    attachment = _attachment(body.get("attachment"))
+    if attachment is not None:
+        metadata["attachment"] = attachment
     return metadata
+
+
+# The files an operator sends (the handoff service's uploads).
+FILE_KINDS = ("image", "document")
+
+
+def _attachment(value: Any) -> Optional[dict[str, Any]]:
+    """An operator message's file as the service describes it: its kind,
+    type, name and size (the channel fetches it by the message's id)."""
+    if not isinstance(value, dict) or value.get("kind") not in FILE_KINDS:
+        return None
+    name, mime_type, size = value.get("file_name"), value.get("mime_type"), value.get("size")
+    return {
+        "kind": value["kind"],
+        "mime_type": mime_type if isinstance(mime_type, str) else "application/octet-stream",
+        "file_name": clean_text(name)[:255] if isinstance(name, str) else None,
+        "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
+    }
+
+
+async def _send(output: OutputChannel, conversation_id: str, event: BotUttered) -> None:
+    """Send an operator message (its text, or a file with an optional
+    caption) as ``send_text_message`` with its metadata as keywords."""
+    message = event.message()
+    text = message.pop("text", None) or ""
+    await output.send_text_message(conversation_id, text, **message)
 
 
 def _widget_server(request: Request) -> Any:
@@ -166,15 +202,17 @@ class OperatorMessagesInput(ServiceInput):
                     400, "invalid", "conversation_id, text and handoff_message_id are required"
                 )
             text = clean_text(text)
+            if not text and _attachment(body.get("attachment")) is None:
+                return refuse(400, "invalid", "text or attachment is required")
             agent = request.app.ctx.agent
             async with agent.lock_store.lock(conversation_id):
                 if (conversation_id, message_id) in self._sent:
                     return response.json({"delivered": False, "already_there": True})
-                event = BotUttered(text, metadata=_operator_metadata(body, message_id))
+                event = BotUttered(text or None, metadata=_operator_metadata(body, message_id))
                 channel = await _append_once(agent, conversation_id, message_id, event)
                 output = _output_of(request, channel)
                 try:
-                    await output.send_response(conversation_id, event.message())
+                    await _send(output, conversation_id, event)
                 except DeliveryUnknown as error:
                     logger.warning("operator message %s: outcome unknown: %s", message_id, error)
                     return response.json({"delivered": "unknown"}, status=202)

@@ -26,7 +26,11 @@ docs/architecture.md ("Visitor protocol").
 - **Standard shapes out, visitor data in the common places.** Replies are
   Rasa's own shapes; an operator's message is ``{"text", "metadata":
   {"handoff_message_id"}}``, which standard web chats (rasa-webchat) show as
-  text and our widget uses to show a message it gets twice once. The
+  text and our widget uses to show a message it gets twice once; an
+  operator's file adds ``metadata.attachment`` ``{kind, mime_type,
+  file_name, size}`` (the widget fetches it from the handoff service). A
+  visitor's file is uploaded to the handoff service first and the message
+  names it in ``metadata.attachment.upload_id``. The
   visitor's data is read from Rasa's ``metadata_key`` (credentials.yml,
   default ``metadata``), else from ``metadata`` or rasa-webchat's
   ``customData``.
@@ -130,6 +134,10 @@ class VisitorOutput(SocketIOOutput):
         metadata = {"handoff_message_id": handoff_message_id, "timestamp": kwargs.get("timestamp")}
         if kwargs.get("operator_name"):
             metadata["operator_name"] = kwargs["operator_name"]
+        if kwargs.get("attachment"):
+            # An operator's file: the widget fetches it from the handoff
+            # service by the message's id, with the conversation's token.
+            metadata["attachment"] = kwargs["attachment"]
         await self._send_message(recipient_id, {"text": text, "metadata": metadata})
 
 

@@ -39,6 +39,10 @@ calls ``/webhooks/whatsapp/webhook``.
   ``POST /webhooks/whatsapp/resend`` (service token) in order with the
   conversation's other messages; while some wait there, the
   conversation's next bot messages join them.
+- An operator's file (``attachment``) is fetched from the handoff service
+  (``GET /api/channel/files/<id>``, service token), uploaded to Meta
+  (``POST /{number}/media``) and sent as an image or a document with the
+  text as its caption (docs/whatsapp.md, "Files from the operator").
 - Every operator message carries ``biz_opaque_callback_data``
   ``{"handoff_message_id": id}``; Meta echoes it in the message's status
   webhooks, which go to the handoff service (``POST
@@ -99,6 +103,9 @@ FILE_LABELS = {
 # time (handoff/domain/conversation.py, UNKNOWN_RETRY_AFTER).
 UNKNOWN_RESEND_AFTER_SECONDS = 15 * 60
 REMEMBERED_UNKNOWN = 10_000
+# The largest operator file fetched from the handoff service (Meta's limit
+# for a document is 100 MB; the service's own is HANDOFF_UPLOAD_MAX_BYTES).
+MAX_FILE_BYTES = 100 * 1024 * 1024
 # Conversations whose reply address (the wa_id as Meta sent it) is remembered.
 REMEMBERED_ADDRESSES = 100_000
 
@@ -206,6 +213,24 @@ class HandoffClient:
         body = {"conversation_id": conversation_id, "channel": "whatsapp", "message": message}
         return await self._post("undelivered", body)
 
+    async def file(self, message_id: int, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+        """An operator message's file (``GET /api/channel/files/<id>``);
+        WhatsAppSendError (to be tried again) when the service does not
+        hand it over."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        try:
+            async with self._session.get(
+                f"{self.url}/files/{message_id}", headers=self._headers
+            ) as reply:
+                if reply.status == 200:
+                    data = await reply.content.read(max_bytes + 1)
+                    if len(data) <= max_bytes:
+                        return data
+                raise WhatsAppSendError(f"file of {message_id}: HTTP {reply.status}", None, True)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as problem:
+            raise WhatsAppSendError(f"file of {message_id}: {problem!r}", None, True) from problem
+
     async def _post(self, route: str, body: Any) -> bool:
         for delay in (0.0, *RETRY_DELAYS_SECONDS):
             await asyncio.sleep(delay)
@@ -294,18 +319,32 @@ class WhatsAppOutput(OutputChannel):
         if handoff_message_id is None:
             await self._send_bot_message(recipient_id, text, kwargs.get("timestamp"))
         else:
-            await self._send_operator_message(recipient_id, text, handoff_message_id)
+            await self._send_operator_message(
+                recipient_id, text, handoff_message_id, kwargs.get("attachment")
+            )
 
-    async def _send_operator_message(self, recipient_id: str, text: str, message_id: int) -> None:
-        """Raises WhatsAppSendError (not sent) or DeliveryUnknown."""
+    async def _send_operator_message(
+        self, recipient_id: str, text: str, message_id: int, attachment: Optional[Dict[str, Any]]
+    ) -> None:
+        """Raises WhatsAppSendError (not sent) or DeliveryUnknown. A file
+        (``attachment``) is fetched from the handoff service, uploaded to
+        Meta and sent with the text as its caption."""
         since = self._unknown.get(message_id)
         if since is not None and time.monotonic() - since < UNKNOWN_RESEND_AFTER_SECONDS:
             raise DeliveryUnknown("an earlier send of this message had no answer")
         callback = json.dumps({"handoff_message_id": message_id})
+        number, address = await self.number(recipient_id), self.address(recipient_id)
         try:
-            wamid = await self.graph.send_text(
-                await self.number(recipient_id), self.address(recipient_id), text, callback
-            )
+            if attachment:
+                file = {
+                    **attachment,
+                    "file_name": attachment.get("file_name") or "arquivo",
+                    "data": await self.handoff.file(message_id),
+                    "caption": text,
+                }
+                wamid = await self.graph.send_file(number, address, file, callback)
+            else:
+                wamid = await self.graph.send_text(number, address, text, callback)
         except DeliveryUnknown:
             self._unknown[message_id] = time.monotonic()
             while len(self._unknown) > REMEMBERED_UNKNOWN:

@@ -113,6 +113,8 @@ def _outcome(status: int, raw: bytes) -> str:
 # The Graph API version when WHATSAPP_API_VERSION is empty (Meta's
 # versions list: v25.0, released February 2026, is served until July 2028).
 DEFAULT_API_VERSION = "v25.0"
+# An upload of an operator's file (up to HANDOFF_UPLOAD_MAX_BYTES) waits this long.
+UPLOAD_TIMEOUT_SECONDS = 30.0
 # A read mark or typing signal waits this long for Meta at most.
 SIGNAL_TIMEOUT_SECONDS = 5.0
 
@@ -150,12 +152,75 @@ class GraphClient:
         message not sent is tried again
         after each of ``retry_delays`` while the budget lasts, then
         WhatsAppSendError; DeliveryUnknown ends the tries at once."""
+        content = {"type": "text", "text": {"preview_url": False, "body": text}}
+        return await self.send(number, address, content, callback_data, retry_delays)
+
+    async def send_file(
+        self,
+        number: str,
+        address: Dict[str, str],
+        file: Dict[str, Any],
+        callback_data: Optional[str] = None,
+    ) -> str:
+        """Upload a file (``{kind, mime_type, file_name, data, caption}``,
+        kind ``image`` or ``document``) and send it, as ``send_text``."""
+        media_id = await self.upload(number, file["data"], file["mime_type"], file["file_name"])
+        media: Dict[str, Any] = {"id": media_id}
+        if file.get("caption"):
+            media["caption"] = file["caption"]
+        if file["kind"] == "document":
+            media["filename"] = file["file_name"]
+        content = {"type": file["kind"], file["kind"]: media}
+        return await self.send(number, address, content, callback_data)
+
+    async def upload(self, number: str, data: bytes, mime_type: str, file_name: str) -> str:
+        """``POST /{phone-number-id}/media`` (multipart: ``file``, ``type``,
+        ``messaging_product``): Meta's media id of the file. Any failure is
+        WhatsAppSendError (nothing reached the citizen), retryable unless
+        Meta refused the file itself."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(trace_configs=[_connection_tracing()])
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", mime_type)
+        form.add_field("file", data, filename=file_name, content_type=mime_type)
+        try:
+            async with self._session.post(
+                f"{self.api}/{number}/media",
+                data=form,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT_SECONDS),
+                trace_request_ctx={"connected": False},
+            ) as reply:
+                status, raw = reply.status, await reply.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as problem:
+            raise WhatsAppSendError(f"upload: {problem!r}", retryable=True) from problem
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        media_id = body.get("id") if isinstance(body, dict) else None
+        if status < 300 and isinstance(media_id, str) and media_id:
+            return media_id
+        error = body.get("error") if isinstance(body, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        retryable = status == 429 or status >= 500 or code in RETRYABLE_CODES
+        raise WhatsAppSendError(f"upload: HTTP {status}: {raw[:300]!r}", code, retryable)
+
+    async def send(
+        self,
+        number: str,
+        address: Dict[str, str],
+        content: Dict[str, Any],
+        callback_data: Optional[str] = None,
+        retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
+    ) -> str:
+        """Send a message of any type (``content``: ``type`` and its object)."""
         payload: Dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             **address,
-            "type": "text",
-            "text": {"preview_url": False, "body": text},
+            **content,
         }
         if callback_data is not None:
             payload["biz_opaque_callback_data"] = callback_data

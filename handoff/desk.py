@@ -310,6 +310,7 @@ class Desk:
                 job["text"],
                 message_id,
                 job.get("operator_name") if named else None,
+                job.get("attachment"),
             )
         except ChannelRefused as error:
             log.warning("message %s refused by the customer's channel: %s", message_id, error)

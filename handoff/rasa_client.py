@@ -143,12 +143,19 @@ class RasaClient:
         return int(body["deleted"])
 
     async def send_bot_message(
-        self, conversation_id: str, text: str, message_id: int, operator_name: str | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        message_id: int,
+        operator_name: str | None = None,
+        attachment: dict[str, Any] | None = None,
     ) -> bool:
         """Append an operator message to the conversation once (a second send
         of the same ``message_id`` changes nothing) and send it on the
         customer's latest channel (``bot/operator_messages.py``), with the
-        name the customer is shown (none: "Atendente"). False if
+        name the customer is shown (none: "Atendente") and its file's
+        description (``attachment``: the channel fetches the file by the
+        message's id, ``GET /api/channel/files/<id>``). False if
         the channel could not learn whether it went out (HTTP 202). Raises
         ChannelRefused when the channel refused it, ChannelBusy when it
         paces it, RasaUnavailable when Rasa did not answer."""
@@ -161,6 +168,8 @@ class RasaClient:
         }
         if operator_name:
             body["operator_name"] = operator_name
+        if attachment:
+            body["attachment"] = attachment
         try:
             async with self._session.post(
                 url, json=body, headers=self._service_headers

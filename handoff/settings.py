@@ -202,6 +202,15 @@ class Settings:
     media_types: list[str] = field(
         default_factory=lambda: _csv(_env("MEDIA_TYPES", DEFAULT_MEDIA_TYPES))
     )
+    # Files operators attach in Conversa and visitors attach in the widget:
+    # the largest taken (5 MB, WhatsApp's limit for a photo) and which types
+    # (told from the file's bytes; only these three are recognised).
+    upload_max_bytes: int = field(
+        default_factory=lambda: int(_env("UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+    )
+    upload_types: list[str] = field(
+        default_factory=lambda: _csv(_env("UPLOAD_TYPES", "image/jpeg,image/png,application/pdf"))
+    )
     # What the customer's widget shows of the operator who writes: "first"
     # (their first name beside each message) or "none" ("Atendente"). One
     # policy for the organisation (a privacy choice, not a room's), so a

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
-import os
 import secrets
 import shutil
 from collections.abc import Awaitable, Callable
@@ -30,7 +29,7 @@ from typing import Any
 
 import aiohttp
 
-from handoff import outbox
+from handoff import media_files, outbox
 from handoff.db import UnitOfWork
 from handoff.domain import attachments
 from handoff.settings import Settings
@@ -118,12 +117,7 @@ def _keep(media_dir: Path, found: attachments.ToFetch, data: bytes, mime_type: s
     """Write the file (atomically) and return its key under ``media_dir``."""
     extension = mimetypes.guess_extension(mime_type.split(";")[0].strip()) or ".bin"
     key = f"{found.attendance_id}/{found.message_id}-{secrets.token_hex(8)}{extension}"
-    path = media_dir / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial_path = path.with_suffix(path.suffix + ".part")
-    partial_path.write_bytes(data)
-    os.replace(partial_path, path)
-    return key
+    return media_files.keep(media_dir, key, data)
 
 
 async def fetch(

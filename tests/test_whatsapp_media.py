@@ -9,6 +9,7 @@ SQLite and PostgreSQL (the attachment is a JSON column)."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import uuid
 import wave
@@ -175,3 +176,40 @@ def test_a_file_over_the_limit_is_refused_and_the_citizen_told(
     unknown = f"x-{uuid.uuid4().hex}"
     assert operator.get(f"/api/attachments/{shown['id']}").status_code == 404
     assert operator.get(f"/api/attachments/{unknown}").status_code == 404
+
+
+def test_an_operators_pdf_is_uploaded_to_meta_and_sent_as_a_document(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    wa_id = citizen()
+    post(stack, text(wa_id, "preciso da segunda via"))
+    queued = operator.wait_for("attendance:queued", lambda a: a["conversation_id"] == wa_id)
+    assert operator.call("attendance:take", {"attendance_id": queued["id"]})["ok"]
+    pdf = b"%PDF-1.4\n" + b"1" * 3000
+    graph.upload_failures_left = 1  # Meta's /media is away once: failed, then "Tentar novamente"
+    sent = requests.post(
+        f"{stack.handoff_url}/api/attendances/{queued['id']}/files",
+        params={"name": "segunda-via.pdf", "caption": "Segue a segunda via", "client_id": "pdf-1"},
+        data=pdf,
+        headers={"Authorization": f"Bearer {operator.token}", "Content-Type": "application/pdf"},
+        timeout=30,
+    )
+    assert sent.status_code == 201, sent.text
+    message = sent.json()["message"]
+    operator.wait_for(
+        "message:delivery", lambda d: d["id"] == message["id"] and d["delivery"] == "failed"
+    )
+    assert graph.messages_to(wa_id)[-1]["type"] == "text"  # nothing sent without the file
+    retried = operator.call("message:retry", {"message_id": message["id"]})
+    assert retried["ok"], retried
+    document = graph.wait_for_send(wa_id, "document")
+    assert document["document"]["filename"] == "segunda-via.pdf"
+    assert document["document"]["caption"] == "Segue a segunda via"
+    assert json.loads(document["biz_opaque_callback_data"]) == {"handoff_message_id": message["id"]}
+    uploaded = [u for u in graph.uploads if u["id"] == document["document"]["id"]]
+    assert [(u["content"], u["type"], u["number"]) for u in uploaded] == [
+        (pdf, "application/pdf", document["from_number"])
+    ]
+    operator.wait_for(
+        "message:delivery", lambda d: d["id"] == message["id"] and d["delivery"] == "sent"
+    )

@@ -5,12 +5,14 @@ its conversation kept in its own frame, out of the host page's reach."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Frame, Page, expect
+from playwright.sync_api import Browser, Frame, Locator, Page, expect
 
-from tests.support.browser import CHAT, HEARD, chat, say, start_chat
+from tests.support.axe import serious_violations
+from tests.support.browser import CHAT, HEARD, chat, console_login, say, start_chat
 from tests.support.clients import Operator
 from tests.support.outages import TcpProxy
 from tests.support.processes import ROOT, Stack
+from tests.support.whatsapp import png
 
 pytestmark = pytest.mark.slow
 
@@ -18,6 +20,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def backend() -> str:
     return "sqlite"
+
+
+@pytest.fixture(scope="module")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Files attached in the widget and in Conversa go to a folder of the test's own."""
+    return {"HANDOFF_MEDIA_DIR": str(tmp_path_factory.mktemp("media"))}
 
 
 def test_phone_screen_and_keyboard(browser: Browser, host_url: str):
@@ -222,3 +230,88 @@ def test_the_widget_stays_small():
     client = (ROOT / "vendor" / "socket.io.min.js").stat().st_size
     assert loader < 6_000
     assert loader + frame + client < 72_000
+
+
+def loaded(image: Locator) -> None:
+    """The image was fetched and decoded (the stripes are 240 pixels wide)."""
+    expect(image).to_have_js_property("naturalWidth", 240, timeout=30_000)
+
+
+def test_files_both_ways_between_the_widget_and_conversa(
+    browser: Browser, stack: Stack, host_url: str
+):
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(host_url)
+    start_chat(page, "Iolanda")
+    say(page, "quero mandar a conta")
+    widget = chat(page)
+    expect(widget.get_by_text("transferido(a)")).to_be_visible()
+    console = browser.new_page(viewport={"width": 1366, "height": 768})
+    console_login(console, stack.handoff_url, "operador", "atendimento123")
+    console.locator("#queue button", has_text="Iolanda").click()
+    console.get_by_role("button", name="Atender").click()
+    expect(
+        console.locator("#messages li.customer", has_text="quero mandar a conta")
+    ).to_be_visible()
+
+    # The visitor's photo, seen by the operator as WhatsApp media are.
+    files = widget.locator("input.file")
+    photo = {"name": "conta.png", "mimeType": "image/png", "buffer": png()}
+    files.set_input_files(files=[photo])
+    expect(widget.locator("li.me", has_text="conta.png")).to_be_visible()
+    expect(widget.locator("li.me.pending")).to_have_count(0, timeout=30_000)
+    image = console.locator("#messages li.customer", has_text="Foto").locator("img")
+    expect(image).to_be_visible(timeout=30_000)
+    loaded(image)
+
+    # Refused in pt-BR: a type the widget does not take, and bytes that are
+    # not what their name says (the service sniffs them).
+    files.set_input_files(files=[{"name": "a.gif", "mimeType": "image/gif", "buffer": b"GIF89a"}])
+    expect(widget.locator(".status")).to_have_text(
+        "Tipo de arquivo não aceito. Envie uma foto (JPEG ou PNG) ou um PDF."
+    )
+    fake = {"name": "b.png", "mimeType": "image/png", "buffer": b"<html>not an image</html>"}
+    files.set_input_files(files=[fake])
+    expect(widget.locator(".status")).to_have_text(
+        "Tipo de arquivo não aceito. Envie uma foto (JPEG ou PNG) ou um PDF."
+    )
+
+    # The operator's PDF with a caption, and a photo: a link and an image
+    # in the widget, fetched with the conversation's token.
+    pdf = b"%PDF-1.4\n" + b"1" * 3000
+    console.locator("#draft").fill("Segue a guia")
+    console.locator("#attach-file").set_input_files(
+        files=[{"name": "guia.pdf", "mimeType": "application/pdf", "buffer": pdf}]
+    )
+    sent = console.locator("#messages li.operator", has_text="Segue a guia")
+    expect(sent.locator("a.attachment-document")).to_have_text("guia.pdf (2,9 KB)")
+    expect(sent.locator(".delivery")).to_have_text("enviada", timeout=30_000)
+    expect(console.locator("#draft")).to_have_value("")
+    link = widget.locator("li.operator", has_text="Segue a guia").locator("a")
+    expect(link).to_have_text("guia.pdf (3 KB)", timeout=30_000)
+    assert link.get_attribute("download") == "guia.pdf"
+    # A photo dropped on the composer goes the same way.
+    console.locator("#composer").evaluate(
+        """(composer, bytes) => {
+          const files = new DataTransfer();
+          files.items.add(new File([new Uint8Array(bytes)], "foto.png", { type: "image/png" }));
+          const init = { dataTransfer: files, bubbles: true, cancelable: true };
+          for (const type of ["dragover", "drop"]) {
+            composer.dispatchEvent(new DragEvent(type, init));
+          }
+        }""",
+        list(png()),
+    )
+    their_photo = widget.locator("li.operator img")
+    expect(their_photo).to_be_visible(timeout=30_000)
+    loaded(their_photo)
+    assert serious_violations(console) == []
+    console.screenshot(path=str(ROOT / "docs" / "screenshots" / "23-arquivos-conversa.png"))
+
+    # After a reload the widget reads the files again from the history.
+    page.reload()
+    expect(widget.locator("li.operator a", has_text="guia.pdf")).to_be_visible(timeout=30_000)
+    expect(widget.locator("li.me", has_text="conta.png")).to_be_visible()
+    page.screenshot(path=str(ROOT / "docs" / "screenshots" / "24-arquivos-widget.png"))
+    console.close()
+    page.close()

@@ -78,7 +78,7 @@
   // or the operator's first name (or "Atendente"), and the time as HH:MM.
   const clock = new Intl.DateTimeFormat("pt-BR", { hour: "2-digit", minute: "2-digit" });
   const AUTHOR = { me: "Você", bot: "Assistente virtual", operator: "Atendente" };
-  function show(text, from, { pendingId, name, timestamp } = {}) {
+  function show(text, from, { pendingId, name, timestamp, attachment } = {}) {
     const item = document.createElement("li");
     item.className = from;
     const who = document.createElement("span");
@@ -89,10 +89,31 @@
     body.className = "text";
     body.textContent = text;
     item.append(who, body);
+    if (attachment) item.append(fileLine(attachment));
     if (pendingId) { item.classList.add("pending"); item.dataset.clientId = pendingId; }
     list.append(item);
     list.scrollTop = list.scrollHeight;
     return item;
+  }
+  // Files: shown by name and size; an operator's fetched with the token
+  // (never in a URL), then a photo shown or a PDF linked.
+  function fileLine(a) {
+    const line = document.createElement("span");
+    line.className = "file";
+    const kb = typeof a.size === "number" ? ` (${Math.max(1, Math.round(a.size / 1024)).toLocaleString("pt-BR")} KB)` : "";
+    line.textContent = `${a.file_name || "arquivo"}${kb}`;
+    return line;
+  }
+  async function showOperatorFile(line, a, id) {
+    try {
+      const response = await fetch(`api/files/${id}`, { headers: { "X-Conversation-Token": saved.token } });
+      if (!response.ok) throw response;
+      const url = URL.createObjectURL(await response.blob());
+      const node = document.createElement(a.kind === "image" ? "img" : "a");
+      if (a.kind === "image") Object.assign(node, { src: url, alt: `Foto: ${a.file_name}` });
+      else Object.assign(node, { href: url, download: a.file_name, textContent: line.textContent });
+      line.replaceChildren(node);
+    } catch (_) { line.append(" · Arquivo indisponível."); }
   }
   // Operator messages and the service's notices (the queue position) carry
   // their id (live in the message's metadata, in the history beside its
@@ -104,7 +125,8 @@
     : idOf(m, "handoff_notice") != null ? `n${idOf(m, "handoff_notice")}` : null);
   function showBot(message) {
     const id = operatorId(message), key = messageKey(message);
-    if (!message.text || (key && shownIds.has(key))) return;
+    const attachment = idOf(message, "attachment");
+    if ((!message.text && !attachment) || (key && shownIds.has(key))) return;
     if (key) shownIds.add(key);
     const details = { ...message, ...message.metadata };
     if (id == null) {
@@ -113,7 +135,8 @@
       return;
     }
     stopTyping();
-    show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp });
+    const item = show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp, attachment });
+    if (attachment) showOperatorFile(item.lastChild, attachment, id);
   }
   // "digitando…" while the operator writes: each signal shows it a while.
   let typingTimer = null;
@@ -148,7 +171,7 @@
       list.replaceChildren();
       shownIds = new Set();
       messages.forEach((m) => (m.from === "visitor" ? show(m.text, "me", m) : showBot(m)));
-      saved.outbox.forEach((m) => show(m.text, "me", { pendingId: m.client_id, timestamp: m.timestamp }));
+      saved.outbox.forEach((m) => show(m.text, "me", { pendingId: m.client_id, timestamp: m.timestamp, attachment: m.marks?.attachment }));
       const recent = messages.slice(-3).map((m) => m.text);
       arrived.filter((m) => messageKey(m) != null || !recent.includes(m.text)).forEach(showBot);
       return true;
@@ -301,9 +324,32 @@
     const message = { client_id: randomHex(), text, timestamp: Date.now() / 1000, marks };
     saved.outbox.push(message);
     store();
-    show(text, "me", { pendingId: message.client_id, timestamp: message.timestamp });
+    show(text, "me", { pendingId: message.client_id, timestamp: message.timestamp, attachment: marks?.attachment });
     flushOutbox();
   }
+
+  // "Anexar": a photo or PDF, uploaded with the token (the service checks
+  // it), then a message naming it, with the typed text or "Foto"/"Documento".
+  const fileInput = composer.querySelector(".file");
+  composer.querySelector(".attach").addEventListener("click", () => fileInput.click());
+  fileInput.addEventListener("change", async () => {
+    const [file] = fileInput.files;
+    fileInput.value = "";
+    if (!file || !socket) return;
+    status.textContent = "Enviando arquivo…";
+    try {
+      const response = await fetch(`api/files?name=${encodeURIComponent(file.name)}`,
+        { method: "POST", body: file, headers: { "X-Conversation-Token": saved.token } });
+      const answer = await response.json();
+      status.textContent = answer.error?.message || "";
+      if (!response.ok) return;
+      const text = composer.elements.message.value.trim() || (answer.kind === "image" ? "Foto" : "Documento");
+      composer.elements.message.value = "";
+      queueMessage(text, { attachment: answer });
+    } catch (_) {
+      status.textContent = "Não foi possível enviar o arquivo. Tente novamente.";
+    }
+  });
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = composer.elements.message.value.trim();

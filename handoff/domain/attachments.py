@@ -19,6 +19,13 @@ key, so a file Meta does not hand over holds back nothing else. Its
   (``data_subjects.strip_attendances``): only the kind is kept, and an
   outbox job ``delete_media`` removes the attendance's files.
 
+A visitor's photo or PDF from the widget is uploaded to this service first
+(``uploads.py``) and named in the metadata by its upload id: the message
+gets it ``stored`` at once, under its own attendance. An operator's file
+(an operator message's attachment, ``stored``) is served to the
+attendance's operators and, by the message's id, to the customer's channel
+(``operator_file``).
+
 A location or a contact card has no file: its words are the message's
 text (the place, the names and phones) and a location its coordinates.
 """
@@ -34,10 +41,11 @@ from sqlalchemy.orm import Session
 
 from handoff import channel_resend, outbox
 from handoff.db import UnitOfWork
+from handoff.domain import uploads
 from handoff.domain.access import attendance_for, is_row_id
 from handoff.domain.errors import NotFound
 from handoff.domain.views import audience, message_view
-from handoff.models import FROM_CUSTOMER, Attendance, Message, Operator, OutboxJob
+from handoff.models import FROM_CUSTOMER, FROM_OPERATOR, Attendance, Message, Operator, OutboxJob
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,9 @@ def parse(metadata: Any) -> dict[str, Any] | None:
         return {"kind": kind, "latitude": latitude, "longitude": longitude}
     if kind == "contacts":
         return {"kind": kind}
+    upload = data.get("upload_id")
+    if isinstance(upload, str) and uploads.UPLOAD_ID.match(upload):
+        return _visitor_upload(upload, data.get("file_name"))
     media_id = _text(data.get("media_id"), MAX_ID)
     if media_id is None:
         return None
@@ -79,9 +90,33 @@ def parse(metadata: Any) -> dict[str, Any] | None:
     }
 
 
+def _visitor_upload(upload: str, file_name: Any) -> dict[str, Any]:
+    """A file the visitor uploaded to this service from the widget
+    (``handoff/domain/uploads.py``): its type and size are the upload id's
+    (which names the file), the name is only shown."""
+    stem, extension = upload.rsplit(".", 1)
+    extension = f".{extension}"
+    return {
+        "kind": uploads.KIND_OF_EXTENSION[extension],
+        "voice": False,
+        "upload_id": upload,
+        "mime_type": uploads.MIME_OF_EXTENSION[extension],
+        "file_name": _text(file_name, MAX_NAME) or f"arquivo{extension}",
+        "size": int(stem.rsplit("-", 1)[1]),
+        "status": STORED,
+    }
+
+
 def attach(uow: UnitOfWork, message: Message, attachment: dict[str, Any]) -> None:
-    """Give a just stored customer message its attachment; a file is
-    fetched by an outbox job of its own."""
+    """Give a just stored customer message its attachment; a WhatsApp file
+    is fetched by an outbox job of its own, a visitor's upload is kept under
+    the attendance already (an upload id names a file of that attendance
+    only)."""
+    if "upload_id" in attachment:
+        attachment = {**attachment}
+        attachment["key"] = uploads.visitor_key(message.attendance_id, attachment.pop("upload_id"))
+        message.attachment = attachment
+        return
     message.attachment = attachment
     if attachment["kind"] in FILE_KINDS:
         uow.session.flush()
@@ -138,7 +173,8 @@ def refusal(mime_type: str, size: int, allowed: list[str], max_bytes: int) -> st
         )
     if size > max_bytes:
         return (
-            f"Seu arquivo tem {_megabytes(size)} e o limite é {_megabytes(max_bytes)}. "
+            f"Seu arquivo tem {uploads.megabytes(size)} e o limite é "
+            f"{uploads.megabytes(max_bytes)}. "
             "Envie um arquivo menor ou escreva sua mensagem."
         )
     return None
@@ -203,14 +239,36 @@ class StoredFile:
 
 
 def stored_file(session: Session, operator: Operator, message_id: Any) -> StoredFile:
-    """A stored file of a customer message of one of the operator's rooms."""
-    message = session.get(Message, message_id) if is_row_id(message_id) else None
-    if message is None or message.direction != FROM_CUSTOMER:
-        raise NotFound("Arquivo não encontrado.")
+    """A stored file of a customer's or an operator's message of one of the
+    operator's rooms."""
+    message = _with_file(session, message_id, (FROM_CUSTOMER, FROM_OPERATOR))
     attendance_for(session, operator, message.attendance_id)
-    attachment = message.attachment or {}
-    if attachment.get("status") != STORED:
+    return _file_of(message)
+
+
+def operator_file(session: Session, message_id: Any, conversation_id: str | None) -> StoredFile:
+    """The file of an operator message, for the customer's channel: Rasa's
+    (``conversation_id`` None, the service token) or the visitor's widget
+    (only of its own conversation)."""
+    message = _with_file(session, message_id, (FROM_OPERATOR,))
+    if conversation_id is not None:
+        attendance = session.get(Attendance, message.attendance_id)
+        if attendance is None or attendance.conversation_id != conversation_id:
+            raise NotFound("Arquivo não encontrado.")
+    return _file_of(message)
+
+
+def _with_file(session: Session, message_id: Any, directions: tuple[str, ...]) -> Message:
+    message = session.get(Message, message_id) if is_row_id(message_id) else None
+    if message is None or message.direction not in directions:
         raise NotFound("Arquivo não encontrado.")
+    if (message.attachment or {}).get("status") != STORED:
+        raise NotFound("Arquivo não encontrado.")
+    return message
+
+
+def _file_of(message: Message) -> StoredFile:
+    attachment = message.attachment or {}
     return StoredFile(
         attachment["key"], attachment["mime_type"], attachment.get("file_name"), attachment["kind"]
     )
@@ -224,7 +282,3 @@ def _number(value: Any, bound: float) -> bool:
 
 def _text(value: Any, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) and value.strip() else None
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")

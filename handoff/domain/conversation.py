@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from handoff import outbox
 from handoff.db import UnitOfWork, is_unavailable
-from handoff.domain import attachments, leaving
+from handoff.domain import attachments, leaving, uploads
 from handoff.domain.access import attendance_for, is_row_id, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.holds import mark_first_response
@@ -66,16 +66,26 @@ def attendance_messages(
 
 
 def send_operator_message(
-    uow: UnitOfWork, operator: Operator, attendance_id: Any, text: Any, client_id: Any
+    uow: UnitOfWork,
+    operator: Operator,
+    attendance_id: Any,
+    text: Any,
+    client_id: Any,
+    attachment: dict[str, Any] | None = None,
 ) -> tuple[Message, Attendance, bool]:
-    """Store an operator's message and its delivery job (O3, O4).
+    """Store an operator's message and its delivery job (O3, O4); with an
+    ``attachment`` (a file already kept, ``uploads.operator_attachment``)
+    the text is its optional caption.
 
     The first operator message gives the attendance its protocol. A retry
     with the same ``client_id`` (scoped to the operator and the attendance)
     returns the stored message and changes nothing. Returns the message,
     its attendance and whether it is new.
     """
-    text = required_text(text, "text", MAX_MESSAGE_LENGTH)
+    if attachment is None:
+        text = required_text(text, "text", MAX_MESSAGE_LENGTH)
+    else:
+        text = uploads.caption(text)
     client_id = required_text(client_id, "client_id", 100)
     session = uow.session
     attendance = own_attendance(session, operator, attendance_id)
@@ -106,6 +116,7 @@ def send_operator_message(
         dedup_key=dedup_key,
         delivery=PENDING,
         created_at=now,
+        attachment=attachment,
     )
     session.add(message)
     session.flush()
@@ -129,9 +140,19 @@ def queue_delivery(uow: UnitOfWork, message: Message, conversation_id: str) -> N
             "conversation_id": conversation_id,
             "text": message.text,
             "operator_name": first_name(author.name if author else None),
+            "attachment": _file_for_channel(message),
         },
         dedup=f"message:{message.id}",
     )
+
+
+def _file_for_channel(message: Message) -> dict[str, Any] | None:
+    """What the channel is told of an operator message's file (it fetches
+    the bytes by the message's id, ``GET /api/channel/files/<id>``)."""
+    attachment = message.attachment
+    if not attachment or attachment.get("status") != attachments.STORED:
+        return None
+    return {key: attachment.get(key) for key in ("kind", "mime_type", "file_name", "size")}
 
 
 def _require_whatsapp_window(session: Session, attendance: Attendance, now: datetime) -> None:
@@ -315,17 +336,20 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     every message its time (Rasa's ``timestamp``, seconds)."""
     history: list[dict[str, Any]] = []
     for e in events:
-        text = e.get("text")
-        if e.get("event") not in ("user", "bot") or not isinstance(text, str) or not text:
+        text = e.get("text") or ""
+        metadata = e.get("metadata")
+        attachment = _shown_attachment(metadata)
+        if e.get("event") not in ("user", "bot") or not isinstance(text, str):
             continue
-        if text.startswith("EXTERNAL"):
+        if (not text and attachment is None) or text.startswith("EXTERNAL"):
             continue
         item: dict[str, Any] = {"from": "visitor" if e["event"] == "user" else "bot", "text": text}
+        if attachment is not None:
+            item["attachment"] = attachment
         if isinstance(e.get("timestamp"), (int, float)):
             item["timestamp"] = e["timestamp"]
         if e["event"] == "user" and e.get("message_id"):
             item["client_id"] = e["message_id"]
-        metadata = e.get("metadata")
         operator_message = (
             metadata.get("handoff_message_id") if isinstance(metadata, dict) else None
         )
@@ -338,6 +362,15 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 item["operator_name"] = metadata["operator_name"]
         history.append(item)
     return history
+
+
+def _shown_attachment(metadata: Any) -> dict[str, Any] | None:
+    """What the widget shows of a message's file (an operator's, fetched
+    by the message's id; the visitor's own, by its name)."""
+    found = metadata.get("attachment") if isinstance(metadata, dict) else None
+    if not isinstance(found, dict) or found.get("kind") not in attachments.FILE_KINDS:
+        return None
+    return {key: found.get(key) for key in ("kind", "mime_type", "file_name", "size")}
 
 
 def queue_reconciliations(uow: UnitOfWork) -> None:

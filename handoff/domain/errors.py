@@ -35,9 +35,16 @@ class Forbidden(DomainError):
 
 
 class UnsupportedMediaType(DomainError):
-    """A request that must be JSON said it is something else."""
+    """A request that must be JSON said it is something else, or a file of
+    a type not taken."""
 
     code, status = "unsupported_media_type", 415
+
+
+class TooLarge(DomainError):
+    """A file over the size limit (refused before it was read whole)."""
+
+    code, status = "too_large", 413
 
 
 class NotFound(DomainError):

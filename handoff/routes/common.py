@@ -37,6 +37,10 @@ from textrules import MAX_DEPTH, TooDeep, clean_json
 SESSION_COOKIE = "handoff_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What an HTML form of any site may send without CORS's preflight.
+FORM_TYPES = frozenset(
+    {"", "application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+)
 T = TypeVar("T")
 
 
@@ -117,7 +121,12 @@ def _require_own_page(request: Request) -> None:
     own = f"{request.scheme}://{request.host}"
     if origin is not None and origin != own and origin not in settings(request).console_origins:
         raise Forbidden("Pedido recusado: ele veio de uma página de outra origem.")
-    if request.content_type.split(";")[0].strip().lower() != "application/json":
+    content_type = request.content_type.split(";")[0].strip().lower()
+    if content_type == "application/json":
+        return
+    # A file's own type on a file route: no form of another site can send
+    # one without the browser asking first (CORS), as for JSON.
+    if not (request.route and request.route.extra.stream and content_type not in FORM_TYPES):
         raise UnsupportedMediaType("Pedido recusado: o conteúdo deve ser JSON (application/json).")
 
 

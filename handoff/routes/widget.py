@@ -18,11 +18,13 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
+from handoff import file_uploads
 from handoff.db import UnitOfWork
-from handoff.domain import admin, conversation, room_hours
+from handoff.domain import admin, attachments, conversation, room_hours
 from handoff.domain.errors import Unauthorized
 from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
+from handoff.routes.attachments import read_upload, send_stored
 from handoff.routes.common import desk, settings
 
 bp = Blueprint("widget_api", url_prefix="/widget/api")
@@ -57,11 +59,18 @@ async def prechat(request: Request) -> HTTPResponse:
     return json(await desk(request).read(read), headers=OPEN_CORS)
 
 
-@bp.get("/history")
-async def history(request: Request) -> HTTPResponse:
+def _token(request: Request) -> str:
     token = request.headers.get(TOKEN_HEADER, "")
     if not TOKEN.match(token):
-        error = Unauthorized("conversation token required")
+        raise Unauthorized("conversation token required")
+    return token
+
+
+@bp.get("/history")
+async def history(request: Request) -> HTTPResponse:
+    try:
+        token = _token(request)
+    except Unauthorized as error:
         return json({"error": error.as_dict()}, status=error.status, headers=OPEN_CORS)
     try:
         events = await desk(request).rasa.conversation_messages(conversation_of(token))
@@ -85,3 +94,31 @@ async def history_preflight(_request: Request) -> HTTPResponse:
             "Access-Control-Max-Age": "600",
         }
     )
+
+
+# The widget's frame is on this service's origin: the file routes answer it
+# alone (no CORS), the token in a header (an image is fetched, then shown).
+
+
+@bp.post("/files", stream=True)
+async def upload(request: Request) -> HTTPResponse:
+    """A visitor's photo or PDF (the body; ``?name=`` its name) for their
+    open attendance: ``{upload_id, kind, mime_type, file_name, size}``."""
+    attendance_id = await file_uploads.visitor_attendance(
+        desk(request), conversation_of(_token(request))
+    )
+    data = await read_upload(request, settings(request).upload_max_bytes)
+    answer = await file_uploads.visitor_upload(
+        desk(request), attendance_id, data, request.args.get("name")
+    )
+    return json(answer, status=201)
+
+
+@bp.get("/files/<message_id:int>")
+async def operator_file(request: Request, message_id: int) -> HTTPResponse:
+    """A file an operator sent to this conversation."""
+    conversation_id = conversation_of(_token(request))
+    found = await desk(request).read(
+        lambda uow: attachments.operator_file(uow.session, message_id, conversation_id)
+    )
+    return await send_stored(request, found)

@@ -15,7 +15,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = "GET", body, params } = {}) {
+// ``file`` (a File) is sent as the body itself, with its own type.
+export async function api(path, { method = "GET", body, params, file } = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
@@ -24,8 +25,11 @@ export async function api(path, { method = "GET", body, params } = {}) {
   try {
     response = await fetch(url, {
       method,
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": session.csrf || "" },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: {
+        "Content-Type": file ? file.type || "application/octet-stream" : "application/json",
+        "X-CSRF-Token": session.csrf || "",
+      },
+      body: file || (body === undefined ? undefined : JSON.stringify(body)),
     });
   } catch (_) {
     throw new ApiError("Sem conexão com o servidor. Tente novamente.", 0);

@@ -1,10 +1,12 @@
 // The tab Conversa (O3, O11): history, sending with Enter, delivery marks,
 // retries without duplicates, a draft per attendance that survives a new login,
-// private notes (never sent to the customer) and the ready replies ("/").
+// private notes (never sent to the customer), the ready replies ("/") and
+// files (files.js).
 import { $, el, api, call } from "./api.js";
 import { formatTime } from "./format.js";
 import { attachmentNode } from "./attachments.js";
 import { createReplyPicker } from "./replies.js";
+import { createFileSender } from "./files.js";
 
 // unknown: WhatsApp did not answer in time; its status report settles it, and
 // until then (or for 15 minutes, see handoff/domain/views.py) no retry is offered.
@@ -115,6 +117,13 @@ export function createConversation(state) {
     });
     if (state.current === attendanceId) put(note);
   }
+  createFileSender(state, {
+    put,
+    clearDraft(id) {
+      if (state.current === id) $("draft").value = "";
+      localStorage.removeItem(draftKey(id));
+    },
+  });
   $("composer").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("draft").value.trim();

@@ -27,6 +27,7 @@ SERVICE_ROUTES = frozenset(
         "integration.channel_receipts",
         "integration.channel_undelivered",
         "integration.open_attendance_of",
+        "attachments.channel_file",
     }
 )
 # Static files and pages, open to anyone: the console, the widget and its

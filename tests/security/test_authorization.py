@@ -33,6 +33,9 @@ PUBLIC = {
     # Whether a room's pre-chat form may be left empty: the widget asks it
     # before any conversation exists, and it says nothing about anyone.
     "widget_api.prechat",
+    # A visitor's files: the conversation's token in a header, as the history.
+    "widget_api.upload",
+    "widget_api.operator_file",
     *PAGE_ROUTES,
     "handle_request",  # the socket.io endpoint: authenticated in its connect handler
 }
@@ -69,6 +72,7 @@ ATTENDANCE = {  # one attendance (or its message, or its protocol): room-scoped
     "customers.link",
     "knowledge.register",
     "attachments.attachment",
+    "attachments.send_file",
 }
 # Supervision: Supervisão's routes, and a person's data (LGPD) under /api/admin.
 ADMIN_PREFIX = ("admin.", "data_subjects.", "hours.")

@@ -1,6 +1,8 @@
 """A local stand-in for Meta's Graph API (the only service this machine
 cannot reach). It speaks the documented shapes of
 ``POST /{version}/{phone_number_id}/messages`` and records what it got,
+accepts the business's media uploads (``POST /{version}/{phone_number_id}/media``,
+multipart, answered with a media id a message may then send),
 and serves media as Meta does (``GET /{version}/{media-id}`` answers the
 file's short-lived URL, type, hash and size; ``GET`` of that URL, with the
 access token, the file);
@@ -16,6 +18,8 @@ import json
 import threading
 import time
 import uuid
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -56,6 +60,37 @@ def envelope(value: dict[str, Any], phone_number_id: str = PHONE_NUMBER_ID) -> d
     }
 
 
+# Meta's limits for uploaded media, by the message type they may be sent as
+# (Cloud API, "Supported media types"): images 5 MB, documents 100 MB.
+UPLOAD_LIMITS = {"image": 5 * 1024 * 1024, "document": 100 * 1024 * 1024}
+UPLOAD_TYPES = {
+    "image/jpeg": "image",
+    "image/png": "image",
+    "application/pdf": "document",
+    "text/plain": "document",
+}
+
+
+def _kind_of(mime_type: str) -> str | None:
+    return UPLOAD_TYPES.get(mime_type)
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[bytes, str | None, str]]:
+    """A multipart/form-data body's fields: name -> (content, file name, type)."""
+    if not content_type.startswith("multipart/form-data"):
+        return {}
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    fields: dict[str, tuple[bytes, str | None, str]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            content = part.get_payload(decode=True)
+            fields[name] = (content or b"", part.get_filename(), part.get_content_type())
+    return fields
+
+
 def _recipient(message: dict[str, Any]) -> Any:
     """Who a sent message is for: its phone (``to``) or its user id."""
     return message.get("to") or message.get("recipient")
@@ -86,6 +121,9 @@ class FakeGraph:
         # Recipient -> monotonic time until which Meta answers 131056 (pair rate limit).
         self.pair_limited_until: dict[str, float] = {}
         self.media: dict[str, tuple[bytes, str]] = {}  # media id -> (content, MIME type)
+        # The business's uploads (POST /{number}/media): {id, number, type, file_name, content}.
+        self.uploads: list[dict[str, Any]] = []
+        self.upload_failures_left = 0  # answer this many uploads with HTTP 500 first
         self.media_failures_left = 0  # answer this many downloads with HTTP 500 first
         self.downloads: list[tuple[str, int]] = []  # (media id, HTTP status) of each download
         self._lock = threading.Condition()
@@ -93,8 +131,11 @@ class FakeGraph:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, answer = graph._answer(self.path, self.headers, body)
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path.rstrip("/").endswith("/media"):
+                    status, answer = graph._upload(self.path, self.headers, raw)
+                else:
+                    status, answer = graph._answer(self.path, self.headers, json.loads(raw))
                 if status == 0:
                     return  # hung: the client gave up long ago
                 data = json.dumps(answer).encode()
@@ -158,6 +199,9 @@ class FakeGraph:
                     "error_data": {"details": "More than 24 hours have passed"},
                 }
             }
+        kind = body.get("type")
+        if kind in UPLOAD_LIMITS and self._uploaded(body.get(kind)) is None:
+            return 400, {"error": {"message": "(#100) Invalid parameter", "code": 100}}
         wamid = f"wamid.{uuid.uuid4().hex}"
         with self._lock:
             self.sent.append({**body, "id": wamid, "from_number": parts[1]})
@@ -171,6 +215,64 @@ class FakeGraph:
             ],
             "messages": [{"id": wamid}],
         }
+
+    def _uploaded(self, media: Any) -> dict[str, Any] | None:
+        """The upload a media message names by id (Meta sends only those)."""
+        media_id = media.get("id") if isinstance(media, dict) else None
+        return next((u for u in self.uploads if u["id"] == media_id), None)
+
+    def _upload(self, path: str, headers: Any, raw: bytes) -> tuple[int, dict]:
+        """``POST /{version}/{phone-number-id}/media`` as Meta documents it:
+        multipart ``messaging_product=whatsapp``, ``type`` (the MIME type)
+        and ``file``, of a supported type within its size limit; answers
+        ``{"id"}``. Each upload is recorded in ``uploads``."""
+        parts = path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != API_VERSION or parts[1] not in self.numbers:
+            return 400, {"error": {"message": "(#100) Invalid phone number id", "code": 100}}
+        if headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+            return 401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
+        with self._lock:
+            failing = self.upload_failures_left > 0
+            self.upload_failures_left -= 1 if failing else 0
+        if failing:
+            return 500, {"error": {"message": "(#131016) Service unavailable", "code": 131016}}
+        form = _multipart(headers.get("Content-Type", ""), raw)
+        file = form.get("file")
+        if form.get("messaging_product", (b"",))[0] != b"whatsapp" or file is None:
+            return 400, {"error": {"message": "(#100) Param file is required", "code": 100}}
+        mime_type = form.get("type", (b"",))[0].decode()
+        content, file_name, part_type = file
+        limit = UPLOAD_LIMITS.get(_kind_of(mime_type))
+        if limit is None or part_type != mime_type:
+            message = f"(#100) Param file must be a file of a supported type, not {mime_type}"
+            return 400, {"error": {"message": message, "code": 100}}
+        if len(content) > limit:
+            return 400, {"error": {"message": "(#131053) Media upload error", "code": 131053}}
+        media_id = str(uuid.uuid4().int % 10**16)
+        with self._lock:
+            self.uploads.append(
+                {
+                    "id": media_id,
+                    "number": parts[1],
+                    "type": mime_type,
+                    "file_name": file_name,
+                    "content": content,
+                }
+            )
+            self._lock.notify_all()
+        return 200, {"id": media_id}
+
+    def wait_for_send(self, recipient: str, kind: str, timeout: float = 30) -> dict[str, Any]:
+        """The first message of type ``kind`` sent to ``recipient``."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                found = [m for m in self.messages_to(recipient) if m.get("type") == kind]
+                if found:
+                    return found[0]
+                left = deadline - time.monotonic()
+                assert left > 0, f"no {kind} to {recipient}; sent: {self.messages_to(recipient)}"
+                self._lock.wait(left)
 
     def add_media(self, content: bytes, mime_type: str) -> str:
         """A file a citizen sent; its media id, as in Meta's webhook."""
