@@ -24,6 +24,7 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_client import HandoffUnavailable, has_open_attendance, open_attendance
+from actions.survey import PENDING_SLOT, comment, comment_pending
 from textrules import clean_json
 from textrules.whatsapp_ids import is_phone_id
 
@@ -129,7 +130,8 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
         response="utter_transferred" if opened.created else "utter_already_in_attendance",
         queue=queue,
     )
-    return [SlotSet("handed_off_before", True), *_paused()]
+    # A survey comment still awaited is not asked for any more.
+    return [SlotSet("handed_off_before", True), SlotSet(PENDING_SLOT, False), *_paused()]
 
 
 def _in_attendance(tracker: Tracker) -> bool:
@@ -172,6 +174,8 @@ class ActionRouteMessage(Action):
             return []
         if not tracker.get_slot("handed_off_before"):
             return await asyncio.to_thread(start_attendance, dispatcher, tracker)
+        if comment_pending(tracker):  # the satisfaction survey asked for a comment
+            return await asyncio.to_thread(comment, dispatcher, tracker)
         dispatcher.utter_message(response="utter_fallback_help")
         return []
 

@@ -75,7 +75,13 @@ from bot.service_channel import (
     service_refusal,
 )
 from bot.tracker_queries import latest_user_metadata
-from bot.whatsapp_graph import RETRY_DELAYS_SECONDS, GraphClient, WhatsAppSendError
+from bot.whatsapp_graph import (
+    RETRY_DELAYS_SECONDS,
+    GraphClient,
+    WhatsAppSendError,
+    interactive_content,
+    text_content,
+)
 from textrules import clean_text
 from textrules.whatsapp_ids import conversation_key, is_phone_id, is_user_id
 
@@ -114,6 +120,12 @@ def _dict(value: Any) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def is_payload(value: Any) -> bool:
+    """Whether an interactive reply's id is a Rasa payload the bot sent
+    (``interactive_content``: "/intent" or "/intent{json}")."""
+    return isinstance(value, str) and len(value) > 1 and value.startswith("/")
+
+
 def message_text(message: Dict[str, Any]) -> Optional[str]:
     """What the customer said (cleaned), or None for content the bot cannot read."""
     kind = message.get("type")
@@ -124,7 +136,10 @@ def message_text(message: Dict[str, Any]) -> Optional[str]:
         interactive = _dict(message.get("interactive"))
         kind_of_reply = interactive.get("type")
         reply = _dict(interactive.get(kind_of_reply) if isinstance(kind_of_reply, str) else None)
-        said = reply.get("title") or reply.get("id")
+        # A tap on one of the bot's buttons or list rows: its id is the
+        # button's Rasa payload ("/request_human"), which wins over the title.
+        payload = reply.get("id")
+        said = payload if is_payload(payload) else reply.get("title") or payload
     elif kind == "button":
         button = _dict(message.get("button"))
         said = button.get("text") or button.get("payload")
@@ -296,6 +311,19 @@ class WhatsAppOutput(OutputChannel):
         else:
             await self._send_operator_message(recipient_id, text, handoff_message_id)
 
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """A bot message with buttons: Meta's reply buttons (up to 3) or a
+        list (4 to 10); the text alone when they do not fit Meta's limits
+        (logged: the content's buttons need changing)."""
+        content = interactive_content(text, buttons)
+        if content is None:
+            logger.warning("whatsapp: buttons of %r do not fit Meta's limits: text only", text)
+            await self.send_text_message(recipient_id, text, **kwargs)
+            return
+        await self._send_bot_message(recipient_id, text, kwargs.get("timestamp"), content)
+
     async def _send_operator_message(self, recipient_id: str, text: str, message_id: int) -> None:
         """Raises WhatsAppSendError (not sent) or DeliveryUnknown."""
         since = self._unknown.get(message_id)
@@ -315,26 +343,37 @@ class WhatsAppOutput(OutputChannel):
         self.handoff.report([{"handoff_message_id": message_id, "channel_message_id": wamid}])
 
     async def _send_bot_message(
-        self, recipient_id: str, text: str, timestamp: Optional[float]
+        self,
+        recipient_id: str,
+        text: str,
+        timestamp: Optional[float],
+        content: Optional[Dict[str, Any]] = None,
     ) -> None:
         """Never raises: what Meta did not take for a passing reason goes to
-        the outbox, after the conversation's messages already there."""
+        the outbox, after the conversation's messages already there (as
+        its text: an interactive message is sent again without its buttons)."""
         if not self._waiting.get(recipient_id):
             try:
-                await self._send_once(recipient_id, text)
+                await self._send_once(recipient_id, text, content)
                 return
             except WhatsAppSendError:
                 pass
         if await self.handoff.undelivered(recipient_id, {"text": text, "timestamp": timestamp}):
             self._waiting[recipient_id] = self._waiting.get(recipient_id, 0) + 1
 
-    async def _send_once(self, recipient_id: str, text: str) -> str:
-        """One try of a bot message: ``sent``, ``unknown`` or ``refused``
-        (for good), the last two logged and never sent again; raises
-        WhatsAppSendError if Meta did not take it for a passing reason."""
+    async def _send_once(
+        self, recipient_id: str, text: str, content: Optional[Dict[str, Any]] = None
+    ) -> str:
+        """One try of a bot message (``content``: interactive, else the
+        text): ``sent``, ``unknown`` or ``refused`` (for good), the last two
+        logged and never sent again; raises WhatsAppSendError if Meta did
+        not take it for a passing reason."""
         try:
-            await self.graph.send_text(
-                await self.number(recipient_id), self.address(recipient_id), text, retry_delays=()
+            await self.graph.send(
+                await self.number(recipient_id),
+                self.address(recipient_id),
+                content or text_content(text),
+                retry_delays=(),
             )
         except DeliveryUnknown as error:
             logger.warning("whatsapp: bot message to %s, outcome unknown: %s", recipient_id, error)

@@ -99,6 +99,11 @@ class Room(Base):
     prechat_optional: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # After a finished attendance the customer is asked for a 1-5 rating
+    # and a comment (handoff/domain/surveys.py); off unless a supervisor turns it on.
+    survey_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -223,6 +228,22 @@ class Attendance(Base):
     closing_comment: Mapped[str | None] = mapped_column(Text)
     # When the retention job removed its personal data (past the period).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SurveyAnswer(Base):
+    """The satisfaction survey of one finished attendance: written when the
+    customer is asked, then its rating (once) and optional comment."""
+
+    __tablename__ = "survey_answer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id"), unique=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)
+    # Set when the customer commented or skipped: no comment is taken after it.
+    comment_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # How an operator's hold of an attendance ended.

@@ -6,7 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff import channel_resend
-from handoff.domain import access, conversation, receipts, views
+from handoff.domain import access, conversation, receipts, surveys, views
 from handoff.routes.common import desk, json_body, require_service, settings
 
 bp = Blueprint("integration")
@@ -92,3 +92,21 @@ async def open_attendance_of(request: Request, conversation_id: str) -> HTTPResp
             "attendance": views.attendance_view(attendance) if attendance else None,
         }
     )
+
+
+@bp.post("/surveys/rating")
+async def survey_rating(request: Request) -> HTTPResponse:
+    """The customer's 1-5 rating of a finished attendance (the bot's action)."""
+    require_service(request)
+    data = json_body(request)
+    outcome = await desk(request).run(lambda uow: surveys.record_rating(uow, data))
+    return json({"outcome": outcome})
+
+
+@bp.post("/surveys/comment")
+async def survey_comment(request: Request) -> HTTPResponse:
+    """The comment after the rating, or the customer's "Pular" (``skip``)."""
+    require_service(request)
+    data = json_body(request)
+    outcome = await desk(request).run(lambda uow: surveys.record_comment(uow, data))
+    return json({"outcome": outcome})
