@@ -66,7 +66,10 @@ def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
     event = _latest_user_event(tracker)
     if event is None:
         return None
-    message = {"message_id": event.get("message_id"), "text": event.get("text")}
+    text, title = event.get("text"), (event.get("metadata") or {}).get("button_title")
+    if isinstance(title, str) and title and str(text).startswith("/"):
+        text = title  # a tapped button ("Falar com atendente"), not its payload
+    message = {"message_id": event.get("message_id"), "text": text}
     attachment = (event.get("metadata") or {}).get("attachment")
     if attachment is not None:  # a WhatsApp photo, voice note... that starts the attendance
         message["metadata"] = {"attachment": attachment}

@@ -79,6 +79,7 @@ from bot.whatsapp_graph import (
     RETRY_DELAYS_SECONDS,
     GraphClient,
     WhatsAppSendError,
+    buttons_of,
     interactive_content,
     text_content,
 )
@@ -126,6 +127,20 @@ def is_payload(value: Any) -> bool:
     return isinstance(value, str) and len(value) > 1 and value.startswith("/")
 
 
+def _reply(message: Dict[str, Any]) -> Dict[str, Any]:
+    """An interactive reply's ``{id, title}`` (button or list row)."""
+    interactive = _dict(message.get("interactive"))
+    kind_of_reply = interactive.get("type")
+    return _dict(interactive.get(kind_of_reply) if isinstance(kind_of_reply, str) else None)
+
+
+def button_title(message: Dict[str, Any]) -> Optional[str]:
+    """The title of the bot's button the citizen tapped (what the operator
+    reads instead of its payload), else None."""
+    reply = _reply(message) if message.get("type") == "interactive" else {}
+    return _name(reply.get("title")) if is_payload(reply.get("id")) else None
+
+
 def message_text(message: Dict[str, Any]) -> Optional[str]:
     """What the customer said (cleaned), or None for content the bot cannot read."""
     kind = message.get("type")
@@ -133,9 +148,7 @@ def message_text(message: Dict[str, Any]) -> Optional[str]:
     if kind == "text":
         said = _dict(message.get("text")).get("body")
     elif kind == "interactive":
-        interactive = _dict(message.get("interactive"))
-        kind_of_reply = interactive.get("type")
-        reply = _dict(interactive.get(kind_of_reply) if isinstance(kind_of_reply, str) else None)
+        reply = _reply(message)
         # A tap on one of the bot's buttons or list rows: its id is the
         # button's Rasa payload ("/request_human"), which wins over the title.
         payload = reply.get("id")
@@ -350,15 +363,18 @@ class WhatsAppOutput(OutputChannel):
         content: Optional[Dict[str, Any]] = None,
     ) -> None:
         """Never raises: what Meta did not take for a passing reason goes to
-        the outbox, after the conversation's messages already there (as
-        its text: an interactive message is sent again without its buttons)."""
+        the outbox (with its buttons), after the conversation's messages
+        already there."""
         if not self._waiting.get(recipient_id):
             try:
                 await self._send_once(recipient_id, text, content)
                 return
             except WhatsAppSendError:
                 pass
-        if await self.handoff.undelivered(recipient_id, {"text": text, "timestamp": timestamp}):
+        message: Dict[str, Any] = {"text": text, "timestamp": timestamp}
+        if content is not None:
+            message["buttons"] = buttons_of(content)
+        if await self.handoff.undelivered(recipient_id, message):
             self._waiting[recipient_id] = self._waiting.get(recipient_id, 0) + 1
 
     async def _send_once(
@@ -385,10 +401,13 @@ class WhatsAppOutput(OutputChannel):
             return "refused"
         return "sent"
 
-    async def resend(self, recipient_id: str, text: str) -> str:
+    async def resend(
+        self, recipient_id: str, text: str, buttons: Optional[List[Dict[str, Any]]] = None
+    ) -> str:
         """The outbox's next bot message for the conversation, as
         ``_send_once``; once it is done the conversation has one less waiting."""
-        outcome = await self._send_once(recipient_id, text)
+        content = interactive_content(text, buttons) if buttons else None
+        outcome = await self._send_once(recipient_id, text, content)
         left = self._waiting.get(recipient_id, 0) - 1
         if left > 0:
             self._waiting[recipient_id] = left
@@ -504,8 +523,9 @@ class WhatsAppInput(InputChannel):
             text = message.get("text") if isinstance(message, dict) else None
             if not is_plain_id(conversation_id) or not isinstance(text, str) or not text:
                 return refuse(400, "invalid", "conversation_id and message.text are required")
+            buttons = _dicts(message.get("buttons")) if isinstance(message, dict) else []
             try:
-                outcome = await self.output.resend(conversation_id, clean_text(text))
+                outcome = await self.output.resend(conversation_id, clean_text(text), buttons)
             except WhatsAppSendError as error:
                 return refuse(503, "channel_unavailable", str(error))
             return response.json({"outcome": outcome})
@@ -555,6 +575,9 @@ class WhatsAppInput(InputChannel):
             }
             if attachment is not None:
                 metadata["attachment"] = attachment
+            title = button_title(message)
+            if title:
+                metadata["button_title"] = title
             self.output.remember_address(sender, wa_id, user_id, number)
             await self.once.run(
                 tracker_store,

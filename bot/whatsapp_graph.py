@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import aiohttp
 
@@ -167,6 +167,18 @@ def interactive_content(text: str, buttons: Sequence[Dict[str, Any]]) -> Optiona
     else:
         return None
     return {"type": "interactive", "interactive": interactive}
+
+
+def buttons_of(content: Dict[str, Any]) -> List[Dict[str, str]]:
+    """The Rasa buttons (``{title, payload}``) an interactive message was
+    made of (``interactive_content``), to make it again later."""
+    interactive = content["interactive"]
+    action = interactive["action"]
+    if interactive["type"] == "button":
+        replies = [b["reply"] for b in action["buttons"]]
+    else:
+        replies = [row for section in action["sections"] for row in section["rows"]]
+    return [{"title": r["title"], "payload": r["id"]} for r in replies]
 
 
 # The Graph API version when WHATSAPP_API_VERSION is empty (Meta's

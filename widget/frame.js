@@ -144,7 +144,8 @@
       }
       button.addEventListener("click", () => {
         group.remove();
-        queueMessage(choice.payload, undefined, stars ? `${"★".repeat(Number(button.dataset.rating))} ${choice.title}` : choice.title);
+        const shown = stars ? `${"★".repeat(Number(button.dataset.rating))} ${choice.title}` : choice.title;
+        queueMessage(choice.payload, { button_title: choice.title }, shown);
       });
       group.append(button);
     }

@@ -79,7 +79,7 @@ def _open_survey(session: Session, data: Any) -> SurveyAnswer | None:
 def record_rating(uow: UnitOfWork, data: Any) -> str:
     """Store the customer's 1-5 rating, once per attendance."""
     rating = data.get("rating") if isinstance(data, dict) else None
-    if isinstance(rating, str) and rating.strip().isdigit():
+    if isinstance(rating, str) and rating.strip() in {str(n) for n in RATINGS}:
         rating = int(rating)  # Rasa may hand an entity's value over as text
     if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
         raise Invalid("rating must be a whole number from 1 to 5", field="rating")

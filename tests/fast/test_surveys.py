@@ -153,3 +153,28 @@ def test_ratings_are_averaged_per_room_operator_and_day_and_in_the_csv(
     heading, *lines = report_csv_rows(supervisor.get("/api/admin/reports", format="csv").content)
     cells = dict(zip(heading, lines[0], strict=True))
     assert (cells["Avaliações"], cells["Nota média"]) == ("2", "3,5")
+
+
+def test_a_bot_message_s_buttons_wait_in_the_outbox_with_it(service):
+    """The survey question Meta did not take now is sent again with its list."""
+    buttons = [
+        {"title": f"{n} - Nota", "payload": f'/survey_rating{{"rating": {n}}}'} for n in (1, 2)
+    ]
+    message = {"text": "Como você avalia este atendimento?", "timestamp": 1.5, "buttons": buttons}
+    body = {"conversation_id": "5511999990000", "channel": "whatsapp", "message": message}
+    url = f"{service.base_url}/api/channel/undelivered"
+    headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 202
+    db = Database(service.env["DATABASE_URL"])
+    with db.unit_of_work(read_only=True) as uow:
+        (job,) = uow.session.scalars(select(OutboxJob).where(OutboxJob.kind == "channel_resend"))
+        assert json.loads(job.payload)["message"]["buttons"] == buttons
+    db.dispose()
+    for wrong in ([{"title": "x"}], "botões", [{"title": "x", "payload": "/y"}] * 11):
+        refused = requests.post(
+            url,
+            json={**body, "message": {**message, "buttons": wrong}},
+            headers=headers,
+            timeout=10,
+        )
+        assert error_of(refused, 400)["field"] == "message.buttons"
