@@ -356,6 +356,7 @@ def test_the_survey_stars_in_the_widget(browser: Browser, stack: Stack, host_url
         # The widget's own page (the test's host page is a bare stand-in).
         frame = next(f for f in page.frames if f.url.startswith(f"{stack.handoff_url}/widget/"))
         assert serious_violations(frame) == []  # type: ignore[arg-type]
+        page.screenshot(path=str(ROOT / "docs" / "screenshots" / "23-widget-pesquisa.png"))
         # Keyboard: Tab to the fifth star, Enter.
         fifth = stars.get_by_role("button", name="5 de 5 estrelas: Muito satisfeito")
         fifth.focus()
