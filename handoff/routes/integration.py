@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff import channel_resend
+from handoff.db import UnitOfWork
 from handoff.domain import access, conversation, receipts, surveys, views
 from handoff.routes.common import desk, json_body, require_service, settings
 
@@ -97,16 +101,20 @@ async def open_attendance_of(request: Request, conversation_id: str) -> HTTPResp
 @bp.post("/surveys/rating")
 async def survey_rating(request: Request) -> HTTPResponse:
     """The customer's 1-5 rating of a finished attendance (the bot's action)."""
-    require_service(request)
-    data = json_body(request)
-    outcome = await desk(request).run(lambda uow: surveys.record_rating(uow, data))
-    return json({"outcome": outcome})
+    return await _survey_answer(request, surveys.record_rating)
 
 
 @bp.post("/surveys/comment")
 async def survey_comment(request: Request) -> HTTPResponse:
     """The comment after the rating, or the customer's "Pular" (``skip``)."""
+    return await _survey_answer(request, surveys.record_comment)
+
+
+async def _survey_answer(
+    request: Request, record: Callable[[UnitOfWork, Any], str]
+) -> HTTPResponse:
+    """A survey answer from the bot's actions (actions/survey.py): what became of it."""
     require_service(request)
     data = json_body(request)
-    outcome = await desk(request).run(lambda uow: surveys.record_comment(uow, data))
+    outcome = await desk(request).run(lambda uow: record(uow, data))
     return json({"outcome": outcome})
