@@ -295,8 +295,14 @@ def test_the_survey_and_the_button_to_talk_again_on_whatsapp(stack: Stack, graph
         post(stack, text(wa_id, "oi", name="Rui Survey"))
         attendance_id = taken_call(operator_client, "Rui Survey")
         send(operator_client, attendance_id, "Pronto, resolvido.")
+        graph.wait_for_text(wa_id, "Pronto, resolvido.", timeout=WAIT)
+        # Meta is away for the protocol message: it and the interactive ones
+        # after it wait in the outbox and go out in order, buttons and all.
+        graph.failures_left = 1
         ended = operator_client.call("attendance:finish", {"attendance_id": attendance_id})
         protocol = ended["attendance"]["protocol"]
+        graph.wait_for_text(wa_id, f"Número do protocolo: {protocol}", timeout=WAIT)
+        assert [status for _, status in graph.attempts_to(wa_id)] == [500]
         closing = graph.wait_for_text(wa_id, "Obrigado pelo contato", timeout=WAIT)
         assert closing["type"] == "interactive"
         assert closing["interactive"]["type"] == "button"
@@ -308,6 +314,10 @@ def test_the_survey_and_the_button_to_talk_again_on_whatsapp(stack: Stack, graph
         rows = question["action"]["sections"][0]["rows"]
         assert [r["id"] for r in rows] == [f'/survey_rating{{"rating": {n}}}' for n in range(1, 6)]
         assert all(len(r["title"]) <= 24 for r in rows)
+        assert [t for t in graph.texts_to(wa_id) if "protocolo" in t or "Obrigado" in t] == [
+            f"Seu atendimento foi finalizado. Número do protocolo: {protocol}.",
+            closing["interactive"]["body"]["text"],
+        ]
 
         assert post(stack, tap(wa_id, "list_reply", rows[3])).status_code == 200
         graph.wait_for_text(wa_id, "escreva um comentário", timeout=WAIT)
