@@ -24,6 +24,7 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_client import HandoffUnavailable, has_open_attendance, open_attendance
+from actions.survey import PENDING_SLOT, comment, comment_pending
 from textrules import clean_json
 from textrules.whatsapp_ids import is_phone_id
 
@@ -65,7 +66,10 @@ def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
     event = _latest_user_event(tracker)
     if event is None:
         return None
-    message = {"message_id": event.get("message_id"), "text": event.get("text")}
+    text, title = event.get("text"), (event.get("metadata") or {}).get("button_title")
+    if isinstance(title, str) and title and str(text).startswith("/"):
+        text = title  # a tapped button ("Falar com atendente"), not its payload
+    message = {"message_id": event.get("message_id"), "text": text}
     attachment = (event.get("metadata") or {}).get("attachment")
     if attachment is not None:  # a WhatsApp photo, voice note... that starts the attendance
         message["metadata"] = {"attachment": attachment}
@@ -129,7 +133,8 @@ def start_attendance(dispatcher: CollectingDispatcher, tracker: Tracker) -> List
         response="utter_transferred" if opened.created else "utter_already_in_attendance",
         queue=queue,
     )
-    return [SlotSet("handed_off_before", True), *_paused()]
+    # A survey comment still awaited is not asked for any more.
+    return [SlotSet("handed_off_before", True), SlotSet(PENDING_SLOT, False), *_paused()]
 
 
 def _in_attendance(tracker: Tracker) -> bool:
@@ -172,6 +177,8 @@ class ActionRouteMessage(Action):
             return []
         if not tracker.get_slot("handed_off_before"):
             return await asyncio.to_thread(start_attendance, dispatcher, tracker)
+        if comment_pending(tracker):  # the satisfaction survey asked for a comment
+            return await asyncio.to_thread(comment, dispatcher, tracker)
         dispatcher.utter_message(response="utter_fallback_help")
         return []
 

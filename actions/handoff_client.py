@@ -76,3 +76,13 @@ def has_open_attendance(conversation_id: str) -> bool:
     if response.status_code != 200:
         raise HandoffUnavailable(f"HTTP {response.status_code}: {response.text[:300]}")
     return bool(response.json()["open"])
+
+
+def answer_survey(kind: str, answer: Dict[str, Any]) -> str:
+    """Hand the customer's survey answer (``kind``: ``rating`` or
+    ``comment``) to the handoff service; what became of it: ``stored``,
+    ``already_answered`` or ``closed``."""
+    response = _call("POST", f"/api/surveys/{kind}", answer)
+    if response.status_code != 200:
+        raise HandoffUnavailable(f"HTTP {response.status_code}: {response.text[:300]}")
+    return str(response.json().get("outcome"))

@@ -79,7 +79,14 @@ from bot.service_channel import (
     service_refusal,
 )
 from bot.tracker_queries import latest_user_metadata
-from bot.whatsapp_graph import RETRY_DELAYS_SECONDS, GraphClient, WhatsAppSendError
+from bot.whatsapp_graph import (
+    RETRY_DELAYS_SECONDS,
+    GraphClient,
+    WhatsAppSendError,
+    buttons_of,
+    interactive_content,
+    text_content,
+)
 from textrules import clean_text
 from textrules.whatsapp_ids import conversation_key, is_phone_id, is_user_id
 
@@ -121,6 +128,26 @@ def _dict(value: Any) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def is_payload(value: Any) -> bool:
+    """Whether an interactive reply's id is a Rasa payload the bot sent
+    (``interactive_content``: "/intent" or "/intent{json}")."""
+    return isinstance(value, str) and len(value) > 1 and value.startswith("/")
+
+
+def _reply(message: Dict[str, Any]) -> Dict[str, Any]:
+    """An interactive reply's ``{id, title}`` (button or list row)."""
+    interactive = _dict(message.get("interactive"))
+    kind_of_reply = interactive.get("type")
+    return _dict(interactive.get(kind_of_reply) if isinstance(kind_of_reply, str) else None)
+
+
+def button_title(message: Dict[str, Any]) -> Optional[str]:
+    """The title of the bot's button the citizen tapped (what the operator
+    reads instead of its payload), else None."""
+    reply = _reply(message) if message.get("type") == "interactive" else {}
+    return _name(reply.get("title")) if is_payload(reply.get("id")) else None
+
+
 def message_text(message: Dict[str, Any]) -> Optional[str]:
     """What the customer said (cleaned), or None for content the bot cannot read."""
     kind = message.get("type")
@@ -128,10 +155,11 @@ def message_text(message: Dict[str, Any]) -> Optional[str]:
     if kind == "text":
         said = _dict(message.get("text")).get("body")
     elif kind == "interactive":
-        interactive = _dict(message.get("interactive"))
-        kind_of_reply = interactive.get("type")
-        reply = _dict(interactive.get(kind_of_reply) if isinstance(kind_of_reply, str) else None)
-        said = reply.get("title") or reply.get("id")
+        reply = _reply(message)
+        # A tap on one of the bot's buttons or list rows: its id is the
+        # button's Rasa payload ("/request_human"), which wins over the title.
+        payload = reply.get("id")
+        said = payload if is_payload(payload) else reply.get("title") or payload
     elif kind == "button":
         button = _dict(message.get("button"))
         said = button.get("text") or button.get("payload")
@@ -323,6 +351,19 @@ class WhatsAppOutput(OutputChannel):
                 recipient_id, text, handoff_message_id, kwargs.get("attachment")
             )
 
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """A bot message with buttons: Meta's reply buttons (up to 3) or a
+        list (4 to 10); the text alone when they do not fit Meta's limits
+        (logged: the content's buttons need changing)."""
+        content = interactive_content(text, buttons)
+        if content is None:
+            logger.warning("whatsapp: buttons of %r do not fit Meta's limits: text only", text)
+            await self.send_text_message(recipient_id, text, **kwargs)
+            return
+        await self._send_bot_message(recipient_id, text, kwargs.get("timestamp"), content)
+
     async def _send_operator_message(
         self, recipient_id: str, text: str, message_id: int, attachment: Optional[Dict[str, Any]]
     ) -> None:
@@ -354,26 +395,40 @@ class WhatsAppOutput(OutputChannel):
         self.handoff.report([{"handoff_message_id": message_id, "channel_message_id": wamid}])
 
     async def _send_bot_message(
-        self, recipient_id: str, text: str, timestamp: Optional[float]
+        self,
+        recipient_id: str,
+        text: str,
+        timestamp: Optional[float],
+        content: Optional[Dict[str, Any]] = None,
     ) -> None:
         """Never raises: what Meta did not take for a passing reason goes to
-        the outbox, after the conversation's messages already there."""
+        the outbox (with its buttons), after the conversation's messages
+        already there."""
         if not self._waiting.get(recipient_id):
             try:
-                await self._send_once(recipient_id, text)
+                await self._send_once(recipient_id, text, content)
                 return
             except WhatsAppSendError:
                 pass
-        if await self.handoff.undelivered(recipient_id, {"text": text, "timestamp": timestamp}):
+        message: Dict[str, Any] = {"text": text, "timestamp": timestamp}
+        if content is not None:
+            message["buttons"] = buttons_of(content)
+        if await self.handoff.undelivered(recipient_id, message):
             self._waiting[recipient_id] = self._waiting.get(recipient_id, 0) + 1
 
-    async def _send_once(self, recipient_id: str, text: str) -> str:
-        """One try of a bot message: ``sent``, ``unknown`` or ``refused``
-        (for good), the last two logged and never sent again; raises
-        WhatsAppSendError if Meta did not take it for a passing reason."""
+    async def _send_once(
+        self, recipient_id: str, text: str, content: Optional[Dict[str, Any]] = None
+    ) -> str:
+        """One try of a bot message (``content``: interactive, else the
+        text): ``sent``, ``unknown`` or ``refused`` (for good), the last two
+        logged and never sent again; raises WhatsAppSendError if Meta did
+        not take it for a passing reason."""
         try:
-            await self.graph.send_text(
-                await self.number(recipient_id), self.address(recipient_id), text, retry_delays=()
+            await self.graph.send(
+                await self.number(recipient_id),
+                self.address(recipient_id),
+                content or text_content(text),
+                retry_delays=(),
             )
         except DeliveryUnknown as error:
             logger.warning("whatsapp: bot message to %s, outcome unknown: %s", recipient_id, error)
@@ -385,10 +440,13 @@ class WhatsAppOutput(OutputChannel):
             return "refused"
         return "sent"
 
-    async def resend(self, recipient_id: str, text: str) -> str:
+    async def resend(
+        self, recipient_id: str, text: str, buttons: Optional[List[Dict[str, Any]]] = None
+    ) -> str:
         """The outbox's next bot message for the conversation, as
         ``_send_once``; once it is done the conversation has one less waiting."""
-        outcome = await self._send_once(recipient_id, text)
+        content = interactive_content(text, buttons) if buttons else None
+        outcome = await self._send_once(recipient_id, text, content)
         left = self._waiting.get(recipient_id, 0) - 1
         if left > 0:
             self._waiting[recipient_id] = left
@@ -504,8 +562,9 @@ class WhatsAppInput(InputChannel):
             text = message.get("text") if isinstance(message, dict) else None
             if not is_plain_id(conversation_id) or not isinstance(text, str) or not text:
                 return refuse(400, "invalid", "conversation_id and message.text are required")
+            buttons = _dicts(message.get("buttons")) if isinstance(message, dict) else []
             try:
-                outcome = await self.output.resend(conversation_id, clean_text(text))
+                outcome = await self.output.resend(conversation_id, clean_text(text), buttons)
             except WhatsAppSendError as error:
                 return refuse(503, "channel_unavailable", str(error))
             return response.json({"outcome": outcome})
@@ -555,6 +614,9 @@ class WhatsAppInput(InputChannel):
             }
             if attachment is not None:
                 metadata["attachment"] = attachment
+            title = button_title(message)
+            if title:
+                metadata["button_title"] = title
             self.output.remember_address(sender, wa_id, user_id, number)
             await self.once.run(
                 tracker_store,

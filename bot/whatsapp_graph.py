@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import aiohttp
 
@@ -110,6 +110,77 @@ def _outcome(status: int, raw: bytes) -> str:
     raise WhatsAppSendError(f"HTTP {status}: {error.get('message', '')}", code, retryable)
 
 
+# Meta's limits of interactive messages (Cloud API, "Interactive reply
+# buttons" and "Interactive list messages"): up to 3 reply buttons, titles
+# of up to 20 characters, ids of up to 256; a list of up to 10 rows, row
+# titles of up to 24 characters, ids of up to 200, the list's button label
+# up to 20; the body up to 1024 characters.
+MAX_REPLY_BUTTONS, BUTTON_TITLE_CHARS, BUTTON_ID_CHARS = 3, 20, 256
+MAX_LIST_ROWS, ROW_TITLE_CHARS, ROW_ID_CHARS = 10, 24, 200
+INTERACTIVE_BODY_CHARS = 1024
+# The label of the button that opens a list (at most 20 characters).
+LIST_BUTTON_LABEL = "Ver opções"
+
+
+def text_content(text: str) -> Dict[str, Any]:
+    return {"type": "text", "text": {"preview_url": False, "body": text}}
+
+
+def _title(title: str, limit: int) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
+def interactive_content(text: str, buttons: Sequence[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Rasa's buttons (``{title, payload}``) as Meta's interactive message:
+    up to 3 as reply buttons, 4 to 10 as a list; the reply's id is the
+    button's payload, so a tap comes back as it. None when they do not fit
+    (more than 10, a payload over Meta's id limit, a body too long, a
+    button without title or payload): the caller sends them as text."""
+    options = [(str(b.get("title") or ""), str(b.get("payload") or "")) for b in buttons]
+    if not options or not text or len(text) > INTERACTIVE_BODY_CHARS:
+        return None
+    if any(not title or not payload for title, payload in options):
+        return None
+    if len(options) <= MAX_REPLY_BUTTONS:
+        if any(len(payload) > BUTTON_ID_CHARS for _, payload in options):
+            return None
+        replies = [
+            {"type": "reply", "reply": {"id": payload, "title": _title(title, BUTTON_TITLE_CHARS)}}
+            for title, payload in options
+        ]
+        interactive: Dict[str, Any] = {
+            "type": "button",
+            "body": {"text": text},
+            "action": {"buttons": replies},
+        }
+    elif len(options) <= MAX_LIST_ROWS:
+        if any(len(payload) > ROW_ID_CHARS for _, payload in options):
+            return None
+        rows = [
+            {"id": payload, "title": _title(title, ROW_TITLE_CHARS)} for title, payload in options
+        ]
+        interactive = {
+            "type": "list",
+            "body": {"text": text},
+            "action": {"button": LIST_BUTTON_LABEL, "sections": [{"rows": rows}]},
+        }
+    else:
+        return None
+    return {"type": "interactive", "interactive": interactive}
+
+
+def buttons_of(content: Dict[str, Any]) -> List[Dict[str, str]]:
+    """The Rasa buttons (``{title, payload}``) an interactive message was
+    made of (``interactive_content``), to make it again later."""
+    interactive = content["interactive"]
+    action = interactive["action"]
+    if interactive["type"] == "button":
+        replies = [b["reply"] for b in action["buttons"]]
+    else:
+        replies = [row for section in action["sections"] for row in section["rows"]]
+    return [{"title": r["title"], "payload": r["id"]} for r in replies]
+
+
 # The Graph API version when WHATSAPP_API_VERSION is empty (Meta's
 # versions list: v25.0, released February 2026, is served until July 2028).
 DEFAULT_API_VERSION = "v25.0"
@@ -146,14 +217,8 @@ class GraphClient:
         callback_data: Optional[str] = None,
         retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
     ) -> str:
-        """Send a text from the published ``number`` (its phone_number_id)
-        to ``address`` (``{"to": wa_id}`` or ``{"recipient": bsuid}``,
-        Meta's two ways to name a user); returns its wamid. A
-        message not sent is tried again
-        after each of ``retry_delays`` while the budget lasts, then
-        WhatsAppSendError; DeliveryUnknown ends the tries at once."""
-        content = {"type": "text", "text": {"preview_url": False, "body": text}}
-        return await self.send(number, address, content, callback_data, retry_delays)
+        """Send a text; see ``send``."""
+        return await self.send(number, address, text_content(text), callback_data, retry_delays)
 
     async def send_file(
         self,
@@ -215,7 +280,13 @@ class GraphClient:
         callback_data: Optional[str] = None,
         retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
     ) -> str:
-        """Send a message of any type (``content``: ``type`` and its object)."""
+        """Send a message (``content``: its ``type`` and the object of that
+        type, ``text_content`` or ``interactive_content``) from the published
+        ``number`` (its phone_number_id) to ``address`` (``{"to": wa_id}``
+        or ``{"recipient": bsuid}``, Meta's two ways to name a user);
+        returns its wamid. A message not sent is tried again
+        after each of ``retry_delays`` while the budget lasts, then
+        WhatsAppSendError; DeliveryUnknown ends the tries at once."""
         payload: Dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",

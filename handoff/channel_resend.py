@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 KIND = "channel_resend"
 # The channels whose Rasa input channel has a ``resend`` route.
 CHANNELS = ("whatsapp",)
+# The most buttons a bot message keeps (WhatsApp's list: 10 rows).
+MAX_BUTTONS = 10
 
 
 def enqueue_undelivered(uow: UnitOfWork, data: dict[str, Any]) -> None:
@@ -40,6 +42,7 @@ def enqueue_undelivered(uow: UnitOfWork, data: dict[str, Any]) -> None:
     timestamp = message.get("timestamp")
     if timestamp is not None and not isinstance(timestamp, int | float):
         raise Invalid("message.timestamp must be a number", field="message.timestamp")
+    buttons = _buttons(message.get("buttons"))
     digest = hashlib.sha256(text.encode(errors="surrogatepass")).hexdigest()[:16]
     outbox.enqueue(
         uow,
@@ -48,10 +51,27 @@ def enqueue_undelivered(uow: UnitOfWork, data: dict[str, Any]) -> None:
         payload={
             "conversation_id": conversation_id,
             "channel": channel,
-            "message": {"text": text, "timestamp": timestamp},
+            "message": {"text": text, "timestamp": timestamp, **buttons},
         },
         dedup=f"resend:{conversation_id}:{timestamp}:{digest}" if timestamp else None,
     )
+
+
+def _buttons(value: Any) -> dict[str, list[dict[str, str]]]:
+    """A bot message's buttons (``[{title, payload}]``, up to
+    ``MAX_BUTTONS``), kept to send again with it; none if absent."""
+    if value is None:
+        return {}
+
+    def usable(button: Any) -> bool:
+        fields = [button.get(k) for k in ("title", "payload")] if isinstance(button, dict) else []
+        return bool(fields) and all(isinstance(f, str) and 0 < len(f) <= 256 for f in fields)
+
+    if not isinstance(value, list) or len(value) > MAX_BUTTONS or not all(map(usable, value)):
+        raise Invalid(
+            f"message.buttons: up to {MAX_BUTTONS} of {{title, payload}}", field="message.buttons"
+        )
+    return {"buttons": [{"title": b["title"], "payload": b["payload"]} for b in value]}
 
 
 async def resend(rasa: RasaClient, job: dict[str, Any]) -> None:

@@ -59,6 +59,7 @@ from handoff.rasa_client import (
     INTENT_CANCELLED,
     INTENT_CUSTOMER_LEFT,
     INTENT_FINISHED,
+    INTENT_FINISHED_SURVEY,
     INTENT_RETRY_TRANSFER,
     ChannelBusy,
     ChannelRefused,
@@ -335,6 +336,8 @@ class Desk:
         try:
             left = job.get("reason") == CUSTOMER_LEFT
             intent = INTENT_CUSTOMER_LEFT if left else CLOSING_INTENTS[job["status"]]
+            if job.get("survey"):
+                intent = INTENT_FINISHED_SURVEY  # the same closing, then the survey
             await self.rasa.resume_with_intent(job["conversation_id"], intent, entities)
         except RasaUnavailable as error:
             raise outbox.Unavailable(str(error)) from error

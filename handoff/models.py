@@ -105,6 +105,11 @@ class Room(Base):
     # closed ("keep" or "message"). None: the hours file's, if it names the room.
     opening_hours: Mapped[str | None] = mapped_column(Text)
     outside_hours: Mapped[str | None] = mapped_column(String(16))
+    # After a finished attendance the customer is asked for a 1-5 rating
+    # and a comment (handoff/domain/surveys.py); off unless a supervisor turns it on.
+    survey_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -244,6 +249,22 @@ class Attendance(Base):
     queued_outside_hours: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+
+
+class SurveyAnswer(Base):
+    """The satisfaction survey of one finished attendance: written when the
+    customer is asked, then its rating (once) and optional comment."""
+
+    __tablename__ = "survey_answer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id"), unique=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)
+    # Set when the customer commented or skipped: no comment is taken after it.
+    comment_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # How an operator's hold of an attendance ended.

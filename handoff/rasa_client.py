@@ -12,6 +12,8 @@ import aiohttp
 INTENT_FINISHED = "EXTERNAL_attendance_finished"
 INTENT_CANCELLED = "EXTERNAL_attendance_cancelled"
 INTENT_ABANDONED = "EXTERNAL_attendance_abandoned"
+# Finished in a room that asks for the satisfaction survey: closing, then the survey.
+INTENT_FINISHED_SURVEY = "EXTERNAL_attendance_finished_survey"
 # The customer left the queue or ended the conversation themselves.
 INTENT_CUSTOMER_LEFT = "EXTERNAL_customer_left"
 # Runs the transfer action again (a transfer the action server missed).

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Browser, expect
 
+from handoff.demo import DEMO_PASSWORD, DEMO_SUPERVISOR
+from tests.support.api import PASSWORD, Client, add_operator
+from tests.support.axe import serious_violations
 from tests.support.browser import HEARD, chat, console_login, say, start_chat
 from tests.support.clients import WAIT, Operator, Visitor
 from tests.support.fake_graph import FakeGraph
 from tests.support.processes import ROOT, Stack
-from tests.support.whatsapp import citizen, post, text
+from tests.support.whatsapp import citizen, incoming, post, text
 
 pytestmark = pytest.mark.slow
 
@@ -251,3 +256,130 @@ def test_a_citizen_who_gives_up_on_whatsapp(stack: Stack, graph: FakeGraph, oper
     ended = operator.wait_for("attendance:ended", lambda a: a["id"] == queued["id"])
     assert (ended["status"], ended["reason"]) == ("abandoned", "customer_left")
     graph.wait_for_text(wa_id, "Você saiu da fila")
+
+
+@contextmanager
+def survey_asked(stack: Stack) -> Iterator[Client]:
+    """The default room asks for the satisfaction survey (a supervisor turns
+    it on in Supervisão) while the block runs; the supervisor's session."""
+    handoff = next(s for s in stack.services if s.name == "handoff")
+    supervisor = Client(handoff, DEMO_SUPERVISOR, DEMO_PASSWORD)
+    room = next(r for r in supervisor.get("/api/admin/rooms").json()["rooms"])
+    url = f"/api/admin/rooms/{room['id']}"
+    assert supervisor.put(url, {"survey_enabled": True}).json()["room"]["survey_enabled"]
+    try:
+        yield supervisor
+    finally:
+        supervisor.put(url, {"survey_enabled": False})
+
+
+def tap(wa_id: str, kind: str, reply: dict) -> dict:
+    """Meta's webhook for the citizen's tap on a reply button or list row."""
+    return incoming(wa_id, {"type": "interactive", "interactive": {"type": kind, kind: reply}})
+
+
+def new_operator(stack: Stack) -> Operator:
+    """An operator of the default room of their own (the demo operator's
+    limit of calls may be used up by the tests before)."""
+    handoff = next(s for s in stack.services if s.name == "handoff")
+    return Operator(stack.handoff_url, add_operator(handoff, ["atendimento"]), PASSWORD)
+
+
+def test_the_survey_and_the_button_to_talk_again_on_whatsapp(stack: Stack, graph: FakeGraph):
+    """After the end: the closing with a "Falar com atendente" reply button,
+    the survey as a list of 5; a tapped rating and a comment are stored
+    and counted; the button starts a new attendance."""
+    operator_client = new_operator(stack)
+    with survey_asked(stack) as supervisor:
+        wa_id = citizen()
+        post(stack, text(wa_id, "oi", name="Rui Survey"))
+        attendance_id = taken_call(operator_client, "Rui Survey")
+        send(operator_client, attendance_id, "Pronto, resolvido.")
+        graph.wait_for_text(wa_id, "Pronto, resolvido.", timeout=WAIT)
+        # Meta is away for the protocol message: it and the interactive ones
+        # after it wait in the outbox and go out in order, buttons and all.
+        graph.failures_left = 1
+        ended = operator_client.call("attendance:finish", {"attendance_id": attendance_id})
+        protocol = ended["attendance"]["protocol"]
+        graph.wait_for_text(wa_id, f"Número do protocolo: {protocol}", timeout=WAIT)
+        assert [status for _, status in graph.attempts_to(wa_id)] == [500]
+        closing = graph.wait_for_text(wa_id, "Obrigado pelo contato", timeout=WAIT)
+        assert closing["type"] == "interactive"
+        assert closing["interactive"]["type"] == "button"
+        assert closing["interactive"]["action"]["buttons"] == [
+            {"type": "reply", "reply": {"id": "/request_human", "title": "Falar com atendente"}}
+        ]
+        question = graph.wait_for_text(wa_id, "Como você avalia", timeout=WAIT)["interactive"]
+        assert (question["type"], question["action"]["button"]) == ("list", "Ver opções")
+        rows = question["action"]["sections"][0]["rows"]
+        assert [r["id"] for r in rows] == [f'/survey_rating{{"rating": {n}}}' for n in range(1, 6)]
+        assert all(len(r["title"]) <= 24 for r in rows)
+        assert [t for t in graph.texts_to(wa_id) if "protocolo" in t or "Obrigado" in t] == [
+            f"Seu atendimento foi finalizado. Número do protocolo: {protocol}.",
+            closing["interactive"]["body"]["text"],
+        ]
+
+        assert post(stack, tap(wa_id, "list_reply", rows[3])).status_code == 200
+        graph.wait_for_text(wa_id, "escreva um comentário", timeout=WAIT)
+        post(stack, text(wa_id, "Fui muito bem atendido", name="Rui Survey"))
+        graph.wait_for_text(wa_id, "Obrigado por avaliar", timeout=WAIT)
+        # The same rating tapped again changes nothing.
+        post(stack, tap(wa_id, "list_reply", rows[0]))
+        graph.wait_for_text(wa_id, "Você já avaliou", timeout=WAIT)
+        record = supervisor.get(f"/api/admin/protocols/{protocol}").json()
+        assert (record["survey"]["rating"], record["survey"]["comment"]) == (
+            4,
+            "Fui muito bem atendido",
+        )
+        report = supervisor.get("/api/admin/reports").json()
+        assert report["totals"]["survey_answers"] >= 1
+
+        button = {"id": "/request_human", "title": "Falar com atendente"}
+        assert post(stack, tap(wa_id, "button_reply", button)).status_code == 200
+        again = operator_client.wait_for(
+            "attendance:queued",
+            lambda a: a["conversation_id"] == wa_id and a["id"] != attendance_id,
+        )
+        assert operator_client.call("attendance:take", {"attendance_id": again["id"]})["ok"]
+        # The operator reads the button's title, not its payload.
+        texts = operator_client.customer_texts(again["id"], "Falar com atendente")
+        assert texts == ["Falar com atendente"]
+    operator_client.close()
+
+
+def test_the_survey_stars_in_the_widget(browser: Browser, stack: Stack, host_url: str):
+    operator = new_operator(stack)
+    context = browser.new_context()
+    page = context.new_page()
+    with survey_asked(stack) as supervisor:
+        page.goto(host_url)
+        start_chat(page, "Estela")
+        say(page, "preciso de ajuda")
+        attendance_id = taken_call(operator, "Estela")
+        send(operator, attendance_id, "Tudo certo, Estela.")
+        protocol = operator.call("attendance:finish", {"attendance_id": attendance_id})[
+            "attendance"
+        ]["protocol"]
+        widget = chat(page)
+        stars = widget.get_by_role("group", name="Sua nota para o atendimento")
+        expect(stars.get_by_role("button")).to_have_count(5)
+        # The widget's own page (the test's host page is a bare stand-in).
+        frame = next(f for f in page.frames if f.url.startswith(f"{stack.handoff_url}/widget/"))
+        assert serious_violations(frame) == []  # type: ignore[arg-type]
+        page.screenshot(path=str(ROOT / "docs" / "screenshots" / "23-widget-pesquisa.png"))
+        # Keyboard: Tab to the fifth star, Enter.
+        fifth = stars.get_by_role("button", name="5 de 5 estrelas: Muito satisfeito")
+        fifth.focus()
+        fifth.press("Enter")
+        expect(stars).to_have_count(0)
+        expect(widget.locator("li.me", has_text="★★★★★")).to_be_visible()
+        expect(widget.get_by_text("escreva um comentário")).to_be_visible()
+        widget.get_by_role("button", name="Pular").click()
+        expect(widget.get_by_text("Obrigado por avaliar")).to_be_visible()
+        record = supervisor.get(f"/api/admin/protocols/{protocol}").json()
+        assert (record["survey"]["rating"], record["survey"]["comment"]) == (5, None)
+        # After a reload the visitor's tap reads as the button's title.
+        page.reload()
+        expect(widget.locator("li.me", has_text="5 - Muito satisfeito")).to_be_visible()
+    operator.close()
+    context.close()

@@ -79,6 +79,8 @@
   const clock = new Intl.DateTimeFormat("pt-BR", { hour: "2-digit", minute: "2-digit" });
   const AUTHOR = { me: "Você", bot: "Assistente virtual", operator: "Atendente" };
   function show(text, from, { pendingId, name, timestamp, attachment } = {}) {
+    // A bot message's buttons answer it only until the next message.
+    list.querySelectorAll(".choices").forEach((node) => node.remove());
     const item = document.createElement("li");
     item.className = from;
     const who = document.createElement("span");
@@ -132,11 +134,46 @@
     if (id == null) {
       const item = show(message.text, "bot", details);
       if (key) item.classList.add("notice");
+      showChoices(item, message.quick_replies || message.buttons || []);
       return;
     }
     stopTyping();
     const item = show(message.text, "operator", { name: details.operator_name, timestamp: details.timestamp, attachment });
     if (attachment) showOperatorFile(item.lastChild, attachment, id);
+  }
+  // A bot message's buttons (Rasa's quick replies live, its buttons in the
+  // history): a tap sends the button's payload and shows its title. The
+  // satisfaction survey's five ratings are shown as stars.
+  const RATING = /^\/survey_rating\{"rating": ?([1-5])\}$/;
+  function showChoices(item, choices) {
+    const usable = choices.filter((c) => typeof c.title === "string" && typeof c.payload === "string");
+    if (!usable.length) return;
+    const stars = usable.every((c) => RATING.test(c.payload));
+    const group = document.createElement("div");
+    group.className = stars ? "choices stars" : "choices";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", stars ? "Sua nota para o atendimento" : "Opções");
+    for (const choice of usable) {
+      const button = document.createElement("button");
+      button.type = "button";
+      if (stars) {
+        const rating = choice.payload.match(RATING)[1];
+        button.className = "star";
+        button.textContent = "★";
+        button.setAttribute("aria-label", `${rating} de 5 estrelas: ${choice.title.replace(/^\d+\s*-\s*/, "")}`);
+        button.dataset.rating = rating;
+      } else {
+        button.textContent = choice.title;
+      }
+      button.addEventListener("click", () => {
+        group.remove();
+        const shown = stars ? `${"★".repeat(Number(button.dataset.rating))} ${choice.title}` : choice.title;
+        queueMessage(choice.payload, { button_title: choice.title }, shown);
+      });
+      group.append(button);
+    }
+    item.append(group);
+    list.scrollTop = list.scrollHeight;
   }
   // "digitando…" while the operator writes: each signal shows it a while.
   let typingTimer = null;
@@ -171,7 +208,7 @@
       list.replaceChildren();
       shownIds = new Set();
       messages.forEach((m) => (m.from === "visitor" ? show(m.text, "me", m) : showBot(m)));
-      saved.outbox.forEach((m) => show(m.text, "me", { pendingId: m.client_id, timestamp: m.timestamp, attachment: m.marks?.attachment }));
+      saved.outbox.forEach((m) => show(m.shown || m.text, "me", { pendingId: m.client_id, timestamp: m.timestamp, attachment: m.marks?.attachment }));
       const recent = messages.slice(-3).map((m) => m.text);
       arrived.filter((m) => messageKey(m) != null || !recent.includes(m.text)).forEach(showBot);
       return true;
@@ -320,11 +357,12 @@
     });
   }
 
-  function queueMessage(text, marks) {
-    const message = { client_id: randomHex(), text, timestamp: Date.now() / 1000, marks };
+  // ``shown``: what the visitor sees for a button's payload (its title).
+  function queueMessage(text, marks, shown) {
+    const message = { client_id: randomHex(), text, shown, timestamp: Date.now() / 1000, marks };
     saved.outbox.push(message);
     store();
-    show(text, "me", { pendingId: message.client_id, timestamp: message.timestamp, attachment: marks?.attachment });
+    show(shown || text, "me", { pendingId: message.client_id, timestamp: message.timestamp, attachment: marks?.attachment });
     flushOutbox();
   }
 

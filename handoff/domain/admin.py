@@ -174,6 +174,11 @@ def change_operator_status(
 # --- rooms, entry points, pause reasons
 
 
+# A room's yes/no settings in Supervisão: name and e-mail optional in the
+# widget's pre-chat; the satisfaction survey after a finished attendance.
+ROOM_FLAGS = ("prechat_optional", "survey_enabled")
+
+
 def room_view(room: Room) -> dict[str, Any]:
     return {
         "id": room.id,
@@ -181,6 +186,7 @@ def room_view(room: Room) -> dict[str, Any]:
         "name": room.name,
         "assignment": room.assignment,
         "prechat_optional": room.prechat_optional,
+        "survey_enabled": room.survey_enabled,
     }
 
 
@@ -221,10 +227,11 @@ def update_room(uow: UnitOfWork, actor: Operator, room_id: Any, data: Any) -> Ro
         raise Invalid("room data must be an object")
     if "name" in data:
         room.name = _field(data, "name", 120) or room.name
-    if "prechat_optional" in data:
-        if not isinstance(data["prechat_optional"], bool):
-            raise Invalid("prechat_optional must be true or false", field="prechat_optional")
-        room.prechat_optional = data["prechat_optional"]
+    for flag in ROOM_FLAGS:
+        if flag in data:
+            if not isinstance(data[flag], bool):
+                raise Invalid(f"{flag} must be true or false", field=flag)
+            setattr(room, flag, data[flag])
     room.assignment = _assignment(data, room.assignment)
     assign_waiting(uow, [room.id])  # switched to automatic: the calls waiting go out
     audit(
@@ -232,7 +239,7 @@ def update_room(uow: UnitOfWork, actor: Operator, room_id: Any, data: Any) -> Ro
         "room_updated",
         operator_id=actor.id,
         room=room.slug,
-        fields=sorted(k for k in data if k in ("name", "assignment", "prechat_optional")),
+        fields=sorted(k for k in data if k in ("name", "assignment", *ROOM_FLAGS)),
         assignment=room.assignment,
     )
     return room

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from handoff import outbox
 from handoff.db import UnitOfWork
+from handoff.domain import surveys
 from handoff.models import Attendance, utcnow
 
 # The outbox job kind of a closing flow (handoff/desk.py).
@@ -16,8 +17,9 @@ CUSTOMER_LEFT = "customer_left"
 
 def queue_closing(uow: UnitOfWork, attendance: Attendance, reason: str | None = None) -> None:
     """Let Rasa's closing flow speak (protocol and closing message, Z3) once
-    every operator message before it reached the customer."""
-    payload = {
+    every operator message before it reached the customer; a finished
+    attendance of a room that asks for the survey asks it after them."""
+    payload: dict[str, object] = {
         "attendance_id": attendance.id,
         "conversation_id": attendance.conversation_id,
         "status": attendance.status,
@@ -25,6 +27,8 @@ def queue_closing(uow: UnitOfWork, attendance: Attendance, reason: str | None = 
     }
     if reason is not None:
         payload["reason"] = reason
+    elif surveys.ask(uow, attendance):
+        payload["survey"] = True
     outbox.enqueue(
         uow,
         kind=CLOSING,

@@ -327,14 +327,32 @@ def _metadata(event: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
+def _buttons(event: dict[str, Any]) -> list[dict[str, str]]:
+    """A bot event's buttons (Rasa keeps them in ``data.buttons``)."""
+    data = event.get("data")
+    found = data.get("buttons") if isinstance(data, dict) else None
+    if not isinstance(found, list):
+        return []
+    return [
+        {"title": b["title"], "payload": b["payload"]}
+        for b in found
+        if isinstance(b, dict)
+        and isinstance(b.get("title"), str)
+        and isinstance(b.get("payload"), str)
+    ]
+
+
 def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the visitor saw and wrote, from Rasa's tracker events (intents
     triggered from outside, "EXTERNAL: ...", are not theirs). A visitor's
     message keeps its ``client_id`` and an operator's its
     ``handoff_message_id`` (as in the live ``bot_uttered``), so the widget
     shows each once; an operator's also the name the customer is shown, and
-    every message its time (Rasa's ``timestamp``, seconds)."""
+    every message its time (Rasa's ``timestamp``, seconds). A bot message
+    keeps its buttons; a tap on one (the visitor sent its payload) reads
+    as the button's title."""
     history: list[dict[str, Any]] = []
+    titles: dict[str, str] = {}
     for e in events:
         text = e.get("text") or ""
         metadata = e.get("metadata")
@@ -343,9 +361,15 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         if (not text and attachment is None) or text.startswith("EXTERNAL"):
             continue
+        if e["event"] == "user":
+            text = titles.get(text, text)
         item: dict[str, Any] = {"from": "visitor" if e["event"] == "user" else "bot", "text": text}
         if attachment is not None:
             item["attachment"] = attachment
+        buttons = _buttons(e) if e["event"] == "bot" else []
+        if buttons:
+            item["buttons"] = buttons
+            titles.update((b["payload"], b["title"]) for b in buttons)
         if isinstance(e.get("timestamp"), (int, float)):
             item["timestamp"] = e["timestamp"]
         if e["event"] == "user" and e.get("message_id"):

@@ -36,6 +36,7 @@ from handoff.domain.customers import EMAIL, customer_view
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.masking import mask_json, mask_text, name_parts
 from handoff.domain.records import attendance_records
+from handoff.domain.surveys import surveys_of
 from handoff.domain.views import iso
 from handoff.models import (
     JOB_PENDING,
@@ -305,6 +306,9 @@ def strip_attendances(
         attendance.conversation_id = renamed[attendance.id][1]
         if attendance.closing_comment:
             attendance.closing_comment = clean(attendance.closing_comment)
+    for survey in surveys_of(session, sorted(renamed)).values():
+        if survey.comment:
+            survey.comment = clean(survey.comment)
     if renamed:
         attachments.delete_files_of(uow, sorted(renamed))
     return changed

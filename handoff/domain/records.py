@@ -14,6 +14,7 @@ from handoff.domain.audit import audit
 from handoff.domain.errors import NotFound
 from handoff.domain.holds import holds_of
 from handoff.domain.operators import room_ids
+from handoff.domain.surveys import survey_view, surveys_of
 from handoff.domain.views import attendance_view, message_view, seconds_between
 from handoff.models import (
     NOTE,
@@ -94,7 +95,7 @@ def attendance_record(session: Session, attendance: Attendance) -> dict[str, Any
 
 def attendance_records(session: Session, attendances: Sequence[Attendance]) -> list[dict[str, Any]]:
     """:func:`attendance_record` of each attendance, in the same order, in
-    four queries however many attendances there are; ``holds`` says which
+    five queries however many attendances there are; ``holds`` says which
     operator had it when (transfers, requeues)."""
     ids = [a.id for a in attendances]
     if not ids:
@@ -114,6 +115,7 @@ def attendance_records(session: Session, attendances: Sequence[Attendance]) -> l
         messages.setdefault(message.attendance_id, []).append(message_view(message))
     registrations = _registrations(session, ids)
     holds = holds_of(session, ids)
+    answers = surveys_of(session, ids)
     return [
         {
             **attendance_view(a),
@@ -121,6 +123,7 @@ def attendance_records(session: Session, attendances: Sequence[Attendance]) -> l
             "messages": messages.get(a.id, []),
             "registrations": registrations.get(a.id, []),
             "holds": holds.get(a.id, []),
+            "survey": survey_view(answers.get(a.id)),
         }
         for a in attendances
     ]

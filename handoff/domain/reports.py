@@ -33,6 +33,7 @@ from handoff.models import (
     OperatorRoom,
     Registration,
     Room,
+    SurveyAnswer,
     utcnow,
 )
 
@@ -126,6 +127,9 @@ class Part:
     status: str
     subject: str | None
     transferred: bool = False
+    # The customer's survey rating (1-5), on the whole attendance and on the
+    # part of the operator who finished it.
+    rating: int | None = None
 
 
 def _abandoned(part: Part) -> bool:
@@ -151,6 +155,7 @@ def _stats(rows: Sequence[Part]) -> dict[str, Any]:
     waits = times("queued_at", "taken_at")
     firsts = times("taken_at", "first_response_at")
     handling = times("taken_at", "ended_at")
+    ratings = [float(a.rating) for a in rows if a.rating is not None]
     return {
         "received": len(rows),
         "answered": sum(1 for a in rows if a.taken_at is not None),
@@ -165,10 +170,12 @@ def _stats(rows: Sequence[Part]) -> dict[str, Any]:
         "handling_avg": _avg(handling),
         "handling_p90": _p90(handling),
         "subjects": _subjects(rows),
+        "survey_answers": len(ratings),
+        "rating_avg": _avg(ratings),
     }
 
 
-def _whole(a: Attendance, holds: list[AttendanceHold]) -> Part:
+def _whole(a: Attendance, holds: list[AttendanceHold], rating: int | None) -> Part:
     """An attendance from its first take (the wait is until then) to its end."""
     first = holds[0] if holds else None
     return Part(
@@ -181,16 +188,18 @@ def _whole(a: Attendance, holds: list[AttendanceHold]) -> Part:
         status=a.status,
         subject=a.subject,
         transferred=any(h.outcome == HOLD_TRANSFERRED for h in holds),
+        rating=rating,
     )
 
 
-def _parts(a: Attendance, holds: list[AttendanceHold]) -> Iterator[Part]:
+def _parts(a: Attendance, holds: list[AttendanceHold], rating: int | None) -> Iterator[Part]:
     """Each operator's part of an attendance: waiting from when it reached
     them (queued, or passed on), first response and duration of their own
     hold; finished, cancelled or abandoned only in the last one. A call
-    that ended or waits with nobody holding it is a part of no operator."""
+    that ended or waits with nobody holding it is a part of no operator.
+    The survey's ``rating`` counts in the finishing operator's part."""
     if not holds:  # never taken (or kept from before holds were recorded)
-        yield _whole(a, holds)
+        yield _whole(a, holds, rating)
         return
     reached = a.queued_at
     for hold in holds:
@@ -205,6 +214,7 @@ def _parts(a: Attendance, holds: list[AttendanceHold]) -> Iterator[Part]:
             status=status,
             subject=a.subject if status == FINISHED else None,
             transferred=hold.outcome == HOLD_TRANSFERRED,
+            rating=rating if status == FINISHED else None,
         )
         reached = hold.ended_at or reached
     if holds[-1].ended_at is not None and holds[-1].outcome not in (FINISHED, CANCELLED, ABANDONED):
@@ -235,16 +245,25 @@ def report(session: Session, first: date, last: date, zone: str) -> dict[str, An
         .order_by(AttendanceHold.started_at, AttendanceHold.id)
     ):
         holds[hold.attendance_id].append(hold)
+    ratings = dict(
+        session.execute(
+            select(SurveyAnswer.attendance_id, SurveyAnswer.rating)
+            .join(Attendance, Attendance.id == SurveyAnswer.attendance_id)
+            .where(*received, SurveyAnswer.rating.is_not(None))
+        )
+        .tuples()
+        .all()
+    )
     rooms = {r.id: r.name for r in session.scalars(select(Room))}
     names = {o.id: o.name for o in session.scalars(select(Operator))}
     groups: dict[tuple[str, str, str], list[Part]] = defaultdict(list)
     days: dict[str, list[Part]] = defaultdict(list)
     for a in rows:
         day = a.queued_at.astimezone(tz).date().isoformat()
-        for part in _parts(a, holds[a.id]):
+        for part in _parts(a, holds[a.id], ratings.get(a.id)):
             operator = names.get(part.operator_id, "—") if part.operator_id else "—"
             groups[(day, rooms.get(part.room_id, "?"), operator)].append(part)
-        days[day].append(_whole(a, holds[a.id]))
+        days[day].append(_whole(a, holds[a.id], ratings.get(a.id)))
     top = session.execute(
         select(KbArticle.title, func.count(Registration.id))
         .join(Registration, Registration.article_id == KbArticle.id)
@@ -286,6 +305,8 @@ CSV_COLUMNS = {
     "handling_avg": "Duração média (s)",
     "handling_p90": "Duração p90 (s)",
     "subjects": "Assuntos",
+    "survey_answers": "Avaliações",
+    "rating_avg": "Nota média",
 }
 
 # A spreadsheet reads a cell starting with one of these as a formula.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from handoff import channel_resend
-from handoff.domain import access, conversation, receipts, views
+from handoff.db import UnitOfWork
+from handoff.domain import access, conversation, receipts, surveys, views
 from handoff.routes.common import desk, json_body, require_service, settings
 
 bp = Blueprint("integration")
@@ -92,3 +96,25 @@ async def open_attendance_of(request: Request, conversation_id: str) -> HTTPResp
             "attendance": views.attendance_view(attendance) if attendance else None,
         }
     )
+
+
+@bp.post("/surveys/rating")
+async def survey_rating(request: Request) -> HTTPResponse:
+    """The customer's 1-5 rating of a finished attendance (the bot's action)."""
+    return await _survey_answer(request, surveys.record_rating)
+
+
+@bp.post("/surveys/comment")
+async def survey_comment(request: Request) -> HTTPResponse:
+    """The comment after the rating, or the customer's "Pular" (``skip``)."""
+    return await _survey_answer(request, surveys.record_comment)
+
+
+async def _survey_answer(
+    request: Request, record: Callable[[UnitOfWork, Any], str]
+) -> HTTPResponse:
+    """A survey answer from the bot's actions (actions/survey.py): what became of it."""
+    require_service(request)
+    data = json_body(request)
+    outcome = await desk(request).run(lambda uow: record(uow, data))
+    return json({"outcome": outcome})

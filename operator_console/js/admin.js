@@ -155,7 +155,10 @@ export function createAdmin() {
         assignmentChoice(r),
         el("label", { class: "check" }, el("input", { type: "checkbox", checked: r.prechat_optional ? "checked" : null,
           onchange: (event) => api(`/api/admin/rooms/${r.id}`, { method: "PUT", body: { prechat_optional: event.target.checked } }).catch(fail) }),
-          "Chat sem identificação obrigatória (nome e e-mail opcionais)"))));
+          "Chat sem identificação obrigatória (nome e e-mail opcionais)"),
+        el("label", { class: "check" }, el("input", { type: "checkbox", checked: r.survey_enabled ? "checked" : null,
+          onchange: (event) => api(`/api/admin/rooms/${r.id}`, { method: "PUT", body: { survey_enabled: event.target.checked } }).catch(fail) }),
+          "Pesquisa de satisfação ao finalizar (nota de 1 a 5 e comentário)"))));
     $("entry-room").replaceChildren(...rooms.map((r) => new Option(r.name, r.id)));
     await hours.show(rooms);
     const roomName = (id) => rooms.find((r) => r.id === id)?.name || "?";
@@ -272,7 +275,8 @@ export function createAdmin() {
       $("admin-error").textContent = "";
       $("report-table").replaceChildren(...data.rows.map((r) => el("tr", {},
         ...[formatDate(r.day), r.room, r.operator, ...[r.received, r.answered, r.finished, r.cancelled, r.abandoned, r.transferred].map(formatNumber),
-          ...[r.wait_avg, r.wait_p90, r.first_response_avg, r.handling_avg].map(formatDuration)]
+          ...[r.wait_avg, r.wait_p90, r.first_response_avg, r.handling_avg].map(formatDuration),
+          ...[r.survey_answers, r.rating_avg].map(formatNumber)]
           .map((v) => el("td", { text: v })))));
       $("report-articles").replaceChildren(...data.top_articles.map((a) => el("li", { text: `${a.title} (${formatNumber(a.count)})` })));
       $("report-subjects").replaceChildren(...(data.totals.subjects.length

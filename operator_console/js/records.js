@@ -1,7 +1,7 @@
 // An ended attendance as its record shows it (Supervisão → Protocolo, the
 // customer's Histórico): the conversation with the private notes marked and
 // the citizen's files,
-// and the closing subject and comment.
+// and the closing subject and comment, and the customer's survey answers.
 import { el, isolate } from "./api.js";
 import { attachmentNode } from "./attachments.js";
 import { formatTime } from "./format.js";
@@ -32,5 +32,14 @@ export function closingDetails(a) {
   if (!a.ended_at) return null;
   return el("p", { class: "closing" },
     ...isolate`Assunto: ${a.subject || "—"}`,
-    ...(a.closing_comment ? [" · ", ...isolate`Comentário: ${a.closing_comment}`] : []));
+    ...(a.closing_comment ? [" · ", ...isolate`Comentário: ${a.closing_comment}`] : []),
+    ...surveyDetails(a.survey));
+}
+
+// The customer's satisfaction survey, when the room asked for it.
+function surveyDetails(survey) {
+  if (!survey) return [];
+  if (survey.rating == null) return [" · Pesquisa de satisfação: sem resposta"];
+  return [" · ", ...isolate`Avaliação do cliente: ${String(survey.rating)} de 5`,
+    ...(survey.comment ? [" · ", ...isolate`Comentário do cliente: ${survey.comment}`] : [])];
 }

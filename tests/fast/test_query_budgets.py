@@ -89,5 +89,5 @@ def test_a_customer_s_history_does_not_grow_with_the_attendances(
     for text in ("segunda", "terceira", "quarta"):
         finished_attendance(service, operator, customer_id, text, article["id"])
     # The customer, the operator's rooms, the attendances, then their
-    # operators, messages, registrations and holds: one query each.
-    assert len(history()) == len(one) <= SESSION_LOOKUP + 7
+    # operators, messages, registrations, holds and surveys: one query each.
+    assert len(history()) == len(one) <= SESSION_LOOKUP + 8

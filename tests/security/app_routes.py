@@ -28,6 +28,8 @@ SERVICE_ROUTES = frozenset(
         "integration.channel_undelivered",
         "integration.open_attendance_of",
         "attachments.channel_file",
+        "integration.survey_rating",
+        "integration.survey_comment",
     }
 )
 # Static files and pages, open to anyone: the console, the widget and its
@@ -46,6 +48,7 @@ BODY_KEYS = [
     "value", "label", "key", "token", "event", "sender_id", "timestamp", "message",
     "subject", "comment", "title", "room_id", "operator_id", "note", "assignment",
     "hours", "outside_hours", "from_file", "day",
+    "protocol", "rating", "skip",
 ]  # fmt: skip
 
 

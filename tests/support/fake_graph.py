@@ -32,6 +32,75 @@ SECOND_PHONE_NUMBER_ID = "106540352242923"
 API_VERSION = "v25.0"  # the version the service desk is configured with by default
 DISPLAY_PHONE_NUMBER = "15550783881"
 MAX_CALLBACK_DATA = 512  # characters of biz_opaque_callback_data, as Meta documents
+# Meta's limits of interactive messages: reply buttons (up to 3, titles of
+# up to 20 characters, ids of up to 256) and lists (up to 10 rows in all,
+# row titles up to 24, ids up to 200, the list's button label up to 20).
+MAX_BUTTONS, BUTTON_TITLE, BUTTON_ID = 3, 20, 256
+MAX_ROWS, ROW_TITLE, ROW_ID, LIST_BUTTON = 10, 24, 200, 20
+MAX_BODY = 1024
+
+
+def invalid(message: str, code: int = 131009) -> tuple[int, dict[str, Any]]:
+    """Meta's answer to a parameter it refuses (131009: "Parameter value is
+    not valid"; 100: "Invalid parameter", for one missing)."""
+    return 400, {
+        "error": {
+            "message": f"(#{code}) {message}",
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": message},
+        }
+    }
+
+
+def interactive_problem(body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """Meta's error for an interactive message beyond its documented
+    limits, or None if it is valid."""
+    interactive = body.get("interactive")
+    if not isinstance(interactive, dict):
+        return invalid("interactive is required", 100)
+    text = (interactive.get("body") or {}).get("text")
+    if not isinstance(text, str) or not text or len(text) > MAX_BODY:
+        return invalid("body.text is required, up to 1024 characters")
+    action = interactive.get("action") or {}
+
+    def bad(options: list[Any], title_limit: int, id_limit: int) -> bool:
+        titles = [o.get("title") for o in options]
+        ids = [o.get("id") for o in options]
+        return (
+            not all(isinstance(t, str) and 0 < len(t) <= title_limit for t in titles)
+            or not all(isinstance(i, str) and 0 < len(i) <= id_limit for i in ids)
+            or len(set(titles)) < len(titles)
+            or len(set(ids)) < len(ids)
+        )
+
+    if interactive.get("type") == "button":
+        buttons = action.get("buttons")
+        if not isinstance(buttons, list) or not 0 < len(buttons) <= MAX_BUTTONS:
+            return invalid("buttons: between 1 and 3 reply buttons")
+        if bad([b.get("reply") or {} for b in buttons], BUTTON_TITLE, BUTTON_ID):
+            return invalid("button title up to 20 characters, id up to 256, both unique")
+        return None
+    if interactive.get("type") == "list":
+        label, sections = action.get("button"), action.get("sections")
+        if not isinstance(label, str) or not 0 < len(label) <= LIST_BUTTON:
+            return invalid("action.button is required, up to 20 characters")
+        if not isinstance(sections, list) or not sections:
+            return invalid("sections: at least one", 100)
+        rows = [r for section in sections for r in section.get("rows") or []]
+        if not 0 < len(rows) <= MAX_ROWS:
+            return invalid("rows: between 1 and 10 in all")
+        if bad(rows, ROW_TITLE, ROW_ID):
+            return invalid("row title up to 24 characters, id up to 200, both unique")
+        return None
+    return invalid("interactive.type must be button or list (as used here)", 100)
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """The words of a sent message: a text's body, an interactive's body text."""
+    if message.get("type") == "interactive":
+        return str(message["interactive"]["body"]["text"])
+    return str(message["text"]["body"])
 
 
 def envelope(value: dict[str, Any], phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
@@ -187,6 +256,10 @@ class FakeGraph:
         to = body.get("to") or body.get("recipient")
         if not isinstance(to, str):
             return 400, {"error": {"message": "(#100) The parameter to is required.", "code": 100}}
+        if body.get("type") == "interactive":
+            problem = interactive_problem(body)
+            if problem is not None:
+                return problem
         status, answer = self._fault(to)
         if status is not None:
             return status, answer
@@ -414,18 +487,14 @@ class FakeGraph:
             return [(at, status) for at, to, status in self.attempts if to == recipient]
 
     def texts_to(self, recipient: str) -> list[str]:
-        return [m["text"]["body"] for m in self.sent if _recipient(m) == recipient]
+        return [text_of(m) for m in self.sent if _recipient(m) == recipient]
 
     def wait_for_text(self, recipient: str, fragment: str, timeout: float = 20) -> dict:
         """The first message to ``recipient`` containing ``fragment``."""
         with self._lock:
             found = self._lock.wait_for(
                 lambda: next(
-                    (
-                        m
-                        for m in self.sent
-                        if _recipient(m) == recipient and fragment in m["text"]["body"]
-                    ),
+                    (m for m in self.sent if _recipient(m) == recipient and fragment in text_of(m)),
                     None,
                 ),
                 timeout,
