@@ -66,7 +66,7 @@ from sanic.response import HTTPResponse
 
 from bot.handed_off import relaying
 from bot.once import OncePerConversation
-from bot.operator_messages import DeliveryUnknown
+from bot.operator_messages import TEMPLATE_KEY, DeliveryUnknown
 from bot.service_channel import (
     is_plain_id,
     json_object,
@@ -75,7 +75,13 @@ from bot.service_channel import (
     service_refusal,
 )
 from bot.tracker_queries import latest_user_metadata
-from bot.whatsapp_graph import RETRY_DELAYS_SECONDS, GraphClient, WhatsAppSendError
+from bot.whatsapp_graph import (
+    RETRY_DELAYS_SECONDS,
+    GraphClient,
+    WhatsAppSendError,
+    template_content,
+    text_content,
+)
 from textrules import clean_text
 from textrules.whatsapp_ids import conversation_key, is_phone_id, is_user_id
 
@@ -294,17 +300,24 @@ class WhatsAppOutput(OutputChannel):
         if handoff_message_id is None:
             await self._send_bot_message(recipient_id, text, kwargs.get("timestamp"))
         else:
-            await self._send_operator_message(recipient_id, text, handoff_message_id)
+            template = kwargs.get(TEMPLATE_KEY)
+            content = (
+                template_content(template) if isinstance(template, dict) else text_content(text)
+            )
+            await self._send_operator_message(recipient_id, content, handoff_message_id)
 
-    async def _send_operator_message(self, recipient_id: str, text: str, message_id: int) -> None:
-        """Raises WhatsAppSendError (not sent) or DeliveryUnknown."""
+    async def _send_operator_message(
+        self, recipient_id: str, content: Dict[str, Any], message_id: int
+    ) -> None:
+        """``content``: a text, or a template outside the 24-hour window.
+        Raises WhatsAppSendError (not sent) or DeliveryUnknown."""
         since = self._unknown.get(message_id)
         if since is not None and time.monotonic() - since < UNKNOWN_RESEND_AFTER_SECONDS:
             raise DeliveryUnknown("an earlier send of this message had no answer")
         callback = json.dumps({"handoff_message_id": message_id})
         try:
-            wamid = await self.graph.send_text(
-                await self.number(recipient_id), self.address(recipient_id), text, callback
+            wamid = await self.graph.send(
+                await self.number(recipient_id), self.address(recipient_id), content, callback
             )
         except DeliveryUnknown:
             self._unknown[message_id] = time.monotonic()
@@ -538,6 +551,9 @@ class WhatsAppInput(InputChannel):
             self.output.settled(handoff_message_id)
         if status.get("status") == "failed":
             logger.warning("whatsapp: message %s failed: %s", wamid, status.get("errors"))
+            errors = _dicts(status.get("errors"))
+            if errors and isinstance(errors[0].get("code"), int):
+                receipt["error_code"] = errors[0]["code"]
         return receipt
 
     async def _deliver(

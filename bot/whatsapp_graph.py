@@ -117,6 +117,29 @@ DEFAULT_API_VERSION = "v25.0"
 SIGNAL_TIMEOUT_SECONDS = 5.0
 
 
+def text_content(text: str) -> Dict[str, Any]:
+    """Meta's text message."""
+    return {"type": "text", "text": {"preview_url": False, "body": text}}
+
+
+def template_content(template: Dict[str, Any]) -> Dict[str, Any]:
+    """Meta's template message for ``{name, language, parameters}``: the
+    approved template in that language, its body's ``{{1}}``, ``{{2}}``...
+    filled with the parameters as text."""
+    content: Dict[str, Any] = {
+        "name": template["name"],
+        "language": {"code": template["language"]},
+    }
+    if template["parameters"]:
+        content["components"] = [
+            {
+                "type": "body",
+                "parameters": [{"type": "text", "text": p} for p in template["parameters"]],
+            }
+        ]
+    return {"type": "template", "template": content}
+
+
 class GraphClient:
     def __init__(self, base_url: str, api_version: str, access_token: str) -> None:
         self.api = f"{base_url.rstrip('/')}/{api_version.strip('/') or DEFAULT_API_VERSION}"
@@ -150,12 +173,23 @@ class GraphClient:
         message not sent is tried again
         after each of ``retry_delays`` while the budget lasts, then
         WhatsAppSendError; DeliveryUnknown ends the tries at once."""
+        return await self.send(number, address, text_content(text), callback_data, retry_delays)
+
+    async def send(
+        self,
+        number: str,
+        address: Dict[str, str],
+        content: Dict[str, Any],
+        callback_data: Optional[str] = None,
+        retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
+    ) -> str:
+        """Send a message of any type (``content``: ``type`` and its object,
+        a text or a template) as ``send_text`` does."""
         payload: Dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             **address,
-            "type": "text",
-            "text": {"preview_url": False, "body": text},
+            **content,
         }
         if callback_data is not None:
             payload["biz_opaque_callback_data"] = callback_data

@@ -4,8 +4,8 @@ system without a restart.
     python -m handoff content check  [--project DIR]
     python -m handoff content reload [--project DIR]
 
-``check`` reads every knowledge-base file, ready reply and the closing
-subjects (errors name the file and line) and runs ``rasa data validate`` on
+``check`` reads every knowledge-base file, ready reply, WhatsApp template
+and the closing subjects (errors name the file and line) and runs ``rasa data validate`` on
 the responses and training data. ``reload`` checks, trains the Rasa model
 when its inputs changed, tells the running Rasa server to load it (``PUT
 /model``), and loads the knowledge base and the ready replies into the
@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 from handoff.db import Database
-from handoff.domain import ready_replies
+from handoff.domain import ready_replies, whatsapp_templates
 from handoff.domain.errors import Invalid
 from handoff.domain.knowledge_base import load_articles, parse_folder
 from handoff.domain.subjects import parse_subjects
@@ -56,6 +56,7 @@ def check(project: Path) -> int:
         articles = parse_folder(data / "knowledge_base")
         ready_replies.parse_folder(data / "ready_replies")
         parse_subjects(data / "assuntos.md")
+        whatsapp_templates.parse_folder(data / "whatsapp_templates")
     except Invalid as error:
         raise ContentError(error.message) from error
     result = _rasa(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -223,6 +224,13 @@ class Attendance(Base):
     closing_comment: Mapped[str | None] = mapped_column(Text)
     # When the retention job removed its personal data (past the period).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Ended as "pendente" (Decreto 11.034 art. 13): the demand's due date and
+    # what is pending; then when, by whom and with which answer it was concluded.
+    pending_until: Mapped[date | None] = mapped_column(Date, index=True)
+    pending_reason: Mapped[str | None] = mapped_column(Text)
+    concluded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    concluded_by_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    conclusion: Mapped[str | None] = mapped_column(Text)
 
 
 # How an operator's hold of an attendance ended.
@@ -282,6 +290,11 @@ class Message(Base):
     # What a customer sent besides text (a WhatsApp photo, voice note,
     # document, location...): handoff/domain/attachments.py.
     attachment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A WhatsApp template message: {name, language, parameters}
+    # (handoff/domain/whatsapp_templates.py); ``text`` is its body filled in.
+    template: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Why the channel refused it (Meta's error code), shown to the operator.
+    delivery_error: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -44,6 +44,7 @@ BODY_KEYS = [
     "first_message", "message_id", "customer_id", "article", "article_id", "fields", "kind",
     "value", "label", "key", "token", "event", "sender_id", "timestamp", "message",
     "subject", "comment", "title", "room_id", "operator_id", "note", "assignment",
+    "template", "parameters", "pending_until", "pending_reason", "answer",
 ]  # fmt: skip
 
 
