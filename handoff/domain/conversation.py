@@ -21,7 +21,7 @@ from handoff.domain.protocols import give_protocol
 from handoff.domain.ready_replies import customer_name, fill_protocol
 from handoff.domain.transfers import note_pending_transfer
 from handoff.domain.views import audience, first_name, message_view, required_text, retryable
-from handoff.domain.whatsapp_templates import Template
+from handoff.domain.whatsapp_templates import Template, refusal_text
 from handoff.models import (
     ACTIVE,
     FAILED,
@@ -260,7 +260,12 @@ def set_delivery(uow: UnitOfWork, message_id: int, state: str) -> None:
     uow.notify(
         audience(attendance),
         "message:delivery",
-        {"id": message.id, "attendance_id": attendance.id, "delivery": state},
+        {
+            "id": message.id,
+            "attendance_id": attendance.id,
+            "delivery": state,
+            "delivery_error": refusal_text(message.delivery_error) if state == FAILED else None,
+        },
     )
 
 

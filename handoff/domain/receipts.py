@@ -62,9 +62,9 @@ def record_receipts(uow: UnitOfWork, receipts: Any) -> int:
             continue
         message, statuses = _message_and_statuses(uow, receipt, channel_id, status)
         if message is not None:
-            changed += _apply(uow, message, statuses)
             if status == FAILED and is_provider_code(receipt.get("error_code")):
                 message.delivery_error = str(receipt["error_code"])
+            changed += _apply(uow, message, statuses)
         elif status is not None and not is_row_id(receipt.get("handoff_message_id")):
             _hold(uow, channel_id, status)
     return changed
