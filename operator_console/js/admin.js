@@ -6,6 +6,7 @@ import { $, el, api, clearFieldErrors, confirmAction, download, isolate, showFie
 import { createDataSubjects } from "./data-subjects.js";
 import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone, formatTime, parseDate } from "./format.js";
 import { drawReportChart } from "./report-chart.js";
+import { createDemands } from "./demands.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
 import { closingDetails, holdsList, recordMessages } from "./records.js";
 
@@ -31,6 +32,7 @@ export function createAdmin() {
 
   const fail = (error) => { $("admin-error").textContent = error.message; };
   createDataSubjects(fail);
+  const demands = createDemands(fail);
 
   async function show(name) {
     section = name;
@@ -47,6 +49,7 @@ export function createAdmin() {
       if (name === "respostas") await showReplies();
       if (name === "relatorios" && !reportForm.elements.start.value) setDefaultPeriod();
       if (name === "falhas") await loadDeadLetters();
+      if (name === "pendencias") await demands.load();
     } catch (error) { fail(error); }
   }
   for (const tab of document.querySelectorAll("[data-admin]")) {

@@ -8,6 +8,7 @@ import { createCustomers } from "./customers.js";
 import { createKnowledge } from "./knowledge.js";
 import { showSummary } from "./summary.js";
 import { createTransfer } from "./transfer.js";
+import { createTemplates } from "./templates.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
 
 const state = {
@@ -21,7 +22,7 @@ const state = {
   tab: "conversa",
   unseenHere: 0,      // customer messages of the attendance on screen while on Início or Resumo
 };
-let conversation, customers, knowledge, admin, transfer;
+let conversation, customers, knowledge, admin, transfer, templates;
 const supervising = () => ["supervisor", "admin"].includes(state.me?.role);
 
 // --- login and logout
@@ -115,6 +116,7 @@ async function enterDesk() {
   customers = customers || createCustomers(state, (attendance) => { state.mine.set(attendance.id, { ...state.mine.get(attendance.id), ...attendance }); });
   knowledge = knowledge || createKnowledge(state, insertIntoReply);
   transfer = transfer || createTransfer(state, transferred);
+  templates = templates || createTemplates(state);
   $("admin-toggle").hidden = !supervising();
   if (supervising()) admin = admin || createAdmin();
   if (me.status === "offline") await setAvailability("available");
@@ -355,8 +357,9 @@ function showHeader(a) {
   $("attendance-protocol").textContent = a.protocol ? `Protocolo ${a.protocol}` : "";
   const mine = state.mine.has(a.id);
   $("take").hidden = mine || state.me.active_for_chat === false;
-  $("finish").hidden = $("cancel").hidden = $("transfer").hidden = !mine;
+  $("finish").hidden = $("pending").hidden = $("cancel").hidden = $("transfer").hidden = !mine;
   $("composer").hidden = !mine;
+  templates.show(a, mine).catch((error) => { $("attendance-error").textContent = error.message; });
 }
 
 async function openAttendance(id) {
@@ -447,22 +450,37 @@ function transferred(a, to) {
 
 // Finalizar asks for the closing subject (the organisation's list, required
 // when there is one) and an optional comment, in the confirmation itself.
-async function askClosing() {
+// Pendente is a Finalizar with a due date (today + 7 calendar days, Decreto
+// 11.034 art. 13, editable, never in the past) and what is pending.
+async function askClosing(pending = false) {
   let subjects;
   try { ({ subjects } = await api("/api/subjects")); } catch (error) { $("attendance-error").textContent = error.message; return null; }
   $("closing-subject").replaceChildren(new Option("Escolha o assunto", ""), ...subjects.map((s) => new Option(s, s)));
   $("closing-subject").required = subjects.length > 0;
   $("closing-comment").value = "";
   $("closing-fields").hidden = false;
-  const confirmed = await confirmAction("Deseja finalizar este atendimento? O cliente receberá o número do protocolo.", "Finalizar");
-  $("closing-fields").hidden = true;
-  $("closing-subject").required = false;
+  const today = localDay(new Date());
+  Object.assign($("pending-until"), { value: localDay(new Date(Date.now() + 7 * 86400000)), min: today, required: pending });
+  Object.assign($("pending-reason"), { value: "", required: pending });
+  $("pending-fields").hidden = !pending;
+  const confirmed = await confirmAction(pending
+    ? "Encerrar como pendente? O cliente receberá o número do protocolo e o prazo da resposta."
+    : "Deseja finalizar este atendimento? O cliente receberá o número do protocolo.", pending ? "Encerrar como pendente" : "Finalizar");
+  $("closing-fields").hidden = $("pending-fields").hidden = true;
+  $("closing-subject").required = $("pending-until").required = $("pending-reason").required = false;
   if (!confirmed) return null;
-  return { subject: $("closing-subject").value || null, comment: $("closing-comment").value.trim() || null };
+  const chosen = { subject: $("closing-subject").value || null, comment: $("closing-comment").value.trim() || null };
+  return pending ? { ...chosen, pending_until: $("pending-until").value, pending_reason: $("pending-reason").value.trim() } : chosen;
 }
+const localDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 const askCancel = async () => ((await confirmAction("Deseja cancelar este atendimento?", "Cancelar")) ? {} : null);
 
-for (const [buttonId, event, ask] of [["finish", "attendance:finish", askClosing], ["cancel", "attendance:cancel", askCancel]]) {
+const closingSteps = [
+  ["finish", "attendance:finish", () => askClosing()],
+  ["pending", "attendance:finish", () => askClosing(true)],
+  ["cancel", "attendance:cancel", askCancel],
+];
+for (const [buttonId, event, ask] of closingSteps) {
   $(buttonId).addEventListener("click", async () => {
     const details = await ask();
     if (!details) return;
@@ -480,7 +498,7 @@ for (const [buttonId, event, ask] of [["finish", "attendance:finish", askClosing
 }
 
 function closedNotice(a) {
-  const what = a.status === "finished" ? "finalizado" : "cancelado";
+  const what = a.pending_until ? "encerrado como pendente" : a.status === "finished" ? "finalizado" : "cancelado";
   return `Atendimento de ${label(a)} ${what}${a.protocol ? ` (protocolo ${a.protocol})` : ""}.`;
 }
 

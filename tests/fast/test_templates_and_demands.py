@@ -333,3 +333,32 @@ def test_another_rooms_operator_cannot_see_or_conclude(service, operator: Client
     assert stranger.get("/api/demands").json()["demands"] == []
     refused = stranger.post(f"/api/demands/{call['id']}/conclude", {"answer": "x"})
     assert refused.status_code == 404
+
+
+def test_a_pending_demand_is_kept_until_concluded_past_the_period(service, operator: Client):
+    """Art. 12 §3-5: the retention period counts from the demand's resolution."""
+    from handoff.domain.retention import expired
+
+    call = open_attendance(service, contact={"name": "Caio"})
+    operator.take(call["id"])
+    operator.send(call["id"], "Bom dia")
+    due = (date.today() + timedelta(days=7)).isoformat()
+    operator.post(
+        f"/api/attendances/{call['id']}/finish", {"pending_until": due, "pending_reason": "p"}
+    )
+    with service.desk.db.unit_of_work() as uow:  # it ended three years ago
+        uow.session.execute(
+            update(Attendance)
+            .where(Attendance.id == call["id"])
+            .values(ended_at=utcnow() - timedelta(days=3 * 365))
+        )
+    two_years_ago = utcnow() - timedelta(days=730)
+
+    def expired_ids(before) -> list[int]:
+        with service.desk.db.unit_of_work() as uow:
+            return [a.id for a in expired(uow.session, before)]
+
+    assert call["id"] not in expired_ids(two_years_ago)  # still pending
+    operator.post(f"/api/demands/{call['id']}/conclude", {"answer": "Feito."})
+    assert call["id"] not in expired_ids(two_years_ago)  # concluded today
+    assert call["id"] in expired_ids(utcnow() + timedelta(days=1))
