@@ -262,6 +262,9 @@ function connect() {
     if (a && (m.direction === "customer" || m.direction === "operator")) a.last_message = m.text;
     if (m.attendance_id === state.current) conversation.onMessage(m);
     if (m.direction === "customer" && state.mine.has(m.attendance_id)) noticeCustomerMessage(m, a);
+    if (m.direction === "customer" && m.attendance_id === state.current && !$("template-composer").hidden) {
+      templates.show(a, true, true).catch((error) => { $("attendance-error").textContent = error.message; });
+    }
     renderCalls(state, openAttendance);
     showUnread();
   });

@@ -7,6 +7,7 @@ const SOURCES = { cliente: "Nome do cliente", protocolo: "Protocolo", texto: "Te
 
 export function createTemplates(state) {
   let offered = [];
+  let shown = null; // "<attendance>:<protocol>" whose templates are on screen
 
   function showParameters() {
     const chosen = offered.find((t) => t.name === $("template-name").value);
@@ -31,14 +32,24 @@ export function createTemplates(state) {
   });
 
   return {
-    // Which composer the operator's WhatsApp attendance ``a`` gets.
-    async show(a, mine) {
+    // Which composer the operator's WhatsApp attendance ``a`` gets; the
+    // parameters being edited stay unless ``again`` (the citizen wrote: the
+    // window may be open again).
+    async show(a, mine, again = false) {
+      const key = `${a.id}:${a.protocol}`;
+      if (!again && key === shown && !$("template-composer").hidden) {
+        $("composer").hidden = true; // showHeader showed it again
+        return;
+      }
+      shown = null;
       $("template-composer").hidden = true;
       if (!mine || a.channel !== "whatsapp") return;
       const offer = await api(`/api/attendances/${a.id}/whatsapp-templates`);
-      if (state.current !== a.id || offer.window_open) return;
+      if (state.current !== a.id) return;
+      $("composer").hidden = !offer.window_open;
+      if (offer.window_open) return;
+      shown = key;
       offered = offer.templates;
-      $("composer").hidden = true;
       $("template-composer").hidden = false;
       $("template-name").replaceChildren(...offered.map((t) => new Option(t.name, t.name)));
       $("template-empty").hidden = offered.length > 0;
