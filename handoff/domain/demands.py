@@ -98,12 +98,7 @@ def after_end(
         uow.session, attendance.conversation_id, utcnow()
     )
     if not window_open and closing_template is not None:
-        values = {
-            whatsapp_templates.CUSTOMER: customer_name(uow.session, attendance) or "cidadão",
-            whatsapp_templates.PROTOCOL: attendance.protocol or "",
-            whatsapp_templates.FREE_TEXT: "",
-        }
-        parameters = [values[s] for s in closing_template.parameters]
+        parameters = _parameters(uow.session, attendance, closing_template, "")
         _tell(uow, operator, attendance, "closing", closing_template, parameters)
     if marked is None:
         return
@@ -121,6 +116,19 @@ def after_end(
             f"Guarde o número do protocolo: {attendance.protocol}."
         )
         _tell(uow, operator, attendance, "pending", text=text)
+
+
+def _parameters(
+    session: Session, attendance: Attendance, template: Template, text: str
+) -> list[str]:
+    """A service template's parameters: the customer's name, the protocol,
+    and ``text`` for a free one."""
+    values = {
+        whatsapp_templates.CUSTOMER: customer_name(session, attendance) or "cidadão",
+        whatsapp_templates.PROTOCOL: attendance.protocol or "",
+        whatsapp_templates.FREE_TEXT: text or "-",
+    }
+    return [values[source] for source in template.parameters]
 
 
 def _tell(
@@ -217,12 +225,7 @@ def conclude(
             "(purpose: demand_concluded): o cidadão não pode ser avisado."
         )
     else:
-        values = {
-            whatsapp_templates.CUSTOMER: customer_name(uow.session, attendance) or "cidadão",
-            whatsapp_templates.PROTOCOL: attendance.protocol or "",
-            whatsapp_templates.FREE_TEXT: answer,
-        }
-        parameters = [values[s] for s in template.parameters]
+        parameters = _parameters(uow.session, attendance, template, answer)
         _tell(uow, operator, attendance, "concluded", template, parameters)
     attendance.concluded_at, attendance.concluded_by_id = now, operator.id
     attendance.conclusion = answer

@@ -10,14 +10,17 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select, update
 
 from handoff.domain import whatsapp_templates
 from handoff.domain.demands import pending
 from handoff.domain.errors import Invalid
+from handoff.domain.retention import expired
 from handoff.models import Attendance, Message, OutboxJob, utcnow
 from handoff.settings import PROJECT_ROOT
-from tests.support.api import Client, error_of, open_attendance
+from tests.support.api import Client, add_operator, error_of, open_attendance
+from tests.support.processes import SERVICE_TOKEN
 
 TEMPLATES = PROJECT_ROOT / "data" / "whatsapp_templates"
 
@@ -318,16 +321,20 @@ def test_concluding_outside_the_window_uses_the_template(service, operator: Clie
     ]
 
 
-def test_another_rooms_operator_cannot_see_or_conclude(service, operator: Client, supervisor):
-    from tests.support.api import add_operator
-
+def pending_call(service, operator: Client) -> dict:
+    """A widget attendance the operator ended as pending for a week."""
     call = open_attendance(service, contact={"name": "Caio"})
     operator.take(call["id"])
     operator.send(call["id"], "Bom dia")
-    due = (date.today() + timedelta(days=3)).isoformat()
-    operator.post(
-        f"/api/attendances/{call['id']}/finish", {"pending_until": due, "pending_reason": "p"}
-    )
+    due = (date.today() + timedelta(days=7)).isoformat()
+    finish = f"/api/attendances/{call['id']}/finish"
+    assert operator.post(finish, {"pending_until": due, "pending_reason": "p"}).status_code == 200
+    return call
+
+
+def test_another_rooms_operator_cannot_see_or_conclude(service, operator: Client, supervisor):
+
+    call = pending_call(service, operator)
     supervisor.post("/api/admin/rooms", {"name": "Sul", "slug": "sul"})
     stranger = Client(service, add_operator(service, ["sul"])).available()
     assert stranger.get("/api/demands").json()["demands"] == []
@@ -337,15 +344,7 @@ def test_another_rooms_operator_cannot_see_or_conclude(service, operator: Client
 
 def test_a_pending_demand_is_kept_until_concluded_past_the_period(service, operator: Client):
     """Art. 12 §3-5: the retention period counts from the demand's resolution."""
-    from handoff.domain.retention import expired
-
-    call = open_attendance(service, contact={"name": "Caio"})
-    operator.take(call["id"])
-    operator.send(call["id"], "Bom dia")
-    due = (date.today() + timedelta(days=7)).isoformat()
-    operator.post(
-        f"/api/attendances/{call['id']}/finish", {"pending_until": due, "pending_reason": "p"}
-    )
+    call = pending_call(service, operator)
     with service.desk.db.unit_of_work() as uow:  # it ended three years ago
         uow.session.execute(
             update(Attendance)
@@ -362,3 +361,25 @@ def test_a_pending_demand_is_kept_until_concluded_past_the_period(service, opera
     operator.post(f"/api/demands/{call['id']}/conclude", {"answer": "Feito."})
     assert call["id"] not in expired_ids(two_years_ago)  # concluded today
     assert call["id"] in expired_ids(utcnow() + timedelta(days=1))
+
+
+def test_a_failed_status_brings_metas_reason_to_the_operator(service, operator: Client, console):
+    call = whatsapp_call(service, operator)
+    desk = console(operator)
+    sent = operator.send(call["id"], "Bom dia").json()["message"]
+    receipt = {
+        "handoff_message_id": sent["id"],
+        "channel_message_id": "wamid.X",
+        "status": "failed",
+    }
+    answer = requests.post(
+        f"{service.base_url}/api/channel/receipts",
+        json=[{**receipt, "status": "failed", "error_code": 132015}],
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        timeout=10,
+    )
+    assert answer.status_code < 300, answer.text
+    failed = desk.next("message:delivery", id=sent["id"], delivery="failed")
+    assert "pausado" in failed["delivery_error"]
+    messages = operator.get(f"/api/attendances/{call['id']}/messages").json()["messages"]
+    assert "pausado" in next(m for m in messages if m["id"] == sent["id"])["delivery_error"]
