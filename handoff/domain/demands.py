@@ -28,7 +28,7 @@ from handoff.domain.conversation import WHATSAPP, queue_delivery, whatsapp_windo
 from handoff.domain.errors import Conflict, Invalid
 from handoff.domain.operators import room_ids
 from handoff.domain.ready_replies import customer_name
-from handoff.domain.views import attendance_view, audience, iso
+from handoff.domain.views import iso
 from handoff.domain.whatsapp_templates import Template
 from handoff.models import (
     FINISHED,
@@ -230,7 +230,6 @@ def conclude(
     attendance.concluded_at, attendance.concluded_by_id = now, operator.id
     attendance.conclusion = answer
     audit(uow.session, "concluded", operator_id=operator.id, attendance_id=attendance.id)
-    uow.notify(audience(attendance), "attendance:concluded", attendance_view(attendance))
     return attendance
 
 
