@@ -236,4 +236,12 @@ def test_whatsapp_templates_past_the_window_and_a_pending_demand_concluded(
     expect(page.locator("#demands-notice")).to_contain_text(f"protocolo {protocol} concluída")
     expect(page.locator("#demands-table tr", has_text=protocol)).to_have_count(0)
     assert any('"demanda_concluida"' in p for p in outbox_payloads(handoff))
+
+    page.get_by_role("tab", name="Protocolo").click()
+    page.locator("#protocol-form").get_by_label("Protocolo").fill(protocol)
+    page.get_by_role("button", name="Buscar").click()
+    record = page.locator("#protocol-record")
+    yesterday = date.today() - timedelta(days=1)
+    expect(record).to_contain_text(f"Pendente até {yesterday:%d/%m/%Y}: Aguardando a vistoria")
+    expect(record).to_contain_text("por Lia Rocha: Vistoria feita, alvará liberado.")
     page.close()
