@@ -64,6 +64,8 @@ from textrules import clean_text
 logger = logging.getLogger(__name__)
 # The metadata keys of the service's messages: an operator's, a notice.
 MESSAGE_KEY, NOTICE_KEY = "handoff_message_id", "handoff_notice"
+# The metadata key of a message that goes as a WhatsApp template.
+TEMPLATE_KEY = "whatsapp_template"
 # The widget's event for "the operator is typing" (widget/frame.js).
 OPERATOR_TYPING = "operator_typing"
 # How many (conversation, message) pairs known to have gone out are kept.
@@ -108,16 +110,33 @@ MAX_OPERATOR_NAME = 120
 
 def _operator_metadata(body: dict[str, Any], message_id: int) -> dict[str, Any]:
     """The ``bot`` event's metadata: the message's id and, when the service
-    sends one, the name the customer is shown (cleaned and bounded) and its
-    file's description (``attachment``)."""
+    sends one, the name the customer is shown (cleaned and bounded), its
+    file's description (``attachment``) and the WhatsApp template the
+    message goes as."""
     metadata: dict[str, Any] = {"handoff_message_id": message_id}
     name = body.get("operator_name")
     if isinstance(name, str) and clean_text(name).strip():
         metadata["operator_name"] = clean_text(name).strip()[:MAX_OPERATOR_NAME]
+    template = _template(body.get("whatsapp_template"))
+    if template is not None:
+        metadata[TEMPLATE_KEY] = template
     attachment = _attachment(body.get("attachment"))
     if attachment is not None:
         metadata["attachment"] = attachment
     return metadata
+
+
+def _template(value: Any) -> Optional[dict[str, Any]]:
+    """A WhatsApp template as the handoff service sends it ({name,
+    language, parameters: [text]}), cleaned; None for anything else."""
+    if not isinstance(value, dict):
+        return None
+    name, language, parameters = value.get("name"), value.get("language"), value.get("parameters")
+    if not (is_plain_id(name) and is_plain_id(language) and isinstance(parameters, list)):
+        return None
+    if not all(isinstance(p, str) for p in parameters):
+        return None
+    return {"name": name, "language": language, "parameters": [clean_text(p) for p in parameters]}
 
 
 # The files an operator sends (the handoff service's uploads).
@@ -228,7 +247,10 @@ class OperatorMessagesInput(ServiceInput):
                         conversation_id,
                         error,
                     )
-                    return refuse(502, "channel_refused", str(error))
+                    reason: dict[str, Any] = {"code": "channel_refused", "message": str(error)}
+                    if isinstance(getattr(error, "code", None), int):
+                        reason["provider_code"] = error.code  # Meta's error code
+                    return response.json({"error": reason}, status=502)
                 self._remember_sent(conversation_id, message_id)
             return response.json({"delivered": True})
 

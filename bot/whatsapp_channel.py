@@ -70,7 +70,7 @@ from sanic.response import HTTPResponse
 
 from bot.handed_off import relaying
 from bot.once import OncePerConversation
-from bot.operator_messages import DeliveryUnknown
+from bot.operator_messages import TEMPLATE_KEY, DeliveryUnknown
 from bot.service_channel import (
     is_plain_id,
     json_object,
@@ -85,6 +85,7 @@ from bot.whatsapp_graph import (
     WhatsAppSendError,
     buttons_of,
     interactive_content,
+    template_content,
     text_content,
 )
 from textrules import clean_text
@@ -347,8 +348,13 @@ class WhatsAppOutput(OutputChannel):
         if handoff_message_id is None:
             await self._send_bot_message(recipient_id, text, kwargs.get("timestamp"))
         else:
+            template = kwargs.get(TEMPLATE_KEY)
             await self._send_operator_message(
-                recipient_id, text, handoff_message_id, kwargs.get("attachment")
+                recipient_id,
+                text,
+                handoff_message_id,
+                kwargs.get("attachment"),
+                template if isinstance(template, dict) else None,
             )
 
     async def send_text_with_buttons(
@@ -365,11 +371,17 @@ class WhatsAppOutput(OutputChannel):
         await self._send_bot_message(recipient_id, text, kwargs.get("timestamp"), content)
 
     async def _send_operator_message(
-        self, recipient_id: str, text: str, message_id: int, attachment: Optional[Dict[str, Any]]
+        self,
+        recipient_id: str,
+        text: str,
+        message_id: int,
+        attachment: Optional[Dict[str, Any]],
+        template: Optional[Dict[str, Any]],
     ) -> None:
         """Raises WhatsAppSendError (not sent) or DeliveryUnknown. A file
         (``attachment``) is fetched from the handoff service, uploaded to
-        Meta and sent with the text as its caption."""
+        Meta and sent with the text as its caption; a ``template`` (outside
+        the 24-hour window) goes as Meta's template message."""
         since = self._unknown.get(message_id)
         if since is not None and time.monotonic() - since < UNKNOWN_RESEND_AFTER_SECONDS:
             raise DeliveryUnknown("an earlier send of this message had no answer")
@@ -385,7 +397,8 @@ class WhatsAppOutput(OutputChannel):
                 }
                 wamid = await self.graph.send_file(number, address, file, callback)
             else:
-                wamid = await self.graph.send_text(number, address, text, callback)
+                content = template_content(template) if template else text_content(text)
+                wamid = await self.graph.send(number, address, content, callback)
         except DeliveryUnknown:
             self._unknown[message_id] = time.monotonic()
             while len(self._unknown) > REMEMBERED_UNKNOWN:
@@ -639,6 +652,9 @@ class WhatsAppInput(InputChannel):
             self.output.settled(handoff_message_id)
         if status.get("status") == "failed":
             logger.warning("whatsapp: message %s failed: %s", wamid, status.get("errors"))
+            errors = _dicts(status.get("errors"))
+            if errors and isinstance(errors[0].get("code"), int):
+                receipt["error_code"] = errors[0]["code"]
         return receipt
 
     async def _deliver(

@@ -123,6 +123,7 @@ LIST_BUTTON_LABEL = "Ver opções"
 
 
 def text_content(text: str) -> Dict[str, Any]:
+    """Meta's text message."""
     return {"type": "text", "text": {"preview_url": False, "body": text}}
 
 
@@ -188,6 +189,24 @@ DEFAULT_API_VERSION = "v25.0"
 UPLOAD_TIMEOUT_SECONDS = 30.0
 # A read mark or typing signal waits this long for Meta at most.
 SIGNAL_TIMEOUT_SECONDS = 5.0
+
+
+def template_content(template: Dict[str, Any]) -> Dict[str, Any]:
+    """Meta's template message for ``{name, language, parameters}``: the
+    approved template in that language, its body's ``{{1}}``, ``{{2}}``...
+    filled with the parameters as text."""
+    content: Dict[str, Any] = {
+        "name": template["name"],
+        "language": {"code": template["language"]},
+    }
+    if template["parameters"]:
+        content["components"] = [
+            {
+                "type": "body",
+                "parameters": [{"type": "text", "text": p} for p in template["parameters"]],
+            }
+        ]
+    return {"type": "template", "template": content}
 
 
 class GraphClient:
@@ -281,7 +300,7 @@ class GraphClient:
         retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
     ) -> str:
         """Send a message (``content``: its ``type`` and the object of that
-        type, ``text_content`` or ``interactive_content``) from the published
+        type: ``text_content``, ``interactive_content`` or ``template_content``) from the published
         ``number`` (its phone_number_id) to ``address`` (``{"to": wa_id}``
         or ``{"recipient": bsuid}``, Meta's two ways to name a user);
         returns its wamid. A message not sent is tried again

@@ -4,12 +4,13 @@ system without a restart.
     python -m handoff content check  [--project DIR]
     python -m handoff content reload [--project DIR]
 
-``check`` reads every knowledge-base file, ready reply, the closing
-subjects, the opening hours and the holidays (errors name the file and
-line) and runs ``rasa data validate`` on the responses and training data.
-``reload`` checks, trains the Rasa model when its inputs changed, tells the
-running Rasa server to load it (``PUT /model``), and loads the knowledge
-base and the ready replies into the database. Nothing changes if a check fails.
+``check`` reads every knowledge-base file, ready reply, WhatsApp template,
+the closing subjects, the opening hours and the holidays (errors name the
+file and line) and runs ``rasa data validate`` on the responses and
+training data. ``reload`` checks, trains the Rasa model when its inputs
+changed, tells the running Rasa server to load it (``PUT /model``), and
+loads the knowledge base and the ready replies into the database. Nothing
+changes if a check fails.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from handoff.db import Database
-from handoff.domain import ready_replies
+from handoff.domain import ready_replies, whatsapp_templates
 from handoff.domain.errors import Invalid
 from handoff.domain.knowledge_base import load_articles, parse_folder
 from handoff.domain.room_hours import HoursFiles, parse_holidays_file, parse_hours_file
@@ -60,6 +61,7 @@ def check(project: Path) -> int:
         parse_subjects(data / "assuntos.md")
         parse_hours_file(data / "horarios.md")
         parse_holidays_file(data / "feriados.md")
+        whatsapp_templates.parse_folder(data / "whatsapp_templates")
     except Invalid as error:
         raise ContentError(error.message) from error
     result = _rasa(

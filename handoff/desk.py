@@ -21,6 +21,7 @@ from handoff.domain import (
     attachments,
     attendances,
     conversation,
+    demands,
     handovers,
     knowledge_base,
     notes,
@@ -31,6 +32,7 @@ from handoff.domain import (
     subjects,
     transfers,
     views,
+    whatsapp_templates,
 )
 from handoff.domain.closing import CLOSING, CUSTOMER_LEFT, mark_closing_sent
 from handoff.domain.conversation import DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS, RECONCILE
@@ -312,10 +314,16 @@ class Desk:
                 message_id,
                 job.get("operator_name") if named else None,
                 job.get("attachment"),
+                job.get("template"),
             )
         except ChannelRefused as error:
             log.warning("message %s refused by the customer's channel: %s", message_id, error)
-            return partial(conversation.record_handover, message_id=message_id, state=FAILED)
+            return partial(
+                conversation.record_handover,
+                message_id=message_id,
+                state=FAILED,
+                error_code=error.provider_code,
+            )
         except ChannelBusy as busy:
             # Meta's rate limits: still "enviando…", sent when the pause ends.
             raise outbox.Later(busy.seconds) from busy
@@ -402,19 +410,44 @@ class Desk:
     # --- operators' messages and attendances
 
     async def send_message(
-        self, token: str, attendance_id: Any, text: Any, client_id: Any
+        self,
+        token: str,
+        attendance_id: Any,
+        text: Any,
+        client_id: Any,
+        template: Any = None,
+        parameters: Any = None,
     ) -> dict[str, Any]:
-        """Stored with its delivery job; a retry is harmless."""
+        """Stored with its delivery job; a retry is harmless. ``template``
+        names one of the approved WhatsApp templates (outside the window)."""
+        chosen = None
+        if template is not None:
+            chosen = await asyncio.to_thread(
+                whatsapp_templates.named, self.settings.templates_dir, template
+            )
         message, attendance, _created = await self.as_operator(
             token,
             lambda uow, op: conversation.send_operator_message(
-                uow, op, attendance_id, text, client_id
+                uow, op, attendance_id, text, client_id, template=chosen, parameters=parameters
             ),
         )
         return {
             "message": views.message_view(message),
             "protocol": attendance.protocol,
         }
+
+    async def composer_templates(self, token: str, attendance_id: Any) -> dict[str, Any]:
+        """The WhatsApp window of an attendance and the templates offered."""
+        templates = await asyncio.to_thread(
+            whatsapp_templates.parse_folder, self.settings.templates_dir
+        )
+        return await self.as_operator(
+            token,
+            lambda uow, op: conversation.composer_templates(
+                uow.session, op, attendance_id, templates
+            ),
+            read=True,
+        )
 
     async def take(self, token: str, attendance_id: Any) -> Attendance:
         """The operator takes a queued call (exactly one taker wins); on
@@ -455,16 +488,26 @@ class Desk:
         outcome: str,
         subject: Any = None,
         comment: Any = None,
+        pending: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Finish (with the subject and comment chosen, checked against the
-        subjects file) or cancel; the closing flow is queued with it (Z3)."""
+        subjects file; as a pending demand with ``pending``: {until, reason})
+        or cancel; the closing flow is queued with it (Z3)."""
         allowed = await self.closing_subjects() if outcome == FINISHED else []
+        closing_template = (
+            await self.template_for(whatsapp_templates.CLOSING) if outcome == FINISHED else None
+        )
+        today = demands.today_in(ZoneInfo(self.settings.timezone))
 
         def work(uow: UnitOfWork, operator: Operator) -> tuple[Attendance, bool]:
-            classified = None
+            classified = marked = None
             if outcome == FINISHED:
                 classified = subjects.classification(subject, comment, allowed)
-            return attendances.end_attendance(uow, operator, attendance_id, outcome, classified)
+            if outcome == FINISHED and pending is not None:
+                marked = demands.pending(pending.get("until"), pending.get("reason"), today)
+            return attendances.end_attendance(
+                uow, operator, attendance_id, outcome, classified, marked, closing_template
+            )
 
         attendance, _changed = await self.as_operator(token, work)
         return views.attendance_view(attendance)
@@ -478,6 +521,32 @@ class Desk:
             lambda uow, op: handovers.transfer_attendance(
                 uow, op, attendance_id, room_id=room_id, operator_id=operator_id, note=note
             ),
+        )
+        return views.attendance_view(attendance)
+
+    async def template_for(self, purpose: str) -> whatsapp_templates.Template | None:
+        """The approved template for ``purpose``; a broken folder is logged
+        and offers none (ending or concluding is never blocked by it)."""
+        try:
+            return await asyncio.to_thread(
+                whatsapp_templates.for_purpose, self.settings.templates_dir, purpose
+            )
+        except Invalid as error:
+            log.error("WhatsApp templates not read: %s", error.message)
+            return None
+
+    async def pending_demands(self, token: str) -> list[dict[str, Any]]:
+        """The pending demands of the operator's rooms, late ones marked."""
+        today = demands.today_in(ZoneInfo(self.settings.timezone))
+        return await self.as_operator(
+            token, lambda uow, op: demands.pending_demands(uow.session, op, today), read=True
+        )
+
+    async def conclude_demand(self, token: str, attendance_id: Any, answer: Any) -> dict[str, Any]:
+        """Conclude a pending demand; the customer is told on their channel."""
+        template = await self.template_for(whatsapp_templates.DEMAND_CONCLUDED)
+        attendance = await self.as_operator(
+            token, lambda uow, op: demands.conclude(uow, op, attendance_id, answer, template)
         )
         return views.attendance_view(attendance)
 

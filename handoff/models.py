@@ -249,6 +249,13 @@ class Attendance(Base):
     queued_outside_hours: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # Ended as "pendente" (Decreto 11.034 art. 13): the demand's due date and
+    # what is pending; then when, by whom and with which answer it was concluded.
+    pending_until: Mapped[date | None] = mapped_column(Date, index=True)
+    pending_reason: Mapped[str | None] = mapped_column(Text)
+    concluded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    concluded_by_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    conclusion: Mapped[str | None] = mapped_column(Text)
 
 
 class SurveyAnswer(Base):
@@ -324,6 +331,11 @@ class Message(Base):
     # What a customer sent besides text (a WhatsApp photo, voice note,
     # document, location...): handoff/domain/attachments.py.
     attachment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A WhatsApp template message: {name, language, parameters}
+    # (handoff/domain/whatsapp_templates.py); ``text`` is its body filled in.
+    template: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Why the channel refused it (Meta's error code), shown to the operator.
+    delivery_error: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

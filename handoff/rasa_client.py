@@ -31,17 +31,27 @@ class RasaUnavailable(Exception):
 
 def _error_code(reply: str) -> Any:
     """``error.code`` of a JSON error reply, None for anything else."""
+    return _error_field(reply, "code")
+
+
+def _error_field(reply: str, field: str) -> Any:
     try:
         body = json.loads(reply)
     except ValueError:
         return None
     error = body.get("error") if isinstance(body, dict) else None
-    return error.get("code") if isinstance(error, dict) else None
+    return error.get(field) if isinstance(error, dict) else None
 
 
 class ChannelRefused(Exception):
     """Rasa took an operator message but the customer's channel refused it
-    (e.g. Meta's Graph API, after its own retries): the operator retries it."""
+    (e.g. Meta's Graph API, after its own retries): the operator retries it.
+    ``provider_code``: the channel's reason (Meta's error code), if given."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        code = _error_field(reply, "provider_code")
+        self.provider_code = str(code) if isinstance(code, int | str) and code != "" else None
 
 
 class ChannelBusy(Exception):
@@ -151,13 +161,16 @@ class RasaClient:
         message_id: int,
         operator_name: str | None = None,
         attachment: dict[str, Any] | None = None,
+        template: dict[str, Any] | None = None,
     ) -> bool:
         """Append an operator message to the conversation once (a second send
         of the same ``message_id`` changes nothing) and send it on the
         customer's latest channel (``bot/operator_messages.py``), with the
-        name the customer is shown (none: "Atendente") and its file's
+        name the customer is shown (none: "Atendente"), its file's
         description (``attachment``: the channel fetches the file by the
-        message's id, ``GET /api/channel/files/<id>``). False if
+        message's id, ``GET /api/channel/files/<id>``); a WhatsApp
+        ``template`` ({name, language, parameters}) goes as Meta's template
+        message, ``text`` being its body filled in. False if
         the channel could not learn whether it went out (HTTP 202). Raises
         ChannelRefused when the channel refused it, ChannelBusy when it
         paces it, RasaUnavailable when Rasa did not answer."""
@@ -172,6 +185,8 @@ class RasaClient:
             body["operator_name"] = operator_name
         if attachment:
             body["attachment"] = attachment
+        if template:
+            body["whatsapp_template"] = template
         try:
             async with self._session.post(
                 url, json=body, headers=self._service_headers

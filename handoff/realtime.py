@@ -308,11 +308,16 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
 
     @event("message:send")
     async def send(sid: str, data: Any) -> Ack:
+        """{attendance_id, text, client_id} or, on WhatsApp outside the
+        24-hour window, {attendance_id, template, parameters, client_id}."""
+        template = data.get("template") if isinstance(data, dict) else None
         return await desk.send_message(
             await token_of(sid),
             _id(data, "attendance_id"),
-            _text(data, "text"),
+            None if template is not None else _text(data, "text"),
             _text(data, "client_id"),
+            template,
+            data.get("parameters"),
         )
 
     @event("typing")
@@ -326,10 +331,16 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
 
     @event("attendance:finish")
     async def finish(sid: str, data: Any) -> Ack:
-        """{attendance_id, subject?, comment?}: the closing classification."""
+        """{attendance_id, subject?, comment?}: the closing classification;
+        {pending_until, pending_reason} ends it as a pending demand."""
         attendance_id = _id(data, "attendance_id")
         view = await desk.end(
-            await token_of(sid), attendance_id, FINISHED, data.get("subject"), data.get("comment")
+            await token_of(sid),
+            attendance_id,
+            FINISHED,
+            data.get("subject"),
+            data.get("comment"),
+            views.pending_of(data),
         )
         return {"attendance": view}
 

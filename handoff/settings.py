@@ -170,6 +170,13 @@ class Settings:
             _env("HOLIDAYS_FILE", str(PROJECT_ROOT / "data" / "feriados.md"))
         )
     )
+    # The organisation's approved WhatsApp templates (one Markdown file each,
+    # docs/content.md), sent outside the 24-hour window.
+    templates_dir: Path = field(
+        default_factory=lambda: Path(
+            _env("TEMPLATES_DIR", str(PROJECT_ROOT / "data" / "whatsapp_templates"))
+        )
+    )
     # Reports count days, and opening hours are read, in the organisation's time zone.
     timezone: str = field(default_factory=lambda: _env("TIMEZONE", "America/Sao_Paulo"))
     # How long a write waits for another process's lock before the request

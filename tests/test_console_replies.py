@@ -9,14 +9,17 @@ customer stays in the outbox, where a note must never be)."""
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handoff.db import Database
-from handoff.models import OutboxJob
+from handoff.models import Attendance, Message, OutboxJob, utcnow
 from tests.support.api import PASSWORD, Client, add_operator, open_attendance
+from tests.support.axe import serious_violations
 from tests.support.browser import console_login
 from tests.support.processes import ROOT, Service
 
@@ -160,4 +163,85 @@ def test_article_into_the_reply_and_registered_in_one_click(browser: Browser, ha
     articles = Client(handoff, username).get("/api/kb/articles", attendance_id=attendance_id).json()
     registered = [a["title"] for a in articles["articles"] if a["registered"]]
     assert registered == ["Segunda via do IPTU"]
+    page.close()
+
+
+def test_whatsapp_templates_past_the_window_and_a_pending_demand_concluded(
+    browser: Browser, handoff: Service
+):
+    """Issue 18 item 3 and issue 21 item 2 in Chromium: past WhatsApp's
+    24-hour window Conversa offers only the approved templates, filled in;
+    Pendente ends the call with a due date; Supervisão → Pendências shows it
+    late and concludes it."""
+    username = add_operator(handoff, [ROOM], name="Lia Rocha", role="supervisor")
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    console_login(page, handoff.base_url, username, PASSWORD)
+    phone = f"55619{uuid.uuid4().int % 10**8:08d}"
+    attendance = open_attendance(
+        handoff,
+        channel="whatsapp",
+        conversation_id=phone,
+        contact={"name": "Rui Prado", "phone": phone},
+        first_message={"message_id": f"wamid.{uuid.uuid4().hex}", "text": "Oi"},
+    )
+    db = Database(handoff.env["DATABASE_URL"])
+    with db.unit_of_work() as uow:  # the citizen wrote 25 hours ago
+        uow.session.execute(
+            update(Message)
+            .where(Message.attendance_id == attendance["id"])
+            .values(created_at=utcnow() - timedelta(hours=25))
+        )
+    page.locator("#queue button", has_text="Rui Prado").click()
+    page.get_by_role("button", name="Atender").click()
+
+    composer = page.locator("#template-composer")
+    expect(composer).to_contain_text("Fora da janela de 24 horas")
+    expect(page.get_by_label("Mensagem")).to_be_hidden()
+    composer.get_by_label("Modelo").select_option("retomar_atendimento")
+    expect(composer.get_by_label("{{1}} Nome do cliente")).to_have_value("Rui Prado")
+    composer.get_by_role("button", name="Enviar modelo").click()
+    expect(page.locator("#messages li.operator")).to_contain_text("Olá, Rui Prado! Aqui é")
+    page.locator("#protocol-dialog").get_by_role("button", name="OK").click()
+    protocol = page.locator("#attendance-protocol").inner_text().removeprefix("Protocolo ")
+    assert any('"retomar_atendimento"' in p for p in outbox_payloads(handoff))
+
+    page.get_by_role("button", name="Pendente").click()
+    dialog = page.locator("#confirm-dialog")
+    dialog.get_by_label("Assunto").select_option("IPTU e taxas")
+    due = dialog.get_by_label("Prazo para a resposta")
+    expect(due).to_have_value((date.today() + timedelta(days=7)).isoformat())
+    dialog.get_by_role("button", name="Encerrar como pendente").click()
+    expect(dialog).to_be_visible()  # what is pending is required
+    dialog.get_by_label("O que está pendente").fill("Aguardando a vistoria")
+    dialog.get_by_role("button", name="Encerrar como pendente").click()
+    expect(page.get_by_text("Atendimento de Rui Prado encerrado como pendente")).to_be_visible()
+    assert any('"encerramento_protocolo"' in p for p in outbox_payloads(handoff))
+
+    with db.unit_of_work() as uow:  # the due date passed
+        uow.session.execute(
+            update(Attendance)
+            .where(Attendance.id == attendance["id"])
+            .values(pending_until=date.today() - timedelta(days=1))
+        )
+    db.dispose()
+    page.get_by_role("button", name="Supervisão").click()
+    page.get_by_role("tab", name="Pendências").click()
+    row = page.locator("#demands-table tr", has_text=protocol)
+    expect(row).to_contain_text("Atrasada")
+    expect(row).to_contain_text("Aguardando a vistoria")
+    assert serious_violations(page) == []
+    row.get_by_role("button", name="Concluir").click()
+    page.locator("#demand-form").get_by_label("Resposta").fill("Vistoria feita, alvará liberado.")
+    page.get_by_role("button", name="Concluir demanda").click()
+    expect(page.locator("#demands-notice")).to_contain_text(f"protocolo {protocol} concluída")
+    expect(page.locator("#demands-table tr", has_text=protocol)).to_have_count(0)
+    assert any('"demanda_concluida"' in p for p in outbox_payloads(handoff))
+
+    page.get_by_role("tab", name="Protocolo").click()
+    page.locator("#protocol-form").get_by_label("Protocolo").fill(protocol)
+    page.get_by_role("button", name="Buscar").click()
+    record = page.locator("#protocol-record")
+    yesterday = date.today() - timedelta(days=1)
+    expect(record).to_contain_text(f"Pendente até {yesterday:%d/%m/%Y}: Aguardando a vistoria")
+    expect(record).to_contain_text("por Lia Rocha: Vistoria feita, alvará liberado.")
     page.close()

@@ -10,15 +10,15 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import requests
 from sqlalchemy import update
 
 from handoff.db import Database
-from handoff.models import Message, utcnow
-from tests.support.api import PASSWORD, add_operator
+from handoff.models import Attendance, Message, utcnow
+from tests.support.api import PASSWORD, Client, add_operator
 from tests.support.clients import Operator
 from tests.support.fake_graph import PHONE_NUMBER_ID, SECOND_PHONE_NUMBER_ID, FakeGraph, envelope
 from tests.support.processes import PYTHON, ROOT, Stack, wait_until
@@ -238,19 +238,25 @@ def test_graph_api_errors_are_retried_or_reported(
     graph.outside_window.discard(wa_id)
 
 
-def test_operator_cannot_write_after_the_24_hour_window(
-    stack: Stack, graph: FakeGraph, operator: Operator
-):
-    wa_id, queued = taken_citizen(stack, operator)
+def close_window(stack: Stack, graph: FakeGraph, wa_id: str, attendance_id: int) -> None:
+    """The citizen's last message 25 hours ago, for the service and for Meta."""
     handoff = next(s for s in stack.services if s.name == "handoff")
     db = Database(handoff.env["DATABASE_URL"])
     with db.unit_of_work() as uow:
         uow.session.execute(
             update(Message)
-            .where(Message.attendance_id == queued["id"])
+            .where(Message.attendance_id == attendance_id)
             .values(created_at=utcnow() - timedelta(hours=25))
         )
     db.dispose()
+    graph.outside_window.add(wa_id)
+
+
+def test_after_the_24_hour_window_only_templates_go(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    wa_id, queued = taken_citizen(stack, operator)
+    close_window(stack, graph, wa_id, queued["id"])
     refused = operator.call(
         "message:send",
         {"attendance_id": queued["id"], "text": "olá", "client_id": uuid.uuid4().hex},
@@ -258,6 +264,104 @@ def test_operator_cannot_write_after_the_24_hour_window(
     assert refused["ok"] is False
     assert "24 horas" in refused["error"]["message"]
     assert graph.texts_to(wa_id).count("olá") == 0
+
+    # The composer offers the approved templates, filled in; one goes out.
+    offer = operator.get(f"/api/attendances/{queued['id']}/whatsapp-templates").json()
+    assert offer["window_open"] is False
+    resume = next(t for t in offer["templates"] if t["name"] == "retomar_atendimento")
+    assert resume["values"] == ["Sheena Nelson", "{protocolo}"]
+    graph.approve("retomar_atendimento", "pt_BR", 2)
+    sent = operator.call(
+        "message:send",
+        {
+            "attendance_id": queued["id"],
+            "template": "retomar_atendimento",
+            "parameters": resume["values"],
+            "client_id": uuid.uuid4().hex,
+        },
+    )
+    assert sent["ok"], sent
+    found = graph.wait_for_text(wa_id, "template retomar_atendimento", timeout=30)
+    assert found["type"] == "template"
+    assert found["template"] == {
+        "name": "retomar_atendimento",
+        "language": {"code": "pt_BR"},
+        "components": [
+            {
+                "type": "body",
+                "parameters": [
+                    {"type": "text", "text": "Sheena Nelson"},
+                    {"type": "text", "text": sent["protocol"]},
+                ],
+            }
+        ],
+    }
+    delivered = operator.wait_for(
+        "message:delivery",
+        lambda d: d["id"] == sent["message"]["id"] and d["delivery"] != "pending",
+    )
+    assert delivered["delivery"] in ("sent", "delivered")
+
+    # A template Meta does not know: failed, and the operator reads why.
+    unknown = operator.call(
+        "message:send",
+        {
+            "attendance_id": queued["id"],
+            "template": "informacao_atendimento",
+            "parameters": ["Sheena", "Seu pedido foi aceito"],
+            "client_id": uuid.uuid4().hex,
+        },
+    )
+    failed = operator.wait_for(
+        "message:delivery",
+        lambda d: d["id"] == unknown["message"]["id"] and d["delivery"] != "pending",
+    )
+    assert failed["delivery"] == "failed"
+    assert "não existe" in failed["delivery_error"]
+
+
+def test_closing_template_then_a_late_pending_demand_concluded(
+    stack: Stack, graph: FakeGraph, operator: Operator
+):
+    wa_id, queued = taken_citizen(stack, operator)
+    protocol = operator.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "Vou verificar", "client_id": uuid.uuid4().hex},
+    )["protocol"]
+    graph.wait_for_text(wa_id, "Vou verificar")
+    close_window(stack, graph, wa_id, queued["id"])
+    graph.approve("encerramento_protocolo", "pt_BR", 2)
+    graph.approve("demanda_concluida", "pt_BR", 3)
+
+    due = (date.today() + timedelta(days=7)).isoformat()
+    ended = operator.call(
+        "attendance:finish",
+        {"attendance_id": queued["id"], "pending_until": due, "pending_reason": "Vistoria"},
+    )
+    assert ended["ok"], ended
+    closing = graph.wait_for_text(wa_id, "template encerramento_protocolo", timeout=30)
+    values = [p["text"] for p in closing["template"]["components"][0]["parameters"]]
+    assert values == ["Sheena Nelson", protocol]
+
+    handoff = next(s for s in stack.services if s.name == "handoff")
+    db = Database(handoff.env["DATABASE_URL"])
+    with db.unit_of_work() as uow:
+        uow.session.execute(
+            update(Attendance)
+            .where(Attendance.id == queued["id"])
+            .values(pending_until=date.today() - timedelta(days=1))
+        )
+    db.dispose()
+    supervisor = Client(handoff, add_operator(handoff, ["atendimento"], role="supervisor"))
+    late = [d for d in supervisor.get("/api/demands").json()["demands"] if d["late"]]
+    assert protocol in [d["protocol"] for d in late]
+
+    done = supervisor.post(f"/api/demands/{queued['id']}/conclude", {"answer": "Vistoria feita."})
+    assert done.status_code == 200, done.text
+    notice = graph.wait_for_text(wa_id, "template demanda_concluida", timeout=30)
+    values = [p["text"] for p in notice["template"]["components"][0]["parameters"]]
+    assert values == ["Sheena Nelson", protocol, "Vistoria feita."]
+    assert protocol not in [d["protocol"] for d in supervisor.get("/api/demands").json()["demands"]]
 
 
 def test_a_changed_welcome_reaches_the_next_citizen(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from handoff.db import UnitOfWork
+from handoff.domain import demands
 from handoff.domain.access import (
     attendance_for,
     move_attendance,
@@ -32,6 +33,7 @@ from handoff.domain.queue_notices import positions
 from handoff.domain.subjects import Classification
 from handoff.domain.transfers import forget_transfer
 from handoff.domain.views import attendance_view, audience, required_text
+from handoff.domain.whatsapp_templates import Template
 from handoff.models import (
     ABANDONED,
     ACTIVE,
@@ -236,12 +238,16 @@ def end_attendance(
     attendance_id: Any,
     outcome: str,
     classified: Classification | None = None,
+    marked: demands.Pending | None = None,
+    closing_template: Template | None = None,
 ) -> tuple[Attendance, bool]:
     """Finish or cancel an attendance (O13). Idempotent.
 
     A finished attendance always has a protocol, so the customer can be
     given one (Z3), and keeps the subject and comment chosen on Finalizar
-    (``classified``). Returns the attendance and whether it changed now.
+    (``classified``); it may end as a pending demand (``marked``); on
+    WhatsApp outside the 24-hour window the protocol goes as the
+    ``closing_template``. Returns the attendance and whether it changed now.
     """
     if outcome not in (FINISHED, CANCELLED):
         raise Invalid("outcome must be finished or cancelled")
@@ -263,6 +269,8 @@ def end_attendance(
         attendance.subject, attendance.closing_comment = classified.subject, classified.comment
     audit(uow.session, outcome, operator_id=operator.id, attendance_id=attendance.id)
     queue_closing(uow, attendance)
+    if outcome == FINISHED:
+        demands.after_end(uow, operator, attendance, marked, closing_template)
     uow.notify(audience(attendance), "attendance:ended", attendance_view(attendance))
     release_operator(uow, attendance, outcome)
     return attendance, True

@@ -13,14 +13,15 @@ from sqlalchemy.orm import Session
 
 from handoff import outbox
 from handoff.db import UnitOfWork, is_unavailable
-from handoff.domain import attachments, leaving, uploads
+from handoff.domain import attachments, leaving, uploads, whatsapp_templates
 from handoff.domain.access import attendance_for, is_row_id, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.holds import mark_first_response
 from handoff.domain.protocols import give_protocol
-from handoff.domain.ready_replies import fill_protocol
+from handoff.domain.ready_replies import customer_name, fill_protocol
 from handoff.domain.transfers import note_pending_transfer
 from handoff.domain.views import audience, first_name, message_view, required_text, retryable
+from handoff.domain.whatsapp_templates import Template, refusal_text
 from handoff.models import (
     ACTIVE,
     FAILED,
@@ -72,6 +73,8 @@ def send_operator_message(
     text: Any,
     client_id: Any,
     attachment: dict[str, Any] | None = None,
+    template: Template | None = None,
+    parameters: Any = None,
 ) -> tuple[Message, Attendance, bool]:
     """Store an operator's message and its delivery job (O3, O4); with an
     ``attachment`` (a file already kept, ``uploads.operator_attachment``)
@@ -79,13 +82,15 @@ def send_operator_message(
 
     The first operator message gives the attendance its protocol. A retry
     with the same ``client_id`` (scoped to the operator and the attendance)
-    returns the stored message and changes nothing. Returns the message,
-    its attendance and whether it is new.
+    returns the stored message and changes nothing. On WhatsApp outside the
+    24-hour window only a ``template`` (with its ``parameters``) goes; its
+    text is the template's body filled in. Returns the message, its
+    attendance and whether it is new.
     """
-    if attachment is None:
-        text = required_text(text, "text", MAX_MESSAGE_LENGTH)
-    else:
+    if attachment is not None:
         text = uploads.caption(text)
+    elif template is None:
+        text = required_text(text, "text", MAX_MESSAGE_LENGTH)
     client_id = required_text(client_id, "client_id", 100)
     session = uow.session
     attendance = own_attendance(session, operator, attendance_id)
@@ -100,14 +105,31 @@ def send_operator_message(
     if attendance.status != ACTIVE:
         raise Conflict("Este atendimento já foi encerrado.")
     now = utcnow()
-    if attendance.channel == WHATSAPP:
-        _require_whatsapp_window(session, attendance, now)
+    if template is not None and attendance.channel != WHATSAPP:
+        raise Invalid("Modelos de mensagem existem só no WhatsApp.")
+    if template is not None and attachment is not None:
+        raise Invalid("Um modelo de mensagem não leva arquivo.")
+    if template is None and attendance.channel == WHATSAPP:
+        if not whatsapp_window_open(session, attendance.conversation_id, now):
+            raise Conflict(
+                "Fora da janela de 24 horas do WhatsApp: só é possível responder até 24 horas "
+                "depois da última mensagem do cidadão. Envie um modelo aprovado."
+            )
     if attendance.protocol is None:
         give_protocol(uow, attendance)
     if attendance.first_response_at is None:
         attendance.first_response_at = now
         mark_first_response(session, attendance.id, now)
-    text = fill_protocol(text, attendance.protocol)
+    sent_template = None
+    if template is not None:
+        if not isinstance(parameters, list):
+            raise Invalid("parameters must be a list")
+        filled = [
+            fill_protocol(p, attendance.protocol) if isinstance(p, str) else p for p in parameters
+        ]
+        text, sent_template = whatsapp_templates.fill(template, filled)
+    else:
+        text = fill_protocol(text, attendance.protocol)
     message = Message(
         attendance_id=attendance.id,
         direction=FROM_OPERATOR,
@@ -115,6 +137,7 @@ def send_operator_message(
         text=text,
         dedup_key=dedup_key,
         delivery=PENDING,
+        template=sent_template,
         created_at=now,
         attachment=attachment,
     )
@@ -141,6 +164,7 @@ def queue_delivery(uow: UnitOfWork, message: Message, conversation_id: str) -> N
             "text": message.text,
             "operator_name": first_name(author.name if author else None),
             "attachment": _file_for_channel(message),
+            **({"template": message.template} if message.template else {}),
         },
         dedup=f"message:{message.id}",
     )
@@ -155,22 +179,52 @@ def _file_for_channel(message: Message) -> dict[str, Any] | None:
     return {key: attachment.get(key) for key in ("kind", "mime_type", "file_name", "size")}
 
 
-def _require_whatsapp_window(session: Session, attendance: Attendance, now: datetime) -> None:
+def whatsapp_window_closes_at(session: Session, conversation_id: str) -> datetime | None:
+    """When WhatsApp's 24-hour customer-service window of the conversation
+    closes (closed: in the past): 24 hours after the citizen's last message,
+    in any of their attendances. None if they never wrote."""
     last = session.scalar(
         select(func.max(Message.created_at))
         .join(Attendance, Attendance.id == Message.attendance_id)
         .where(
-            Attendance.conversation_id == attendance.conversation_id,
+            Attendance.conversation_id == conversation_id,
             Message.direction == FROM_CUSTOMER,
         )
     )
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=timezone.utc)
-    if last is None or now - last > WHATSAPP_WINDOW:
-        raise Conflict(
-            "Fora da janela de 24 horas do WhatsApp: só é possível responder até 24 horas "
-            "depois da última mensagem do cidadão."
-        )
+    return None if last is None else last + WHATSAPP_WINDOW
+
+
+def whatsapp_window_open(session: Session, conversation_id: str, now: datetime) -> bool:
+    """Whether free text may go to the citizen now (Meta refuses it, 131047,
+    past the window; templates go at any time)."""
+    closes = whatsapp_window_closes_at(session, conversation_id)
+    return closes is not None and now <= closes
+
+
+def composer_templates(
+    session: Session, operator: Operator, attendance_id: Any, templates: list[Template]
+) -> dict[str, Any]:
+    """What the composer of a WhatsApp attendance offers: whether the
+    24-hour window is open (until when) and the operator-offered templates,
+    their parameters pre-filled (customer's name, protocol)."""
+    attendance = attendance_for(session, operator, attendance_id)
+    if attendance.channel != WHATSAPP:
+        return {"whatsapp": False, "window_open": True, "templates": []}
+    closes = whatsapp_window_closes_at(session, attendance.conversation_id)
+    name = customer_name(session, attendance)
+    offered = [
+        {**t.view(), "values": whatsapp_templates.prefill(t, name, attendance.protocol)}
+        for t in templates
+        if t.purpose == whatsapp_templates.OPERATOR
+    ]
+    return {
+        "whatsapp": True,
+        "window_open": closes is not None and utcnow() <= closes,
+        "window_closes_at": closes.isoformat() if closes else None,
+        "templates": offered,
+    }
 
 
 def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> Message:
@@ -194,12 +248,19 @@ def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> Mess
     return message
 
 
-def record_handover(uow: UnitOfWork, message_id: int, state: str) -> None:
+def record_handover(
+    uow: UnitOfWork, message_id: int, state: str, error_code: str | None = None
+) -> None:
     """Rasa took an operator message (``SENT``; ``UNKNOWN`` when the channel
-    could not learn whether it went out) or could not (``FAILED``); a state
-    the channel already reported (the message has the channel's id) is kept."""
+    could not learn whether it went out) or could not (``FAILED``, with the
+    channel's ``error_code`` when it refused); a state the channel already
+    reported (the message has the channel's id) is kept."""
     message = uow.session.get(Message, message_id)
-    if message is None or message.delivery == state:
+    if message is None:
+        return
+    if state != FAILED or error_code is not None:
+        message.delivery_error = error_code
+    if message.delivery == state:
         return
     rasa_failed = message.delivery == FAILED and message.channel_message_id is None
     if message.delivery == PENDING or rasa_failed:
@@ -217,7 +278,12 @@ def set_delivery(uow: UnitOfWork, message_id: int, state: str) -> None:
     uow.notify(
         audience(attendance),
         "message:delivery",
-        {"id": message.id, "attendance_id": attendance.id, "delivery": state},
+        {
+            "id": message.id,
+            "attendance_id": attendance.id,
+            "delivery": state,
+            "delivery_error": refusal_text(message.delivery_error) if state == FAILED else None,
+        },
     )
 
 

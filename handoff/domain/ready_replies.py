@@ -35,7 +35,7 @@ from handoff.domain.access import attendance_for, is_row_id
 from handoff.domain.audit import audit
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.front_matter import parse_each, read_front_matter
-from handoff.models import Customer, Operator, ReadyReply, Room, utcnow
+from handoff.models import Attendance, Customer, Operator, ReadyReply, Room, utcnow
 from handoff.settings import MAX_MESSAGE_LENGTH
 
 MAX_TITLE_LENGTH = 120
@@ -110,15 +110,21 @@ def fill_protocol(text: str, protocol: str | None) -> str:
     return fill(text, {"protocolo": protocol})
 
 
+def customer_name(session: Session, attendance: Attendance) -> str | None:
+    """How a message names the customer: the linked customer's name, else
+    the name they gave."""
+    customer = session.get(Customer, attendance.customer_id) if attendance.customer_id else None
+    return customer.name if customer else attendance.contact_name
+
+
 def replies_for_attendance(
     session: Session, operator: Operator, attendance_id: Any
 ) -> list[dict[str, Any]]:
     """The replies of the attendance's room and of every room, by title,
     with the attendance's variables filled in."""
     attendance = attendance_for(session, operator, attendance_id)
-    customer = session.get(Customer, attendance.customer_id) if attendance.customer_id else None
     values = {
-        "cliente": customer.name if customer else attendance.contact_name,
+        "cliente": customer_name(session, attendance),
         "operador": operator.name,
         "protocolo": attendance.protocol,
     }

@@ -32,6 +32,13 @@ from handoff.models import (
 )
 
 HOLD_EARLY_RECEIPTS = timedelta(days=1)
+
+
+def is_provider_code(value: Any) -> bool:
+    """A channel's error code (Meta's are integers): at most 32 digits."""
+    return isinstance(value, int | str) and str(value).isdigit() and len(str(value)) <= 32
+
+
 STATUSES = (*DELIVERY_ORDER, FAILED)
 
 
@@ -55,6 +62,8 @@ def record_receipts(uow: UnitOfWork, receipts: Any) -> int:
             continue
         message, statuses = _message_and_statuses(uow, receipt, channel_id, status)
         if message is not None:
+            if status == FAILED and is_provider_code(receipt.get("error_code")):
+                message.delivery_error = str(receipt["error_code"])
             changed += _apply(uow, message, statuses)
         elif status is not None and not is_row_id(receipt.get("handoff_message_id")):
             _hold(uow, channel_id, status)

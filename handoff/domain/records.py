@@ -100,7 +100,9 @@ def attendance_records(session: Session, attendances: Sequence[Attendance]) -> l
     ids = [a.id for a in attendances]
     if not ids:
         return []
-    operator_ids = {a.operator_id for a in attendances if a.operator_id is not None}
+    operator_ids = {
+        o for a in attendances for o in (a.operator_id, a.concluded_by_id) if o is not None
+    }
     names = dict(
         session.execute(select(Operator.id, Operator.name).where(Operator.id.in_(operator_ids)))
         .tuples()
@@ -120,6 +122,7 @@ def attendance_records(session: Session, attendances: Sequence[Attendance]) -> l
         {
             **attendance_view(a),
             "operator_name": names.get(a.operator_id) if a.operator_id is not None else None,
+            "concluded_by": names.get(a.concluded_by_id) if a.concluded_by_id else None,
             "messages": messages.get(a.id, []),
             "registrations": registrations.get(a.id, []),
             "holds": holds.get(a.id, []),

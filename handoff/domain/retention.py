@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
@@ -34,13 +34,15 @@ def cutoff(now: datetime, days: float) -> datetime:
 
 
 def expired(session: Session, before: datetime) -> list[Attendance]:
-    """Up to :data:`BATCH` ended attendances past the period, not anonymised yet."""
+    """Up to :data:`BATCH` ended attendances past the period, not anonymised
+    yet; a pending demand is resolved when concluded, and counts from then."""
     return list(
         session.scalars(
             select(Attendance)
             .where(
                 Attendance.status.in_(ENDED_STATES),
                 Attendance.ended_at < before,
+                or_(Attendance.pending_until.is_(None), Attendance.concluded_at < before),
                 Attendance.anonymised_at.is_(None),
             )
             .order_by(Attendance.id)

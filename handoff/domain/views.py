@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from handoff.domain.errors import Invalid
+from handoff.domain.whatsapp_templates import refusal_text
 from handoff.models import FAILED, FROM_OPERATOR, NOTE, UNKNOWN, Attendance, Message, utcnow
 
 # An operator message the channel could not confirm (UNKNOWN) may be sent
@@ -21,6 +22,13 @@ def required_text(value: Any, what: str, limit: int) -> str:
     if len(value) > limit:
         raise Invalid(f"{what} is longer than {limit} characters")
     return value
+
+
+def pending_of(data: dict[str, Any]) -> dict[str, Any] | None:
+    """A Finalizar's "pendente" (``pending_until``, ``pending_reason``), if asked."""
+    if data.get("pending_until") is None and data.get("pending_reason") is None:
+        return None
+    return {"until": data.get("pending_until"), "reason": data.get("pending_reason")}
 
 
 def first_name(name: str | None) -> str | None:
@@ -64,6 +72,10 @@ def attendance_view(attendance: Attendance) -> dict[str, Any]:
         "subject": attendance.subject,
         "closing_comment": attendance.closing_comment,
         "queued_outside_hours": attendance.queued_outside_hours,
+        "pending_until": iso(attendance.pending_until),
+        "pending_reason": attendance.pending_reason,
+        "concluded_at": iso(attendance.concluded_at),
+        "conclusion": attendance.conclusion,
     }
 
 
@@ -87,6 +99,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "client_id": operator_client_id(message),
         "created_at": iso(message.created_at),
         "attachment": attachment_view(message),
+        "template": (message.template or {}).get("name"),
+        "delivery_error": refusal_text(message.delivery_error),
     }
 
 

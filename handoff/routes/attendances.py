@@ -62,9 +62,21 @@ async def take(request: Request, attendance_id: int) -> HTTPResponse:
 async def send(request: Request, attendance_id: int) -> HTTPResponse:
     data = json_body(request)
     result = await desk(request).send_message(
-        operator_token(request), attendance_id, data.get("text"), data.get("client_id")
+        operator_token(request),
+        attendance_id,
+        data.get("text"),
+        data.get("client_id"),
+        data.get("template"),
+        data.get("parameters"),
     )
     return json(result, status=201)
+
+
+@bp.get("/attendances/<attendance_id:int>/whatsapp-templates")
+async def whatsapp_templates(request: Request, attendance_id: int) -> HTTPResponse:
+    """The 24-hour window of a WhatsApp attendance and the templates offered."""
+    result = await desk(request).composer_templates(operator_token(request), attendance_id)
+    return json(result)
 
 
 @bp.post("/messages/<message_id:int>/retry")
@@ -74,7 +86,8 @@ async def retry(request: Request, message_id: int) -> HTTPResponse:
 
 @bp.post("/attendances/<attendance_id:int>/finish")
 async def finish(request: Request, attendance_id: int) -> HTTPResponse:
-    """Optional body: {subject, comment}, the closing classification."""
+    """Optional body: {subject, comment}, the closing classification, and
+    {pending_until, pending_reason} to end it as a pending demand."""
     data = json_body(request) if request.body else {}
     view = await desk(request).end(
         operator_token(request),
@@ -82,6 +95,23 @@ async def finish(request: Request, attendance_id: int) -> HTTPResponse:
         FINISHED,
         data.get("subject"),
         data.get("comment"),
+        views.pending_of(data),
+    )
+    return json({"attendance": view})
+
+
+@bp.get("/demands")
+async def pending_demands(request: Request) -> HTTPResponse:
+    """The pending demands of the operator's rooms (``late``: past due)."""
+    return json({"demands": await desk(request).pending_demands(operator_token(request))})
+
+
+@bp.post("/demands/<attendance_id:int>/conclude")
+async def conclude_demand(request: Request, attendance_id: int) -> HTTPResponse:
+    """Body: {answer}; the customer is told on their channel."""
+    data = json_body(request)
+    view = await desk(request).conclude_demand(
+        operator_token(request), attendance_id, data.get("answer")
     )
     return json({"attendance": view})
 

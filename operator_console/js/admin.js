@@ -6,6 +6,7 @@ import { $, el, api, clearFieldErrors, confirmAction, download, isolate, showFie
 import { createDataSubjects } from "./data-subjects.js";
 import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone, formatTime, parseDate } from "./format.js";
 import { drawReportChart } from "./report-chart.js";
+import { createDemands } from "./demands.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
 import { closingDetails, holdsList, recordMessages } from "./records.js";
 import { createHoursAdmin, openState } from "./hours.js";
@@ -33,6 +34,7 @@ export function createAdmin() {
   const fail = (error) => { $("admin-error").textContent = error.message; };
   createDataSubjects(fail);
   const hours = createHoursAdmin(fail);
+  const demands = createDemands(fail);
 
   async function show(name) {
     section = name;
@@ -49,6 +51,7 @@ export function createAdmin() {
       if (name === "respostas") await showReplies();
       if (name === "relatorios" && !reportForm.elements.start.value) setDefaultPeriod();
       if (name === "falhas") await loadDeadLetters();
+      if (name === "pendencias") await demands.load();
     } catch (error) { fail(error); }
   }
   for (const tab of document.querySelectorAll("[data-admin]")) {

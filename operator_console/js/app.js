@@ -9,6 +9,7 @@ import { createKnowledge } from "./knowledge.js";
 import { watchClosedRooms } from "./hours.js";
 import { showSummary } from "./summary.js";
 import { createTransfer } from "./transfer.js";
+import { createTemplates } from "./templates.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
 
 const state = {
@@ -22,7 +23,7 @@ const state = {
   tab: "conversa",
   unseenHere: 0,      // customer messages of the attendance on screen while on Início or Resumo
 };
-let conversation, customers, knowledge, admin, transfer, refreshClosedRooms;
+let conversation, customers, knowledge, admin, transfer, refreshClosedRooms, templates;
 const supervising = () => ["supervisor", "admin"].includes(state.me?.role);
 
 // --- login and logout
@@ -117,6 +118,7 @@ async function enterDesk() {
   knowledge = knowledge || createKnowledge(state, insertIntoReply);
   transfer = transfer || createTransfer(state, transferred);
   if (refreshClosedRooms) refreshClosedRooms(); else refreshClosedRooms = watchClosedRooms();
+  templates = templates || createTemplates(state);
   $("admin-toggle").hidden = !supervising();
   if (supervising()) admin = admin || createAdmin();
   if (me.status === "offline") await setAvailability("available");
@@ -262,6 +264,9 @@ function connect() {
     if (a && (m.direction === "customer" || m.direction === "operator")) a.last_message = m.text;
     if (m.attendance_id === state.current) conversation.onMessage(m);
     if (m.direction === "customer" && state.mine.has(m.attendance_id)) noticeCustomerMessage(m, a);
+    if (m.direction === "customer" && m.attendance_id === state.current && !$("template-composer").hidden) {
+      templates.show(a, true, true).catch((error) => { $("attendance-error").textContent = error.message; });
+    }
     renderCalls(state, openAttendance);
     showUnread();
   });
@@ -357,8 +362,9 @@ function showHeader(a) {
   $("attendance-protocol").textContent = a.protocol ? `Protocolo ${a.protocol}` : "";
   const mine = state.mine.has(a.id);
   $("take").hidden = mine || state.me.active_for_chat === false;
-  $("finish").hidden = $("cancel").hidden = $("transfer").hidden = !mine;
+  $("finish").hidden = $("pending").hidden = $("cancel").hidden = $("transfer").hidden = !mine;
   $("composer").hidden = !mine;
+  templates.show(a, mine).catch((error) => { $("attendance-error").textContent = error.message; });
 }
 
 async function openAttendance(id) {
@@ -449,22 +455,37 @@ function transferred(a, to) {
 
 // Finalizar asks for the closing subject (the organisation's list, required
 // when there is one) and an optional comment, in the confirmation itself.
-async function askClosing() {
+// Pendente is a Finalizar with a due date (today + 7 calendar days, Decreto
+// 11.034 art. 13, editable, never in the past) and what is pending.
+async function askClosing(pending = false) {
   let subjects;
   try { ({ subjects } = await api("/api/subjects")); } catch (error) { $("attendance-error").textContent = error.message; return null; }
   $("closing-subject").replaceChildren(new Option("Escolha o assunto", ""), ...subjects.map((s) => new Option(s, s)));
   $("closing-subject").required = subjects.length > 0;
   $("closing-comment").value = "";
   $("closing-fields").hidden = false;
-  const confirmed = await confirmAction("Deseja finalizar este atendimento? O cliente receberá o número do protocolo.", "Finalizar");
-  $("closing-fields").hidden = true;
-  $("closing-subject").required = false;
+  const today = localDay(new Date());
+  Object.assign($("pending-until"), { value: localDay(new Date(Date.now() + 7 * 86400000)), min: today, required: pending });
+  Object.assign($("pending-reason"), { value: "", required: pending });
+  $("pending-fields").hidden = !pending;
+  const confirmed = await confirmAction(pending
+    ? "Encerrar como pendente? O cliente receberá o número do protocolo e o prazo da resposta."
+    : "Deseja finalizar este atendimento? O cliente receberá o número do protocolo.", pending ? "Encerrar como pendente" : "Finalizar");
+  $("closing-fields").hidden = $("pending-fields").hidden = true;
+  $("closing-subject").required = $("pending-until").required = $("pending-reason").required = false;
   if (!confirmed) return null;
-  return { subject: $("closing-subject").value || null, comment: $("closing-comment").value.trim() || null };
+  const chosen = { subject: $("closing-subject").value || null, comment: $("closing-comment").value.trim() || null };
+  return pending ? { ...chosen, pending_until: $("pending-until").value, pending_reason: $("pending-reason").value.trim() } : chosen;
 }
+const localDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 const askCancel = async () => ((await confirmAction("Deseja cancelar este atendimento?", "Cancelar")) ? {} : null);
 
-for (const [buttonId, event, ask] of [["finish", "attendance:finish", askClosing], ["cancel", "attendance:cancel", askCancel]]) {
+const closingSteps = [
+  ["finish", "attendance:finish", () => askClosing()],
+  ["pending", "attendance:finish", () => askClosing(true)],
+  ["cancel", "attendance:cancel", askCancel],
+];
+for (const [buttonId, event, ask] of closingSteps) {
   $(buttonId).addEventListener("click", async () => {
     const details = await ask();
     if (!details) return;
@@ -482,7 +503,7 @@ for (const [buttonId, event, ask] of [["finish", "attendance:finish", askClosing
 }
 
 function closedNotice(a) {
-  const what = a.status === "finished" ? "finalizado" : "cancelado";
+  const what = a.pending_until ? "encerrado como pendente" : a.status === "finished" ? "finalizado" : "cancelado";
   return `Atendimento de ${label(a)} ${what}${a.protocol ? ` (protocolo ${a.protocol})` : ""}.`;
 }
 

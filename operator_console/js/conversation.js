@@ -13,6 +13,8 @@ import { createFileSender } from "./files.js";
 const DELIVERY = {
   pending: "enviando…", unknown: "sem confirmação", sent: "enviada", delivered: "entregue", read: "lida", failed: "falhou",
 };
+// "falhou", with WhatsApp's reason when Meta gave one (a template it does not know...).
+const deliveryText = (m) => [DELIVERY[m.delivery] || "", m.delivery === "failed" ? m.delivery_error : null].filter(Boolean).join(": ");
 const AUTHOR = { customer: "Cliente", operator: "Você", bot: "Assistente", note: "Nota interna (o cliente não vê)" };
 
 export function createConversation(state) {
@@ -26,7 +28,7 @@ export function createConversation(state) {
     const item = el("li", { class: m.direction, "data-message-id": m.id ?? "", "data-client-id": m.client_id ?? "" },
       el("span", { class: "text", text: m.text }), attachmentNode(m.attachment), meta);
     if (m.direction === "operator") {
-      const mark = el("span", { class: `delivery ${m.delivery}`, text: DELIVERY[m.delivery] || "" });
+      const mark = el("span", { class: `delivery ${m.delivery}`, text: deliveryText(m) });
       meta.append(" · ", mark);
       if (m.retryable || m.delivery === "failed") meta.append(" ", retryButton(m));
     }
@@ -152,12 +154,12 @@ export function createConversation(state) {
     };
   }
 
-  function showDelivery({ id, delivery }) {
+  function showDelivery({ id, delivery, delivery_error }) {
     const node = $("messages").querySelector(`[data-message-id="${id}"]`);
     if (!node) return;
     const meta = node.querySelector(".meta");
     const old = meta.querySelector(".delivery");
-    if (old) { old.className = `delivery ${delivery}`; old.textContent = DELIVERY[delivery] || ""; }
+    if (old) { old.className = `delivery ${delivery}`; old.textContent = deliveryText({ delivery, delivery_error }); }
     const retry = meta.querySelector(".retry");
     if (retry) retry.remove();
     if (delivery === "failed") meta.append(" ", retryButton({ id }));

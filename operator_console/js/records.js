@@ -4,7 +4,7 @@
 // and the closing subject and comment, and the customer's survey answers.
 import { el, isolate } from "./api.js";
 import { attachmentNode } from "./attachments.js";
-import { formatTime } from "./format.js";
+import { formatDate, formatTime } from "./format.js";
 
 const HOLD_OUTCOMES = {
   transferred: "transferido", requeued: "voltou para a fila", finished: "finalizado",
@@ -27,12 +27,16 @@ export function recordMessages(messages) {
     el("span", { class: "text", text: m.text }), attachmentNode(m.attachment))));
 }
 
-// Nothing while the attendance is open: it has not been classified yet.
+// Nothing while the attendance is open: it has not been classified yet. A
+// demand ended as pending shows its due date, what was pending and, once
+// concluded, when, by whom and the answer (Decreto 11.034 art. 13).
 export function closingDetails(a) {
   if (!a.ended_at) return null;
   return el("p", { class: "closing" },
     ...isolate`Assunto: ${a.subject || "—"}`,
     ...(a.closing_comment ? [" · ", ...isolate`Comentário: ${a.closing_comment}`] : []),
+    ...(a.pending_until ? [" · ", ...isolate`Pendente até ${formatDate(a.pending_until)}: ${a.pending_reason || ""}`] : []),
+    ...(a.concluded_at ? [" · ", ...isolate`Concluída em ${formatTime(a.concluded_at)} por ${a.concluded_by || "—"}: ${a.conclusion || ""}`] : []),
     ...surveyDetails(a.survey));
 }
 

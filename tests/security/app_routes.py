@@ -49,6 +49,7 @@ BODY_KEYS = [
     "subject", "comment", "title", "room_id", "operator_id", "note", "assignment",
     "hours", "outside_hours", "from_file", "day",
     "protocol", "rating", "skip",
+    "template", "parameters", "pending_until", "pending_reason", "answer",
 ]  # fmt: skip
 
 

@@ -1,6 +1,9 @@
 """A local stand-in for Meta's Graph API (the only service this machine
 cannot reach). It speaks the documented shapes of
-``POST /{version}/{phone_number_id}/messages`` and records what it got,
+``POST /{version}/{phone_number_id}/messages`` and records what it got
+(texts, refused with 131047 to a recipient past the 24-hour window;
+templates, checked against the ones the test approved: 132001 for one
+unknown in that language, 132000 for a wrong number of parameters),
 accepts the business's media uploads (``POST /{version}/{phone_number_id}/media``,
 multipart, answered with a media id a message may then send),
 and serves media as Meta does (``GET /{version}/{media-id}`` answers the
@@ -97,10 +100,19 @@ def interactive_problem(body: dict[str, Any]) -> tuple[int, dict[str, Any]] | No
 
 
 def text_of(message: dict[str, Any]) -> str:
-    """The words of a sent message: a text's body, an interactive's body text."""
-    if message.get("type") == "interactive":
+    """The words of a sent message: a text's body, an interactive's body
+    text, a file's caption; a template as ``template <name>: <parameters>``."""
+    kind = message.get("type")
+    if kind == "template":
+        template = message["template"]
+        bodies = [c for c in template.get("components", []) if c.get("type") == "body"]
+        values = [p["text"] for p in bodies[0]["parameters"]] if bodies else []
+        return f"template {template['name']}: {' | '.join(values)}"
+    if kind == "interactive":
         return str(message["interactive"]["body"]["text"])
-    return str(message["text"]["body"])
+    if kind in ("image", "document", "audio", "video"):
+        return str(message[kind].get("caption", ""))
+    return str(message.get("text", {}).get("body", ""))
 
 
 def envelope(value: dict[str, Any], phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
@@ -160,6 +172,14 @@ def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[bytes, str | No
     return fields
 
 
+def _error(code: int, message: str, details: str = "") -> dict[str, Any]:
+    """Meta's error object."""
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    return {"error": error}
+
+
 def _recipient(message: dict[str, Any]) -> Any:
     """Who a sent message is for: its phone (``to``) or its user id."""
     return message.get("to") or message.get("recipient")
@@ -187,6 +207,8 @@ class FakeGraph:
         self.attempts: list[tuple[float, str, int]] = []
         self._released = threading.Event()
         self.outside_window: set[str] = set()  # recipients past the 24-hour window
+        # Approved templates: (name, language code) -> number of body parameters.
+        self.templates: dict[tuple[str, str], int] = {}
         # Recipient -> monotonic time until which Meta answers 131056 (pair rate limit).
         self.pair_limited_until: dict[str, float] = {}
         self.media: dict[str, tuple[bytes, str]] = {}  # media id -> (content, MIME type)
@@ -263,7 +285,11 @@ class FakeGraph:
         status, answer = self._fault(to)
         if status is not None:
             return status, answer
-        if to in self.outside_window:
+        if body.get("type") == "template":
+            refused = self._refused_template(body.get("template"))
+            if refused is not None:
+                return 400, refused
+        elif to in self.outside_window:
             return 400, {
                 "error": {
                     "message": "Re-engagement message",
@@ -346,6 +372,35 @@ class FakeGraph:
                 left = deadline - time.monotonic()
                 assert left > 0, f"no {kind} to {recipient}; sent: {self.messages_to(recipient)}"
                 self._lock.wait(left)
+
+    def approve(self, name: str, language: str, parameters: int) -> None:
+        """A template the business has approved at Meta: its name, language
+        and how many body parameters it takes."""
+        self.templates[(name, language)] = parameters
+
+    def _refused_template(self, template: Any) -> dict[str, Any] | None:
+        """Meta's error object for a template send it would refuse: one not
+        approved in that language (132001), or a different number of body
+        parameters (132000); None when it takes it."""
+        if not isinstance(template, dict) or not isinstance(template.get("language"), dict):
+            return _error(100, "(#100) Invalid parameter")
+        key = (template.get("name"), template["language"].get("code"))
+        if key not in self.templates:
+            return _error(
+                132001,
+                "(#132001) Template name does not exist in the translation",
+                f"template name ({key[0]}) does not exist in {key[1]}",
+            )
+        bodies = [c for c in template.get("components", []) if c.get("type") == "body"]
+        given = len(bodies[0].get("parameters", [])) if bodies else 0
+        if given != self.templates[key]:
+            return _error(
+                132000,
+                "(#132000) Number of parameters does not match the expected number of params",
+                f"body: number of localizable_params ({given}) does not match the expected "
+                f"number of params ({self.templates[key]})",
+            )
+        return None
 
     def add_media(self, content: bytes, mime_type: str) -> str:
         """A file a citizen sent; its media id, as in Meta's webhook."""
@@ -487,6 +542,7 @@ class FakeGraph:
             return [(at, status) for at, to, status in self.attempts if to == recipient]
 
     def texts_to(self, recipient: str) -> list[str]:
+        """What was sent to ``recipient``, as ``text_of`` reads each."""
         return [text_of(m) for m in self.sent if _recipient(m) == recipient]
 
     def wait_for_text(self, recipient: str, fragment: str, timeout: float = 20) -> dict:
