@@ -15,6 +15,7 @@ from handoff.routes import (
     integration,
     knowledge,
     operators,
+    record_requests,
     widget,
 )
 
@@ -27,6 +28,8 @@ api = Blueprint.group(
     customers.bp,
     knowledge.bp,
     integration.bp,
+    record_requests.service_bp,
+    record_requests.admin_bp,
     url_prefix="/api",
 )
-routes = Blueprint.group(health.bp, widget.bp, api)
+routes = Blueprint.group(health.bp, widget.bp, record_requests.files_bp, api)
