@@ -6,6 +6,7 @@ files to whoever holds it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,7 +46,10 @@ async def citizen_request(request: Request) -> HTTPResponse:
         )
         return _answer(made, record_requests.protocol_number(data.get("text")))
 
-    return json({"request": await desk(request).run(work)}, status=201)
+    made = await desk(request).run(work)
+    # The deadline as the bot tells it, a day in the organisation's time zone.
+    due = datetime.fromisoformat(made["due_at"]).astimezone(ZoneInfo(settings(request).timezone))
+    return json({"request": {**made, "due_date": f"{due:%d/%m/%Y}"}}, status=201)
 
 
 @admin_bp.get("/record-requests")

@@ -27,6 +27,7 @@ SERVICE_ROUTES = frozenset(
         "integration.channel_receipts",
         "integration.channel_undelivered",
         "integration.open_attendance_of",
+        "record_service.citizen_request",
     }
 )
 # Static files and pages, open to anyone: the console, the widget and its
@@ -44,6 +45,7 @@ BODY_KEYS = [
     "first_message", "message_id", "customer_id", "article", "article_id", "fields", "kind",
     "value", "label", "key", "token", "event", "sender_id", "timestamp", "message",
     "subject", "comment", "title", "room_id", "operator_id", "note", "assignment",
+    "protocol", "means",
 ]  # fmt: skip
 
 

@@ -33,6 +33,9 @@ PUBLIC = {
     # Whether a room's pre-chat form may be left empty: the widget asks it
     # before any conversation exists, and it says nothing about anyone.
     "widget_api.prechat",
+    # A demand's record, to whoever holds its signed, expiring link (the
+    # citizen who asked for it): a forged or expired one is 404.
+    "record_files.record_file",
     *PAGE_ROUTES,
     "handle_request",  # the socket.io endpoint: authenticated in its connect handler
 }
@@ -70,7 +73,7 @@ ATTENDANCE = {  # one attendance (or its message, or its protocol): room-scoped
     "attachments.attachment",
 }
 # Supervision: Supervisão's routes, and a person's data (LGPD) under /api/admin.
-ADMIN_PREFIX = ("admin.", "data_subjects.")
+ADMIN_PREFIX = ("admin.", "data_subjects.", "record_requests.")
 MISSING = 987654321
 
 EVENT_PAYLOADS: dict[str, Any] = {  # "<id>" is replaced by a real or a missing id
@@ -118,6 +121,7 @@ def world(handoff: Service) -> World:
         "conversation_id": uuid.uuid4().hex,
         "job_id": MISSING,
         "reply_id": MISSING,
+        "request_id": MISSING,
     }
     missing = {
         **ids,

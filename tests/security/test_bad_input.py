@@ -105,6 +105,8 @@ def world(handoff: Service) -> World:
             "conversation_id": uuid.uuid4().hex,
             "job_id": 987654321,
             "reply_id": 987654321,
+            "request_id": 987654321,
+            "link": "1.1.x.pdf",
             "__file_uri__": "index.html",
         },
     )
