@@ -1,9 +1,11 @@
 // Supervision (supervisors and admins): live view, operators, rooms and
 // routing, ready replies, reports with CSV and a chart, protocol lookup with export and
-// print, a person's data (data-subjects.js), and the work the service set aside (dead
+// print, a person's data (data-subjects.js), requests for a demand's record
+// (record-requests.js), and the work the service set aside (dead
 // letters) to retry or discard.
 import { $, el, api, clearFieldErrors, confirmAction, download, isolate, showFieldError } from "./api.js";
 import { createDataSubjects } from "./data-subjects.js";
+import { createRecordRequests } from "./record-requests.js";
 import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone, formatTime, parseDate } from "./format.js";
 import { drawReportChart } from "./report-chart.js";
 import { keyboardTabs, markSelected } from "./tabs.js";
@@ -31,6 +33,7 @@ export function createAdmin() {
 
   const fail = (error) => { $("admin-error").textContent = error.message; };
   createDataSubjects(fail);
+  const recordRequests = createRecordRequests(fail);
 
   async function show(name) {
     section = name;
@@ -46,6 +49,7 @@ export function createAdmin() {
       if (name === "salas") await showRooms();
       if (name === "respostas") await showReplies();
       if (name === "relatorios" && !reportForm.elements.start.value) setDefaultPeriod();
+      if (name === "registros") await recordRequests.load();
       if (name === "falhas") await loadDeadLetters();
     } catch (error) { fail(error); }
   }
