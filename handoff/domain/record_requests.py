@@ -13,11 +13,12 @@ stays ``pending``, listed with its deadline in Supervisão."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from handoff import outbox
@@ -337,6 +338,27 @@ def list_requests(session: Session, limit: int = 200) -> dict[str, list[dict[str
         "open": [request_view(r, p, now) for r, p in rows],
         "done": [request_view(r, p, now) for r, p in done],
     }
+
+
+def forget_requesters(
+    session: Session, attendance_ids: Sequence[int] = (), conversations: Sequence[str] = ()
+) -> None:
+    """The personal data of the requests about these attendances, or made
+    from these conversations, removed (an erasure, the retention period):
+    the e-mail address and the conversation. One not sent yet can no longer
+    be, and is refused."""
+    about = or_(
+        RecordRequest.attendance_id.in_(attendance_ids),
+        RecordRequest.conversation_id.in_(conversations),
+    )
+    session.execute(
+        update(RecordRequest)
+        .where(about, RecordRequest.status.in_((RECORD_VERIFICATION, RECORD_PENDING)))
+        .values(status=RECORD_REFUSED)
+    )
+    session.execute(
+        update(RecordRequest).where(about).values(email=None, conversation_id=None, last_error=None)
+    )
 
 
 # --- the record itself

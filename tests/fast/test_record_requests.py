@@ -22,7 +22,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from handoff.db import Database
-from handoff.models import AuditLog, OutboxJob, RecordRequest
+from handoff.domain import data_subjects
+from handoff.models import AuditLog, Operator, OutboxJob, RecordRequest
 from handoff.record_files import read_link, signed_link
 from tests.support.api import Client, error_of, open_attendance
 from tests.support.processes import SERVICE_TOKEN, free_port
@@ -288,3 +289,29 @@ def test_a_record_by_email_arrives_with_the_pdf_and_json_and_waits_for_the_serve
     pdf = pypdf.PdfReader(io.BytesIO(files[f"registro-{case['protocol']}.pdf"]))
     assert "Preciso da certidão de ônus" in pdf.pages[0].extract_text()
     assert jobs(service) == []
+
+
+def test_an_erased_person_leaves_no_address_in_their_record_requests(
+    service, operator: Client, supervisor: Client
+):
+    """LGPD art. 18: erasing the citizen removes the e-mail and the number
+    their requests were to go to; one not sent yet is refused, never sent."""
+    wa_id = "5561998761234"
+    call = open_attendance(
+        service,
+        conversation_id=wa_id,
+        channel="whatsapp",
+        contact={"phone": wa_id},
+        first_message={"message_id": "w1", "text": "oi"},
+    )
+    operator.take(call["id"])
+    protocol = operator.send(call["id"], "Bom dia").json()["protocol"]
+    operator.post(f"/api/attendances/{call['id']}/finish")
+    made = ask(service, wa_id, f"registro {protocol} para rita@exemplo.org", "whatsapp").json()
+    db = service.desk.db
+    with db.unit_of_work() as uow:
+        boss = uow.session.scalar(select(Operator).where(Operator.username == "supervisor"))
+        data_subjects.erase_person(uow, boss, "(61) 99876-1234")
+    with db.unit_of_work() as uow:
+        request = uow.session.get(RecordRequest, made["request"]["id"])
+        assert (request.status, request.email, request.conversation_id) == ("refused", None, None)
