@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from handoff import outbox
 from handoff.db import UnitOfWork
 from handoff.domain.audit import audit
+from handoff.domain.conversation import WHATSAPP, _require_whatsapp_window
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.holds import holds_of
 from handoff.domain.views import first_name, iso
@@ -159,6 +160,10 @@ def register_request(
     address = _email(email) if means == EMAIL else None
     if means == CHANNEL and attendance.anonymised_at is not None:
         raise Invalid("Este atendimento não tem mais o canal do cidadão.", field="means")
+    if means == CHANNEL and attendance.channel == WHATSAPP:
+        # Meta refuses free text 24 h after the citizen's last message, and
+        # the refusal of a bot message is not reported back: choose e-mail.
+        _require_whatsapp_window(session, attendance, utcnow())
     return _add(
         uow,
         attendance,

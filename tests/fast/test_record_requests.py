@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from handoff.db import Database
 from handoff.domain import data_subjects
-from handoff.models import AuditLog, Operator, OutboxJob, RecordRequest
+from handoff.models import AuditLog, Message, Operator, OutboxJob, RecordRequest
 from handoff.record_files import read_link, signed_link
 from tests.support.api import Client, error_of, open_attendance
 from tests.support.processes import SERVICE_TOKEN, free_port
@@ -291,12 +291,8 @@ def test_a_record_by_email_arrives_with_the_pdf_and_json_and_waits_for_the_serve
     assert jobs(service) == []
 
 
-def test_an_erased_person_leaves_no_address_in_their_record_requests(
-    service, operator: Client, supervisor: Client
-):
-    """LGPD art. 18: erasing the citizen removes the e-mail and the number
-    their requests were to go to; one not sent yet is refused, never sent."""
-    wa_id = "5561998761234"
+def whatsapp_demand(service: Any, operator: Client, wa_id: str) -> tuple[int, str]:
+    """A WhatsApp citizen's finished attendance: its id and protocol."""
     call = open_attendance(
         service,
         conversation_id=wa_id,
@@ -307,6 +303,16 @@ def test_an_erased_person_leaves_no_address_in_their_record_requests(
     operator.take(call["id"])
     protocol = operator.send(call["id"], "Bom dia").json()["protocol"]
     operator.post(f"/api/attendances/{call['id']}/finish")
+    return call["id"], protocol
+
+
+def test_an_erased_person_leaves_no_address_in_their_record_requests(
+    service, operator: Client, supervisor: Client
+):
+    """LGPD art. 18: erasing the citizen removes the e-mail and the number
+    their requests were to go to; one not sent yet is refused, never sent."""
+    wa_id = "5561998761234"
+    _call_id, protocol = whatsapp_demand(service, operator, wa_id)
     made = ask(service, wa_id, f"registro {protocol} para rita@exemplo.org", "whatsapp").json()
     db = service.desk.db
     with db.unit_of_work() as uow:
@@ -315,3 +321,22 @@ def test_an_erased_person_leaves_no_address_in_their_record_requests(
     with db.unit_of_work() as uow:
         request = uow.session.get(RecordRequest, made["request"]["id"])
         assert (request.status, request.email, request.conversation_id) == ("refused", None, None)
+
+
+def test_a_whatsapp_citizen_past_the_24_hour_window_gets_it_by_email(
+    service, operator: Client, supervisor: Client
+):
+    """Meta refuses free text 24 hours after the citizen's last message (and
+    a bot message's refusal is not reported back): the supervisor is told
+    to send it by e-mail rather than have it marked sent and lost."""
+    call_id, protocol = whatsapp_demand(service, operator, "5561998765432")
+    with service.desk.db.unit_of_work() as uow:
+        old = datetime.now(timezone.utc) - timedelta(hours=25)
+        uow.session.execute(
+            update(Message).where(Message.attendance_id == call_id).values(created_at=old)
+        )
+    url = "/api/admin/record-requests"
+    refused = supervisor.post(url, {"protocol": protocol, "means": "channel"})
+    assert "janela de 24 horas" in error_of(refused, 409)["message"]
+    by_email = supervisor.post(url, {"protocol": protocol, "means": "email", "email": "a@b.com.br"})
+    assert by_email.status_code == 201, by_email.text
