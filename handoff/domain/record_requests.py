@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 
 from handoff import outbox
 from handoff.db import UnitOfWork
+from handoff.domain.access import attendance_for
 from handoff.domain.audit import audit
 from handoff.domain.conversation import WHATSAPP, _require_whatsapp_window
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.holds import holds_of
-from handoff.domain.views import first_name, iso
+from handoff.domain.views import first_name, iso, required_text
 from handoff.models import (
     FROM_BOT,
     FROM_CUSTOMER,
@@ -118,10 +119,8 @@ def citizen_request(
     """A citizen's request, from what they wrote to the bot (protocol, and
     an e-mail address if they want it by e-mail). The same conversation
     asking again for a record not yet sent gets the request it has."""
-    if not isinstance(conversation_id, str) or not conversation_id:
-        raise Invalid("conversation_id is required", field="conversation_id")
-    if not isinstance(channel, str) or not channel:
-        raise Invalid("channel is required", field="channel")
+    conversation_id = required_text(conversation_id, "conversation_id", 255)
+    channel = required_text(channel, "channel", 32)
     session = uow.session
     attendance = _attendance(session, protocol_number(text))
     existing = session.scalar(
@@ -134,6 +133,8 @@ def citizen_request(
     if existing is not None:
         return existing
     email = email_in(text)
+    if email is not None:
+        email = _email(email)
     owner = is_owner(session, attendance, conversation_id)
     request = _add(
         uow,
@@ -151,10 +152,28 @@ def register_request(
     uow: UnitOfWork, supervisor: Operator, *, protocol: Any, means: Any, email: Any = None
 ) -> RecordRequest:
     """A request the supervisor registers for the customer (who asked by
-    another way and whose identity the supervisor checked): on the
-    attendance's own channel, or by e-mail to the address given."""
+    another way and whose identity the supervisor checked), by protocol."""
+    attendance = _attendance(uow.session, protocol_number(protocol))
+    return register_for(uow, supervisor, attendance, means=means, email=email)
+
+
+def register_for_attendance(
+    uow: UnitOfWork, operator: Operator, attendance_id: Any, *, means: Any, email: Any = None
+) -> RecordRequest:
+    """The same by an operator, for an attendance of their rooms (the
+    citizen asked them, in an attendance or by phone)."""
+    attendance = attendance_for(uow.session, operator, attendance_id)
+    if attendance.protocol is None:
+        raise Invalid("Este atendimento não tem protocolo.")
+    return register_for(uow, operator, attendance, means=means, email=email)
+
+
+def register_for(
+    uow: UnitOfWork, operator: Operator, attendance: Attendance, *, means: Any, email: Any
+) -> RecordRequest:
+    """Sent on the attendance's own channel, or by e-mail to the address
+    given: whoever registers it vouches for the requester."""
     session = uow.session
-    attendance = _attendance(session, protocol_number(protocol))
     if means not in MEANS:
         raise Invalid("Escolha o meio de envio: canal do cidadão ou e-mail.", field="means")
     address = _email(email) if means == EMAIL else None
@@ -172,7 +191,7 @@ def register_request(
         status=RECORD_PENDING,
         conversation_id=attendance.conversation_id if means == CHANNEL else None,
         channel=attendance.channel if means == CHANNEL else None,
-        operator=supervisor,
+        operator=operator,
     )
 
 

@@ -30,6 +30,7 @@ api = Blueprint.group(
     integration.bp,
     record_requests.service_bp,
     record_requests.admin_bp,
+    record_requests.operator_bp,
     url_prefix="/api",
 )
 routes = Blueprint.group(health.bp, widget.bp, record_requests.files_bp, api)

@@ -16,14 +16,15 @@ from sanic.response import HTTPResponse, json, raw
 from handoff.db import UnitOfWork
 from handoff.domain import record_requests
 from handoff.domain.errors import NotFound
-from handoff.models import Operator, RecordRequest
+from handoff.models import Attendance, Operator, RecordRequest
 from handoff.record_files import PDF, read_link, record_json, record_pdf
 from handoff.routes.admin import as_supervisor
-from handoff.routes.common import desk, json_body, require_service, settings
+from handoff.routes.common import desk, json_body, operator_token, require_service, settings
 
 service_bp = Blueprint("record_service")
 admin_bp = Blueprint("record_requests", url_prefix="/admin")
 files_bp = Blueprint("record_files")
+operator_bp = Blueprint("record_operator")
 
 
 def _answer(request: RecordRequest, protocol: str | None) -> dict[str, Any]:
@@ -75,6 +76,22 @@ async def register(request: Request) -> HTTPResponse:
         return _answer(made, record_requests.protocol_number(data.get("protocol")))
 
     return json({"request": await as_supervisor(request, work)}, status=201)
+
+
+@operator_bp.post("/attendances/<attendance_id:int>/record-requests")
+async def register_for_attendance(request: Request, attendance_id: int) -> HTTPResponse:
+    """An operator registers a request for an attendance of their rooms."""
+    data = json_body(request)
+
+    def work(uow: UnitOfWork, operator: Operator) -> dict[str, Any]:
+        made = record_requests.register_for_attendance(
+            uow, operator, attendance_id, means=data.get("means"), email=data.get("email")
+        )
+        attendance = uow.session.get(Attendance, made.attendance_id)
+        return _answer(made, attendance.protocol if attendance else None)
+
+    made = await desk(request).as_operator(operator_token(request), work)
+    return json({"request": made}, status=201)
 
 
 @admin_bp.post("/record-requests/<request_id:int>/approve")

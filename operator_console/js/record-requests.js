@@ -76,3 +76,33 @@ export function createRecordRequests(fail) {
 
   return { load };
 }
+
+// In a customer's Histórico (any operator of the attendance's room): the
+// citizen asked the operator for this demand's record; it is sent on the
+// attendance's own channel or by e-mail, within the same deadline.
+export function recordRequestForm(attendance, email) {
+  const id = `record-for-${attendance.id}`;
+  const form = el("form", { class: "inline-form record-request", novalidate: true },
+    el("label", {}, "Enviar o registro por ",
+      el("select", { name: "means", "aria-describedby": `${id}-error` },
+        el("option", { value: "channel", text: "Canal do cidadão" }),
+        el("option", { value: "email", text: "E-mail" }))),
+    el("label", {}, "E-mail do cidadão ",
+      el("input", { name: "email", type: "email", autocomplete: "off", value: email || "", "aria-describedby": `${id}-error` })),
+    el("button", { type: "submit", class: "secondary", text: "Pedir o registro" }),
+    el("span", { id: `${id}-error`, class: "error", "data-field": "", role: "alert" }),
+    el("span", { class: "notice", role: "status" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    const body = { means: form.elements.means.value };
+    if (body.means === "email") body.email = form.elements.email.value.trim();
+    try {
+      const { request } = await api(`/api/attendances/${attendance.id}/record-requests`, { method: "POST", body });
+      form.querySelector(".notice").textContent = `Pedido registrado. Prazo: ${formatTime(request.due_at)}.`;
+    } catch (error) {
+      showFieldError(form, "", error.message);
+    }
+  });
+  return form;
+}

@@ -25,7 +25,7 @@ from handoff.db import Database
 from handoff.domain import data_subjects
 from handoff.models import AuditLog, Message, Operator, OutboxJob, RecordRequest
 from handoff.record_files import read_link, signed_link
-from tests.support.api import Client, error_of, open_attendance
+from tests.support.api import Client, add_operator, add_room, error_of, open_attendance
 from tests.support.processes import SERVICE_TOKEN, free_port
 
 STUCK_SECONDS = 30.0
@@ -340,3 +340,24 @@ def test_a_whatsapp_citizen_past_the_24_hour_window_gets_it_by_email(
     assert "janela de 24 horas" in error_of(refused, 409)["message"]
     by_email = supervisor.post(url, {"protocol": protocol, "means": "email", "email": "a@b.com.br"})
     assert by_email.status_code == 201, by_email.text
+
+
+def test_an_operator_registers_a_request_for_an_attendance_of_their_rooms(
+    service, operator: Client, supervisor: Client
+):
+    case = demand(service, operator, supervisor)
+    call_id = supervisor.get(f"/api/admin/protocols/{case['protocol']}").json()["id"]
+    url = f"/api/attendances/{call_id}/record-requests"
+    made = operator.post(url, {"means": "channel"})
+    assert made.status_code == 201, made.text
+    assert (made.json()["request"]["status"], made.json()["request"]["protocol"]) == (
+        "pending",
+        case["protocol"],
+    )
+    assert error_of(operator.post(url, {"means": "email", "email": "x"}), 400)["field"] == "email"
+    add_room(service, "sul")
+    stranger = Client(service, add_operator(service, ["sul"]))
+    assert error_of(stranger.post(url, {"means": "channel"}), 404)
+    waiting = open_attendance(service)
+    no_protocol = operator.post(f"/api/attendances/{waiting['id']}/record-requests", {})
+    assert error_of(no_protocol, 400)["message"] == "Este atendimento não tem protocolo."

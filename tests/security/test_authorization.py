@@ -71,6 +71,7 @@ ATTENDANCE = {  # one attendance (or its message, or its protocol): room-scoped
     "customers.link",
     "knowledge.register",
     "attachments.attachment",
+    "record_operator.register_for_attendance",
 }
 # Supervision: Supervisão's routes, and a person's data (LGPD) under /api/admin.
 ADMIN_PREFIX = ("admin.", "data_subjects.", "record_requests.")
