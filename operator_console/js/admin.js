@@ -21,6 +21,7 @@ const DEAD_LETTER_KIND = {
   reconcile: "Conferência com o Rasa",
   channel_resend: "Mensagem do robô não entregue",
   fetch_media: "Arquivo do cliente não baixado do WhatsApp",
+  record_delivery: "Registro do atendimento não enviado ao cidadão",
 };
 const PREVIEW_MESSAGES = 3, PREVIEW_CHARS = 140, ERROR_CHARS = 80;
 
