@@ -136,7 +136,7 @@ def citizen_request(
     if email is not None:
         email = _email(email)
     owner = is_owner(session, attendance, conversation_id)
-    request = _add(
+    return _add(
         uow,
         attendance,
         means=EMAIL if email else CHANNEL,
@@ -145,7 +145,6 @@ def citizen_request(
         conversation_id=conversation_id,
         channel=channel,
     )
-    return request
 
 
 def register_request(
