@@ -23,7 +23,13 @@ from rasa_sdk.events import (
 )
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff_client import HandoffUnavailable, has_open_attendance, open_attendance
+from actions.handoff_client import (
+    HandoffUnavailable,
+    RecordRefused,
+    has_open_attendance,
+    open_attendance,
+    request_record,
+)
 from actions.survey import PENDING_SLOT, comment, comment_pending
 from textrules import clean_json
 from textrules.whatsapp_ids import is_phone_id
@@ -181,6 +187,44 @@ class ActionRouteMessage(Action):
             return await asyncio.to_thread(comment, dispatcher, tracker)
         dispatcher.utter_message(response="utter_fallback_help")
         return []
+
+
+def ask_for_record(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """The citizen asks for the record of a demand (Decreto 11.034/2022
+    art. 12): the handoff service checks the protocol and whose it is."""
+    text = str((tracker.latest_message or {}).get("text") or "")
+    channel = tracker.get_latest_input_channel() or "unknown"
+    try:
+        made = request_record(tracker.sender_id, channel, text)
+    except RecordRefused as refused:
+        dispatcher.utter_message(text=refused.message)
+        return []
+    except HandoffUnavailable as error:
+        logger.error("record request of %s not taken: %s", tracker.sender_id, error)
+        dispatcher.utter_message(response="utter_record_unavailable")
+        return []
+    if made["status"] == "verification":
+        response = "utter_record_needs_verification"
+    elif made["means"] == "email":
+        response = "utter_record_requested_by_email"
+    else:
+        response = "utter_record_requested"
+    dispatcher.utter_message(
+        response=response, protocol=made["protocol"], due=made["due_date"], email=made["email"]
+    )
+    return []
+
+
+class ActionRequestRecord(Action):
+    """The record of a demand, asked for by its protocol."""
+
+    def name(self) -> str:
+        return "action_request_record"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        return await asyncio.to_thread(ask_for_record, dispatcher, tracker)
 
 
 # The widget's "Encerrar conversa" marks its message with this metadata key

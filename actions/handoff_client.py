@@ -86,3 +86,27 @@ def answer_survey(kind: str, answer: Dict[str, Any]) -> str:
     if response.status_code != 200:
         raise HandoffUnavailable(f"HTTP {response.status_code}: {response.text[:300]}")
     return str(response.json().get("outcome"))
+
+
+class RecordRefused(Exception):
+    """The handoff service refused the request (no such protocol, no
+    protocol given): ``message`` says why, in pt-BR, for the citizen."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def request_record(conversation_id: str, channel: str, text: str) -> Dict[str, Any]:
+    """Ask for the record of a demand in the citizen's words (protocol, and
+    an e-mail address if they want it by e-mail); the stored request."""
+    response = _call(
+        "POST",
+        "/api/records/requests",
+        {"conversation_id": conversation_id, "channel": channel, "text": text},
+    )
+    if response.status_code in (400, 404):
+        raise RecordRefused(str(response.json()["error"]["message"]))
+    if response.status_code != 201:
+        raise HandoffUnavailable(f"HTTP {response.status_code}: {response.text[:300]}")
+    return dict(response.json()["request"])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from handoff import channel_resend, outbox, retention_job, whatsapp_media
+from handoff import channel_resend, outbox, record_delivery, retention_job, whatsapp_media
 from handoff.db import Database, DatabaseUnavailable, Notice, UnitOfWork
 from handoff.domain import (
     assignment,
@@ -40,6 +40,7 @@ from handoff.domain.errors import Invalid, Unauthorized
 from handoff.domain.front_matter import folder_signature
 from handoff.domain.operators import operator_for_token
 from handoff.domain.queue_notices import QUEUE_NOTICE, ToldMemory, place_of
+from handoff.domain.record_requests import RECORD_DELIVERY
 from handoff.domain.transfers import RETRY_TRANSFER
 from handoff.models import (
     ABANDONED,
@@ -84,7 +85,14 @@ CLOSING_INTENTS = {
 # short, since the customer was told to wait; each try is one small request.
 TRANSFER_RETRY_MAX_SECONDS = 10.0
 # Outbox job kinds that wait for Rasa: made due at once when Rasa announces its start.
-RASA_JOBS = (DELIVER_OPERATOR_MESSAGE, CLOSING, RETRY_TRANSFER, RECONCILE, QUEUE_NOTICE)
+RASA_JOBS = (
+    DELIVER_OPERATOR_MESSAGE,
+    CLOSING,
+    RETRY_TRANSFER,
+    RECONCILE,
+    QUEUE_NOTICE,
+    RECORD_DELIVERY,
+)
 # Notices that change a room's queue (their payload is the attendance).
 QUEUE_CHANGES = ("attendance:queued", "attendance:taken", "attendance:ended", "attendance:requeued")
 T = TypeVar("T")
@@ -132,6 +140,9 @@ class Desk:
         self.outbox.register(RECONCILE, self._reconcile)
         self.outbox.register(IMPORT_EVENTS, self._import_events)
         self.outbox.register(channel_resend.KIND, partial(channel_resend.resend, self.rasa))
+        self.outbox.register(
+            RECORD_DELIVERY, partial(record_delivery.deliver, self.run, self.rasa, settings)
+        )
         self.media = WhatsAppMedia(settings)
         self.outbox.register(
             attachments.FETCH_MEDIA, partial(whatsapp_media.fetch, self.media, settings, self.read)

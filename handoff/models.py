@@ -446,3 +446,36 @@ class OutboxJob(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# A record request (Decreto 11.034/2022 art. 12 §1-2): waiting for a
+# supervisor to check who asked (the requester is not the demand's
+# customer), waiting to be delivered (retried until it is), delivered, or
+# refused by a supervisor.
+RECORD_VERIFICATION, RECORD_PENDING = "verification", "pending"
+RECORD_DELIVERED, RECORD_REFUSED = "delivered", "refused"
+
+
+class RecordRequest(Base):
+    """A request for the record of a demand (its attendance), and its
+    delivery on the requester's channel or by e-mail within the deadline."""
+
+    __tablename__ = "record_request"
+    __table_args__ = (Index("ix_record_request_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # requested_at + 5 calendar days.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The conversation that asked (the bot), or NULL when an operator registered it.
+    conversation_id: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    # The operator or supervisor who registered the request in the console.
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    # "channel" (the conversation's own channel) or "email".
+    means: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)

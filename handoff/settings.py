@@ -230,6 +230,29 @@ class Settings:
     whatsapp_queue_notice_seconds: float = field(
         default_factory=lambda: float(_env("WHATSAPP_QUEUE_NOTICE_SECONDS", "120"))
     )
+    # The record of a demand sent on request (Decreto 11.034/2022 art. 12):
+    # by e-mail through this SMTP server (STARTTLS unless told not to; no
+    # login without a user), from this address.
+    smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "587")))
+    smtp_user: str = field(default_factory=lambda: _env("SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: _env("SMTP_PASSWORD", ""))
+    smtp_from: str = field(default_factory=lambda: _env("SMTP_FROM", ""))
+    smtp_starttls: bool = field(
+        default_factory=lambda: _env("SMTP_STARTTLS", "true").lower() in ("1", "true", "yes")
+    )
+    # On the customer's channel it is a link to the record's files, signed
+    # with this key (default: derived from the service token) and valid for
+    # this many days.
+    record_link_secret: str = field(default_factory=lambda: _env("RECORD_LINK_SECRET", ""))
+    record_link_days: float = field(default_factory=lambda: float(_env("RECORD_LINK_DAYS", "15")))
+    # A TrueType font with the Portuguese accents for the record's PDF
+    # (Debian's fonts-dejavu-core).
+    record_font: Path = field(
+        default_factory=lambda: Path(
+            _env("RECORD_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+        )
+    )
     # Seconds to wait for Rasa's HTTP API before giving up on one call.
     rasa_timeout_seconds: float = field(
         default_factory=lambda: float(_env("RASA_TIMEOUT_SECONDS", "10"))

@@ -185,4 +185,13 @@ def test_customer_panel_with_previous_attendances(browser: Browser, handoff: Ser
     expect(record).to_contain_text("Quem atendeu")
     expect(record).to_contain_text("Davi Prado")
     page.screenshot(path=str(SCREENSHOTS / "22-cliente-atendimentos-anteriores.png"))
+    # The citizen asks the operator for that demand's record (SAC art. 12).
+    record.get_by_label("Enviar o registro por").select_option("email")
+    record.get_by_label("E-mail do cidadão").fill("marta@")
+    record.get_by_role("button", name="Pedir o registro").click()
+    expect(record.get_by_role("alert")).to_have_text("Informe um e-mail válido.")
+    record.get_by_label("E-mail do cidadão").fill("marta@exemplo.com.br")
+    record.get_by_role("button", name="Pedir o registro").click()
+    expect(record.get_by_role("status")).to_contain_text("Pedido registrado. Prazo:")
+    assert serious_violations(page) == []
     page.close()

@@ -6,15 +6,21 @@ an attendant without giving a name or an e-mail."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, expect
+from sqlalchemy import update
 
-from tests.support.api import Client
+from handoff.db import Database
+from handoff.models import RecordRequest
+from tests.support.api import Client, open_attendance
+from tests.support.axe import serious_violations
 from tests.support.browser import chat, console_login
 from tests.support.clients import Operator
-from tests.support.processes import ROOT, Stack, wait_until
+from tests.support.processes import ROOT, SERVICE_TOKEN, Stack, wait_until
 from tests.test_data_subjects import DEMO_PASSWORD, attend, process, widget_attendance
 
 pytestmark = pytest.mark.slow
@@ -144,3 +150,67 @@ def test_a_room_can_let_visitors_skip_the_pre_chat_form(
         operator.close()
         room = default_room(supervisor)
         supervisor.put(f"/api/admin/rooms/{room['id']}", {"prechat_optional": False})
+
+
+def test_supervisors_see_record_requests_with_their_deadline(browser: Browser, stack: Stack):
+    """Decreto 11.034/2022 art. 12: Supervisão → Pedidos de registro lists
+    what is still to be sent with its deadline, the late ones marked, and
+    lets the supervisor confirm a request that waits for a check."""
+    handoff = process(stack, "handoff")
+    desk = Client(handoff, "operador", DEMO_PASSWORD).available()
+    supervisor = Client(handoff, "supervisor", DEMO_PASSWORD)
+    call = open_attendance(handoff, first_message={"message_id": "r1", "text": "Meu pedido"})
+    protocol = attend(desk, call["id"], "Pedido recebido.")
+    # By e-mail, with no SMTP server set up here: pending, and late.
+    late = supervisor.post(
+        "/api/admin/record-requests",
+        {"protocol": protocol, "means": "email", "email": "rita@example.com"},
+    ).json()["request"]
+    db = Database(handoff.env["DATABASE_URL"])
+    with db.unit_of_work() as uow:
+        past = datetime.now(timezone.utc) - timedelta(days=1)
+        uow.session.execute(
+            update(RecordRequest).where(RecordRequest.id == late["id"]).values(due_at=past)
+        )
+    db.dispose()
+    stranger = requests.post(
+        f"{handoff.base_url}/api/records/requests",
+        json={"conversation_id": "outra", "channel": "socketio", "text": f"registro {protocol}"},
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        timeout=30,
+    ).json()["request"]
+    assert stranger["status"] == "verification"
+    wait_until(
+        lambda: any(
+            r["last_error"] for r in supervisor.get("/api/admin/record-requests").json()["open"]
+        ),
+        what="the e-mail not tried",
+    )
+
+    boss = browser.new_page(viewport={"width": 1366, "height": 768})
+    console_login(boss, stack.handoff_url, "supervisor", DEMO_PASSWORD)
+    boss.get_by_role("button", name="Supervisão").click()
+    boss.get_by_role("tab", name="Pedidos de registro").click()
+    row = boss.locator(f'#record-requests-open tr[data-request="{late["id"]}"]')
+    expect(row).to_contain_text("Atrasado")
+    expect(row).to_contain_text("E-mail rita@example.com")
+    expect(row).to_contain_text("HANDOFF_SMTP_HOST")  # why it has not gone out
+    check = boss.locator(f'#record-requests-open tr[data-request="{stranger["id"]}"]')
+    expect(check).to_contain_text("Aguardando verificação")
+    expect(check).not_to_contain_text("Atrasado")
+    assert not serious_violations(boss), "Supervisão, Pedidos de registro"
+    check.get_by_role("button", name="Confirmar e enviar").click()
+    expect(check).to_contain_text("Pendente")
+
+    form = boss.locator("#record-request-form")
+    form.get_by_label("Protocolo").fill("2026999999")
+    form.get_by_role("button", name="Registrar pedido").click()
+    expect(boss.locator("#record-protocol-error")).to_have_text(
+        "Não encontrei o protocolo 2026999999."
+    )
+    form.get_by_label("Protocolo").fill(protocol)
+    form.get_by_label("Enviar por").select_option("email")
+    form.get_by_label("E-mail do cidadão").fill("rita@")
+    form.get_by_role("button", name="Registrar pedido").click()
+    expect(boss.locator("#record-email-error")).to_have_text("Informe um e-mail válido.")
+    boss.close()

@@ -4,7 +4,9 @@ documented shapes. Webhook bodies follow Meta's published examples."""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -12,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 
+import pypdf
 import pytest
 import requests
 from sqlalchemy import update
@@ -557,3 +560,61 @@ def test_the_operator_typing_marks_the_citizens_message_read_with_the_indicator(
         lambda: (SECOND_PHONE_NUMBER_ID, wamid, True) in graph.read_marks,
         what="the citizen's message marked read with the typing indicator",
     )
+
+
+def test_a_citizen_asks_for_the_record_of_their_demand_and_gets_its_link(
+    stack: Stack, graph: FakeGraph
+):
+    """Decreto 11.034/2022 art. 12: the record, asked for by protocol on
+    WhatsApp, comes back on WhatsApp as a link to its PDF and JSON; another
+    number asking for it gets nothing before a supervisor checks."""
+    handoff = next(s for s in stack.services if s.name == "handoff")
+    helena = Operator(
+        stack.handoff_url,
+        add_operator(handoff, ["atendimento"], name="Helena Duarte Souza"),
+        PASSWORD,
+    )
+    wa_id, queued = taken_citizen(stack, helena)
+    sent = helena.call(
+        "message:send",
+        {"attendance_id": queued["id"], "text": "Sua certidão está pronta.", "client_id": "c1"},
+    )
+    assert sent["ok"], sent
+    finished = helena.call("attendance:finish", {"attendance_id": queued["id"]})
+    protocol = finished["attendance"]["protocol"]
+    graph.wait_for_text(wa_id, f"Número do protocolo: {protocol}")
+    helena.close()
+
+    assert post(stack, text(wa_id, f"quero o registro do protocolo {protocol}")).status_code == 200
+    graph.wait_for_text(
+        wa_id, f"Recebemos seu pedido do registro do atendimento de protocolo {protocol}"
+    )
+    link = graph.wait_for_text(wa_id, "/records/", timeout=30)["text"]["body"]
+    pdf_url = re.search(r"http\S+\.pdf", link).group(0)
+    json_url = re.search(r"http\S+\.json", link).group(0)
+    pdf = requests.get(pdf_url, timeout=30)
+    assert pdf.headers["Content-Type"] == "application/pdf"
+    words = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    for expected in (
+        f"protocolo {protocol}",
+        "Cidadão",
+        "oi",
+        "Atendente Helena",
+        "Sua certidão está pronta.",
+    ):
+        assert expected in words, (expected, words)
+    assert "Duarte" not in words
+    record = requests.get(json_url, timeout=30).json()
+    assert [
+        (m["de"], m["texto"]) for m in record["mensagens"] if m["de"] != "Assistente virtual"
+    ] == [
+        ("Cidadão", "oi"),
+        ("Atendente Helena", "Sua certidão está pronta."),
+    ]
+
+    stranger = citizen()
+    assert post(stack, text(stranger, f"histórico do protocolo {protocol}")).status_code == 200
+    graph.wait_for_text(stranger, "vamos confirmar que ele é seu")
+    assert post(stack, text(stranger, "registro do protocolo 2026999999")).status_code == 200
+    graph.wait_for_text(stranger, "Não encontrei o protocolo 2026999999.")
+    assert not [t for t in graph.texts_to(stranger) if "/records/" in t]

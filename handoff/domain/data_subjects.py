@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from handoff import outbox
 from handoff.db import UnitOfWork
-from handoff.domain import attachments
+from handoff.domain import attachments, record_requests
 from handoff.domain.access import is_row_id
 from handoff.domain.audit import audit
 from handoff.domain.brazil import (
@@ -311,6 +311,7 @@ def strip_attendances(
             survey.comment = clean(survey.comment)
     if renamed:
         attachments.delete_files_of(uow, sorted(renamed))
+        record_requests.forget_requesters(session, attendance_ids=sorted(renamed))
     return changed
 
 
@@ -334,6 +335,7 @@ def erase_person(uow: UnitOfWork, actor: Operator, query: Any) -> dict[str, int]
         delete(TransferRequest).where(TransferRequest.conversation_id.in_(conversations))
     )
     session.execute(delete(OutboxJob).where(OutboxJob.key.in_(_job_keys(conversations))))
+    record_requests.forget_requesters(session, conversations=sorted(conversations))
     mask_audit_details(session, person, known)
     _audit_each(uow, actor, person, "person_erased")
     return {

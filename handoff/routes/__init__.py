@@ -16,6 +16,7 @@ from handoff.routes import (
     integration,
     knowledge,
     operators,
+    record_requests,
     widget,
 )
 
@@ -30,6 +31,9 @@ api = Blueprint.group(
     customers.bp,
     knowledge.bp,
     integration.bp,
+    record_requests.service_bp,
+    record_requests.admin_bp,
+    record_requests.operator_bp,
     url_prefix="/api",
 )
-routes = Blueprint.group(health.bp, widget.bp, api)
+routes = Blueprint.group(health.bp, widget.bp, record_requests.files_bp, api)

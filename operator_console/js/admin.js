@@ -1,9 +1,11 @@
 // Supervision (supervisors and admins): live view, operators, rooms and
 // routing, ready replies, reports with CSV and a chart, protocol lookup with export and
-// print, a person's data (data-subjects.js), and the work the service set aside (dead
+// print, a person's data (data-subjects.js), requests for a demand's record
+// (record-requests.js), and the work the service set aside (dead
 // letters) to retry or discard.
 import { $, el, api, clearFieldErrors, confirmAction, download, isolate, showFieldError } from "./api.js";
 import { createDataSubjects } from "./data-subjects.js";
+import { createRecordRequests } from "./record-requests.js";
 import { attendanceStatus, formatDate, formatDuration, formatNumber, formatPhone, formatTime, parseDate } from "./format.js";
 import { drawReportChart } from "./report-chart.js";
 import { createDemands } from "./demands.js";
@@ -21,6 +23,7 @@ const DEAD_LETTER_KIND = {
   reconcile: "Conferência com o Rasa",
   channel_resend: "Mensagem do robô não entregue",
   fetch_media: "Arquivo do cliente não baixado do WhatsApp",
+  record_delivery: "Registro do atendimento não enviado ao cidadão",
 };
 const PREVIEW_MESSAGES = 3, PREVIEW_CHARS = 140, ERROR_CHARS = 80;
 
@@ -35,6 +38,7 @@ export function createAdmin() {
   createDataSubjects(fail);
   const hours = createHoursAdmin(fail);
   const demands = createDemands(fail);
+  const recordRequests = createRecordRequests(fail);
 
   async function show(name) {
     section = name;
@@ -50,6 +54,7 @@ export function createAdmin() {
       if (name === "salas") await showRooms();
       if (name === "respostas") await showReplies();
       if (name === "relatorios" && !reportForm.elements.start.value) setDefaultPeriod();
+      if (name === "registros") await recordRequests.load();
       if (name === "falhas") await loadDeadLetters();
       if (name === "pendencias") await demands.load();
     } catch (error) { fail(error); }

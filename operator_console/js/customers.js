@@ -2,6 +2,7 @@
 import { $, el, api, clearFieldErrors, showFieldError, CHANNELS } from "./api.js";
 import { attendanceStatus, formatDocument, formatPhone, formatTime } from "./format.js";
 import { closingDetails, holdsList, recordMessages } from "./records.js";
+import { recordRequestForm } from "./record-requests.js";
 
 // Phone, e-mail, CPF/CNPJ, each kept on one line ("529.982.247-25" never
 // breaks at its hyphen).
@@ -143,6 +144,7 @@ export function createCustomers(state, onLinked) {
       el("ul", {}, ...(a.registrations.length
         ? a.registrations.map((r) => el("li", { text: `${r.title} (${r.category})` }))
         : [el("li", { class: "muted", text: "Nenhuma." })])),
+      a.protocol && a.ended_at ? recordRequestForm(a, current.email) : null,
     );
     record.hidden = false;
   }

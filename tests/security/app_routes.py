@@ -30,6 +30,7 @@ SERVICE_ROUTES = frozenset(
         "attachments.channel_file",
         "integration.survey_rating",
         "integration.survey_comment",
+        "record_service.citizen_request",
     }
 )
 # Static files and pages, open to anyone: the console, the widget and its
@@ -50,6 +51,7 @@ BODY_KEYS = [
     "hours", "outside_hours", "from_file", "day",
     "protocol", "rating", "skip",
     "template", "parameters", "pending_until", "pending_reason", "answer",
+    "means",
 ]  # fmt: skip
 
 

@@ -36,6 +36,9 @@ PUBLIC = {
     # A visitor's files: the conversation's token in a header, as the history.
     "widget_api.upload",
     "widget_api.operator_file",
+    # A demand's record, to whoever holds its signed, expiring link (the
+    # citizen who asked for it): a forged or expired one is 404.
+    "record_files.record_file",
     *PAGE_ROUTES,
     "handle_request",  # the socket.io endpoint: authenticated in its connect handler
 }
@@ -76,9 +79,10 @@ ATTENDANCE = {  # one attendance (or its message, or its protocol): room-scoped
     "knowledge.register",
     "attachments.attachment",
     "attachments.send_file",
+    "record_operator.register_for_attendance",
 }
 # Supervision: Supervisão's routes, and a person's data (LGPD) under /api/admin.
-ADMIN_PREFIX = ("admin.", "data_subjects.", "hours.")
+ADMIN_PREFIX = ("admin.", "data_subjects.", "hours.", "record_requests.")
 MISSING = 987654321
 
 EVENT_PAYLOADS: dict[str, Any] = {  # "<id>" is replaced by a real or a missing id
@@ -127,6 +131,7 @@ def world(handoff: Service) -> World:
         "job_id": MISSING,
         "reply_id": MISSING,
         "holiday_id": MISSING,
+        "request_id": MISSING,
     }
     missing = {
         **ids,

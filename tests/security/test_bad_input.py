@@ -106,6 +106,8 @@ def world(handoff: Service) -> World:
             "job_id": 987654321,
             "reply_id": 987654321,
             "holiday_id": 987654321,
+            "request_id": 987654321,
+            "link": "1.1.x.pdf",
             "__file_uri__": "index.html",
         },
     )

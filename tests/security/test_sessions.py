@@ -152,7 +152,16 @@ def test_cookie_requests_need_the_sessions_csrf_token(handoff: Service, room: st
     # Every state-changing route refuses a cookie without the token, first thing.
     unsafe = [r for r in http_routes() if r.method != "GET" and r.path.startswith("/api/")]
     ids = dict.fromkeys(
-        ("attendance_id", "message_id", "customer_id", "operator_id", "job_id", "reply_id"), 1
+        (
+            "attendance_id",
+            "message_id",
+            "customer_id",
+            "operator_id",
+            "job_id",
+            "reply_id",
+            "request_id",
+        ),
+        1,
     )
     ids |= {"room_id": 1, "protocol": "1", "conversation_id": "x", "holiday_id": 1}
     refused_routes = []
@@ -190,7 +199,16 @@ def test_login_csrf_and_cross_origin_posts_are_refused(handoff: Service, room: s
     csrf = browser.post(login_url, json=credentials, timeout=10).json()["csrf_token"]
     unsafe = [r for r in http_routes() if r.method != "GET" and r.path.startswith("/api/")]
     ids = dict.fromkeys(
-        ("attendance_id", "message_id", "customer_id", "operator_id", "job_id", "reply_id"), 1
+        (
+            "attendance_id",
+            "message_id",
+            "customer_id",
+            "operator_id",
+            "job_id",
+            "reply_id",
+            "request_id",
+        ),
+        1,
     )
     ids |= {"room_id": 1, "protocol": "1", "conversation_id": "x", "holiday_id": 1}
     statuses = set()

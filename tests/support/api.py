@@ -48,6 +48,10 @@ ADMIN_ROUTES = [
     ("POST", "/api/admin/data-subjects/export", {"q": "529.982.247-25"}),
     ("POST", "/api/admin/data-subjects/erase", {"q": "529.982.247-25"}),
     ("GET", "/api/admin/customers/1/audit", None),
+    ("GET", "/api/admin/record-requests", None),
+    ("POST", "/api/admin/record-requests", {"protocol": "2026000001", "means": "channel"}),
+    ("POST", "/api/admin/record-requests/1/approve", None),
+    ("POST", "/api/admin/record-requests/1/refuse", None),
 ]
 
 
