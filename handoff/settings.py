@@ -247,10 +247,10 @@ class Settings:
     record_link_secret: str = field(default_factory=lambda: _env("RECORD_LINK_SECRET", ""))
     record_link_days: float = field(default_factory=lambda: float(_env("RECORD_LINK_DAYS", "15")))
     # A TrueType font with the Portuguese accents for the record's PDF
-    # (Debian's fonts-dejavu-core).
+    # (vendored DejaVu Sans).
     record_font: Path = field(
         default_factory=lambda: Path(
-            _env("RECORD_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+            _env("RECORD_FONT", str(PROJECT_ROOT / "vendor" / "fonts" / "DejaVuSans.ttf"))
         )
     )
     # Seconds to wait for Rasa's HTTP API before giving up on one call.

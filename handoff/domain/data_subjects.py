@@ -219,8 +219,8 @@ def _audit_views(session: Session, rows: list[AuditLog]) -> list[dict[str, Any]]
 def export_person(uow: UnitOfWork, actor: Operator, query: Any) -> dict[str, Any]:
     """Everything the desk holds about the person, machine-readable (art.
     18 II and V, art. 19 II): their registry, every attendance with its
-    contact fields, messages, protocol and registrations, and the audit log
-    about them. The export itself is logged."""
+    contact fields, messages, protocol and registrations, the requests for
+    their records, and the audit log about them. The export itself is logged."""
     session = uow.session
     person = find_person(session, query)
     exported = {
@@ -228,6 +228,9 @@ def export_person(uow: UnitOfWork, actor: Operator, query: Any) -> dict[str, Any
         "identifier": person.kind,
         "customers": [customer_view(c) for c in person.customers],
         "attendances": attendance_records(session, person.attendances),
+        "record_requests": record_requests.requests_about(
+            session, [a.id for a in person.attendances]
+        ),
         "audit_log": _audit_views(session, _person_audit(session, person)),
     }
     _audit_each(uow, actor, person, "person_exported")

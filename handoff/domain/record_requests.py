@@ -368,6 +368,18 @@ def list_requests(session: Session, limit: int = 200) -> dict[str, list[dict[str
     }
 
 
+def requests_about(session: Session, attendance_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The record requests about these attendances (a person's export)."""
+    now = utcnow()
+    rows = session.execute(
+        select(RecordRequest, Attendance.protocol)
+        .join(Attendance, Attendance.id == RecordRequest.attendance_id)
+        .where(RecordRequest.attendance_id.in_(attendance_ids))
+        .order_by(RecordRequest.id)
+    ).all()
+    return [request_view(r, p, now) for r, p in rows]
+
+
 def forget_requesters(
     session: Session, attendance_ids: Sequence[int] = (), conversations: Sequence[str] = ()
 ) -> None:

@@ -309,15 +309,20 @@ def whatsapp_demand(service: Any, operator: Client, wa_id: str) -> tuple[int, st
 def test_an_erased_person_leaves_no_address_in_their_record_requests(
     service, operator: Client, supervisor: Client
 ):
-    """LGPD art. 18: erasing the citizen removes the e-mail and the number
-    their requests were to go to; one not sent yet is refused, never sent."""
+    """LGPD art. 18: the citizen's export lists their record requests;
+    erasing the citizen removes the e-mail and the number their requests
+    were to go to; one not sent yet is refused, never sent."""
     wa_id = "5561998761234"
     _call_id, protocol = whatsapp_demand(service, operator, wa_id)
     made = ask(service, wa_id, f"registro {protocol} para rita@exemplo.org", "whatsapp").json()
     db = service.desk.db
     with db.unit_of_work() as uow:
         boss = uow.session.scalar(select(Operator).where(Operator.username == "supervisor"))
+        exported = data_subjects.export_person(uow, boss, "(61) 99876-1234")
         data_subjects.erase_person(uow, boss, "(61) 99876-1234")
+    assert [(r["protocol"], r["email"]) for r in exported["record_requests"]] == [
+        (protocol, "rita@exemplo.org")
+    ]
     with db.unit_of_work() as uow:
         request = uow.session.get(RecordRequest, made["request"]["id"])
         assert (request.status, request.email, request.conversation_id) == ("refused", None, None)
