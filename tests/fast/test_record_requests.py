@@ -4,15 +4,11 @@ PDF, the signed link, and delivery by e-mail to a real SMTP server."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
 import json
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
 from typing import Any
 
 import pypdf
@@ -27,6 +23,7 @@ from handoff.models import AuditLog, Message, Operator, OutboxJob, RecordRequest
 from handoff.record_files import read_link, signed_link
 from tests.support.api import Client, add_operator, add_room, error_of, open_attendance
 from tests.support.processes import SERVICE_TOKEN, free_port
+from tests.support.smtp import Inbox
 
 STUCK_SECONDS = 30.0
 
@@ -220,21 +217,6 @@ def test_the_record_holds_every_message_and_registration_and_no_private_note(
     assert len(produced) == 2 and all('"how": "link"' in d for d in produced)
 
 
-class Inbox:
-    """What a real SMTP server (aiosmtpd) received."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.messages.append(
-                email.message_from_bytes(envelope.content, policy=email.policy.default)
-            )
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_port() -> int:
     return free_port()
@@ -280,9 +262,7 @@ def test_a_record_by_email_arrives_with_the_pdf_and_json_and_waits_for_the_serve
     [message] = inbox.messages
     assert message["To"] == "cidadao@exemplo.org"
     assert case["protocol"] in message["Subject"]
-    files = {
-        part.get_filename(): part.get_payload(decode=True) for part in message.iter_attachments()
-    }
+    files = inbox.attachments(message)
     assert set(files) == {f"registro-{case['protocol']}.pdf", f"registro-{case['protocol']}.json"}
     data = json.loads(files[f"registro-{case['protocol']}.json"])
     assert data["mensagens"][1]["texto"] == "Olá! Vou verificar a certidão."
