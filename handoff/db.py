@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from handoff.domain.audiences import Audience
 from handoff.domain.errors import DomainError
 
 # How long a writer waits for another process's lock before giving up.
@@ -114,7 +115,7 @@ def _read_only(connection: Connection) -> bool:
 class Notice:
     """A real-time event to push once the transaction that caused it commits."""
 
-    target: str
+    target: Audience
     name: str
     payload: dict[str, Any]
 
@@ -128,7 +129,7 @@ class UnitOfWork:
     # Whether it wrote outbox jobs: the worker is woken after the commit.
     outbox_touched: bool = False
 
-    def notify(self, target: str, name: str, payload: dict[str, Any]) -> None:
+    def notify(self, target: Audience, name: str, payload: dict[str, Any]) -> None:
         """Queue a real-time event; it leaves only after commit."""
         self.notices.append(Notice(target, name, payload))
 

@@ -20,6 +20,7 @@ from handoff.domain import (
     assignment,
     attachments,
     attendances,
+    audiences,
     conversation,
     demands,
     handovers,
@@ -282,7 +283,7 @@ class Desk:
         view, due = await self.read(plan)
         if due:
             await self.run(lambda uow: queue_notices.send_notices(uow, due, self.told))
-        await self._publish([Notice(f"room:{room_id}", "queue:positions", view)])
+        await self._publish([Notice(audiences.room(room_id), "queue:positions", view)])
 
     async def open_attendance(self, **fields: Any) -> tuple[Attendance, bool, Place]:
         """Queue a conversation (or find its open one) and its place in the

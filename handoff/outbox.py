@@ -43,9 +43,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from handoff.db import DatabaseUnavailable, UnitOfWork
+from handoff.domain.audiences import SUPERVISORS
 from handoff.domain.audit import audit
 from handoff.domain.errors import Conflict, NotFound
-from handoff.domain.views import SUPERVISORS, iso
+from handoff.domain.views import iso
 from handoff.models import JOB_DEAD, JOB_PENDING, OutboxJob, utcnow
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,9 @@ import socketio
 
 from handoff.db import Notice
 from handoff.desk import Desk
-from handoff.domain import attendances, conversation, views
+from handoff.domain import attendances, audiences, conversation, views
 from handoff.domain.access import is_row_id
+from handoff.domain.audiences import SUPERVISORS, Audience
 from handoff.domain.errors import DomainError, Invalid
 from handoff.domain.operators import (
     SESSION_ENDED,
@@ -23,7 +24,6 @@ from handoff.domain.operators import (
     operator_view,
     token_hash,
 )
-from handoff.domain.views import SUPERVISORS
 from handoff.models import CANCELLED, FINISHED
 from handoff.outage import Outage
 from handoff.routes.common import SESSION_COOKIE
@@ -105,13 +105,24 @@ def origin_check(settings: Settings) -> Callable[[str, dict[str, Any]], bool]:
     return allowed_origin
 
 
+def socketio_room(audience: Audience) -> str:
+    """The socket.io room of a domain audience (``handoff/domain/audiences.py``)."""
+    if audience.kind == audiences.SUPERVISING:
+        return "supervisors"
+    return f"{audience.kind}:{audience.id}"
+
+
+# The rooms a console enters and leaves as its operator's rooms and role change.
+FOLLOWED = ("room:", socketio_room(SUPERVISORS))
+
+
 def make_publisher(sio: socketio.AsyncServer) -> Callable[[list[Notice]], Awaitable[None]]:
     async def publish(notices: list[Notice]) -> None:
         for notice in notices:
-            await sio.emit(notice.name, notice.payload, room=notice.target)
+            await sio.emit(notice.name, notice.payload, room=socketio_room(notice.target))
         # Supervisors' live view refreshes when queues or operators change.
         if any(n.name.startswith(("attendance:", "operator:")) for n in notices):
-            await sio.emit("live:changed", {}, room=SUPERVISORS)
+            await sio.emit("live:changed", {}, room=socketio_room(SUPERVISORS))
 
     return publish
 
@@ -155,7 +166,7 @@ class Connections:
         """A new console: its operator's room and, from the database, its audiences."""
         self._sessions[sid] = token_hash(token)
         self._operators[sid] = operator_id
-        await self._sio.enter_room(sid, f"operator:{operator_id}")
+        await self._sio.enter_room(sid, socketio_room(audiences.operator(operator_id)))
         await self.follow_audiences([sid])
 
     def remove(self, sid: str) -> None:
@@ -166,13 +177,13 @@ class Connections:
         """Enter and leave socket.io rooms so that each console hears what
         its operator's rooms and role say now (only this process's sockets)."""
         wanted = {self._operators[sid] for sid in sids if sid in self._operators}
-        audiences = await self._desk.read(lambda uow: notice_audiences(uow.session, wanted))
+        heard = await self._desk.read(lambda uow: notice_audiences(uow.session, wanted))
         for sid in sids:
             operator_id = self._operators.get(sid)
             if operator_id is None:
                 continue
-            target = audiences.get(operator_id, set())
-            current = {r for r in self._sio.rooms(sid) if r.startswith("room:") or r == SUPERVISORS}
+            target = {socketio_room(a) for a in heard.get(operator_id, set())}
+            current = {r for r in self._sio.rooms(sid) if r.startswith(FOLLOWED)}
             for room in current - target:
                 await self._sio.leave_room(sid, room)
             for room in target - current:

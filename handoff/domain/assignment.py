@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
+from handoff.domain import audiences
 from handoff.domain.access import move_attendance
 from handoff.domain.audit import audit
 from handoff.domain.holds import begin_hold, end_hold
@@ -141,8 +142,8 @@ def _give(uow: UnitOfWork, attendance: Attendance, operator: Operator) -> bool:
     begin_hold(session, attendance, now)
     audit(session, "assigned", operator_id=operator.id, attendance_id=attendance.id)
     view = attendance_view(attendance)
-    uow.notify(f"room:{attendance.room_id}", "attendance:taken", view)
-    uow.notify(f"operator:{operator.id}", "attendance:assigned", view)
+    uow.notify(audiences.room(attendance.room_id), "attendance:taken", view)
+    uow.notify(audiences.operator(operator.id), "attendance:assigned", view)
     return True
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from handoff.db import UnitOfWork
-from handoff.domain import demands
+from handoff.domain import audiences, demands
 from handoff.domain.access import (
     attendance_for,
     move_attendance,
@@ -228,7 +228,7 @@ def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> 
     begin_hold(session, attendance, now)
     audit(session, "taken", operator_id=operator.id, attendance_id=attendance.id)
     view = attendance_view(attendance)
-    uow.notify(f"room:{attendance.room_id}", "attendance:taken", view)
+    uow.notify(audiences.room(attendance.room_id), "attendance:taken", view)
     return attendance
 
 
@@ -327,7 +327,9 @@ def requeue_attendances_of(uow: UnitOfWork, operator_id: int) -> list[int]:
         end_hold(uow.session, attendance.id, HOLD_REQUEUED)
         put_back_in_queue(uow, attendance)
         audit(uow.session, "requeued", operator_id=operator_id, attendance_id=attendance.id)
-        uow.notify(f"operator:{operator_id}", "attendance:requeued", attendance_view(attendance))
+        uow.notify(
+            audiences.operator(operator_id), "attendance:requeued", attendance_view(attendance)
+        )
         queue_or_assign(uow, attendance, exclude=operator_id)
     return [a.id for a in attendances]
 
@@ -344,7 +346,9 @@ def queue_or_assign(uow: UnitOfWork, attendance: Attendance, exclude: int | None
     """A call back in its room's queue: given to an operator at once in an
     automatic room, else the room's consoles ring."""
     if not assign(uow, attendance, exclude=exclude):
-        uow.notify(f"room:{attendance.room_id}", "attendance:queued", attendance_view(attendance))
+        uow.notify(
+            audiences.room(attendance.room_id), "attendance:queued", attendance_view(attendance)
+        )
 
 
 def operators_with_active(session: Session) -> list[int]:

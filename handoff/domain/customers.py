@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
+from handoff.domain import audiences
 from handoff.domain.access import is_row_id, own_attendance
 from handoff.domain.audit import audit
 from handoff.domain.brazil import (
@@ -169,7 +170,7 @@ def link_customer(
         previous=previous,
     )
     uow.notify(
-        f"operator:{operator.id}",
+        audiences.operator(operator.id),
         "attendance:customer",
         {"attendance_id": attendance.id, "customer": customer_view(customer)},
     )

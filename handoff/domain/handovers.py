@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
+from handoff.domain import audiences
 from handoff.domain.access import is_row_id, own_attendance
 from handoff.domain.assignment import active_count, offer_to, serialise
 from handoff.domain.attendances import put_back_in_queue, queue_or_assign
@@ -121,7 +122,9 @@ def transfer_attendance(
         room=room.slug,
         to_operator=target.id if target else None,
     )
-    uow.notify(f"operator:{operator.id}", "attendance:transferred", attendance_view(attendance))
+    uow.notify(
+        audiences.operator(operator.id), "attendance:transferred", attendance_view(attendance)
+    )
     put_back_in_queue(uow, attendance)
     attendance.room_id = room.id
     if target is not None:
@@ -129,7 +132,9 @@ def transfer_attendance(
         attendance.status, attendance.operator_id, attendance.taken_at = ACTIVE, target.id, now
         session.flush()
         begin_hold(session, attendance, now)
-        uow.notify(f"operator:{target.id}", "attendance:assigned", attendance_view(attendance))
+        uow.notify(
+            audiences.operator(target.id), "attendance:assigned", attendance_view(attendance)
+        )
     else:
         queue_or_assign(uow, attendance, exclude=operator.id)
     _tell(uow, attendance, operator, target.name if target else room.name, note_text)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
+from handoff.domain import audiences
 from handoff.domain.access import is_row_id, own_attendance
 from handoff.domain.audit import audit
 from handoff.domain.brazil import search_key
@@ -140,7 +141,7 @@ def register_information(
         article_id=article.id,
     )
     uow.notify(
-        f"operator:{operator.id}",
+        audiences.operator(operator.id),
         "attendance:registration",
         {"attendance_id": attendance.id, "article_id": article.id, "title": article.title},
     )

@@ -13,9 +13,9 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
+from handoff.domain import audiences
 from handoff.domain.audit import audit
 from handoff.domain.errors import Invalid, Unauthorized
-from handoff.domain.views import SUPERVISORS
 from handoff.models import (
     AVAILABLE,
     OFFLINE,
@@ -223,7 +223,7 @@ def set_status(uow: UnitOfWork, operator: Operator, status: Any, reason: Any = N
         )
     )
     audit(uow.session, "status", operator_id=operator.id, status=status, reason=reason)
-    uow.notify(f"operator:{operator.id}", "operator:status", operator_view(operator))
+    uow.notify(audiences.operator(operator.id), "operator:status", operator_view(operator))
 
 
 def room_ids(session: Session, operator: Operator) -> list[int]:
@@ -236,28 +236,30 @@ def rooms_of(session: Session, operator_id: int) -> list[int]:
     )
 
 
-def notice_audiences(session: Session, operator_ids: set[int]) -> dict[int, set[str]]:
-    """The notice targets each operator's consoles belong to, as the
-    database says now: their rooms' queues (``room:<id>``) and, for a
-    supervisor, the supervisors' audience."""
-    audiences: dict[int, set[str]] = {operator_id: set() for operator_id in operator_ids}
+def notice_audiences(
+    session: Session, operator_ids: set[int]
+) -> dict[int, set[audiences.Audience]]:
+    """The audiences each operator's consoles belong to besides their own, as
+    the database says now: their rooms' queues and, for a supervisor, the
+    supervisors."""
+    heard: dict[int, set[audiences.Audience]] = {operator_id: set() for operator_id in operator_ids}
     if not operator_ids:
-        return audiences
+        return heard
     links = session.execute(
         select(OperatorRoom.operator_id, OperatorRoom.room_id).where(
             OperatorRoom.operator_id.in_(operator_ids)
         )
     )
     for operator_id, room_id in links:
-        audiences[operator_id].add(f"room:{room_id}")
+        heard[operator_id].add(audiences.room(room_id))
     supervising = session.scalars(
         select(Operator.id).where(
             Operator.id.in_(operator_ids), Operator.role.in_(SUPERVISOR_ROLES)
         )
     )
     for operator_id in supervising:
-        audiences[operator_id].add(SUPERVISORS)
-    return audiences
+        heard[operator_id].add(audiences.SUPERVISORS)
+    return heard
 
 
 def operator_view(operator: Operator) -> dict[str, object]:

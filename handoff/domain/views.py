@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from handoff.domain import audiences
 from handoff.domain.errors import Invalid
 from handoff.domain.whatsapp_templates import refusal_text
 from handoff.models import FAILED, FROM_OPERATOR, NOTE, UNKNOWN, Attendance, Message, utcnow
@@ -123,10 +124,6 @@ def attachment_view(message: Message) -> dict[str, Any] | None:
     return view
 
 
-# The audience of what every supervisor hears (live view, dead letters).
-SUPERVISORS = "supervisors"
-
-
 def retryable(message: Message) -> bool:
     """Whether the operator may send the message again ("Tentar novamente")."""
     if message.delivery == FAILED:
@@ -139,8 +136,8 @@ def retryable(message: Message) -> bool:
     return utcnow() - created >= UNKNOWN_RETRY_AFTER
 
 
-def audience(attendance: Attendance) -> str:
+def audience(attendance: Attendance) -> audiences.Audience:
     """Who hears about an attendance: its operator, or its room while queued."""
     if attendance.operator_id is not None:
-        return f"operator:{attendance.operator_id}"
-    return f"room:{attendance.room_id}"
+        return audiences.operator(attendance.operator_id)
+    return audiences.room(attendance.room_id)
