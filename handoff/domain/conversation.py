@@ -499,10 +499,14 @@ def import_missed_events(
 
 def store_customer_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
     """Store a customer message once, with the attachment its channel
-    described (a WhatsApp photo, voice note, location...)."""
+    described (a WhatsApp photo, voice note, location...); a tapped button
+    as the title the customer saw, not its payload."""
     message_id, text = event.get("message_id"), event.get("text")
     if not message_id or not isinstance(text, str):
         return 0
+    title = _metadata(event).get("button_title")
+    if text.startswith("/") and isinstance(title, str) and title.strip():
+        text = title
     key = f"rasa:{message_id}"
     attachment = attachments.parse(event.get("metadata"))
     return _store_once(uow, attendance, FROM_CUSTOMER, text, key, _said_at(event), attachment)

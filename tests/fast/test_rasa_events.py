@@ -95,3 +95,16 @@ def test_dead_letters_are_listed_retried_and_discarded(service, supervisor: Clie
     assert all(
         r["id"] != second for r in supervisor.get("/api/admin/dead-letters").json()["dead_letters"]
     )
+
+
+def test_a_tapped_button_reads_as_its_title(service, operator: Client):
+    """A reply button or a star tapped while an operator attends (an old
+    survey's, say) reaches the operator as the words the customer saw, not
+    the payload Rasa got."""
+    call = open_attendance(service)
+    operator.take(call["id"])
+    tapped = user(call["conversation_id"], "u-2", '/survey_rating{"rating": 4}')
+    tapped["metadata"] = {"button_title": "4 - Satisfeito"}
+    typed = user(call["conversation_id"], "u-3", "/não é um botão")
+    assert post_rasa_events(service.base_url, [tapped, typed]).json() == {"stored": 2}
+    assert texts(operator, call["id"])[-2:] == ["4 - Satisfeito", "/não é um botão"]
