@@ -282,6 +282,7 @@ def test_the_pre_chat_form_is_optional_per_room(handoff: Service, supervisor: Cl
         "name": "Sem cadastro",
         "assignment": "manual",
         "prechat_optional": True,
+        "survey_enabled": False,
     }
     assert optional("ouvidoria")
     # Other sites, and a site without a key, go to the default room: asked.

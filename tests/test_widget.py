@@ -229,7 +229,9 @@ def test_the_widget_stays_small():
     frame = sum((widget / name).stat().st_size for name in ("frame.html", "frame.js", "frame.css"))
     client = (ROOT / "vendor" / "socket.io.min.js").stat().st_size
     assert loader < 6_000
-    assert loader + frame + client < 72_000
+    # 80 KB: about 33 KB of our own code (files, buttons and stars, the
+    # leave-a-message form included) and the 47 KB socket.io client.
+    assert loader + frame + client < 80_000
 
 
 def loaded(image: Locator) -> None:

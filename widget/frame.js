@@ -276,7 +276,8 @@
   // While it is closed (its opening hours) the visitor reads when it opens
   // first; a room that takes messages then offers the leave-a-message form.
   let prechatOptional = false;
-  const recado = $(".recado"), closedNotice = $(".closed-notice");
+  // The form is in the page only while it may be used (a template until then).
+  const recado = $(".recado-template").content.firstElementChild, closedNotice = $(".closed-notice");
   async function readPrechatSetting() {
     try {
       const response = await fetch(`api/prechat?key=${encodeURIComponent(config.key)}`);
@@ -285,7 +286,7 @@
       if (setting.closed) {
         closedNotice.textContent = setting.closed.notice;
         closedNotice.hidden = false;
-        recado.hidden = !setting.closed.leave_message;
+        if (setting.closed.leave_message) prechat.before(recado);
         prechat.hidden = setting.closed.leave_message;
       }
     } catch (_) { /* required */ }

@@ -57,6 +57,11 @@ REFUSALS = {
     "132012": "Um parâmetro não está no formato que o modelo aprovado espera.",
     "132015": "O modelo está pausado pela Meta (qualidade baixa).",
     "132016": "O modelo foi desativado pela Meta.",
+    # Meta's codes for "try later", once the channel's own retries are spent.
+    **dict.fromkeys(
+        ("2", "4", "80007", "131000", "131016", "133004"),
+        "O WhatsApp está indisponível no momento: use Tentar novamente em instantes.",
+    ),
 }
 
 

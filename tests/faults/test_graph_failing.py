@@ -91,7 +91,10 @@ def test_http_500s_are_retried_then_shown_failed_and_retried_in_the_console(
     graph.failures_left = 10_000  # every send gets HTTP 500, code 131000
     write_first(console, "Seu documento fica pronto amanhã.")
     mark = console.locator("#messages li.operator .delivery")
-    expect(mark).to_have_text("falhou", timeout=30_000)
+    expect(mark).to_have_text(
+        "falhou: O WhatsApp está indisponível no momento: use Tentar novamente em instantes.",
+        timeout=30_000,
+    )
     retry = console.locator("#messages li.operator").get_by_role("button", name=RETRY)
     expect(retry).to_be_visible()
 
