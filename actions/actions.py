@@ -75,10 +75,16 @@ def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
     text, title = event.get("text"), (event.get("metadata") or {}).get("button_title")
     if isinstance(title, str) and title and str(text).startswith("/"):
         text = title  # a tapped button ("Falar com atendente"), not its payload
-    message = {"message_id": event.get("message_id"), "text": text}
-    attachment = (event.get("metadata") or {}).get("attachment")
-    if attachment is not None:  # a WhatsApp photo, voice note... that starts the attendance
-        message["metadata"] = {"attachment": attachment}
+    message: Dict[str, Any] = {"message_id": event.get("message_id"), "text": text}
+    metadata = event.get("metadata") or {}
+    kept = {
+        # a WhatsApp photo, voice note... that starts the attendance
+        "attachment": metadata.get("attachment"),
+        # the message the widget's leave-a-message form left (room closed)
+        "left_message": metadata.get("left_message") is True or None,
+    }
+    if any(value is not None for value in kept.values()):
+        message["metadata"] = {k: v for k, v in kept.items() if v is not None}
     return clean_json(message)
 
 

@@ -289,11 +289,17 @@ class Desk:
         """Queue a conversation (or find its open one) and its place in the
         queue, which the transfer message tells the customer."""
 
+        first = fields.get("first_message")
+        metadata = first.get("metadata") if isinstance(first, dict) else None
+        message_left = isinstance(metadata, dict) and metadata.get("left_message") is True
+
         def work(uow: UnitOfWork) -> tuple[Attendance, bool, Place]:
             attendance, created = attendances.open_attendance(uow, **fields)
             place = None
             if attendance.status == QUEUED:
-                found = room_hours.unattended(uow.session, self.hours, attendance.room_id, utcnow())
+                found = room_hours.unattended(
+                    uow.session, self.hours, attendance.room_id, utcnow(), created and message_left
+                )
                 if created:
                     room_hours.note_outside_hours(attendance, found)
                 notice = found.notice if found else None

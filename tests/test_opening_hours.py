@@ -148,6 +148,9 @@ def test_outside_hours_the_widget_visitor_leaves_a_message_served_when_the_room_
         form.get_by_role("button", name="DEIXAR RECADO").click()
         told = widget.locator("li.bot", has_text="transferido(a)")
         expect(told).to_contain_text("Abriremos segunda-feira, 07/12, às 8h.")
+        # The form left the message: the visitor is not asked for it again.
+        expect(told).to_contain_text("Recebemos sua mensagem: ela fica registrada")
+        expect(told).not_to_contain_text("Deixe aqui")
         left = widget.locator("li.me", has_text="endereço errado")
         expect(left).not_to_have_class(re.compile(r"\bpending\b"))
         page.screenshot(path=str(ROOT / "docs" / "screenshots" / "23-widget-fora-do-horario.png"))

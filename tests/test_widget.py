@@ -287,7 +287,7 @@ def test_files_both_ways_between_the_widget_and_conversa(
     )
     sent = console.locator("#messages li.operator", has_text="Segue a guia")
     expect(sent.locator("a.attachment-document")).to_have_text("guia.pdf (2,9 KB)")
-    expect(sent.locator(".delivery")).to_have_text("enviada", timeout=30_000)
+    expect(sent.locator(".delivery")).to_have_text("enviada", timeout=60_000)
     expect(console.locator("#draft")).to_have_value("")
     link = widget.locator("li.operator", has_text="Segue a guia").locator("a")
     expect(link).to_have_text("guia.pdf (3 KB)", timeout=30_000)

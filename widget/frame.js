@@ -315,7 +315,7 @@
     saved.profile = { widget_key: config.key, name, ...(email && { email: contact }) };
     store();
     startChat();
-    queueMessage(email ? text : `${text}\n\nTelefone para contato: ${contact}`);
+    queueMessage(email ? text : `${text}\n\nTelefone para contato: ${contact}`, { left_message: true });
   });
   prechat.addEventListener("submit", (event) => {
     event.preventDefault();

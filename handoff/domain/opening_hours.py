@@ -57,6 +57,11 @@ OUTSIDE_TOLD = {
         "ela fica registrada e um atendente responde assim que abrirmos."
     ),
 }
+# What a customer reads who already left their message (the widget's
+# leave-a-message form), closed and open with nobody available.
+MESSAGE_RECEIVED = "Recebemos sua mensagem: ela fica registrada e um atendente responde"
+RECEIVED_TOLD = f"{MESSAGE_RECEIVED} assim que abrirmos."
+RECEIVED_WHILE_NOBODY = f"{MESSAGE_RECEIVED} assim que possível."
 # Open, but no operator of the room available, in a room that takes messages.
 MESSAGE_WHILE_NOBODY = (
     "Se preferir, deixe aqui sua mensagem, com seu nome e um telefone ou e-mail para contato: "
@@ -252,19 +257,27 @@ def when_phrase(opening: datetime, now: datetime) -> str:
     return f"{day}, {opening:%d/%m}, às {hour}"
 
 
-def nobody_notice(schedule: Schedule) -> str:
+def nobody_notice(schedule: Schedule, message_left: bool = False) -> str:
     """What a customer reads when the room is open but none of its operators
-    is available: that, and what happens to the message."""
+    is available: that, and what happens to the message (``message_left``:
+    they already left it)."""
     if schedule.outside == MESSAGE:
-        return f"{NOBODY_AVAILABLE} {MESSAGE_WHILE_NOBODY}"
+        return (
+            f"{NOBODY_AVAILABLE} {RECEIVED_WHILE_NOBODY if message_left else MESSAGE_WHILE_NOBODY}"
+        )
     return NOBODY_AVAILABLE
 
 
 def closed_notice(
-    schedule: Schedule, holidays: Mapping[date, str], now: datetime, zone: ZoneInfo
+    schedule: Schedule,
+    holidays: Mapping[date, str],
+    now: datetime,
+    zone: ZoneInfo,
+    message_left: bool = False,
 ) -> str | None:
     """What a customer who joins the queue now reads, None while the room is
-    open: the hours, the next opening and what happens to their message."""
+    open: the hours, the next opening and what happens to their message
+    (``message_left``: they already left it, in a room that takes messages)."""
     if is_open(schedule, holidays, now, zone):
         return None
     parts = []
@@ -275,5 +288,6 @@ def closed_notice(
     opening = next_opening(schedule, holidays, now, zone)
     if opening is not None:
         parts.append(f"Abriremos {when_phrase(opening, now)}.")
-    parts.append(OUTSIDE_TOLD[schedule.outside])
+    left = message_left and schedule.outside == MESSAGE
+    parts.append(RECEIVED_TOLD if left else OUTSIDE_TOLD[schedule.outside])
     return " ".join(parts)

@@ -192,10 +192,12 @@ class Unattended:
 
 
 def unattended(
-    session: Session, files: HoursFiles, room_id: int, now: datetime
+    session: Session, files: HoursFiles, room_id: int, now: datetime, message_left: bool = False
 ) -> Unattended | None:
-    """For a customer joining the room's queue at ``now``; None while it is
-    attended (or has no hours: the queue's own phrase tells of nobody available)."""
+    """For a customer joining the room's queue at ``now`` (``message_left``:
+    with the message the room asks for, from the widget's form); None while
+    it is attended (or has no hours: the queue's own phrase tells of nobody
+    available)."""
     room = session.get(Room, room_id)
     if room is None:
         return None
@@ -203,11 +205,11 @@ def unattended(
     if schedule.always_open:
         return None
     leave_message = schedule.outside == MESSAGE
-    notice = closed_notice(schedule, holidays_of(session, files), now, files.zone)
+    notice = closed_notice(schedule, holidays_of(session, files), now, files.zone, message_left)
     if notice is not None:
         return Unattended(notice, True, leave_message)
     if leave_message and available_operators(session, room_id) < 1:
-        return Unattended(nobody_notice(schedule), False, True)
+        return Unattended(nobody_notice(schedule, message_left), False, True)
     return None
 
 

@@ -237,7 +237,7 @@ def test_holidays_from_the_file_and_from_supervisao(
     assert error_of(supervisor.delete("/api/admin/holidays/999"), 404)
 
 
-def join(service, name: str) -> dict:
+def join(service, name: str, first_message: dict | None = None) -> dict:
     """What the transfer action does; the answer holds the text told."""
     response = requests.post(
         f"{service.base_url}/api/attendances",
@@ -245,6 +245,7 @@ def join(service, name: str) -> dict:
             "conversation_id": uuid.uuid4().hex,
             "channel": "socketio",
             "contact": {"name": name},
+            **({"first_message": first_message} if first_message else {}),
         },
         headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
         timeout=10,
@@ -272,9 +273,16 @@ def test_a_customer_joining_a_closed_room_is_told_when_it_opens_and_is_answered_
         "que abrirmos."
     )
     assert saturday["attendance"]["queued_outside_hours"] is True
+    # The widget's leave-a-message form already left it: not asked again.
+    left = {"message_id": "f1", "text": "O carnê veio errado.", "metadata": {"left_message": True}}
+    assert join(service, "Pelo formulário", left)["queue"]["text"] == (
+        "Você é o 2º da fila. Nosso atendimento funciona de segunda a sexta, das 8h às 18h. "
+        "Abriremos segunda-feira, 07/12, às 8h. Recebemos sua mensagem: ela fica registrada e "
+        "um atendente responde assim que abrirmos."
+    )
     clock.now = at("2026-12-07 08:00") + timedelta(seconds=1)  # Monday, opening time
     monday = join(service, "No horário")
-    assert monday["queue"]["text"].startswith("Você é o 2º da fila.")
+    assert monday["queue"]["text"].startswith("Você é o 3º da fila.")
     assert "Nosso atendimento" not in monday["queue"]["text"]
     assert monday["attendance"]["queued_outside_hours"] is False
     assert operator.get("/api/rooms/hours").json()["rooms"][0]["open"] is True
@@ -283,6 +291,7 @@ def test_a_customer_joining_a_closed_room_is_told_when_it_opens_and_is_answered_
     queued = operator.get("/api/attendances").json()["queued"]
     assert [(a["contact_name"], a["queued_outside_hours"]) for a in queued] == [
         ("Fora do horário", True),
+        ("Pelo formulário", True),
         ("No horário", False),
     ]
     assert operator.take(saturday["attendance"]["id"]).status_code == 200

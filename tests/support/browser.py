@@ -14,6 +14,9 @@ from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwr
 
 from tests.support.processes import Stack
 
+# An expectation waits up to 30 s for the page (Playwright's default is 5 s):
+# a bound for "stuck" on a shared, noisy machine, never a measure.
+expect.set_options(timeout=30_000)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
