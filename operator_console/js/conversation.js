@@ -49,10 +49,15 @@ export function createConversation(state) {
     });
   }
 
+  // A message shown again (the answer to its send, which may come after its
+  // delivery mark) never goes back from a later mark to "enviando…".
+  const PROGRESS = { pending: 0, unknown: 1, sent: 2, delivered: 3, read: 4 };
   function put(m) {
     const list = $("messages");
     const existing = (m.id && list.querySelector(`[data-message-id="${m.id}"]`))
       || (m.client_id && list.querySelector(`[data-client-id="${m.client_id}"]`));
+    const shown = existing?.querySelector(".delivery")?.classList[1];
+    if (PROGRESS[shown] > (PROGRESS[m.delivery] ?? Infinity)) m = { ...m, delivery: shown, delivery_error: null };
     const node = messageNode(m);
     if (existing) existing.replaceWith(node);
     else list.append(node);
