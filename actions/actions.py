@@ -72,12 +72,11 @@ def _latest_user_message(tracker: Tracker) -> Optional[Dict[str, Any]]:
     event = _latest_user_event(tracker)
     if event is None:
         return None
-    text, title = event.get("text"), (event.get("metadata") or {}).get("button_title")
-    if isinstance(title, str) and title and str(text).startswith("/"):
-        text = title  # a tapped button ("Falar com atendente"), not its payload
-    message: Dict[str, Any] = {"message_id": event.get("message_id"), "text": text}
+    message: Dict[str, Any] = {"message_id": event.get("message_id"), "text": event.get("text")}
     metadata = event.get("metadata") or {}
     kept = {
+        # a tapped button: the service stores the title the customer saw
+        "button_title": metadata.get("button_title"),
         # a WhatsApp photo, voice note... that starts the attendance
         "attachment": metadata.get("attachment"),
         # the message the widget's leave-a-message form left (room closed)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import aiohttp
 
@@ -86,20 +86,32 @@ def _connection_tracing() -> aiohttp.TraceConfig:
     return trace
 
 
-def _outcome(status: int, raw: bytes) -> str:
-    """The wamid of a sent message; raises for the other two outcomes."""
+def _json_object(raw: bytes) -> Dict[str, Any]:
+    """The Graph API's answer as a dict; empty when it is not a JSON object."""
     try:
         body = json.loads(raw)
     except ValueError:
-        body = None
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_of(body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The Graph API's ``error`` object, when the answer has one."""
+    error = body.get("error")
+    return error if isinstance(error, dict) else None
+
+
+def _outcome(status: int, raw: bytes) -> str:
+    """The wamid of a sent message; raises for the other two outcomes."""
+    body = _json_object(raw)
     if status < 300:
-        messages = body.get("messages") if isinstance(body, dict) else None
+        messages = body.get("messages")
         wamid = messages[0].get("id") if messages and isinstance(messages[0], dict) else None
         if isinstance(wamid, str) and wamid:
             return wamid
         raise DeliveryUnknown(f"HTTP {status} without a message id")
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
+    error = _error_of(body)
+    if error is None:
         if status >= 500:
             raise DeliveryUnknown(f"HTTP {status}, not an answer of the Graph API")
         raise WhatsAppSendError(f"HTTP {status}", retryable=status == 429)
@@ -262,32 +274,22 @@ class GraphClient:
         ``messaging_product``): Meta's media id of the file. Any failure is
         WhatsAppSendError (nothing reached the citizen), retryable unless
         Meta refused the file itself."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(trace_configs=[_connection_tracing()])
         form = aiohttp.FormData()
         form.add_field("messaging_product", "whatsapp")
         form.add_field("type", mime_type)
         form.add_field("file", data, filename=file_name, content_type=mime_type)
         try:
-            async with self._session.post(
-                f"{self.api}/{number}/media",
-                data=form,
-                headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT_SECONDS),
-                trace_request_ctx={"connected": False},
-            ) as reply:
-                status, raw = reply.status, await reply.read()
+            status, raw = await self._post(
+                f"{number}/media", UPLOAD_TIMEOUT_SECONDS, {"connected": False}, data=form
+            )
         except (aiohttp.ClientError, asyncio.TimeoutError) as problem:
             raise WhatsAppSendError(f"upload: {problem!r}", retryable=True) from problem
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        media_id = body.get("id") if isinstance(body, dict) else None
+        body = _json_object(raw)
+        media_id = body.get("id")
         if status < 300 and isinstance(media_id, str) and media_id:
             return media_id
-        error = body.get("error") if isinstance(body, dict) else None
-        code = error.get("code") if isinstance(error, dict) else None
+        error = _error_of(body)
+        code = error.get("code") if error is not None else None
         retryable = status == 429 or status >= 500 or code in RETRYABLE_CODES
         raise WhatsAppSendError(f"upload: HTTP {status}: {raw[:300]!r}", code, retryable)
 
@@ -346,8 +348,6 @@ class GraphClient:
         and, with ``typing``, show "digitando…" on their phone until the
         next message or 25 s (Meta's typing indicators). One try, never
         raises: a lost signal costs nothing. Whether Meta took it."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(trace_configs=[_connection_tracing()])
         payload: Dict[str, Any] = {
             "messaging_product": "whatsapp",
             "status": "read",
@@ -356,35 +356,39 @@ class GraphClient:
         if typing:
             payload["typing_indicator"] = {"type": "text"}
         try:
-            async with self._session.post(
-                f"{self.api}/{number}/messages",
-                json=payload,
-                headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=SIGNAL_TIMEOUT_SECONDS),
-                trace_request_ctx={"connected": False},
-            ) as reply:
-                if reply.status == 200:
-                    return True
-                logger.warning("whatsapp: read mark of %s refused: HTTP %s", wamid, reply.status)
+            status, _raw = await self._post(
+                f"{number}/messages", SIGNAL_TIMEOUT_SECONDS, {"connected": False}, json=payload
+            )
+            if status == 200:
+                return True
+            logger.warning("whatsapp: read mark of %s refused: HTTP %s", wamid, status)
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             logger.warning("whatsapp: read mark of %s not sent: %r", wamid, error)
         return False
 
     async def _try(self, number: str, payload: Dict[str, Any], timeout: float) -> str:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(trace_configs=[_connection_tracing()])
         state = {"connected": False}
         try:
-            async with self._session.post(
-                f"{self.api}/{number}/messages",
-                json=payload,
-                headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                trace_request_ctx=state,
-            ) as reply:
-                status, raw = reply.status, await reply.read()
+            status, raw = await self._post(f"{number}/messages", timeout, state, json=payload)
         except (aiohttp.ClientError, asyncio.TimeoutError) as problem:
             if state["connected"]:
                 raise DeliveryUnknown(f"no answer from the Graph API: {problem!r}") from problem
             raise WhatsAppSendError(f"not connected: {problem!r}", retryable=True) from problem
         return _outcome(status, raw)
+
+    async def _post(
+        self, path: str, timeout: float, state: Dict[str, bool], **body: Any
+    ) -> Tuple[int, bytes]:
+        """POST ``body`` (``json=`` or ``data=``) to the Graph API's ``path``:
+        the status and raw answer. On an error, ``state["connected"]`` tells
+        whether the request may have reached Meta."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(trace_configs=[_connection_tracing()])
+        async with self._session.post(
+            f"{self.api}/{path}",
+            headers=self._headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            trace_request_ctx=state,
+            **body,
+        ) as reply:
+            return reply.status, await reply.read()

@@ -289,9 +289,7 @@ class Desk:
         """Queue a conversation (or find its open one) and its place in the
         queue, which the transfer message tells the customer."""
 
-        first = fields.get("first_message")
-        metadata = first.get("metadata") if isinstance(first, dict) else None
-        message_left = isinstance(metadata, dict) and metadata.get("left_message") is True
+        message_left = attendances.is_left_message(fields.get("first_message"))
 
         def work(uow: UnitOfWork) -> tuple[Attendance, bool, Place]:
             attendance, created = attendances.open_attendance(uow, **fields)

@@ -42,6 +42,7 @@ async def send_operator_file(
     key = f"{attendance_id}/op-{secrets.token_hex(16)}{upload.extension}"
     await asyncio.to_thread(media_files.keep, settings.media_dir, key, data)
     attachment = uploads.operator_attachment(upload, key)
+    created = False
     try:
         message, attendance, created = await desk.as_operator(
             token,
@@ -49,11 +50,9 @@ async def send_operator_file(
                 uow, op, attendance_id, caption, client_id, attachment
             ),
         )
-    except Exception:
-        await asyncio.to_thread(media_files.discard, settings.media_dir, key)
-        raise
-    if not created:
-        await asyncio.to_thread(media_files.discard, settings.media_dir, key)
+    finally:
+        if not created:  # refused, or a repeated send of a stored message
+            await asyncio.to_thread(media_files.discard, settings.media_dir, key)
     return {"message": views.message_view(message), "protocol": attendance.protocol}
 
 

@@ -7,6 +7,7 @@ secret explicitly.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,12 @@ def _env(name: str, default: str) -> str:
 
 def _var_dir() -> Path:
     return Path(os.environ.get("VAR_DIR", str(PROJECT_ROOT / "var")))
+
+
+def _project_path(name: str, *default: str) -> Callable[[], Path]:
+    """The default factory of a file or folder ``HANDOFF_<name>``, by
+    default the project's own ``default`` path."""
+    return lambda: Path(_env(name, str(PROJECT_ROOT.joinpath(*default))))
 
 
 # Files a citizen may send (MIME types without parameters; ``type/*`` takes
@@ -146,36 +153,22 @@ class Settings:
         default_factory=lambda: float(_env("RETENTION_CHECK_SECONDS", "3600"))
     )
     # The content editors' knowledge-base files.
-    kb_dir: Path = field(
-        default_factory=lambda: Path(_env("KB_DIR", str(PROJECT_ROOT / "data" / "knowledge_base")))
-    )
+    kb_dir: Path = field(default_factory=_project_path("KB_DIR", "data", "knowledge_base"))
     # The content editors' ready replies (one Markdown file each) and the
     # subjects an operator picks on Finalizar (docs/content.md).
-    replies_dir: Path = field(
-        default_factory=lambda: Path(
-            _env("REPLIES_DIR", str(PROJECT_ROOT / "data" / "ready_replies"))
-        )
-    )
+    replies_dir: Path = field(default_factory=_project_path("REPLIES_DIR", "data", "ready_replies"))
     subjects_file: Path = field(
-        default_factory=lambda: Path(
-            _env("SUBJECTS_FILE", str(PROJECT_ROOT / "data" / "assuntos.md"))
-        )
+        default_factory=_project_path("SUBJECTS_FILE", "data", "assuntos.md")
     )
     # The rooms' opening hours and the organisation's holidays (docs/content.md).
-    hours_file: Path = field(
-        default_factory=lambda: Path(_env("HOURS_FILE", str(PROJECT_ROOT / "data" / "horarios.md")))
-    )
+    hours_file: Path = field(default_factory=_project_path("HOURS_FILE", "data", "horarios.md"))
     holidays_file: Path = field(
-        default_factory=lambda: Path(
-            _env("HOLIDAYS_FILE", str(PROJECT_ROOT / "data" / "feriados.md"))
-        )
+        default_factory=_project_path("HOLIDAYS_FILE", "data", "feriados.md")
     )
     # The organisation's approved WhatsApp templates (one Markdown file each,
     # docs/content.md), sent outside the 24-hour window.
     templates_dir: Path = field(
-        default_factory=lambda: Path(
-            _env("TEMPLATES_DIR", str(PROJECT_ROOT / "data" / "whatsapp_templates"))
-        )
+        default_factory=_project_path("TEMPLATES_DIR", "data", "whatsapp_templates")
     )
     # Reports count days, and opening hours are read, in the organisation's time zone.
     timezone: str = field(default_factory=lambda: _env("TIMEZONE", "America/Sao_Paulo"))
@@ -249,9 +242,7 @@ class Settings:
     # A TrueType font with the Portuguese accents for the record's PDF
     # (vendored DejaVu Sans).
     record_font: Path = field(
-        default_factory=lambda: Path(
-            _env("RECORD_FONT", str(PROJECT_ROOT / "vendor" / "fonts" / "DejaVuSans.ttf"))
-        )
+        default_factory=_project_path("RECORD_FONT", "vendor", "fonts", "DejaVuSans.ttf")
     )
     # Seconds to wait for Rasa's HTTP API before giving up on one call.
     rasa_timeout_seconds: float = field(

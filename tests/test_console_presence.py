@@ -52,6 +52,9 @@ def test_a_closed_console_goes_offline_in_the_live_view(
     console_login(console, handoff.base_url, "ivo", PASSWORD)
     row = supervisor.locator(".room-card li", has_text="Ivo Fantasma")
     expect(row).to_contain_text("Disponível")
+    # Closed once its socket is connected: a console that never connected
+    # has no disconnect to notice.
+    expect(console.locator("#connection")).to_have_attribute("data-state", "online")
     console.close()  # no logout: the browser is gone
     expect(row).to_contain_text("Indisponível", timeout=STUCK * 1000)
 

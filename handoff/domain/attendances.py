@@ -108,6 +108,13 @@ def open_attendance(
     return attendance, True
 
 
+def is_left_message(first_message: Any) -> bool:
+    """Whether the attendance's first message was left in the widget's
+    leave-a-message form (the room was closed), not asked live."""
+    metadata = first_message.get("metadata") if isinstance(first_message, dict) else None
+    return isinstance(metadata, dict) and metadata.get("left_message") is True
+
+
 def _choose_room(session: Session, room: Any, entry_point: Any, default_room: str) -> Room:
     """The room named by the caller, else the one routed for the entry point
     (widget key, WhatsApp number), else the default room."""

@@ -110,11 +110,9 @@ def send_operator_message(
     if template is not None and attachment is not None:
         raise Invalid("Um modelo de mensagem não leva arquivo.")
     if template is None and attendance.channel == WHATSAPP:
-        if not whatsapp_window_open(session, attendance.conversation_id, now):
-            raise Conflict(
-                "Fora da janela de 24 horas do WhatsApp: só é possível responder até 24 horas "
-                "depois da última mensagem do cidadão. Envie um modelo aprovado."
-            )
+        require_whatsapp_window(
+            session, attendance.conversation_id, now, "Envie um modelo aprovado."
+        )
     if attendance.protocol is None:
         give_protocol(uow, attendance)
     if attendance.first_response_at is None:
@@ -201,6 +199,23 @@ def whatsapp_window_open(session: Session, conversation_id: str, now: datetime) 
     past the window; templates go at any time)."""
     closes = whatsapp_window_closes_at(session, conversation_id)
     return closes is not None and now <= closes
+
+
+def require_whatsapp_window(
+    session: Session,
+    conversation_id: str,
+    now: datetime,
+    instead: str,
+    field: str | None = None,
+) -> None:
+    """Conflict (409, with what to do ``instead``) when free text can no
+    longer reach the citizen on WhatsApp."""
+    if not whatsapp_window_open(session, conversation_id, now):
+        raise Conflict(
+            "Fora da janela de 24 horas do WhatsApp: só é possível responder até 24 horas "
+            f"depois da última mensagem do cidadão. {instead}",
+            field=field,
+        )
 
 
 def composer_templates(

@@ -25,7 +25,7 @@ from handoff import outbox
 from handoff.db import UnitOfWork
 from handoff.domain.access import attendance_for
 from handoff.domain.audit import audit
-from handoff.domain.conversation import WHATSAPP, whatsapp_window_open
+from handoff.domain.conversation import WHATSAPP, require_whatsapp_window
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.holds import holds_of
 from handoff.domain.views import first_name, iso, required_text
@@ -181,12 +181,9 @@ def register_for(
     if means == CHANNEL and attendance.channel == WHATSAPP:
         # Meta refuses free text 24 h after the citizen's last message, and
         # the refusal of a bot message is not reported back: choose e-mail.
-        if not whatsapp_window_open(session, attendance.conversation_id, utcnow()):
-            raise Conflict(
-                "Fora da janela de 24 horas do WhatsApp: só é possível responder até 24 horas "
-                "depois da última mensagem do cidadão. Escolha o envio por e-mail.",
-                field="means",
-            )
+        require_whatsapp_window(
+            session, attendance.conversation_id, utcnow(), "Escolha o envio por e-mail.", "means"
+        )
     return _add(
         uow,
         attendance,

@@ -320,6 +320,7 @@ function showUnread() {
 function setConnection(online) {
   $("connection").textContent = online ? "" : "Sem conexão, tentando reconectar…";
   $("connection").classList.toggle("offline", !online);
+  $("connection").dataset.state = online ? "online" : "offline";
 }
 
 // Call-list events that arrive while the lists are read again: the lists
