@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from handoff import channel_resend, outbox, record_delivery, retention_job, whatsapp_media
+from handoff import (
+    channel_resend,
+    outbox,
+    rasa_events,
+    record_delivery,
+    retention_job,
+    whatsapp_media,
+)
 from handoff.db import Database, DatabaseUnavailable, Notice, UnitOfWork
 from handoff.domain import (
     assignment,
@@ -42,6 +49,7 @@ from handoff.domain.front_matter import folder_signature
 from handoff.domain.operators import operator_for_token
 from handoff.domain.queue_notices import QUEUE_NOTICE, ToldMemory, place_of
 from handoff.domain.record_requests import RECORD_DELIVERY
+from handoff.domain.said import ConversationEvents
 from handoff.domain.transfers import RETRY_TRANSFER
 from handoff.models import (
     ABANDONED,
@@ -289,7 +297,8 @@ class Desk:
         """Queue a conversation (or find its open one) and its place in the
         queue, which the transfer message tells the customer."""
 
-        message_left = attendances.is_left_message(fields.get("first_message"))
+        first = fields.get("first_message")
+        message_left = first is not None and first.left_message
 
         def work(uow: UnitOfWork) -> tuple[Attendance, bool, Place]:
             attendance, created = attendances.open_attendance(uow, **fields)
@@ -402,15 +411,15 @@ class Desk:
         except RasaUnavailable as error:
             raise outbox.Unavailable(str(error)) from error
         return partial(
-            conversation.import_missed_events, conversation_id=conversation_id, events=events
+            conversation.import_missed_events,
+            events=rasa_events.conversation(conversation_id, events),
         )
 
     async def _import_events(self, job: dict[str, Any]) -> outbox.Then:
         """Events set aside when they first failed: stored now, or failed again."""
         return partial(
             conversation.record_conversation_events,
-            conversation_id=job["conversation_id"],
-            events=job["events"],
+            events=rasa_events.conversation(job["conversation_id"], job["events"]),
         )
 
     async def reconcile(self) -> None:
@@ -620,10 +629,10 @@ class Desk:
                 log.warning("retention run stopped, tried again later: %s", error)
             await asyncio.sleep(self.settings.retention_check_seconds)
 
-    async def record_rasa_events(self, events: Any) -> int:
+    async def record_rasa_events(self, batch: list[ConversationEvents]) -> int:
         """Store the messages of Rasa's event broker (and note transfers Rasa
         could not make); one conversation's failure sets only it aside."""
-        return await self.run(lambda uow: conversation.record_rasa_events(uow, events))
+        return await self.run(lambda uow: conversation.record_rasa_events(uow, batch))
 
     # --- operators' availability and absence
 

@@ -30,6 +30,7 @@ from handoff.domain.holds import begin_hold, end_hold
 from handoff.domain.operators import is_supervisor, room_ids
 from handoff.domain.protocols import give_protocol
 from handoff.domain.queue_notices import positions
+from handoff.domain.said import CustomerSaid
 from handoff.domain.subjects import Classification
 from handoff.domain.transfers import forget_transfer
 from handoff.domain.views import attendance_view, audience, required_text
@@ -65,7 +66,7 @@ def open_attendance(
     default_room: str,
     entry_point: dict[str, Any] | None = None,
     contact: dict[str, Any] | None = None,
-    first_message: dict[str, Any] | None = None,
+    first_message: CustomerSaid | None = None,
 ) -> tuple[Attendance, bool]:
     """Queue an attendance for a conversation, or return its open one.
 
@@ -106,13 +107,6 @@ def open_attendance(
     if first_message:
         store_customer_message(uow, attendance, first_message)
     return attendance, True
-
-
-def is_left_message(first_message: Any) -> bool:
-    """Whether the attendance's first message was left in the widget's
-    leave-a-message form (the room was closed), not asked live."""
-    metadata = first_message.get("metadata") if isinstance(first_message, dict) else None
-    return isinstance(metadata, dict) and metadata.get("left_message") is True
 
 
 def _choose_room(session: Session, room: Any, entry_point: Any, default_room: str) -> Room:

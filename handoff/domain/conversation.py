@@ -4,6 +4,7 @@ before delivery, customer and bot messages from Rasa, delivery receipts."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -19,6 +20,7 @@ from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.holds import mark_first_response
 from handoff.domain.protocols import give_protocol
 from handoff.domain.ready_replies import customer_name, fill_protocol
+from handoff.domain.said import BotSaid, ConversationEvents, CustomerSaid
 from handoff.domain.transfers import note_pending_transfer
 from handoff.domain.views import audience, first_name, message_view, required_text, retryable
 from handoff.domain.whatsapp_templates import Template, refusal_text
@@ -45,9 +47,6 @@ log = logging.getLogger(__name__)
 DELIVER_OPERATOR_MESSAGE, IMPORT_EVENTS = "operator_message", "import_events"
 RECONCILE = "reconcile"
 WHATSAPP = "whatsapp"
-# Metadata keys of the bot events that are this service's own messages,
-# already stored here (operator messages, queue notices).
-OUR_MESSAGES = ("handoff_message_id", "handoff_notice")
 # WhatsApp accepts free text only within 24 hours of the customer's last message.
 
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -302,34 +301,24 @@ def set_delivery(uow: UnitOfWork, message_id: int, state: str) -> None:
     )
 
 
-def record_rasa_events(uow: UnitOfWork, events: Any) -> int:
+def record_rasa_events(uow: UnitOfWork, batch: list[ConversationEvents]) -> int:
     """Store what Rasa's event broker reports for conversations in attendance.
 
     Each conversation's events are stored in a savepoint of their own: if
-    they fail (whatever the cause, but a database that is away), they are
-    set aside as an outbox job that tries them again and then becomes a
-    dead letter, and every other conversation goes on. Replays store
-    nothing twice. Returns how many messages were stored.
+    they fail or could not be read (whatever the cause, but a database
+    that is away), they are set aside as an outbox job that tries them
+    again and then becomes a dead letter, and every other conversation
+    goes on. Replays store nothing twice. Returns how many messages were
+    stored.
     """
-    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        raise Invalid("events must be a list of Rasa events")
-    by_conversation: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        if isinstance(event.get("sender_id"), str):
-            by_conversation.setdefault(event["sender_id"], []).append(event)
-    return sum(
-        _record_or_set_aside(uow, conversation_id, its_events)
-        for conversation_id, its_events in by_conversation.items()
-    )
+    return sum(_record_or_set_aside(uow, events) for events in batch)
 
 
-def _record_or_set_aside(
-    uow: UnitOfWork, conversation_id: str, events: list[dict[str, Any]]
-) -> int:
+def _record_or_set_aside(uow: UnitOfWork, events: ConversationEvents) -> int:
     notices = len(uow.notices)
     try:
         with uow.session.begin_nested():
-            return record_conversation_events(uow, conversation_id, events)
+            return record_conversation_events(uow, events)
     except DBAPIError as error:
         if is_unavailable(error):
             raise
@@ -337,145 +326,54 @@ def _record_or_set_aside(
     except Exception as error:  # noqa: BLE001 - whatever it is, it must not stop the others
         failure = error
     del uow.notices[notices:]
-    log.warning("events of %s set aside: %r", conversation_id, failure)
-    _set_aside(uow, conversation_id, events, f"{type(failure).__name__}: {failure}", JOB_PENDING)
+    log.warning("events of %s set aside: %r", events.conversation_id, failure)
+    _set_aside(uow, events, f"{type(failure).__name__}: {failure}", JOB_PENDING)
     return 0
 
 
-def set_aside_events(uow: UnitOfWork, events: Any) -> int:
+def set_aside_events(uow: UnitOfWork, batch: list[ConversationEvents]) -> int:
     """Events Rasa's broker gave up on: dead letters at once, per
     conversation. Returns how many conversations were set aside."""
-    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        raise Invalid("events must be a list of Rasa events")
-    by_conversation: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        by_conversation.setdefault(str(event.get("sender_id"))[:255], []).append(event)
-    for conversation_id, its_events in by_conversation.items():
+    for events in batch:
         _set_aside(
-            uow,
-            conversation_id,
-            its_events,
-            "O Rasa desistiu de entregá-las depois de várias tentativas.",
-            JOB_DEAD,
+            uow, events, "O Rasa desistiu de entregá-las depois de várias tentativas.", JOB_DEAD
         )
-    return len(by_conversation)
+    return len(batch)
 
 
-def _set_aside(
-    uow: UnitOfWork, conversation_id: str, events: list[dict[str, Any]], error: str, status: str
-) -> None:
+def _set_aside(uow: UnitOfWork, events: ConversationEvents, error: str, status: str) -> None:
     outbox.enqueue(
         uow,
         kind=IMPORT_EVENTS,
-        key=outbox.from_customer(conversation_id),
-        payload={"conversation_id": conversation_id, "events": events},
+        key=outbox.from_customer(events.conversation_id),
+        payload={"conversation_id": events.conversation_id, "events": events.raw},
         status=status,
         error=error[:2000],
     )
 
 
-def record_conversation_events(
-    uow: UnitOfWork, conversation_id: str, events: list[dict[str, Any]]
-) -> int:
-    """Store one conversation's customer messages (``user`` events) and the
-    bot's own utterances, if it has an open attendance; note a transfer Rasa
-    could not make."""
+def record_conversation_events(uow: UnitOfWork, events: ConversationEvents) -> int:
+    """Store one conversation's customer messages and the bot's own
+    utterances, if it has an open attendance; note a transfer Rasa could
+    not make. Invalid if its events could not be read."""
+    if events.problem is not None:
+        raise Invalid(f"events not readable: {events.problem}")
+    conversation_id = events.conversation_id
     attendance = open_attendance_of(uow.session, conversation_id)
     stored = 0
-    for event in events:
-        kind = event.get("event")
-        if kind == "bot":
-            note_pending_transfer(uow, conversation_id, event)
-        if attendance is None or kind not in ("user", "bot"):
+    for said in events.said:
+        if isinstance(said, BotSaid) and said.transfer_pending:
+            note_pending_transfer(uow, conversation_id)
+        if attendance is None:
             continue
-        if kind == "bot" and any(_metadata(event).get(k) for k in OUR_MESSAGES):
-            continue  # the echo of an operator message or a queue notice we delivered
-        if kind == "user":
-            stored += store_customer_message(uow, attendance, event)
-            if leaving.wants_to_leave(attendance.status, event.get("text"), _metadata(event)):
+        if isinstance(said, CustomerSaid):
+            stored += store_customer_message(uow, attendance, said)
+            if leaving.wants_to_leave(attendance.status, said.text, said.leaving):
                 leaving.leave(uow, attendance)
                 attendance = None  # what follows is the bot's again
-        else:
-            stored += _store_bot_message(uow, attendance, event)
+        elif said.text and not said.ours:  # ours: an operator message or notice delivered here
+            stored += _store_once(uow, attendance, FROM_BOT, said.text, said.key, said.said_at)
     return stored
-
-
-def _metadata(event: dict[str, Any]) -> dict[str, Any]:
-    """An event's metadata; one of another shape is not Rasa's (Invalid)."""
-    metadata = event.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise Invalid("event metadata must be an object")
-    return metadata
-
-
-def _buttons(event: dict[str, Any]) -> list[dict[str, str]]:
-    """A bot event's buttons (Rasa keeps them in ``data.buttons``)."""
-    data = event.get("data")
-    found = data.get("buttons") if isinstance(data, dict) else None
-    if not isinstance(found, list):
-        return []
-    return [
-        {"title": b["title"], "payload": b["payload"]}
-        for b in found
-        if isinstance(b, dict)
-        and isinstance(b.get("title"), str)
-        and isinstance(b.get("payload"), str)
-    ]
-
-
-def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the visitor saw and wrote, from Rasa's tracker events (intents
-    triggered from outside, "EXTERNAL: ...", are not theirs). A visitor's
-    message keeps its ``client_id`` and an operator's its
-    ``handoff_message_id`` (as in the live ``bot_uttered``), so the widget
-    shows each once; an operator's also the name the customer is shown, and
-    every message its time (Rasa's ``timestamp``, seconds). A bot message
-    keeps its buttons; a tap on one (the visitor sent its payload) reads
-    as the button's title."""
-    history: list[dict[str, Any]] = []
-    titles: dict[str, str] = {}
-    for e in events:
-        text = e.get("text") or ""
-        metadata = e.get("metadata")
-        attachment = _shown_attachment(metadata)
-        if e.get("event") not in ("user", "bot") or not isinstance(text, str):
-            continue
-        if (not text and attachment is None) or text.startswith("EXTERNAL"):
-            continue
-        if e["event"] == "user":
-            text = titles.get(text, text)
-        item: dict[str, Any] = {"from": "visitor" if e["event"] == "user" else "bot", "text": text}
-        if attachment is not None:
-            item["attachment"] = attachment
-        buttons = _buttons(e) if e["event"] == "bot" else []
-        if buttons:
-            item["buttons"] = buttons
-            titles.update((b["payload"], b["title"]) for b in buttons)
-        if isinstance(e.get("timestamp"), (int, float)):
-            item["timestamp"] = e["timestamp"]
-        if e["event"] == "user" and e.get("message_id"):
-            item["client_id"] = e["message_id"]
-        operator_message = (
-            metadata.get("handoff_message_id") if isinstance(metadata, dict) else None
-        )
-        notice = metadata.get("handoff_notice") if isinstance(metadata, dict) else None
-        if e["event"] == "bot" and notice is not None:
-            item["handoff_notice"] = notice
-        if e["event"] == "bot" and operator_message is not None:
-            item["handoff_message_id"] = operator_message
-            if isinstance(metadata, dict) and metadata.get("operator_name"):
-                item["operator_name"] = metadata["operator_name"]
-        history.append(item)
-    return history
-
-
-def _shown_attachment(metadata: Any) -> dict[str, Any] | None:
-    """What the widget shows of a message's file (an operator's, fetched
-    by the message's id; the visitor's own, by its name)."""
-    found = metadata.get("attachment") if isinstance(metadata, dict) else None
-    if not isinstance(found, dict) or found.get("kind") not in attachments.FILE_KINDS:
-        return None
-    return {key: found.get(key) for key in ("kind", "mime_type", "file_name", "size")}
 
 
 def queue_reconciliations(uow: UnitOfWork) -> None:
@@ -493,55 +391,26 @@ def queue_reconciliations(uow: UnitOfWork) -> None:
         )
 
 
-def import_missed_events(
-    uow: UnitOfWork, *, conversation_id: str, events: list[dict[str, Any]]
-) -> None:
+def import_missed_events(uow: UnitOfWork, events: ConversationEvents) -> None:
     """Store the messages of Rasa's tracker that arrived since the open
     attendance was queued and are not stored yet (reconciliation)."""
-    attendance = open_attendance_of(uow.session, conversation_id)
+    attendance = open_attendance_of(uow.session, events.conversation_id)
     if attendance is None:
         return
-    since = attendance.queued_at.timestamp()
-    recent = [
-        {**e, "sender_id": conversation_id}
-        for e in events
-        if isinstance(e.get("timestamp"), int | float) and e["timestamp"] >= since
-    ]
-    stored = record_rasa_events(uow, recent)
+    since = attendance.queued_at.replace(tzinfo=timezone.utc)
+    recent = [s for s in events.said if s.said_at is not None and s.said_at >= since]
+    stored = record_rasa_events(uow, [replace(events, said=recent)])
     if stored:
-        log.info("reconciled %s message(s) of %s from Rasa", stored, conversation_id)
+        log.info("reconciled %s message(s) of %s from Rasa", stored, events.conversation_id)
 
 
-def store_customer_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
+def store_customer_message(uow: UnitOfWork, attendance: Attendance, said: CustomerSaid) -> int:
     """Store a customer message once, with the attachment its channel
-    described (a WhatsApp photo, voice note, location...); a tapped button
-    as the title the customer saw, not its payload."""
-    message_id, text = event.get("message_id"), event.get("text")
-    if not message_id or not isinstance(text, str):
-        return 0
-    title = _metadata(event).get("button_title")
-    if text.startswith("/") and isinstance(title, str) and title.strip():
-        text = title
-    key = f"rasa:{message_id}"
-    attachment = attachments.parse(event.get("metadata"))
-    return _store_once(uow, attendance, FROM_CUSTOMER, text, key, _said_at(event), attachment)
-
-
-def _store_bot_message(uow: UnitOfWork, attendance: Attendance, event: dict[str, Any]) -> int:
-    text = event.get("text")
-    if not isinstance(text, str) or not text:
-        return 0
-    key = f"bot:{attendance.conversation_id}:{event.get('timestamp')}"
-    return _store_once(uow, attendance, FROM_BOT, text, key[:255], _said_at(event))
-
-
-def _said_at(event: dict[str, Any]) -> datetime:
-    """When Rasa stored the event (the order the customer saw), else now: a
-    message imported late by the reconciliation keeps its place."""
-    stamp = event.get("timestamp")
-    if isinstance(stamp, int | float) and 0 < stamp < 4e9:
-        return datetime.fromtimestamp(stamp, tz=timezone.utc)
-    return utcnow()
+    described (a WhatsApp photo, voice note, location...)."""
+    key = f"rasa:{said.message_id}"
+    return _store_once(
+        uow, attendance, FROM_CUSTOMER, said.text, key, said.said_at, said.attachment
+    )
 
 
 def _store_once(
@@ -550,7 +419,7 @@ def _store_once(
     direction: str,
     text: str,
     key: str,
-    said_at: datetime,
+    said_at: datetime | None,
     attachment: dict[str, Any] | None = None,
 ) -> int:
     """Store a message once per attendance and key. A replay stores nothing
@@ -565,7 +434,7 @@ def _store_once(
             direction=direction,
             text=text[:MAX_MESSAGE_LENGTH],
             dedup_key=key,
-            created_at=said_at,
+            created_at=said_at or utcnow(),
         )
         try:
             # Two deliveries of one event in concurrent transactions (the

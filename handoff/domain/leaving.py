@@ -8,7 +8,6 @@ the customer (``EXTERNAL_customer_left``)."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from handoff.db import UnitOfWork
 from handoff.domain.access import move_attendance
@@ -25,16 +24,14 @@ from handoff.models import ABANDONED, ACTIVE, QUEUED, Attendance, utcnow
 LEAVE_PHRASES = frozenset(
     {"desistir", "desisto", "sair", "sair da fila", "quero sair da fila", "encerrar conversa"}
 )
-# The widget's "Encerrar conversa" (widget/frame.js; actions/actions.py).
-LEAVE_METADATA = "leave_conversation"
 
 
-def wants_to_leave(status: str, text: Any, metadata: dict[str, Any]) -> bool:
+def wants_to_leave(status: str, text: str, control: bool) -> bool:
     """Whether this customer message ends an attendance in ``status``: the
     widget's control while queued or active, a leave phrase while queued."""
-    if metadata.get(LEAVE_METADATA) is True:
+    if control:
         return status in (QUEUED, ACTIVE)
-    if status != QUEUED or not isinstance(text, str):
+    if status != QUEUED:
         return False
     words = re.sub(r"[^a-z0-9]+", " ", search_key(text)).split()
     return " ".join(words) in LEAVE_PHRASES

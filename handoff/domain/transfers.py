@@ -10,7 +10,6 @@ open for the conversation; opening one deletes the request.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -29,12 +28,10 @@ PENDING_TRANSFER_RESPONSE = "utter_transfer_pending"
 TRANSFER_MAX_AGE = timedelta(days=1)
 
 
-def note_pending_transfer(uow: UnitOfWork, conversation_id: str, event: dict[str, Any]) -> None:
-    """If Rasa's bot event announces a transfer it could not make, store the
-    request and the outbox job that retries it (a replay adds nothing)."""
-    metadata = event.get("metadata") or {}
-    if not isinstance(metadata, dict) or metadata.get("utter_action") != PENDING_TRANSFER_RESPONSE:
-        return
+def note_pending_transfer(uow: UnitOfWork, conversation_id: str) -> None:
+    """The bot could not transfer the conversation (it said
+    ``PENDING_TRANSFER_RESPONSE``): store the request and the outbox job
+    that retries it (a replay adds nothing)."""
     session = uow.session
     if open_attendance_of(session, conversation_id) is not None:
         return

@@ -8,7 +8,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff import channel_resend
+from handoff import channel_resend, rasa_events
 from handoff.db import UnitOfWork
 from handoff.domain import access, conversation, receipts, surveys, views
 from handoff.routes.common import desk, json_body, require_service, settings
@@ -29,7 +29,7 @@ async def open_attendance(request: Request) -> HTTPResponse:
         default_room=default_room,
         entry_point=data.get("entry_point"),
         contact=contact if isinstance(contact, dict) else None,
-        first_message=first if isinstance(first, dict) else None,
+        first_message=rasa_events.customer_said(first) if isinstance(first, dict) else None,
     )
     return json(
         {"attendance": views.attendance_view(attendance), "created": created, "queue": place},
@@ -38,10 +38,10 @@ async def open_attendance(request: Request) -> HTTPResponse:
 
 
 @bp.post("/rasa/events")
-async def rasa_events(request: Request) -> HTTPResponse:
+async def broker_events(request: Request) -> HTTPResponse:
     require_service(request)
-    events = json_body(request, list)
-    stored = await desk(request).record_rasa_events(events)
+    batch = rasa_events.batch(json_body(request, list))
+    stored = await desk(request).record_rasa_events(batch)
     return json({"stored": stored})
 
 
@@ -50,8 +50,8 @@ async def rasa_dead_letters(request: Request) -> HTTPResponse:
     """Events Rasa's broker gave up on (the events route kept refusing
     them): set aside for a supervisor, never refused for their content."""
     require_service(request)
-    events = json_body(request, list)
-    stored = await desk(request).run(lambda uow: conversation.set_aside_events(uow, events))
+    batch = rasa_events.dead_letters(json_body(request, list))
+    stored = await desk(request).run(lambda uow: conversation.set_aside_events(uow, batch))
     return json({"stored": stored})
 
 

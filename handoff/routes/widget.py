@@ -18,9 +18,9 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
-from handoff import file_uploads
+from handoff import file_uploads, rasa_events
 from handoff.db import UnitOfWork
-from handoff.domain import admin, attachments, conversation, room_hours
+from handoff.domain import admin, attachments, room_hours
 from handoff.domain.errors import Unauthorized
 from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
@@ -80,7 +80,7 @@ async def history(request: Request) -> HTTPResponse:
             status=503,
             headers=OPEN_CORS,
         )
-    return json({"messages": conversation.visitor_history(events)}, headers=OPEN_CORS)
+    return json({"messages": rasa_events.visitor_history(events)}, headers=OPEN_CORS)
 
 
 @bp.options("/history")

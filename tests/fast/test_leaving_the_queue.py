@@ -11,6 +11,7 @@ from sqlalchemy import select
 from handoff.db import Database
 from handoff.domain.leaving import wants_to_leave
 from handoff.models import ACTIVE, QUEUED, AuditLog, OutboxJob
+from handoff.rasa_events import LEAVE_METADATA, customer_said
 from tests.support.api import Client, open_attendance, post_rasa_events
 
 
@@ -27,16 +28,20 @@ def user(conversation_id: str, message_id: str, text: str, **metadata: object) -
 
 def test_what_counts_as_giving_up():
     for text in ("desistir", "Quero sair da fila!", "  SAIR DA FILA ", "Desisto.", "sair"):
-        assert wants_to_leave(QUEUED, text, {}), text
-    for text in ("não vou desistir", "quero sair da fila de IPTU amanhã", "", None):
-        assert not wants_to_leave(QUEUED, text, {}), text
+        assert wants_to_leave(QUEUED, text, False), text
+    for text in ("não vou desistir", "quero sair da fila de IPTU amanhã", ""):
+        assert not wants_to_leave(QUEUED, text, False), text
     # Typed words only while waiting: with an operator, "desistir" is a message.
-    assert not wants_to_leave(ACTIVE, "desistir", {})
+    assert not wants_to_leave(ACTIVE, "desistir", False)
     # The widget's "Encerrar conversa" (its metadata), while queued or active.
-    assert wants_to_leave(ACTIVE, "Encerrar conversa", {"leave_conversation": True})
-    assert wants_to_leave(QUEUED, "qualquer", {"leave_conversation": True})
-    assert not wants_to_leave("finished", "desistir", {"leave_conversation": True})
-    assert not wants_to_leave(QUEUED, "oi", {"leave_conversation": "yes"})
+    assert wants_to_leave(ACTIVE, "Encerrar conversa", True)
+    assert wants_to_leave(QUEUED, "qualquer", True)
+    assert not wants_to_leave("finished", "desistir", True)
+    # The widget's control is the metadata flag, exactly true.
+    said = customer_said({"message_id": "m", "text": "oi", "metadata": {LEAVE_METADATA: "yes"}})
+    assert said is not None and not said.leaving
+    said = customer_said({"message_id": "m", "text": "oi", "metadata": {LEAVE_METADATA: True}})
+    assert said is not None and said.leaving
 
 
 def test_a_customer_who_gives_up_leaves_the_queue(service, operator: Client, console):
@@ -48,7 +53,7 @@ def test_a_customer_who_gives_up_leaves_the_queue(service, operator: Client, con
     ended = desk.next("attendance:ended", id=call["id"])
     assert ended["status"] == "abandoned" and ended["reason"] == "customer_left"
     assert ended["waited_seconds"] >= 0
-    assert desk.call("attendances:list", {})["queued"] == []
+    assert desk.call("attendances:list", False)["queued"] == []
     db = Database(service.env["DATABASE_URL"])
     with db.unit_of_work(read_only=True) as uow:
         (closing,) = uow.session.scalars(
@@ -71,9 +76,9 @@ def test_the_widget_control_ends_an_attendance_in_progress(service, operator: Cl
     conversation = call["conversation_id"]
     typed = [user(conversation, "u-1", "desistir")]
     assert post_rasa_events(service.base_url, typed).json() == {"stored": 1}
-    assert [a["id"] for a in desk.call("attendances:list", {})["active"]] == [call["id"]]
+    assert [a["id"] for a in desk.call("attendances:list", False)["active"]] == [call["id"]]
     control = [user(conversation, "u-2", "Encerrar conversa", leave_conversation=True)]
     assert post_rasa_events(service.base_url, control).json() == {"stored": 1}
     ended = desk.next("attendance:ended", id=call["id"])
     assert (ended["status"], ended["operator_id"]) == ("abandoned", operator.operator["id"])
-    assert desk.call("attendances:list", {})["active"] == []
+    assert desk.call("attendances:list", False)["active"] == []

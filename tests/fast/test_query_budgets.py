@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 
+from handoff import rasa_events
 from handoff.domain import attendances, conversation, customers
 from tests.support.api import Client, finished_attendance, open_attendance
 
@@ -46,7 +47,7 @@ def test_a_batch_of_rasa_events(service, queries):
     the dedup look-up, then (when new) the insert in a savepoint."""
     calls = [open_attendance(service) for _ in range(3)]
     batch = [user(call["conversation_id"]) for call in calls for _ in range(2)]
-    record = lambda uow: conversation.record_rasa_events(uow, batch)  # noqa: E731
+    record = lambda uow: conversation.record_rasa_events(uow, rasa_events.batch(batch))  # noqa: E731
     conversations, messages = len(calls), len(batch)
     assert len(queries(record)) <= 1 + 3 * conversations + 4 * messages
     assert len(queries(record)) <= 1 + 3 * conversations + 1 * messages  # a replay

@@ -3,6 +3,7 @@ bad batches refused, failures set aside as dead letters for supervisors."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import requests
@@ -74,8 +75,11 @@ def test_a_conversation_that_fails_is_set_aside_and_the_others_stored(service, o
     assert post_rasa_events(service.base_url, batch).json() == {"stored": 1}
     assert texts(operator, good["id"]) == ["bom dia"]
     with service.desk.db.unit_of_work(read_only=True) as uow:
-        aside = uow.session.scalars(select(OutboxJob.kind).where(OutboxJob.key == key)).all()
-    assert aside == ["import_events"]  # tried again, then a dead letter
+        aside = uow.session.scalars(select(OutboxJob).where(OutboxJob.key == key)).all()
+        # Tried again, then a dead letter; the events kept as Rasa sent them.
+        assert [(job.kind, json.loads(job.payload)["events"]) for job in aside] == [
+            ("import_events", [poisoned])
+        ]
 
 
 def test_dead_letters_are_listed_retried_and_discarded(service, supervisor: Client, console):

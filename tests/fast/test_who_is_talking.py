@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from handoff.db import Database
-from handoff.domain.conversation import visitor_history
 from handoff.domain.views import first_name
 from handoff.models import OutboxJob
+from handoff.rasa_events import visitor_history
 from handoff.settings import Settings
 from handoff.typing import TypingThrottle
 from tests.support.api import Client, open_attendance
