@@ -437,11 +437,11 @@ class Desk:
     async def send_message(
         self,
         token: str,
-        attendance_id: Any,
-        text: Any,
-        client_id: Any,
-        template: Any = None,
-        parameters: Any = None,
+        attendance_id: int,
+        text: str | None,
+        client_id: str,
+        template: str | None = None,
+        parameters: list[str] | None = None,
     ) -> dict[str, Any]:
         """Stored with its delivery job; a retry is harmless. ``template``
         names one of the approved WhatsApp templates (outside the window)."""
@@ -474,7 +474,7 @@ class Desk:
             read=True,
         )
 
-    async def take(self, token: str, attendance_id: Any) -> Attendance:
+    async def take(self, token: str, attendance_id: int) -> Attendance:
         """The operator takes a queued call (exactly one taker wins); on
         WhatsApp the citizen sees their messages read (blue ticks)."""
         attendance = await self.as_operator(
@@ -484,7 +484,7 @@ class Desk:
             self.in_background(self.rasa.operator_typing(attendance.conversation_id, typing=False))
         return attendance
 
-    async def operator_typing(self, token: str, attendance_id: Any) -> dict[str, Any]:
+    async def operator_typing(self, token: str, attendance_id: int) -> dict[str, Any]:
         """The operator is writing to the customer of their active attendance:
         passed on to Rasa (the widget shows "digitando…"), at most once per
         interval per attendance, in the background (never awaited by the
@@ -499,7 +499,7 @@ class Desk:
         self.in_background(self.rasa.operator_typing(attendance.conversation_id))
         return {"relayed": True}
 
-    async def retry(self, token: str, message_id: Any) -> dict[str, Any]:
+    async def retry(self, token: str, message_id: int) -> dict[str, Any]:
         """Deliver a failed operator message again (same message, no duplicate)."""
         message = await self.as_operator(
             token, lambda uow, op: conversation.retry_delivery(uow, op, message_id)
@@ -509,14 +509,14 @@ class Desk:
     async def end(
         self,
         token: str,
-        attendance_id: Any,
+        attendance_id: int,
         outcome: str,
-        subject: Any = None,
-        comment: Any = None,
-        pending: dict[str, Any] | None = None,
+        subject: str | None = None,
+        comment: str | None = None,
+        pending: demands.Asked | None = None,
     ) -> dict[str, Any]:
         """Finish (with the subject and comment chosen, checked against the
-        subjects file; as a pending demand with ``pending``: {until, reason})
+        subjects file; as a pending demand with ``pending``)
         or cancel; the closing flow is queued with it (Z3)."""
         allowed = await self.closing_subjects() if outcome == FINISHED else []
         closing_template = (
@@ -529,7 +529,7 @@ class Desk:
             if outcome == FINISHED:
                 classified = subjects.classification(subject, comment, allowed)
             if outcome == FINISHED and pending is not None:
-                marked = demands.pending(pending.get("until"), pending.get("reason"), today)
+                marked = demands.pending(pending.until, pending.reason, today)
             return attendances.end_attendance(
                 uow, operator, attendance_id, outcome, classified, marked, closing_template
             )
@@ -538,7 +538,12 @@ class Desk:
         return views.attendance_view(attendance)
 
     async def transfer(
-        self, token: str, attendance_id: Any, room_id: Any, operator_id: Any, note: Any
+        self,
+        token: str,
+        attendance_id: int,
+        room_id: int | None,
+        operator_id: int | None,
+        note: str | None,
     ) -> dict[str, Any]:
         """Pass the operator's attendance to a room's queue or to an operator."""
         attendance = await self.as_operator(
@@ -585,7 +590,7 @@ class Desk:
             return []
 
     async def add_note(
-        self, token: str, attendance_id: Any, text: Any, client_id: Any
+        self, token: str, attendance_id: int, text: str, client_id: str
     ) -> dict[str, Any]:
         """A private note: stored and shown to the consoles, never delivered."""
         note, _created = await self.as_operator(

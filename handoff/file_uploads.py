@@ -32,8 +32,8 @@ async def send_operator_file(
     attendance_id: int,
     data: bytes,
     file_name: str | None,
-    caption: Any,
-    client_id: Any,
+    caption: str | None,
+    client_id: str,
 ) -> dict[str, Any]:
     """An operator's photo or PDF to the customer of their active
     attendance, as a message (its text the caption) delivered like any other."""

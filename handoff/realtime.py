@@ -10,10 +10,10 @@ from typing import Any, cast
 
 import socketio
 
+from handoff.commands import COMMANDS, Command
 from handoff.db import Notice
 from handoff.desk import Desk
-from handoff.domain import attendances, audiences, conversation, views
-from handoff.domain.access import is_row_id
+from handoff.domain import audiences
 from handoff.domain.audiences import SUPERVISORS, Audience
 from handoff.domain.errors import DomainError, Invalid
 from handoff.domain.operators import (
@@ -24,7 +24,6 @@ from handoff.domain.operators import (
     operator_view,
     token_hash,
 )
-from handoff.models import CANCELLED, FINISHED
 from handoff.outage import Outage
 from handoff.routes.common import SESSION_COOKIE
 from handoff.settings import Settings
@@ -32,7 +31,6 @@ from socketguard import NOT_READABLE, TolerantPacket, answer_the_rest
 from textrules import TooDeep, clean_json, clean_text
 
 Ack = dict[str, Any]
-Handler = Callable[[str, Any], Awaitable[Ack]]
 log = logging.getLogger(__name__)
 # The ack of an event whose handler failed unexpectedly (the traceback is logged).
 INTERNAL = {"code": "internal", "message": "Erro interno. Tente novamente."}
@@ -127,27 +125,6 @@ def make_publisher(sio: socketio.AsyncServer) -> Callable[[list[Notice]], Awaita
     return publish
 
 
-def _field(data: Any, name: str) -> Any:
-    if not isinstance(data, dict) or name not in data:
-        raise Invalid(f"Campo obrigatório: {name}.", field=name)
-    return data[name]
-
-
-def _id(data: Any, name: str) -> int:
-    """A row id: an integer of 64 bits (a longer one cannot even be bound)."""
-    value = _field(data, name)
-    if not is_row_id(value):
-        raise Invalid(f"O campo {name} deve ser um número inteiro.", field=name)
-    return int(value)
-
-
-def _text(data: Any, name: str) -> str:
-    value = _field(data, name)
-    if not isinstance(value, str):
-        raise Invalid(f"O campo {name} deve ser um texto.", field=name)
-    return value
-
-
 class Connections:
     """The console connections of this process and their sessions, so that
     a session ended anywhere (logout, password change, deactivation, expiry,
@@ -239,30 +216,28 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
         session = await sio.get_session(sid)
         return str(session["token"])
 
-    def event(name: str) -> Callable[[Handler], Handler]:
-        """Register a handler of the console's event ``name``; every call is
-        acknowledged. The handler gets the payload cleaned by the text rule
-        (``textrules``; one nested too deeply is ``invalid``) and returns its
-        answer; a domain error (a bad argument included) becomes ``{"ok": false, "error": {code,
-        message}}``; anything unexpected is logged with its traceback and
-        acknowledged as ``internal``, so the console never waits in vain."""
+    def acked(command: Command[Any]) -> Callable[..., Awaitable[Ack]]:
+        """The handler of the console's event of ``command``; every call is
+        acknowledged. The payload is cleaned by the text rule (``textrules``;
+        one nested too deeply is ``invalid``) and parsed by the command; a
+        domain error (a refused input included) becomes ``{"ok": false,
+        "error": {code, message[, field]}}``; anything unexpected is logged
+        with its traceback and acknowledged as ``internal``, so the console
+        never waits in vain."""
 
-        def register(handler: Handler) -> Handler:
-            async def acked(sid: str, data: Any = None, *_ignored: Any) -> Ack:
-                try:
-                    return {"ok": True, **await handler(sid, clean_json(data))}
-                except TooDeep:
-                    return {"ok": False, "error": Invalid(NOT_READABLE).as_dict()}
-                except DomainError as error:
-                    return {"ok": False, "error": error.as_dict()}
-                except Exception:
-                    log.exception("socket.io event %s failed", name)
-                    return {"ok": False, "error": INTERNAL}
+        async def handle(sid: str, data: Any = None, *_ignored: Any) -> Ack:
+            try:
+                answer = await command.run(desk, await token_of(sid), clean_json(data))
+                return {"ok": True, **answer}
+            except TooDeep:
+                return {"ok": False, "error": Invalid(NOT_READABLE).as_dict()}
+            except DomainError as error:
+                return {"ok": False, "error": error.as_dict()}
+            except Exception:
+                log.exception("socket.io event %s failed", command.event)
+                return {"ok": False, "error": INTERNAL}
 
-            sio.on(name, acked)
-            return handler
-
-        return register
+        return handle
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = _handshake_token(environ, auth)
@@ -293,84 +268,8 @@ def register_handlers(sio: socketio.AsyncServer, desk: Desk) -> Connections:
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
 
-    @event("attendances:list")
-    async def list_attendances(sid: str, _data: Any) -> Ack:
-        return await desk.as_operator(
-            await token_of(sid),
-            lambda uow, op: attendances.operator_attendances(uow.session, op),
-            read=True,
-        )
-
-    @event("attendance:messages")
-    async def messages(sid: str, data: Any) -> Ack:
-        attendance_id = _id(data, "attendance_id")
-        rows = await desk.as_operator(
-            await token_of(sid),
-            lambda uow, op: conversation.attendance_messages(uow.session, op, attendance_id),
-            read=True,
-        )
-        return {"messages": rows}
-
-    @event("attendance:take")
-    async def take(sid: str, data: Any) -> Ack:
-        attendance_id = _id(data, "attendance_id")
-        attendance = await desk.take(await token_of(sid), attendance_id)
-        return {"attendance": views.attendance_view(attendance)}
-
-    @event("message:send")
-    async def send(sid: str, data: Any) -> Ack:
-        """{attendance_id, text, client_id} or, on WhatsApp outside the
-        24-hour window, {attendance_id, template, parameters, client_id}."""
-        template = data.get("template") if isinstance(data, dict) else None
-        return await desk.send_message(
-            await token_of(sid),
-            _id(data, "attendance_id"),
-            None if template is not None else _text(data, "text"),
-            _text(data, "client_id"),
-            template,
-            data.get("parameters"),
-        )
-
-    @event("typing")
-    async def typing(sid: str, data: Any) -> Ack:
-        """{attendance_id}: the operator is writing (the widget shows it)."""
-        return await desk.operator_typing(await token_of(sid), _id(data, "attendance_id"))
-
-    @event("message:retry")
-    async def retry(sid: str, data: Any) -> Ack:
-        return await desk.retry(await token_of(sid), _id(data, "message_id"))
-
-    @event("attendance:finish")
-    async def finish(sid: str, data: Any) -> Ack:
-        """{attendance_id, subject?, comment?}: the closing classification;
-        {pending_until, pending_reason} ends it as a pending demand."""
-        attendance_id = _id(data, "attendance_id")
-        view = await desk.end(
-            await token_of(sid),
-            attendance_id,
-            FINISHED,
-            data.get("subject"),
-            data.get("comment"),
-            views.pending_of(data),
-        )
-        return {"attendance": view}
-
-    @event("attendance:transfer")
-    async def transfer(sid: str, data: Any) -> Ack:
-        """{attendance_id, room_id?, operator_id?, note?}: to a room's queue or an operator."""
-        attendance_id = _id(data, "attendance_id")
-        view = await desk.transfer(
-            await token_of(sid),
-            attendance_id,
-            data.get("room_id"),
-            data.get("operator_id"),
-            data.get("note"),
-        )
-        return {"attendance": view}
-
-    @event("attendance:cancel")
-    async def cancel(sid: str, data: Any) -> Ack:
-        view = await desk.end(await token_of(sid), _id(data, "attendance_id"), CANCELLED)
-        return {"attendance": view}
+    for command in COMMANDS:
+        if command.event is not None:
+            sio.on(command.event, acked(command))
 
     return connections

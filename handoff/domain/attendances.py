@@ -198,7 +198,7 @@ def is_queued(session: Session, attendance_id: int) -> bool:
     return status == QUEUED
 
 
-def active_attendance_of(session: Session, operator: Operator, attendance_id: Any) -> Attendance:
+def active_attendance_of(session: Session, operator: Operator, attendance_id: int) -> Attendance:
     """The operator's own attendance, in progress (Conflict once it ended)."""
     attendance = own_attendance(session, operator, attendance_id)
     if attendance.status != ACTIVE:
@@ -206,7 +206,7 @@ def active_attendance_of(session: Session, operator: Operator, attendance_id: An
     return attendance
 
 
-def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> Attendance:
+def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: int) -> Attendance:
     """Give a queued attendance to this operator; exactly one taker wins (O2)."""
     session = uow.session
     if not operator.active_for_chat:
@@ -236,7 +236,7 @@ def take_attendance(uow: UnitOfWork, operator: Operator, attendance_id: Any) -> 
 def end_attendance(
     uow: UnitOfWork,
     operator: Operator,
-    attendance_id: Any,
+    attendance_id: int,
     outcome: str,
     classified: Classification | None = None,
     marked: demands.Pending | None = None,

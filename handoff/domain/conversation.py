@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 from handoff import outbox
 from handoff.db import UnitOfWork, is_unavailable
 from handoff.domain import attachments, leaving, uploads, whatsapp_templates
-from handoff.domain.access import attendance_for, is_row_id, open_attendance_of, own_attendance
+from handoff.domain.access import attendance_for, open_attendance_of, own_attendance
 from handoff.domain.errors import Conflict, Invalid, NotFound
 from handoff.domain.holds import mark_first_response
 from handoff.domain.protocols import give_protocol
 from handoff.domain.ready_replies import customer_name, fill_protocol
 from handoff.domain.said import BotSaid, ConversationEvents, CustomerSaid
 from handoff.domain.transfers import note_pending_transfer
-from handoff.domain.views import audience, first_name, message_view, required_text, retryable
+from handoff.domain.views import audience, first_name, message_view, retryable
 from handoff.domain.whatsapp_templates import Template, refusal_text
 from handoff.models import (
     ACTIVE,
@@ -53,7 +53,7 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 def attendance_messages(
-    session: Session, operator: Operator, attendance_id: Any
+    session: Session, operator: Operator, attendance_id: int
 ) -> list[dict[str, Any]]:
     """The conversation of an attendance, oldest first."""
     attendance = attendance_for(session, operator, attendance_id)
@@ -68,14 +68,15 @@ def attendance_messages(
 def send_operator_message(
     uow: UnitOfWork,
     operator: Operator,
-    attendance_id: Any,
-    text: Any,
-    client_id: Any,
+    attendance_id: int,
+    text: str | None,
+    client_id: str,
     attachment: dict[str, Any] | None = None,
     template: Template | None = None,
-    parameters: Any = None,
+    parameters: list[str] | None = None,
 ) -> tuple[Message, Attendance, bool]:
-    """Store an operator's message and its delivery job (O3, O4); with an
+    """Store an operator's message and its delivery job (O3, O4): ``text``
+    as the edge checked it (``commands.SendMessage``); with an
     ``attachment`` (a file already kept, ``uploads.operator_attachment``)
     the text is its optional caption.
 
@@ -88,9 +89,6 @@ def send_operator_message(
     """
     if attachment is not None:
         text = uploads.caption(text)
-    elif template is None:
-        text = required_text(text, "text", MAX_MESSAGE_LENGTH)
-    client_id = required_text(client_id, "client_id", 100)
     session = uow.session
     attendance = own_attendance(session, operator, attendance_id)
     dedup_key = f"op:{operator.id}:{client_id}"
@@ -119,14 +117,10 @@ def send_operator_message(
         mark_first_response(session, attendance.id, now)
     sent_template = None
     if template is not None:
-        if not isinstance(parameters, list):
-            raise Invalid("parameters must be a list")
-        filled = [
-            fill_protocol(p, attendance.protocol) if isinstance(p, str) else p for p in parameters
-        ]
+        filled = [fill_protocol(p, attendance.protocol) for p in parameters or []]
         text, sent_template = whatsapp_templates.fill(template, filled)
     else:
-        text = fill_protocol(text, attendance.protocol)
+        text = fill_protocol(text or "", attendance.protocol)
     message = Message(
         attendance_id=attendance.id,
         direction=FROM_OPERATOR,
@@ -241,10 +235,10 @@ def composer_templates(
     }
 
 
-def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: Any) -> Message:
+def retry_delivery(uow: UnitOfWork, operator: Operator, message_id: int) -> Message:
     """Put a failed operator message back on its way (same message, so the
     customer never gets it twice)."""
-    message = uow.session.get(Message, message_id) if is_row_id(message_id) else None
+    message = uow.session.get(Message, message_id)
     if message is None or message.operator_id != operator.id:
         raise NotFound("Mensagem não encontrada.")
     attendance = own_attendance(uow.session, operator, message.attendance_id)

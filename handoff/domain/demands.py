@@ -49,6 +49,14 @@ MAX_REASON = 2000
 
 
 @dataclass(frozen=True)
+class Asked:
+    """A Finalizar's "pendente" as the operator filled it in (:func:`pending` checks it)."""
+
+    until: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class Pending:
     """An attendance ended as "pendente": until when, and what is pending."""
 
@@ -60,10 +68,10 @@ def default_due(today: date) -> date:
     return today + timedelta(days=DAYS_TO_ANSWER)
 
 
-def pending(until: Any, reason: Any, today: date) -> Pending:
+def pending(until: str | None, reason: str | None, today: date) -> Pending:
     """The operator's "pendente": a date (``YYYY-MM-DD``, not before today)
     and the reason; pt-BR errors."""
-    if not isinstance(until, str):
+    if until is None:
         raise Invalid("Informe o prazo da pendência (data).", field="pending_until")
     try:
         due = date.fromisoformat(until)
@@ -73,7 +81,7 @@ def pending(until: Any, reason: Any, today: date) -> Pending:
         ) from error
     if due < today:
         raise Invalid("O prazo não pode estar no passado.", field="pending_until")
-    if not isinstance(reason, str) or not reason.strip():
+    if reason is None or not reason.strip():
         raise Invalid("Descreva o que está pendente.", field="pending_reason")
     if len(reason) > MAX_REASON:
         raise Invalid(f"A descrição passa de {MAX_REASON} caracteres.", field="pending_reason")
@@ -144,7 +152,7 @@ def _tell(
     and ``key``) and queue its delivery."""
     sent_template = None
     if template is not None:
-        text, sent_template = whatsapp_templates.fill(template, parameters)
+        text, sent_template = whatsapp_templates.fill(template, parameters or [])
     message = Message(
         attendance_id=attendance.id,
         direction=FROM_OPERATOR,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from handoff.db import UnitOfWork
 from handoff.domain import audiences
-from handoff.domain.access import is_row_id, own_attendance
+from handoff.domain.access import own_attendance
 from handoff.domain.assignment import active_count, offer_to, serialise
 from handoff.domain.attendances import put_back_in_queue, queue_or_assign
 from handoff.domain.audit import audit
@@ -49,6 +49,7 @@ from handoff.models import (
 # What the customer reads, on the widget and on WhatsApp.
 CUSTOMER_NOTICE = "Você foi transferido(a) para outro atendente. Aguarde um momento, por favor."
 MAX_NOTE = 2000
+NO_ROOM = "Sala não encontrada."
 
 
 def transfer_targets(session: Session, operator: Operator, attendance_id: Any) -> dict[str, Any]:
@@ -89,11 +90,11 @@ def transfer_targets(session: Session, operator: Operator, attendance_id: Any) -
 def transfer_attendance(
     uow: UnitOfWork,
     operator: Operator,
-    attendance_id: Any,
+    attendance_id: int,
     *,
-    room_id: Any = None,
-    operator_id: Any = None,
-    note: Any = None,
+    room_id: int | None = None,
+    operator_id: int | None = None,
+    note: str | None = None,
 ) -> Attendance:
     """Pass the operator's active attendance to ``operator_id`` (of
     ``room_id``, else of the attendance's room) or to ``room_id``'s queue."""
@@ -101,7 +102,7 @@ def transfer_attendance(
     attendance = own_attendance(session, operator, attendance_id)
     if attendance.status != ACTIVE:
         raise Conflict("Este atendimento já foi encerrado.")
-    note_text = _note(note)
+    note_text = (note or "").strip() or None
     # Decided in turn with automatic assignment, before anything is written:
     # two transfers, or a transfer and a call of an automatic room, for an
     # operator's last free slot: one wins.
@@ -142,24 +143,16 @@ def transfer_attendance(
     return attendance
 
 
-def _note(value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str) or len(value) > MAX_NOTE:
-        raise Invalid(f"Use uma nota de até {MAX_NOTE} caracteres.", field="note")
-    return value.strip()
-
-
-def _room(session: Session, room_id: Any) -> Room:
-    room = session.get(Room, room_id) if is_row_id(room_id) else None
+def _room(session: Session, room_id: int) -> Room:
+    room = session.get(Room, room_id)
     if room is None:
-        raise NotFound("Sala não encontrada.", field="room_id")
+        raise NotFound(NO_ROOM, field="room_id")
     return room
 
 
-def _free_operator(session: Session, operator_id: Any, room: Room) -> Operator:
+def _free_operator(session: Session, operator_id: int, room: Room) -> Operator:
     """The named operator, if they may take the call now."""
-    member = is_row_id(operator_id) and session.scalar(
+    member = session.scalar(
         select(OperatorRoom.operator_id).where(
             OperatorRoom.operator_id == operator_id, OperatorRoom.room_id == room.id
         )

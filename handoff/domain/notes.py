@@ -10,25 +10,20 @@ cannot hold it. It gives no protocol and is no first response.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from handoff.db import UnitOfWork
 from handoff.domain.access import own_attendance
 from handoff.domain.audit import audit
-from handoff.domain.views import audience, message_view, required_text
+from handoff.domain.views import audience, message_view
 from handoff.models import NOTE, Message, Operator
-from handoff.settings import MAX_MESSAGE_LENGTH
 
 
 def add_note(
-    uow: UnitOfWork, operator: Operator, attendance_id: Any, text: Any, client_id: Any
+    uow: UnitOfWork, operator: Operator, attendance_id: int, text: str, client_id: str
 ) -> tuple[Message, bool]:
-    """Store a private note; a retry with the same ``client_id`` returns the
-    stored one. Returns the note and whether it is new."""
-    text = required_text(text, "text", MAX_MESSAGE_LENGTH).strip()
-    client_id = required_text(client_id, "client_id", 100)
+    """Store a private note (``text`` stripped); a retry with the same
+    ``client_id`` returns the stored one. Returns the note and whether it is new."""
     session = uow.session
     attendance = own_attendance(session, operator, attendance_id, supervisors_too=True)
     dedup_key = f"note:{operator.id}:{client_id}"
@@ -43,7 +38,7 @@ def add_note(
         attendance_id=attendance.id,
         direction=NOTE,
         operator_id=operator.id,
-        text=text,
+        text=text.strip(),
         dedup_key=dedup_key,
     )
     session.add(note)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from handoff.domain.errors import Invalid
 
@@ -53,15 +52,13 @@ class Classification:
     comment: str | None
 
 
-def classification(subject: Any, comment: Any, subjects: list[str]) -> Classification:
+def classification(subject: str | None, comment: str | None, subjects: list[str]) -> Classification:
     """Checked against the current list; both are optional (the console
     asks for a subject whenever the list has any)."""
-    if subject in (None, ""):
+    if not subject:
         subject = None
-    elif not isinstance(subject, str) or subject not in subjects:
+    elif subject not in subjects:
         raise Invalid("Escolha um assunto da lista.", field="subject")
-    if comment is not None and not isinstance(comment, str):
-        raise Invalid("O comentário deve ser texto.", field="comment")
     comment = comment.strip() if comment else None
     if comment and len(comment) > MAX_COMMENT_LENGTH:
         raise Invalid(f"O comentário tem mais de {MAX_COMMENT_LENGTH} caracteres.", field="comment")

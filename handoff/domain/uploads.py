@@ -69,15 +69,9 @@ def check(data: bytes, file_name: str | None, allowed: list[str], max_bytes: int
     return Upload(kind, mime_type, extension, len(data), name or f"arquivo{extension}")
 
 
-def caption(value: object) -> str:
-    """An attachment's optional caption (the composer's text)."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid("caption must be text", field="caption")
-    if len(value) > MAX_CAPTION:
-        raise Invalid(f"A legenda pode ter no máximo {MAX_CAPTION} caracteres.", field="caption")
-    return value.strip()
+def caption(value: str | None) -> str:
+    """An attachment's optional caption (the composer's text), stripped."""
+    return (value or "").strip()
 
 
 def operator_attachment(upload: Upload, key: str) -> dict[str, object]:

@@ -25,13 +25,6 @@ def required_text(value: Any, what: str, limit: int) -> str:
     return value
 
 
-def pending_of(data: dict[str, Any]) -> dict[str, Any] | None:
-    """A Finalizar's "pendente" (``pending_until``, ``pending_reason``), if asked."""
-    if data.get("pending_until") is None and data.get("pending_reason") is None:
-        return None
-    return {"until": data.get("pending_until"), "reason": data.get("pending_reason")}
-
-
 def first_name(name: str | None) -> str | None:
     """The first word of a person's name (what a customer is shown of an
     operator), or None for a blank one."""

@@ -144,7 +144,7 @@ def for_purpose(folder: Path, purpose: str) -> Template | None:
     return next((t for t in parse_folder(folder) if t.purpose == purpose), None)
 
 
-def named(folder: Path, name: Any) -> Template:
+def named(folder: Path, name: str) -> Template:
     """The operator-offered template called ``name``."""
     found = next(
         (t for t in parse_folder(folder) if t.name == name and t.purpose == OPERATOR), None
@@ -162,18 +162,18 @@ def prefill(template: Template, customer: str | None, protocol: str | None) -> l
     return [values[source] for source in template.parameters]
 
 
-def clean_parameter(value: Any) -> str:
+def clean_parameter(value: str) -> str:
     """A parameter as Meta takes it: text, no new lines or tabs, no long runs
     of spaces; Invalid for one that is empty."""
-    if not isinstance(value, str) or not value.strip():
+    if not value.strip():
         raise Invalid("Preencha todos os parâmetros do modelo.")
     return " ".join(value.split())[:MAX_BODY]
 
 
-def fill(template: Template, parameters: Any) -> tuple[str, dict[str, Any]]:
+def fill(template: Template, parameters: list[str]) -> tuple[str, dict[str, Any]]:
     """The text the citizen reads and what is stored and sent to Meta
     (``{name, language, parameters}``)."""
-    if not isinstance(parameters, list) or len(parameters) != len(template.parameters):
+    if len(parameters) != len(template.parameters):
         raise Invalid(f"O modelo tem {len(template.parameters)} parâmetro(s).")
     values = [clean_parameter(p) for p in parameters]
     text = PLACEHOLDER.sub(lambda m: values[int(m.group(1)) - 1], template.body)

@@ -13,6 +13,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, json
 
 from handoff import file_uploads, media_files
+from handoff.commands import SendFile, parse
 from handoff.domain import attachments, uploads
 from handoff.domain.errors import NotFound
 from handoff.routes.common import desk, operator_token, require_service
@@ -39,15 +40,10 @@ async def send_file(request: Request, attendance_id: int) -> HTTPResponse:
     ``message:send``."""
     token = operator_token(request)
     await file_uploads.may_send_file(desk(request), token, attendance_id)
+    query = parse(SendFile, {key: request.args.get(key) for key in request.args})
     data = await read_upload(request, desk(request).settings.upload_max_bytes)
     answer = await file_uploads.send_operator_file(
-        desk(request),
-        token,
-        attendance_id,
-        data,
-        request.args.get("name"),
-        request.args.get("caption"),
-        request.args.get("client_id"),
+        desk(request), token, attendance_id, data, query.name, query.caption, query.client_id
     )
     return json(answer, status=201)
 

@@ -1,36 +1,43 @@
 """The operator's attendances: queue, take, conversation, private notes,
-ready replies, summary, ending (with the closing subjects)."""
+ready replies, summary, ending (with the closing subjects).
+
+The operator's commands (``handoff.commands.COMMANDS``: list, messages,
+take, send, retry, finish, transfer, cancel, notes) are routed from that
+table, the same one the console's socket.io events are served from."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from handoff.domain import attendances, conversation, handovers, ready_replies, records, views
-from handoff.models import CANCELLED, FINISHED
+from handoff.commands import COMMANDS, Command
+from handoff.domain import handovers, ready_replies, records
 from handoff.routes.common import desk, json_body, operator_token
 
 bp = Blueprint("attendances")
 
 
-@bp.get("/attendances")
-async def list_attendances(request: Request) -> HTTPResponse:
-    result = await desk(request).as_operator(
-        operator_token(request),
-        lambda uow, op: attendances.operator_attendances(uow.session, op),
-        read=True,
-    )
-    return json(result)
+def command_route(command: Command[Any]) -> Callable[..., Coroutine[Any, Any, HTTPResponse]]:
+    """The REST handler of ``command``: its input is the JSON body, if the
+    request has one, with the path parameters merged over it; authenticated
+    before the input is read, as every route is."""
+
+    async def handle(request: Request, **path: int) -> HTTPResponse:
+        token = operator_token(request)
+        body = json_body(request) if request.method != "GET" and request.body else {}
+        answer = await command.run(desk(request), token, {**body, **path})
+        return json(answer, status=command.status)
+
+    return handle
 
 
-@bp.get("/attendances/<attendance_id:int>/messages")
-async def messages(request: Request, attendance_id: int) -> HTTPResponse:
-    rows = await desk(request).as_operator(
-        operator_token(request),
-        lambda uow, op: conversation.attendance_messages(uow.session, op, attendance_id),
-        read=True,
-    )
-    return json({"messages": rows})
+for _command in COMMANDS:
+    if _command.route is not None:
+        _method, _path = _command.route
+        bp.add_route(command_route(_command), _path, methods=[_method], name=_command.name)
 
 
 @bp.get("/attendances/<attendance_id:int>/summary")
@@ -52,52 +59,11 @@ async def by_protocol(request: Request, protocol: str) -> HTTPResponse:
     return json(record)
 
 
-@bp.post("/attendances/<attendance_id:int>/take")
-async def take(request: Request, attendance_id: int) -> HTTPResponse:
-    attendance = await desk(request).take(operator_token(request), attendance_id)
-    return json({"attendance": views.attendance_view(attendance)})
-
-
-@bp.post("/attendances/<attendance_id:int>/messages")
-async def send(request: Request, attendance_id: int) -> HTTPResponse:
-    data = json_body(request)
-    result = await desk(request).send_message(
-        operator_token(request),
-        attendance_id,
-        data.get("text"),
-        data.get("client_id"),
-        data.get("template"),
-        data.get("parameters"),
-    )
-    return json(result, status=201)
-
-
 @bp.get("/attendances/<attendance_id:int>/whatsapp-templates")
 async def whatsapp_templates(request: Request, attendance_id: int) -> HTTPResponse:
     """The 24-hour window of a WhatsApp attendance and the templates offered."""
     result = await desk(request).composer_templates(operator_token(request), attendance_id)
     return json(result)
-
-
-@bp.post("/messages/<message_id:int>/retry")
-async def retry(request: Request, message_id: int) -> HTTPResponse:
-    return json(await desk(request).retry(operator_token(request), message_id))
-
-
-@bp.post("/attendances/<attendance_id:int>/finish")
-async def finish(request: Request, attendance_id: int) -> HTTPResponse:
-    """Optional body: {subject, comment}, the closing classification, and
-    {pending_until, pending_reason} to end it as a pending demand."""
-    data = json_body(request) if request.body else {}
-    view = await desk(request).end(
-        operator_token(request),
-        attendance_id,
-        FINISHED,
-        data.get("subject"),
-        data.get("comment"),
-        views.pending_of(data),
-    )
-    return json({"attendance": view})
 
 
 @bp.get("/demands")
@@ -127,35 +93,11 @@ async def transfer_targets(request: Request, attendance_id: int) -> HTTPResponse
     return json(result)
 
 
-@bp.post("/attendances/<attendance_id:int>/transfer")
-async def transfer(request: Request, attendance_id: int) -> HTTPResponse:
-    """Body: {room_id?, operator_id?, note?}."""
-    data = json_body(request)
-    view = await desk(request).transfer(
-        operator_token(request),
-        attendance_id,
-        data.get("room_id"),
-        data.get("operator_id"),
-        data.get("note"),
-    )
-    return json({"attendance": view})
-
-
 @bp.get("/subjects")
 async def closing_subjects(request: Request) -> HTTPResponse:
     """The subjects an operator picks from on Finalizar (the subjects file)."""
     await desk(request).as_operator(operator_token(request), lambda _uow, _op: None, read=True)
     return json({"subjects": await desk(request).closing_subjects()})
-
-
-@bp.post("/attendances/<attendance_id:int>/notes")
-async def add_note(request: Request, attendance_id: int) -> HTTPResponse:
-    """A private note {text, client_id}: never delivered to the customer."""
-    data = json_body(request)
-    note = await desk(request).add_note(
-        operator_token(request), attendance_id, data.get("text"), data.get("client_id")
-    )
-    return json({"note": note}, status=201)
 
 
 @bp.get("/attendances/<attendance_id:int>/replies")
@@ -168,9 +110,3 @@ async def replies(request: Request, attendance_id: int) -> HTTPResponse:
         read=True,
     )
     return json({"replies": rows})
-
-
-@bp.post("/attendances/<attendance_id:int>/cancel")
-async def cancel(request: Request, attendance_id: int) -> HTTPResponse:
-    view = await desk(request).end(operator_token(request), attendance_id, CANCELLED)
-    return json({"attendance": view})
