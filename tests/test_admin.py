@@ -1,5 +1,5 @@
-"""Administration and supervision through the API (issue: administration),
-on SQLite and PostgreSQL. A plain operator is refused on every admin route."""
+"""Administration and supervision through the API (issue: administration).
+A plain operator is refused on every admin route."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ from tests.support.api import (
     report_csv_rows,
 )
 from tests.support.processes import Service
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """One engine: the fast tier runs administration on SQLite (tests/fast/test_admin.py)."""
+    return "postgresql"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Knowledge base (O9, O10): content files, filters, REGISTRAR; both engines."""
+"""Knowledge base (O9, O10): content files, filters, REGISTRAR."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ import pytest
 
 from tests.support.api import Client, add_operator, error_of, open_attendance
 from tests.support.processes import Service
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """One engine: the fast tier runs the knowledge base on SQLite
+    (tests/fast/test_knowledge_base.py)."""
+    return "postgresql"
 
 
 @pytest.fixture(scope="module")

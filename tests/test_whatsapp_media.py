@@ -31,6 +31,12 @@ MAX_BYTES = 1_000_000
 
 
 @pytest.fixture(scope="module")
+def backend() -> str:
+    """The attachment is a JSON column: here on PostgreSQL, in the fast tier on SQLite."""
+    return "postgresql"
+
+
+@pytest.fixture(scope="module")
 def stack_settings(graph: FakeGraph, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {
         "WHATSAPP_API_BASE_URL": graph.base_url,

@@ -3,7 +3,7 @@ last message and disappears is marked abandoned after
 HANDOFF_ABANDON_AFTER_SECONDS (3 s here, 15 min by default); the operator's
 slot is freed at once, the attendance leaves their list in real time, the
 bot wakes up for the customer with a pt-BR notice carrying the protocol,
-and the reports count it as abandoned. Real processes, both engines."""
+and the reports count it as abandoned. Real processes."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ from tests.test_browser import login
 pytestmark = pytest.mark.slow
 
 SILENCE = 3.0
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """One engine, production's: the sweep waits out the silence, and its
+    query is a plain comparison of timestamps."""
+    return "postgresql"
 
 
 @pytest.fixture(scope="module")

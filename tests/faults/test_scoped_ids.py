@@ -4,11 +4,20 @@ operators may use the same ids, and no acknowledged message is lost."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.api import PASSWORD, add_operator
 from tests.support.clients import Operator, Visitor
 from tests.support.processes import Stack
 
 IDS = ["1", "2", "3"]
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """One engine: ids are scoped by the unique key (attendance, dedup key),
+    which both engines enforce alike."""
+    return "sqlite"
 
 
 def operator_texts(visitor: Visitor, count: int) -> list[str]:

@@ -21,7 +21,7 @@ from tests.support.processes import PYTHON_RASA, ROOT, rasa_env
 SERVICE_ROUTES = frozenset(
     {
         "integration.open_attendance",
-        "integration.rasa_events",
+        "integration.broker_events",
         "integration.rasa_started",
         "integration.rasa_dead_letters",
         "integration.channel_receipts",

@@ -99,6 +99,12 @@ OWN_EVENTS = {"attendances:list"}
 
 
 @dataclass
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """One engine: who may do what is decided before any query."""
+    return "sqlite"
+
+
 class World:
     owner: Client  # operator of room "norte", handling an attendance there
     other: Client  # operator of room "sul"

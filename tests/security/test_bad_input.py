@@ -57,7 +57,7 @@ attendance_id".split()
 # content reload (trains a Rasa model), Rasa's start notice (reads no body;
 # waits for Rasa).
 NOT_FUZZED = {"operators.logout_route", "admin.reload_content", "integration.rasa_started"}
-LIST_BODIES = {"integration.rasa_events", "integration.channel_receipts"}
+LIST_BODIES = {"integration.broker_events", "integration.channel_receipts"}
 # Events that read no payload: any payload that can be read is fine.
 READS_NO_PAYLOAD = {"attendances:list"}
 

@@ -16,6 +16,12 @@ CONSOLES = 30
 
 
 @pytest.fixture(scope="module")
+def backend() -> str:
+    """One engine: the race is between the check and a connecting console, not in the database."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
 def handoff_settings() -> dict[str, str]:
     # A check every 10 ms, so that connections keep landing during one.
     return {"HANDOFF_SESSION_CHECK_SECONDS": "0.01"}

@@ -34,6 +34,13 @@ STUCK_SECONDS = 30.0
 MIN_MEMORY_KIB, MIN_ITERATIONS = 19 * 1024, 2
 
 
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """One engine: the session rules run on SQLite in the fast tier
+    (tests/fast/test_sessions.py)."""
+    return "postgresql"
+
+
 class Console:
     """A console's socket.io connection that notes when and why it ended."""
 
