@@ -98,13 +98,13 @@ EVENT_PAYLOADS: dict[str, Any] = {  # "<id>" is replaced by a real or a missing 
 OWN_EVENTS = {"attendances:list"}
 
 
-@dataclass
 @pytest.fixture(scope="module")
 def backend() -> str:
     """One engine: who may do what is decided before any query."""
     return "sqlite"
 
 
+@dataclass
 class World:
     owner: Client  # operator of room "norte", handling an attendance there
     other: Client  # operator of room "sul"
