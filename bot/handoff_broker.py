@@ -1,7 +1,9 @@
 """Event broker that streams customer and bot messages to the handoff service.
 
 Rasa calls :meth:`publish` synchronously for every new tracker event. Only
-``user`` and ``bot`` events matter to the handoff service. They wait in
+``user`` and ``bot`` events matter to the handoff service, and of the bot's
+not the service's own messages (operator messages and notices it stored
+before it handed them to Rasa). They wait in
 memory: on a graceful stop :meth:`close` flushes them (up to 5 s); after a
 crash, the broker of the next Rasa process announces its start (``POST
 /api/rasa/started``) and the handoff service imports from Rasa's tracker
@@ -48,6 +50,10 @@ from rasa.utils.endpoints import EndpointConfig
 logger = logging.getLogger(__name__)
 
 FORWARDED_EVENTS = {"user", "bot"}
+# Bot events that are the service's own messages, which it stored before
+# they reached Rasa (``bot/operator_messages.py``: operator messages and
+# queue notices): not posted back to it.
+OWN_MESSAGES = ("handoff_message_id", "handoff_notice")
 MAX_BATCH = 100
 # Refusals in a row of a conversation's events before they become dead letters.
 MAX_ATTEMPTS = 5
@@ -69,6 +75,11 @@ class Outcome(enum.Enum):
 def _longer(backoff: float) -> float:
     """The next wait while the service is away: 0.5 s doubling to 30 s."""
     return min(max(backoff * 2, FIRST_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
+
+
+def _own_message(event: Dict[str, Any]) -> bool:
+    metadata = event.get("metadata")
+    return isinstance(metadata, dict) and any(metadata.get(key) for key in OWN_MESSAGES)
 
 
 @dataclass
@@ -122,7 +133,7 @@ class HandoffEventBroker(EventBroker):
         return broker
 
     def publish(self, event: Dict[str, Any]) -> None:
-        if event.get("event") not in FORWARDED_EVENTS:
+        if event.get("event") not in FORWARDED_EVENTS or _own_message(event):
             return
         sender_id = str(event.get("sender_id"))
         conversation = self._conversations.setdefault(sender_id, _Conversation(sender_id))

@@ -94,6 +94,20 @@ class RasaClient:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RasaUnavailable(f"{path}: {error!r}") from error
 
+    async def _post_service(self, path: str, body: dict[str, Any]) -> tuple[int, str, str]:
+        """POST to one of bot/'s service routes (``/webhooks/...``): the
+        status, the answer's text and its Retry-After. RasaUnavailable when
+        Rasa did not answer."""
+        assert self._session is not None, "RasaClient.start() was not awaited"
+        try:
+            async with self._session.post(
+                f"{self.base_url}/webhooks/{path}", json=body, headers=self._service_headers
+            ) as response:
+                retry_after = response.headers.get("Retry-After", "")
+                return response.status, await response.text(), retry_after
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RasaUnavailable(f"{path}: {error!r}") from error
+
     @staticmethod
     def _conversation(conversation_id: str) -> str:
         return f"/conversations/{quote(conversation_id, safe='')}"
@@ -124,7 +138,7 @@ class RasaClient:
 
     async def conversation_messages(self, conversation_id: str) -> list[dict[str, Any]]:
         """The ``user`` and ``bot`` events of the conversation's tracker, in
-        order, each with its sender id (``bot/conversation_messages.py``)."""
+        order (``bot/conversation_messages.py``)."""
         assert self._session is not None
         url = f"{self.base_url}/webhooks/conversation_messages/{quote(conversation_id, safe='')}"
         try:
@@ -134,7 +148,8 @@ class RasaClient:
                 body = await response.json()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RasaUnavailable(f"messages: {error!r}") from error
-        return [{**event, "sender_id": conversation_id} for event in body["messages"]]
+        messages: list[dict[str, Any]] = body["messages"]
+        return messages
 
     async def erase_conversation(self, conversation_id: str, before: float | None = None) -> int:
         """Delete the conversation's events (older than ``before``, a Unix
@@ -174,8 +189,6 @@ class RasaClient:
         the channel could not learn whether it went out (HTTP 202). Raises
         ChannelRefused when the channel refused it, ChannelBusy when it
         paces it, RasaUnavailable when Rasa did not answer."""
-        assert self._session is not None, "RasaClient.start() was not awaited"
-        url = f"{self.base_url}/webhooks/operator_messages/deliver"
         body: dict[str, Any] = {
             "conversation_id": conversation_id,
             "text": text,
@@ -187,56 +200,36 @@ class RasaClient:
             body["attachment"] = attachment
         if template:
             body["whatsapp_template"] = template
-        try:
-            async with self._session.post(
-                url, json=body, headers=self._service_headers
-            ) as response:
-                if response.status < 300:
-                    return response.status != 202
-                reply = await response.text()
-                retry_after = response.headers.get("Retry-After", "")
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise RasaUnavailable(f"deliver: {error!r}") from error
-        if response.status == 502 and _error_code(reply) == "channel_refused":
+        status, reply, retry_after = await self._post_service("operator_messages/deliver", body)
+        if status < 300:
+            return status != 202
+        if status == 502 and _error_code(reply) == "channel_refused":
             raise ChannelRefused(reply)
-        if response.status == 429 and _error_code(reply) == "channel_busy":
+        if status == 429 and _error_code(reply) == "channel_busy":
             raise ChannelBusy(float(retry_after) if retry_after.isdigit() else 1.0)
-        raise RasaUnavailable(f"deliver: HTTP {response.status} {reply}")
+        raise RasaUnavailable(f"deliver: HTTP {status} {reply}")
 
     async def send_notice(self, conversation_id: str, text: str, notice_id: int) -> None:
         """Append a notice of the service (the queue position) to the
         conversation once and send it on the customer's latest channel, as a
         bot message (``bot/operator_messages.py``, ``/notice``). Raises
         RasaUnavailable when Rasa did not take it."""
-        assert self._session is not None, "RasaClient.start() was not awaited"
-        url = f"{self.base_url}/webhooks/operator_messages/notice"
         body = {"conversation_id": conversation_id, "text": text, "notice_id": notice_id}
-        try:
-            async with self._session.post(
-                url, json=body, headers=self._service_headers
-            ) as response:
-                if response.status == 200:
-                    return
-                reply = await response.text()
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise RasaUnavailable(f"notice: {error!r}") from error
-        raise RasaUnavailable(f"notice: HTTP {response.status} {reply}")
+        status, reply, _ = await self._post_service("operator_messages/notice", body)
+        if status != 200:
+            raise RasaUnavailable(f"notice: HTTP {status} {reply}")
 
     async def operator_typing(self, conversation_id: str, typing: bool = True) -> bool:
         """Tell the customer the operator is typing (``typing``) or has read
         their messages (WhatsApp's read marks; ``bot/operator_messages.py``).
         A signal, not a message: whether Rasa took it, never raised (a lost
         one only hides the indicator)."""
-        assert self._session is not None, "RasaClient.start() was not awaited"
-        url = f"{self.base_url}/webhooks/operator_messages/typing"
         body = {"conversation_id": conversation_id, "typing": typing}
         try:
-            async with self._session.post(
-                url, json=body, headers=self._service_headers
-            ) as response:
-                return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
+            status, _, _ = await self._post_service("operator_messages/typing", body)
+        except RasaUnavailable:
             return False
+        return status == 200
 
     async def resend_on_channel(
         self, channel: str, conversation_id: str, message: dict[str, Any]
@@ -245,20 +238,12 @@ class RasaClient:
         in ``bot/``); returns the channel's outcome (``sent``, ``unknown``,
         ``refused``). Raises RasaUnavailable while Rasa or the channel is
         away, RuntimeError if the channel refuses the request itself."""
-        assert self._session is not None, "RasaClient.start() was not awaited"
-        url = f"{self.base_url}/webhooks/{quote(channel, safe='')}/resend"
         body = {"conversation_id": conversation_id, "message": message}
-        try:
-            async with self._session.post(
-                url, json=body, headers=self._service_headers
-            ) as response:
-                reply = await response.text()
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise RasaUnavailable(f"resend: {error!r}") from error
-        if response.status >= 500:
-            raise RasaUnavailable(f"resend: HTTP {response.status} {reply}")
-        if response.status >= 300:
-            raise RuntimeError(f"resend: HTTP {response.status} {reply}")
+        status, reply, _ = await self._post_service(f"{quote(channel, safe='')}/resend", body)
+        if status >= 500:
+            raise RasaUnavailable(f"resend: HTTP {status} {reply}")
+        if status >= 300:
+            raise RuntimeError(f"resend: HTTP {status} {reply}")
         return str(json.loads(reply).get("outcome"))
 
     async def trigger_intent(self, conversation_id: str, intent: str) -> None:

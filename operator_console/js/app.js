@@ -430,6 +430,7 @@ async function insertIntoReply(text) {
 }
 
 $("take").addEventListener("click", async () => {
+  const focused = document.activeElement;
   try {
     const { attendance } = await call(state.socket, "attendance:take", { attendance_id: state.current });
     state.mine.set(attendance.id, { ...attendanceById(attendance.id), ...attendance });
@@ -438,7 +439,9 @@ $("take").addEventListener("click", async () => {
     renderCalls(state, openAttendance);
     customers.onAttendanceChanged();
     await showTab("conversa");
-    $("draft").focus();
+    // Into the composer, unless the operator went on elsewhere meanwhile
+    // (the customer search): what they type never lands in another field.
+    if ([focused, document.body, null].includes(document.activeElement)) $("draft").focus();
   } catch (error) {
     $("attendance-error").textContent = error.message;
   }

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.support.clients import Visitor
 from tests.support.processes import SERVICE_TOKEN, free_port, rasa_env, rasa_service
@@ -199,3 +200,36 @@ def test_the_service_away_loses_nothing(fake: FakeHandoff, rasa_url: str):
     assert not {e["sender_id"] for e in fake.dead_letters} & set(sent)
     for visitor in visitors:
         visitor.close()
+
+
+def test_the_services_own_messages_are_not_posted_back(fake: FakeHandoff, rasa_url: str):
+    """An operator message the service handed to Rasa reaches the visitor
+    and is not posted back to the service (it stored it first)."""
+    visitor = Visitor(rasa_url)
+    assert visitor.say("preciso de ajuda")["ok"]
+    fake.wait(lambda: user_texts(fake.stored, visitor.session_id) != [], "the first message")
+    delivered = requests.post(
+        f"{rasa_url}/webhooks/operator_messages/deliver",
+        json={
+            "conversation_id": visitor.session_id,
+            "text": "Olá, sou a Ana",
+            "handoff_message_id": 4242,
+        },
+        headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+        timeout=STUCK,
+    )
+    assert delivered.status_code == 200, delivered.text
+    texts = []
+    while "Olá, sou a Ana" not in texts:
+        texts.append(visitor.next_text(timeout=STUCK))
+    # Events leave in order per conversation: once the next message is
+    # here, an echo would have come before it.
+    assert visitor.say("obrigado")["ok"]
+    fake.wait(
+        lambda: user_texts(fake.stored, visitor.session_id) == ["preciso de ajuda", "obrigado"],
+        "the next message",
+    )
+    mine = [e for e in fake.stored if e["sender_id"] == visitor.session_id]
+    assert [e for e in mine if e["event"] == "bot"], "the bot's own answers are posted"
+    assert not [e for e in mine if (e.get("metadata") or {}).get("handoff_message_id")]
+    visitor.close()
