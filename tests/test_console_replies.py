@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from handoff.db import Database
 from handoff.models import Attendance, Message, OutboxJob, utcnow
-from tests.support.api import PASSWORD, Client, add_operator, open_attendance
+from tests.support.api import PASSWORD, Client, add_operator, open_attendance, organisation_today
 from tests.support.axe import serious_violations
 from tests.support.browser import console_login
 from tests.support.processes import ROOT, Service
@@ -221,7 +221,7 @@ def test_whatsapp_templates_past_the_window_and_a_pending_demand_concluded(
         uow.session.execute(
             update(Attendance)
             .where(Attendance.id == attendance["id"])
-            .values(pending_until=date.today() - timedelta(days=1))
+            .values(pending_until=organisation_today() - timedelta(days=1))
         )
     db.dispose()
     page.get_by_role("button", name="Supervisão").click()
@@ -241,7 +241,7 @@ def test_whatsapp_templates_past_the_window_and_a_pending_demand_concluded(
     page.locator("#protocol-form").get_by_label("Protocolo").fill(protocol)
     page.get_by_role("button", name="Buscar").click()
     record = page.locator("#protocol-record")
-    yesterday = date.today() - timedelta(days=1)
+    yesterday = organisation_today() - timedelta(days=1)
     expect(record).to_contain_text(f"Pendente até {yesterday:%d/%m/%Y}: Aguardando a vistoria")
     expect(record).to_contain_text("por Lia Rocha: Vistoria feita, alvará liberado.")
     page.close()

@@ -21,7 +21,7 @@ from sqlalchemy import update
 
 from handoff.db import Database
 from handoff.models import Attendance, Message, utcnow
-from tests.support.api import PASSWORD, Client, add_operator
+from tests.support.api import PASSWORD, Client, add_operator, organisation_today
 from tests.support.clients import Operator
 from tests.support.fake_graph import PHONE_NUMBER_ID, SECOND_PHONE_NUMBER_ID, FakeGraph, envelope
 from tests.support.processes import PYTHON, ROOT, Stack, wait_until
@@ -352,7 +352,7 @@ def test_closing_template_then_a_late_pending_demand_concluded(
         uow.session.execute(
             update(Attendance)
             .where(Attendance.id == queued["id"])
-            .values(pending_until=date.today() - timedelta(days=1))
+            .values(pending_until=organisation_today() - timedelta(days=1))
         )
     db.dispose()
     supervisor = Client(handoff, add_operator(handoff, ["atendimento"], role="supervisor"))

@@ -19,7 +19,7 @@ from handoff.domain.errors import Invalid
 from handoff.domain.retention import expired
 from handoff.models import Attendance, Message, OutboxJob, utcnow
 from handoff.settings import PROJECT_ROOT
-from tests.support.api import Client, add_operator, error_of, open_attendance
+from tests.support.api import Client, add_operator, error_of, open_attendance, organisation_today
 from tests.support.processes import SERVICE_TOKEN
 
 TEMPLATES = PROJECT_ROOT / "data" / "whatsapp_templates"
@@ -267,7 +267,7 @@ def test_pendente_then_late_then_concluded(service, operator: Client, supervisor
         uow.session.execute(
             update(Attendance)
             .where(Attendance.id == call["id"])
-            .values(pending_until=date.today() - timedelta(days=1))
+            .values(pending_until=organisation_today() - timedelta(days=1))
         )
     listed = supervisor.get("/api/demands").json()["demands"]
     assert [(d["protocol"], d["late"], d["pending_reason"]) for d in listed] == [
@@ -287,7 +287,7 @@ def test_pendente_then_late_then_concluded(service, operator: Client, supervisor
     assert f"Sua demanda do protocolo {protocol} foi concluída: Parecer favorável." in notices
 
     record = supervisor.get(f"/api/admin/protocols/{protocol}").json()
-    assert record["pending_until"] == (date.today() - timedelta(days=1)).isoformat()
+    assert record["pending_until"] == (organisation_today() - timedelta(days=1)).isoformat()
     assert record["conclusion"] == "Parecer favorável." and record["concluded_at"]
     assert record["concluded_by"]
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import date
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import requests
 from sqlalchemy import select, update
 
 from handoff.db import Database
+from handoff.domain.demands import today_in
 from handoff.domain.operators import create_operator
 from handoff.models import Attendance, AttendanceHold, EntryPoint, Room
 from tests.support.processes import SERVICE_TOKEN
@@ -228,3 +231,10 @@ def backdate(db: Database, attendance_id: int, **times: Any) -> None:
                 .where(AttendanceHold.attendance_id == attendance_id)
                 .values(**hold_times)
             )
+
+
+def organisation_today() -> date:
+    """The organisation's date (HANDOFF_TIMEZONE, by default São Paulo's),
+    which decides whether a demand is late. Not the machine's: from 21:00
+    in São Paulo the UTC date is already the next day."""
+    return today_in(ZoneInfo("America/Sao_Paulo"))

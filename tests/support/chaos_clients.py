@@ -52,6 +52,7 @@ class Replay:
     client: str
     connected_at: float
     done_at: float | None = None
+    refused: Any = None  # the service's error, when it refused to list the calls
 
 
 @dataclass
@@ -335,6 +336,7 @@ class ChaosOperator:
         self.tally.replays.append(replay)
         listed = await self._call("attendances:list", {})
         if not listed.get("ok"):
+            replay.refused = listed.get("error")
             return
         self.active = {a["id"] for a in listed["active"]}
         active = sorted(self.active)

@@ -213,8 +213,20 @@ async def _run(
         await visitor.wait_shown(reply_to(f"{visitor.name} m{per_visitor - 1:03d}"), 30)
     if ending is not None:
         report.faults += await _end(ending, operators, visitors)
+    await _replays_settled(tally)
     await asyncio.gather(*(v.close() for v in visitors), *(o.close() for o in operators))
     return visitors, tally
+
+
+async def _replays_settled(tally: Tally) -> None:
+    """Wait (a stuck bound) for the clients still showing what they missed:
+    one that reconnected just before the end is not stuck, and closing it
+    would cut its replay off."""
+    deadline = time.monotonic() + STUCK_SECONDS
+    while time.monotonic() < deadline and any(
+        r.done_at is None and r.refused is None for r in tally.replays
+    ):
+        await asyncio.sleep(0.2)
 
 
 def run(
@@ -286,6 +298,8 @@ def _replays(tally: Tally, report: Report, ended_at: float) -> None:
         seconds = _replay_seconds(replay, report.faults, replay.done_at or ended_at)
         if replay.done_at is None or seconds > STUCK_SECONDS:
             state = "never done" if replay.done_at is None else f"{seconds:.1f} s"
+            if replay.refused is not None:
+                state += f" (refused: {replay.refused})"
             report.stuck.append(f"replay of {replay.client} at {replay.connected_at:.1f}: {state}")
         if replay.done_at is not None:
             timed[kind].append(seconds)
