@@ -12,6 +12,7 @@ the domain sets it aside, and every other conversation goes on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -120,7 +121,9 @@ def visitor_history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return history
 
 
-def _grouped(events: Any, sender: Any) -> dict[str, list[dict[str, Any]]]:
+def _grouped(
+    events: Any, sender: Callable[[dict[str, Any]], object]
+) -> dict[str, list[dict[str, Any]]]:
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise Invalid("events must be a list of Rasa events")
     groups: dict[str, list[dict[str, Any]]] = {}

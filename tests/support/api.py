@@ -17,6 +17,7 @@ from handoff.db import Database
 from handoff.domain.demands import today_in
 from handoff.domain.operators import create_operator
 from handoff.models import Attendance, AttendanceHold, EntryPoint, Room
+from handoff.settings import Settings
 from tests.support.processes import SERVICE_TOKEN
 
 PASSWORD = "senha-de-teste-123"
@@ -234,7 +235,7 @@ def backdate(db: Database, attendance_id: int, **times: Any) -> None:
 
 
 def organisation_today() -> date:
-    """The organisation's date (HANDOFF_TIMEZONE, by default São Paulo's),
-    which decides whether a demand is late. Not the machine's: from 21:00
-    in São Paulo the UTC date is already the next day."""
-    return today_in(ZoneInfo("America/Sao_Paulo"))
+    """The organisation's date (``Settings.timezone``, São Paulo's by
+    default), which decides whether a demand is late. Not the machine's:
+    from 21:00 in São Paulo the UTC date is already the next day."""
+    return today_in(ZoneInfo(Settings().timezone))
