@@ -8,7 +8,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,6 +66,7 @@ from handoff.models import (
     utcnow,
 )
 from handoff.presence import Presence, SharedPresence
+from handoff.queue_recount import Recounter
 from handoff.rasa_client import (
     INTENT_ABANDONED,
     INTENT_CANCELLED,
@@ -130,13 +131,19 @@ class Desk:
         self._heartbeat: asyncio.Task[None] | None = None
         self.limits = RateLimits(settings)
         self.typing = TypingThrottle()
-        # What each waiting customer was last told of their place, and one
-        # recount at a time per room (two at once would tell a change twice).
+        # What each waiting customer was last told of their place, and what
+        # the consoles were last shown; one recount at a time, at most once
+        # per HANDOFF_QUEUE_RECOUNT_SECONDS however many changes come.
         self.told = ToldMemory()
+        self.places_shown = queue_notices.PlacesShown()
+        self.notice_intervals = queue_notices.Intervals(
+            widget=timedelta(seconds=settings.widget_queue_notice_seconds),
+            whatsapp=timedelta(seconds=settings.whatsapp_queue_notice_seconds),
+        )
+        self.recounter = Recounter(self._tell_queue, settings.queue_recount_seconds)
         self.hours = room_hours.HoursFiles(
             settings.hours_file, settings.holidays_file, ZoneInfo(settings.timezone)
         )
-        self._room_locks: dict[int, asyncio.Lock] = {}
         # The content folders as last loaded (names, sizes, modification times).
         self._signatures: dict[Path, tuple[tuple[str, int, int], ...]] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -256,42 +263,46 @@ class Desk:
             for n in notices
             if n.name in QUEUE_CHANGES and isinstance(n.payload.get("room_id"), int)
         }
+        self.recounter.changed(rooms)
         operator_ids = {n.payload["id"] for n in notices if n.name == "operator:status"}
-        if rooms or operator_ids:
-            self.in_background(self._tell_queues(rooms, operator_ids))
-
-    async def _tell_queues(self, rooms: set[int], operator_ids: set[int]) -> None:
         if operator_ids:
-            rooms |= await self.read(
+            self.in_background(self._operators_changed(operator_ids))
+
+    async def _operators_changed(self, operator_ids: set[int]) -> None:
+        self.recounter.changed(
+            await self.read(
                 lambda uow: {
                     room
                     for operator_id in operator_ids
                     for room in operators.rooms_of(uow.session, operator_id)
                 }
             )
-        for room_id in sorted(rooms):
-            async with self._room_locks.setdefault(room_id, asyncio.Lock()):
-                try:
-                    await self._tell_queue(room_id)
-                except DatabaseUnavailable as error:
-                    log.warning("queue places of room %s not told: %s", room_id, error)
-                except Exception:
-                    log.exception("queue places of room %s not told", room_id)
+        )
 
-    async def _tell_queue(self, room_id: int) -> None:
+    async def _tell_queue(self, room_id: int) -> datetime | None:
         """Read the room's places (no write lock while nothing is worth
-        telling), write the notices due, then show the places to the room."""
-        interval = timedelta(seconds=self.settings.whatsapp_queue_notice_seconds)
+        telling), write the notices due, then show the room the places that
+        changed; when to recount again for news held back."""
 
-        def plan(uow: UnitOfWork) -> tuple[dict[str, Any], list[queue_notices.Due]]:
+        def plan(uow: UnitOfWork) -> queue_notices.Plan:
             found = room_hours.unattended(uow.session, self.hours, room_id, utcnow())
             notice = found.notice if found else None
-            return queue_notices.plan_notices(uow.session, room_id, self.told, interval, notice)
+            return queue_notices.plan_notices(
+                uow.session, room_id, self.told, self.notice_intervals, notice
+            )
 
-        view, due = await self.read(plan)
-        if due:
-            await self.run(lambda uow: queue_notices.send_notices(uow, due, self.told))
-        await self._publish([Notice(audiences.room(room_id), "queue:positions", view)])
+        try:
+            counted = await self.read(plan)
+            if counted.due:
+                await self.run(lambda uow: queue_notices.send_notices(uow, counted.due, self.told))
+        except DatabaseUnavailable as error:
+            log.warning("queue places of room %s not told: %s", room_id, error)
+            return None
+        changed = self.places_shown.changed(room_id, counted.places, utcnow())
+        if changed:
+            view = {"room_id": room_id, "positions": changed}
+            await self._publish([Notice(audiences.room(room_id), "queue:positions", view)])
+        return counted.recount_at
 
     async def open_attendance(self, **fields: Any) -> tuple[Attendance, bool, Place]:
         """Queue a conversation (or find its open one) and its place in the
@@ -776,6 +787,7 @@ class Desk:
         for task in (self._sweeper, self._heartbeat, self._retention):
             if task is not None:
                 task.cancel()
+        self.recounter.stop()
         await self.presence.stop()
         await self.outbox.stop()
         await self.media.close()

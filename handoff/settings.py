@@ -223,6 +223,15 @@ class Settings:
     whatsapp_queue_notice_seconds: float = field(
         default_factory=lambda: float(_env("WHATSAPP_QUEUE_NOTICE_SECONDS", "120"))
     )
+    # In the widget, at most this often (a long queue moves every second).
+    widget_queue_notice_seconds: float = field(
+        default_factory=lambda: float(_env("WIDGET_QUEUE_NOTICE_SECONDS", "30"))
+    )
+    # A room's places are recounted at most this often, however many
+    # changes its queue has meanwhile (the first change is told at once).
+    queue_recount_seconds: float = field(
+        default_factory=lambda: float(_env("QUEUE_RECOUNT_SECONDS", "1"))
+    )
     # The record of a demand sent on request (Decreto 11.034/2022 art. 12):
     # by e-mail through this SMTP server (STARTTLS unless told not to; no
     # login without a user), from this address.

@@ -35,9 +35,14 @@ def backend() -> str:
 
 @pytest.fixture(scope="module")
 def stack_settings(graph: FakeGraph) -> dict[str, str]:
-    # WhatsApp through the Graph fake; its citizens hear of every better place
-    # (the 2-minute limit is the default, tested in tests/fast/test_queue_places.py).
-    return {"WHATSAPP_API_BASE_URL": graph.base_url, "HANDOFF_WHATSAPP_QUEUE_NOTICE_SECONDS": "0"}
+    # WhatsApp through the Graph fake; customers hear of every better place
+    # (the channels' intervals are the defaults, tested in
+    # tests/fast/test_queue_places.py).
+    return {
+        "WHATSAPP_API_BASE_URL": graph.base_url,
+        "HANDOFF_WHATSAPP_QUEUE_NOTICE_SECONDS": "0",
+        "HANDOFF_WIDGET_QUEUE_NOTICE_SECONDS": "0",
+    }
 
 
 def taken_call(operator: Operator, name: str) -> int:

@@ -2,15 +2,17 @@
 
 A customer hears their position and estimate when they join (in the
 transfer message, :func:`place_of`) and afterwards when it changes in a
-way worth telling (``waiting.worth_telling``): after each change to a
-room's queue or to its operators' availability, :func:`plan_notices` works
-out every waiting customer's place (reading only: a room where nothing is
-worth telling takes no write lock) and :func:`send_notices` writes an
-outbox job for each notice due, which hands it to Rasa (a bot message,
-``bot/operator_messages.py``). What each customer was last told is kept by
-the process (:class:`ToldMemory`): a restart, or a change handled by
-another process, may tell a customer their place once more, never less.
-The room's consoles get ``queue:positions``."""
+way worth telling (``waiting.worth_telling``), at most once per channel's
+interval. After changes to a room's queue or to its operators'
+availability (coalesced: ``handoff/queue_recount.py``), :func:`plan_notices`
+works out every waiting customer's place (reading only: a room where
+nothing is worth telling takes no write lock) and :func:`send_notices`
+writes an outbox job for each notice due, which hands it to Rasa (a bot
+message, ``bot/operator_messages.py``). What each customer was last told
+is kept by the process (:class:`ToldMemory`): a restart, or a change
+handled by another process, may tell a customer their place once more,
+never less. The room's consoles get ``queue:positions`` with the places
+that changed (:class:`PlacesShown`)."""
 
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from handoff import outbox
@@ -29,8 +31,10 @@ from handoff.db import UnitOfWork
 from handoff.domain.waiting import (
     RECENT_WAITS,
     WHATSAPP_NOTICE_INTERVAL,
+    WIDGET_NOTICE_INTERVAL,
     Told,
     estimate_seconds,
+    held_until,
     minutes_step,
     phrase,
     worth_telling,
@@ -49,6 +53,8 @@ QUEUE_NOTICE = "queue_notice"
 WHATSAPP = "whatsapp"
 # Attendances whose last notice a process remembers.
 REMEMBERED = 10_000
+# The consoles get every place of a room again this often (PlacesShown).
+FULL_PLACES_EVERY = timedelta(seconds=30)
 
 
 def positions(
@@ -118,14 +124,41 @@ def place_of(
     session: Session, attendance: Attendance, memory: ToldMemory, closed: str | None = None
 ) -> dict[str, Any] | None:
     """A queued attendance's place and its phrase, as told on joining (and
-    remembered), with the room's ``closed`` notice; None once it is not waiting."""
-    for waiting, position, minutes in positions(session, attendance.room_id):
-        if waiting.id == attendance.id:
-            available = available_operators(session, attendance.room_id)
-            text = phrase(position, minutes, available, closed)
-            memory.put(attendance.id, Told(position, minutes, utcnow()))
-            return {**_position_view(attendance, position, minutes), "text": text}
-    return None
+    remembered), with the room's ``closed`` notice; None once it is not
+    waiting. Three queries, however long the queue: the calls ahead are
+    counted, not read."""
+    if attendance.status != QUEUED:
+        return None
+    ahead = session.execute(
+        select(func.count())
+        .select_from(Attendance)
+        .where(
+            Attendance.room_id == attendance.room_id,
+            Attendance.status == QUEUED,
+            or_(
+                Attendance.queued_at < attendance.queued_at,
+                and_(Attendance.queued_at == attendance.queued_at, Attendance.id < attendance.id),
+            ),
+        )
+    ).scalar_one()
+    position = ahead + 1
+    available = available_operators(session, attendance.room_id)
+    waits = recent_waits(session, attendance.room_id)
+    minutes = minutes_step(estimate_seconds(waits, position, available))
+    memory.put(attendance.id, Told(position, minutes, utcnow()))
+    text = phrase(position, minutes, available, closed)
+    return {**_position_view(attendance, position, minutes), "text": text}
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """The least time between two notices to one customer, by channel."""
+
+    widget: timedelta = WIDGET_NOTICE_INTERVAL
+    whatsapp: timedelta = WHATSAPP_NOTICE_INTERVAL
+
+    def of(self, channel: str) -> timedelta:
+        return self.whatsapp if channel == WHATSAPP else self.widget
 
 
 @dataclass(frozen=True)
@@ -138,30 +171,68 @@ class Due:
     told: Told
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One recount of a room: every place (for the consoles), the notices due
+    now, and when news held back by a channel's interval may be told (None:
+    nothing held back)."""
+
+    places: list[dict[str, Any]]
+    due: list[Due]
+    recount_at: datetime | None
+
+
 def plan_notices(
     session: Session,
     room_id: int,
     memory: ToldMemory,
-    whatsapp_interval: timedelta = WHATSAPP_NOTICE_INTERVAL,
+    intervals: Intervals = Intervals(),
     closed: str | None = None,
-) -> tuple[dict[str, Any], list[Due]]:
-    """The room's places for the consoles (``queue:positions``), and the
-    notices worth sending now (see ``waiting.worth_telling``; while the room
-    is ``closed``, they say so). Only reads."""
+) -> Plan:
+    """Count the room's places, and the notices worth sending now (see
+    ``waiting.worth_telling``; while the room is ``closed``, they say so).
+    Only reads."""
     waiting = positions(session, room_id)
-    view = {"room_id": room_id, "positions": [_position_view(*item) for item in waiting]}
+    places = [_position_view(*item) for item in waiting]
     if not waiting:
-        return view, []
+        return Plan(places, [], None)
     available = available_operators(session, room_id)
     now = utcnow()
-    due = []
+    due, held = [], []
     for attendance, position, minutes in waiting:
-        interval = whatsapp_interval if attendance.channel == WHATSAPP else timedelta(0)
-        if worth_telling(memory.get(attendance.id), position, minutes, now, interval):
+        last, interval = memory.get(attendance.id), intervals.of(attendance.channel)
+        if worth_telling(last, position, minutes, now, interval):
             text = phrase(position, minutes, available, closed)
             told = Told(position, minutes, now)
             due.append(Due(attendance.id, attendance.conversation_id, text, told))
-    return view, due
+        elif (until := held_until(last, position, minutes, now, interval)) is not None:
+            held.append(until)
+    return Plan(places, due, min(held, default=None))
+
+
+class PlacesShown:
+    """What the consoles were last shown of each room's places, so that a
+    recount sends only the places that changed (a queue of 1,000 is not
+    sent to every console each second), and every place again every
+    ``full_every``: a console that missed one, or heard another process's
+    count, is right again soon."""
+
+    def __init__(self, full_every: timedelta = FULL_PLACES_EVERY) -> None:
+        self.full_every = full_every
+        self._shown: dict[int, dict[int, tuple[int, int | None]]] = {}
+        self._full_at: dict[int, datetime] = {}
+
+    def changed(
+        self, room_id: int, places: list[dict[str, Any]], now: datetime
+    ) -> list[dict[str, Any]]:
+        """The places to send now (all of them, at times), remembered as shown."""
+        last = self._shown.get(room_id)
+        current = {p["id"]: (p["position"], p["estimated_minutes"]) for p in places}
+        self._shown[room_id] = current
+        if last is None or now - self._full_at[room_id] >= self.full_every:
+            self._full_at[room_id] = now
+            return places
+        return [p for p in places if last.get(p["id"]) != current[p["id"]]]
 
 
 def send_notices(uow: UnitOfWork, due: list[Due], memory: ToldMemory) -> None:

@@ -19,6 +19,10 @@ MINUTE_STEPS = (1, 2, 3, 5, 10, 15, 20, 30, 45, 60)
 # per conversation this often (HANDOFF_WHATSAPP_QUEUE_NOTICE_SECONDS; the
 # first, on joining, always goes).
 WHATSAPP_NOTICE_INTERVAL = timedelta(minutes=2)
+# In the widget, at most one notice this often
+# (HANDOFF_WIDGET_QUEUE_NOTICE_SECONDS): in a long queue every call taken
+# moves everyone up, and a line a second is noise, not news.
+WIDGET_NOTICE_INTERVAL = timedelta(seconds=30)
 NOBODY_AVAILABLE = (
     "No momento nenhum atendente está disponível; você será atendido assim que um ficar livre."
 )
@@ -68,6 +72,12 @@ def phrase(position: int, minutes: int | None, available: int, closed: str | Non
     return text
 
 
+def is_news(last: Told | None, position: int, minutes: int | None) -> bool:
+    """Whether a place is worth telling at all: on joining, then when the
+    position improves or the estimate moves to another step."""
+    return last is None or position < last.position or minutes != last.minutes
+
+
 def worth_telling(
     last: Told | None,
     position: int,
@@ -75,11 +85,19 @@ def worth_telling(
     now: datetime,
     interval: timedelta = timedelta(0),
 ) -> bool:
-    """Tell on joining, then when the position improves or the estimate moves
-    to another step, not sooner than ``interval`` after the last notice (the
-    channel's; a change held back is told with the next one)."""
+    """News (:func:`is_news`), not sooner than ``interval`` after the last
+    notice (the channel's; a change held back is told when it ends, see
+    :func:`held_until`)."""
     if last is None:
         return True
-    if position >= last.position and minutes == last.minutes:
-        return False
-    return now - last.at >= interval
+    return is_news(last, position, minutes) and now - last.at >= interval
+
+
+def held_until(
+    last: Told | None, position: int, minutes: int | None, now: datetime, interval: timedelta
+) -> datetime | None:
+    """When news held back by the channel's interval may be told (None: it
+    may be told now, or there is no news)."""
+    if last is None or not is_news(last, position, minutes) or now - last.at >= interval:
+        return None
+    return last.at + interval

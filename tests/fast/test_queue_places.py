@@ -4,17 +4,22 @@ item 1): the rules, and what the service tells and shows."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import requests
 from sqlalchemy import select
 
 from handoff.db import Database
+from handoff.domain.queue_notices import PlacesShown
 from handoff.domain.waiting import (
     WHATSAPP_NOTICE_INTERVAL,
+    WIDGET_NOTICE_INTERVAL,
     Told,
     estimate_seconds,
+    held_until,
     minutes_step,
     phrase,
     worth_telling,
@@ -65,6 +70,30 @@ def test_what_is_worth_telling_and_how_often_on_whatsapp():
     assert worth_telling(last, 3, 10, soon)  # another estimate step
     assert not worth_telling(last, 2, 5, soon, whatsapp)  # WhatsApp: not yet
     assert worth_telling(last, 2, 5, later, whatsapp)
+    # News held back is due when the interval ends; no news is never due.
+    assert held_until(last, 2, 5, soon, whatsapp) == NOW + whatsapp
+    assert held_until(last, 2, 5, later, whatsapp) is None  # due now
+    assert held_until(last, 4, 5, soon, whatsapp) is None
+    assert held_until(None, 1, None, soon, whatsapp) is None
+
+
+def test_the_widget_is_told_at_most_every_thirty_seconds():
+    last = Told(position=9, minutes=None, at=NOW)
+    assert WIDGET_NOTICE_INTERVAL == timedelta(seconds=30)
+    assert not worth_telling(last, 8, None, NOW + timedelta(seconds=29), WIDGET_NOTICE_INTERVAL)
+    assert worth_telling(last, 8, None, NOW + timedelta(seconds=30), WIDGET_NOTICE_INTERVAL)
+
+
+def test_consoles_are_shown_the_places_that_changed_and_all_of_them_at_times():
+    shown = PlacesShown(full_every=timedelta(seconds=30))
+    a, b, c = ({"id": n, "position": n, "estimated_minutes": None} for n in (1, 2, 3))
+    assert shown.changed(7, [a, b], NOW) == [a, b]  # the first count: all
+    assert shown.changed(7, [a, b, c], NOW + timedelta(seconds=1)) == [c]
+    moved = [{**b, "position": 1}, {**c, "position": 2}]
+    assert shown.changed(7, moved, NOW + timedelta(seconds=2)) == moved
+    assert shown.changed(7, moved, NOW + timedelta(seconds=3)) == []
+    assert shown.changed(8, [a], NOW + timedelta(seconds=3)) == [a]  # rooms apart
+    assert shown.changed(7, moved, NOW + timedelta(seconds=30)) == moved  # all again
 
 
 def notices(service) -> list[dict]:
@@ -77,6 +106,11 @@ def notices(service) -> list[dict]:
     return [json.loads(row) for row in rows]
 
 
+# The widget's 30-second interval is left out here (tested above and below).
+EVERY_CHANGE = {"widget_queue_notice_seconds": 0.0}
+
+
+@pytest.mark.parametrize("service_settings", [EVERY_CHANGE])
 def test_joining_tells_the_place_and_moving_up_tells_it_again(service, operator: Client, console):
     desk = console(operator)
     first = open_attendance(service, contact={"name": "Ana"})
@@ -120,3 +154,34 @@ def test_supervisors_see_each_room_s_places(service, operator: Client, superviso
         (first["id"], 1, None),
         (second["id"], 2, None),
     ]
+
+
+@pytest.mark.parametrize("service_settings", [EVERY_CHANGE])
+def test_a_recount_shows_the_consoles_only_the_places_that_changed(
+    service, operator: Client, console
+):
+    desk = console(operator)
+    first = open_attendance(service, contact={"name": "Gil"})
+    second = open_attendance(service, contact={"name": "Hebe"})
+    # Both counted (in one recount or two), before the third joins.
+    while not any(p["id"] == second["id"] for p in desk.next("queue:positions")["positions"]):
+        pass
+    third = open_attendance(service, contact={"name": "Iara"})
+    shown = desk.next("queue:positions")["positions"]
+    assert shown == [{"id": third["id"], "position": 3, "estimated_minutes": None}]
+    assert first["id"] not in {p["id"] for p in shown}
+
+
+@pytest.mark.parametrize("service_settings", [{"widget_queue_notice_seconds": 2.0}])
+def test_news_held_back_by_the_interval_is_told_when_it_ends(service, operator: Client):
+    """No later change is needed: the recount that held it back asks to be
+    run again when the interval ends."""
+    first = open_attendance(service, contact={"name": "Joana"})
+    second = open_attendance(service, contact={"name": "Lia"})
+    operator.take(first["id"])
+    deadline = time.monotonic() + 30  # stuck, not slow
+    while not notices(service) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (notice,) = notices(service)
+    assert notice["attendance_id"] == second["id"]
+    assert notice["text"].startswith("Você é o 1º da fila.")
