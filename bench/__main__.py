@@ -3,11 +3,13 @@
 .venv/bin/python -m bench [--backends sqlite postgresql] [--levels 10 100 500 1000]
     [--duration 60] [--steps 50 100 ...] [--no-baselines] [--cluster]
     [--out bench/results/latest.md]
+.venv/bin/python -m bench --render var/bench/results.pickle  (a run's tables again)
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import shlex
 import sys
 import time
@@ -16,6 +18,10 @@ from pathlib import Path
 
 from bench.report import render
 from bench.suite import Plan, run_all
+from tests.support.processes import ROOT
+
+# Every figure of the last run, to render its tables again (--render).
+FIGURES = ROOT / "var" / "bench" / "results.pickle"
 
 
 def load_average() -> str:
@@ -37,7 +43,12 @@ def main() -> None:
         "--cluster", action="store_true", help="also the product as `make cluster` runs it"
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.md"))
+    parser.add_argument("--render", type=Path, help="a run's figures: write its tables again")
     args = parser.parse_args()
+    if args.render:
+        results, header = pickle.loads(args.render.read_bytes())
+        write(render(results, header), args.out)
+        return
     plan = Plan(
         args.levels,
         args.interval,
@@ -56,9 +67,13 @@ def main() -> None:
         f"- Started {started:%Y-%m-%d %H:%M} UTC, took {minutes:.1f} min; load average "
         f"(1, 5, 15 min) before {load_before}, after {load_average()}",
     ]
-    text = render(results, header)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    FIGURES.write_bytes(pickle.dumps((results, header)))
+    write(render(results, header), args.out)
+
+
+def write(text: str, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
     print(text)
 
 

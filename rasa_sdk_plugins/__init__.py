@@ -5,7 +5,14 @@ is Rasa before the action server runs anything.
 Rasa sends ``HANDOFF_ACTIONS_TOKEN`` as the ``token`` query parameter
 (endpoints.yml, ``action_endpoint.token``); every request but ``/health``
 without it gets 401 and runs nothing. With the variable unset, every such
-request is refused (fail closed)."""
+request is refused (fail closed).
+
+It also keeps an idle connection from Rasa open longer than Rasa keeps it
+(:data:`KEEP_ALIVE_SECONDS`): with Sanic's 5 s against aiohttp's 15 s, a
+burst after a quiet moment reused connections the action server had just
+closed, and Rasa dropped those actions ("Cannot write to closing
+transport": 43 lost handoffs at the start of the bench's 1,000
+conversations, 2026-12-02)."""
 
 from __future__ import annotations
 
@@ -23,6 +30,8 @@ hookimpl = pluggy.HookimplMarker("rasa_sdk")
 logger = logging.getLogger(__name__)
 TOKEN_VARIABLE = "HANDOFF_ACTIONS_TOKEN"
 OPEN_PATHS = frozenset({"/health"})
+# Longer than aiohttp's client keep-alive (15 s), so Rasa closes first.
+KEEP_ALIVE_SECONDS = 75
 
 
 def init_hooks(manager: pluggy.PluginManager) -> None:
@@ -51,3 +60,4 @@ def refusal(request: Request) -> Optional[HTTPResponse]:
 @hookimpl
 def attach_sanic_app_extensions(app: Sanic) -> None:
     app.on_request(refusal)
+    app.config.KEEP_ALIVE_TIMEOUT = KEEP_ALIVE_SECONDS

@@ -1,0 +1,49 @@
+"""Connections kept alive between the processes are let go by the client
+first (issue 15): a burst after a quiet moment must not go out on a
+connection the server is closing (Rasa dropped 43 handoffs that way at the
+start of the bench's 1,000 conversations)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from urllib.parse import urlsplit
+
+from handoff.rasa_client import RASA_KEEP_ALIVE_SECONDS
+from tests.support.processes import Stack
+
+# Longer than the 5 s after which Sanic 21.12 closes an idle connection by
+# default, shorter than aiohttp's client keep-alive (15 s, what Rasa uses).
+IDLE_SECONDS = 7
+# Rasa's own server keeps an idle connection this long (Sanic's default).
+RASA_SERVER_KEEP_ALIVE = 5
+
+
+def get_health_twice(base_url: str, idle: float) -> tuple[bytes, bytes]:
+    """Two GET /health on one connection, ``idle`` seconds apart: each answer's
+    first bytes (b"" once the server has closed the connection)."""
+    url = urlsplit(base_url)
+    request = f"GET /health HTTP/1.1\r\nHost: {url.hostname}\r\n\r\n".encode()
+    with socket.create_connection((url.hostname, url.port), timeout=30) as connection:
+        answers = []
+        for pause in (0, idle):
+            time.sleep(pause)
+            try:
+                connection.sendall(request)
+                answers.append(connection.recv(65536)[:15])
+            except OSError:
+                answers.append(b"")
+        return answers[0], answers[1]
+
+
+def test_the_action_server_keeps_rasa_s_idle_connection(stack: Stack):
+    (actions,) = [s for s in stack.services if s.name == "actions"]
+    first, second = get_health_twice(actions.base_url, IDLE_SECONDS)
+    assert first == second == b"HTTP/1.1 200 OK"
+
+
+def test_the_service_lets_go_of_rasa_s_connections_before_rasa_does(stack: Stack):
+    assert RASA_KEEP_ALIVE_SECONDS < RASA_SERVER_KEEP_ALIVE
+    # Rasa's server does close an idle connection after its keep-alive.
+    _first, second = get_health_twice(stack.rasa_url, RASA_SERVER_KEEP_ALIVE + 2)
+    assert second == b""
