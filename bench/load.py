@@ -272,7 +272,9 @@ class Relay(Load):
 
     async def on_console_event(self, operator: Operator, event: str, data: Any) -> None:
         received_at = time.time()
-        if event == "attendance:queued":
+        if event == "disconnect":  # the console is lost: its calls are not taken
+            self.errors.append(f"console {operator.username} disconnected: {data}")
+        elif event == "attendance:queued":
             conversation = self.conversations.get(data.get("contact_name") or "")
             if conversation is None or conversation.operator is not operator:
                 return

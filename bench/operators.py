@@ -65,6 +65,7 @@ class Operator:
         self.url = url
         self.username = username
         self.sio = socketio.AsyncClient(reconnection=False)
+        self.closing = False
 
     async def connect(self, on_event: Callable[[Operator, str, Any], Awaitable[None]]) -> None:
         async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
@@ -79,7 +80,12 @@ class Operator:
         async def relay(event: str, data: Any = None) -> None:
             await on_event(self, event, data)
 
+        async def gone(reason: Any = None) -> None:
+            if not self.closing:
+                await on_event(self, "disconnect", str(reason))
+
         self.sio.on("*", relay)
+        self.sio.on("disconnect", gone)
         await self.sio.connect(
             self.url, auth={"token": token}, transports=["websocket"], wait_timeout=30
         )
@@ -91,4 +97,5 @@ class Operator:
         return answer
 
     async def close(self) -> None:
+        self.closing = True
         await self.sio.disconnect()
