@@ -1,16 +1,29 @@
-"""Connections kept alive between the processes are let go by the client
-first (issue 15): a burst after a quiet moment must not go out on a
-connection the server is closing (Rasa dropped 43 handoffs that way at the
-start of the bench's 1,000 conversations)."""
+"""What the processes are tuned for under load (issue 15): connections
+kept alive between them are let go by the client first (a burst after a
+quiet moment must not go out on a connection the server is closing: Rasa
+dropped 43 handoffs that way at the start of the bench's 1,000
+conversations), and Rasa's SQLite tracker store writes ahead."""
 
 from __future__ import annotations
 
 import socket
+import sqlite3
 import time
 from urllib.parse import urlsplit
 
+import pytest
+from sqlalchemy.engine import make_url
+
 from handoff.rasa_client import RASA_KEEP_ALIVE_SECONDS
 from tests.support.processes import Stack
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """One engine: nothing here depends on it, and the tracker store's
+    journal is SQLite's."""
+    return "sqlite"
+
 
 # Longer than the 5 s after which Sanic 21.12 closes an idle connection by
 # default, shorter than aiohttp's client keep-alive (15 s, what Rasa uses).
@@ -47,3 +60,11 @@ def test_the_service_lets_go_of_rasa_s_connections_before_rasa_does(stack: Stack
     # Rasa's server does close an idle connection after its keep-alive.
     _first, second = get_health_twice(stack.rasa_url, RASA_SERVER_KEEP_ALIVE + 2)
     assert second == b""
+
+
+def test_rasa_s_sqlite_tracker_store_writes_ahead(stack: Stack):
+    (rasa,) = [s for s in stack.services if s.name == "rasa"]
+    url = make_url(rasa.env["RASA_TRACKER_DB"])
+    assert url.get_backend_name() == "sqlite"
+    with sqlite3.connect(url.database) as tracker_db:
+        assert tracker_db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
