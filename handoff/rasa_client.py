@@ -23,8 +23,6 @@ INTENT_RETRY_TRANSFER = "EXTERNAL_retry_handoff"
 # The health checks answer fast even when Rasa is slow: a busy Rasa counts
 # as unreachable there, and /health stays quick for load balancers.
 HEALTH_TIMEOUT = aiohttp.ClientTimeout(total=1.5)
-# Less than the 5 s after which Rasa's server (Sanic 21.12) closes an idle connection.
-RASA_KEEP_ALIVE_SECONDS = 3.0
 
 
 class RasaUnavailable(Exception):
@@ -77,10 +75,7 @@ class RasaClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        # Rasa's Sanic closes an idle connection after 5 s; letting go of
-        # it sooner keeps a request from going out on one being closed.
-        connector = aiohttp.TCPConnector(keepalive_timeout=RASA_KEEP_ALIVE_SECONDS)
-        self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
+        self._session = aiohttp.ClientSession(timeout=self._timeout)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,8 +1,9 @@
 """What the processes are tuned for under load (issue 15): connections
-kept alive between them are let go by the client first (a burst after a
-quiet moment must not go out on a connection the server is closing: Rasa
-dropped 43 handoffs that way at the start of the bench's 1,000
-conversations), and Rasa's SQLite tracker store writes ahead."""
+kept alive from Rasa to the action server are let go by Rasa first (a
+burst after a quiet moment must not go out on a connection the server is
+closing: Rasa dropped 43 handoffs that way at the start of the bench's
+1,000 conversations; Rasa's own server keeps them 120 s, longer than any
+client here), and Rasa's SQLite tracker store writes ahead."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.engine import make_url
 
-from handoff.rasa_client import RASA_KEEP_ALIVE_SECONDS
 from tests.support.processes import Stack
 
 
@@ -28,8 +28,6 @@ def backend() -> str:
 # Longer than the 5 s after which Sanic 21.12 closes an idle connection by
 # default, shorter than aiohttp's client keep-alive (15 s, what Rasa uses).
 IDLE_SECONDS = 7
-# Rasa's own server keeps an idle connection this long (Sanic's default).
-RASA_SERVER_KEEP_ALIVE = 5
 
 
 def get_health_twice(base_url: str, idle: float) -> tuple[bytes, bytes]:
@@ -53,13 +51,6 @@ def test_the_action_server_keeps_rasa_s_idle_connection(stack: Stack):
     (actions,) = [s for s in stack.services if s.name == "actions"]
     first, second = get_health_twice(actions.base_url, IDLE_SECONDS)
     assert first == second == b"HTTP/1.1 200 OK"
-
-
-def test_the_service_lets_go_of_rasa_s_connections_before_rasa_does(stack: Stack):
-    assert RASA_KEEP_ALIVE_SECONDS < RASA_SERVER_KEEP_ALIVE
-    # Rasa's server does close an idle connection after its keep-alive.
-    _first, second = get_health_twice(stack.rasa_url, RASA_SERVER_KEEP_ALIVE + 2)
-    assert second == b""
 
 
 def test_rasa_s_sqlite_tracker_store_writes_ahead(stack: Stack):
