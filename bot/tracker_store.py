@@ -10,13 +10,13 @@ own, and it grows with the conversation. This store inserts the new events
 commit: what the handoff service hears is stored first, and nothing that
 failed to store is announced.
 
-On SQLite it keeps its connections (SQLAlchemy 1.4 opens and closes one
-per query on a file database: with the schema read again each time, that
-was most of what ``bot/tracker_queries.py``'s one-row questions cost, and
-a quarter of Rasa's CPU while 1,000 visitors connected), and switches the
-database to write-ahead logging: a save is one append to the log instead
-of a rollback journal written, synced and deleted, on Rasa's single event
-loop (issue 15, "a cheaper message").
+On SQLite it keeps its connections, one per thread (SQLAlchemy 1.4 opens
+and closes one per query on a file database: with the schema read again
+each time, that was most of what ``bot/tracker_queries.py``'s one-row
+questions cost, and a fifth of Rasa's CPU while 1,000 visitors connected;
+issue 15). The journal stays Rasa's: in write-ahead mode another
+process's lock would no longer stop reads, and /health would call a store
+that cannot be written "ok".
 
 Configured in ``endpoints.yml`` as ``type: bot.tracker_store.LeanSQLTrackerStore``
 with the same ``url`` as Rasa's ``SQL`` type.
@@ -55,8 +55,6 @@ class LeanSQLTrackerStore(SQLTrackerStore):
             )
             opened.dispose()
             self.sessionmaker = sessionmaker(bind=self.engine)
-            with self.engine.connect() as connection:  # the mode stays with the file
-                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         with self.session_scope() as session:

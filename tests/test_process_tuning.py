@@ -3,25 +3,22 @@ kept alive from Rasa to the action server are let go by Rasa first (a
 burst after a quiet moment must not go out on a connection the server is
 closing: Rasa dropped 43 handoffs that way at the start of the bench's
 1,000 conversations; Rasa's own server keeps them 120 s, longer than any
-client here), and Rasa's SQLite tracker store writes ahead."""
+client here)."""
 
 from __future__ import annotations
 
 import socket
-import sqlite3
 import time
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.support.processes import Stack
 
 
 @pytest.fixture(scope="module")
 def backend() -> str:
-    """One engine: nothing here depends on it, and the tracker store's
-    journal is SQLite's."""
+    """One engine: nothing here depends on it."""
     return "sqlite"
 
 
@@ -51,11 +48,3 @@ def test_the_action_server_keeps_rasa_s_idle_connection(stack: Stack):
     (actions,) = [s for s in stack.services if s.name == "actions"]
     first, second = get_health_twice(actions.base_url, IDLE_SECONDS)
     assert first == second == b"HTTP/1.1 200 OK"
-
-
-def test_rasa_s_sqlite_tracker_store_writes_ahead(stack: Stack):
-    (rasa,) = [s for s in stack.services if s.name == "rasa"]
-    url = make_url(rasa.env["RASA_TRACKER_DB"])
-    assert url.get_backend_name() == "sqlite"
-    with sqlite3.connect(url.database) as tracker_db:
-        assert tracker_db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
