@@ -18,6 +18,7 @@ asked the way Rasa asks it.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Dict, List, Optional, Set
 
@@ -28,7 +29,7 @@ from rasa.core.tracker_store import (
     TrackerStore,
 )
 from rasa.shared.core.events import BotUttered, UserUttered
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 
 def report_failure(store: Optional[TrackerStore], error: Exception) -> None:
@@ -53,8 +54,7 @@ async def conversation_exists(store: TrackerStore, conversation_id: str) -> bool
     sql = innermost(store)
     if not isinstance(sql, SQLTrackerStore):
         return await store.exists(conversation_id)
-    query = select(sql.SQLEvent.id).where(sql.SQLEvent.sender_id == conversation_id).limit(1)
-    return _first(sql, query) is not None
+    return _first(sql, _exists_query(sql.SQLEvent), sender=conversation_id) is not None
 
 
 async def user_message_ids(store: TrackerStore, conversation_id: str) -> Set[str]:
@@ -64,11 +64,7 @@ async def user_message_ids(store: TrackerStore, conversation_id: str) -> Set[str
         tracker = await store.retrieve(conversation_id)
         events = tracker.events if tracker is not None else []
         return {e.message_id for e in events if isinstance(e, UserUttered) and e.message_id}
-    query = select(sql.SQLEvent.data).where(
-        sql.SQLEvent.sender_id == conversation_id,
-        sql.SQLEvent.type_name == UserUttered.type_name,
-    )
-    rows = _all(sql, query)
+    rows = _all(sql, _user_events_query(sql.SQLEvent), sender=conversation_id)
     ids = (json.loads(data).get("message_id") for (data,) in rows)
     return {message_id for message_id in ids if message_id}
 
@@ -147,11 +143,27 @@ def _latest_user_event(sql: SQLTrackerStore, conversation_id: str) -> Optional[D
     return json.loads(row[0]) if row is not None else None
 
 
-def _first(sql: SQLTrackerStore, query: Any) -> Any:
-    with sql.engine.connect() as connection:
-        return connection.execute(query).first()
+# The two questions asked for every visitor who connects and every message
+# (``bot/socketio_channel.py``, ``bot/once.py``), built once: building a
+# statement was as dear as running it (py-spy, 1,000 visitors connecting).
+@functools.cache
+def _exists_query(sql_event: Any) -> Any:
+    return select(sql_event.id).where(sql_event.sender_id == bindparam("sender")).limit(1)
 
 
-def _all(sql: SQLTrackerStore, query: Any) -> list:
+@functools.cache
+def _user_events_query(sql_event: Any) -> Any:
+    return select(sql_event.data).where(
+        sql_event.sender_id == bindparam("sender"),
+        sql_event.type_name == UserUttered.type_name,
+    )
+
+
+def _first(sql: SQLTrackerStore, query: Any, **params: Any) -> Any:
     with sql.engine.connect() as connection:
-        return list(connection.execute(query))
+        return connection.execute(query, params).first()
+
+
+def _all(sql: SQLTrackerStore, query: Any, **params: Any) -> list:
+    with sql.engine.connect() as connection:
+        return list(connection.execute(query, params))

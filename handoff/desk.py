@@ -109,6 +109,8 @@ T = TypeVar("T")
 # An access entry the database could not take now is tried again this often,
 # for up to an hour.
 ACCESS_LOG_RETRY_SECONDS = 5.0
+# A queue the database could not recount is recounted again this much later.
+QUEUE_RECOUNT_RETRY = timedelta(seconds=5)
 ACCESS_LOG_TRIES = 720
 ACCESS_COLUMNS = ("action", "operator_id", "attendance_id", "customer_id", "details")
 # A queued attendance's place as told to its customer (queue_notices.place_of).
@@ -296,8 +298,8 @@ class Desk:
             if counted.due:
                 await self.run(lambda uow: queue_notices.send_notices(uow, counted.due, self.told))
         except DatabaseUnavailable as error:
-            log.warning("queue places of room %s not told: %s", room_id, error)
-            return None
+            log.warning("queue places of room %s not told, trying again: %s", room_id, error)
+            return utcnow() + QUEUE_RECOUNT_RETRY
         changed = self.places_shown.changed(room_id, counted.places, utcnow())
         if changed:
             view = {"room_id": room_id, "positions": changed}
