@@ -46,14 +46,10 @@ class LeanSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
-            opened, self.engine = (
-                self.engine,
-                create_engine(
-                    self.engine.url,
-                    poolclass=SingletonThreadPool,  # one kept per thread
-                ),
-            )
-            opened.dispose()
+            # Rasa made its engine (and the tables) without a pool: swap it.
+            unpooled = self.engine
+            self.engine = create_engine(unpooled.url, poolclass=SingletonThreadPool)
+            unpooled.dispose()
             self.sessionmaker = sessionmaker(bind=self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:

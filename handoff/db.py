@@ -146,7 +146,7 @@ class Database:
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
         self.readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="db-read")
-        self.lock_timeout = lock_timeout
+        self._lock_timeout = lock_timeout
         # SQLite takes one writer at a time: this process's writers queue on
         # a lock of its own, handed on the moment a commit ends, instead of
         # SQLite's busy handler, which sleeps up to 100 ms between tries (at
@@ -165,7 +165,7 @@ class Database:
             with self._unit_of_work(read_only) as uow:
                 yield uow
             return
-        if not self._one_writer.acquire(timeout=self.lock_timeout):
+        if not self._one_writer.acquire(timeout=self._lock_timeout):
             raise DatabaseUnavailable()
         try:
             with self._unit_of_work(read_only) as uow:

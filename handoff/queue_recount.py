@@ -27,6 +27,8 @@ Recount = Callable[[int], Awaitable[datetime | None]]
 
 
 class Recounter:
+    """Marks rooms whose queue changed and recounts them, one at a time."""
+
     def __init__(self, recount: Recount, interval_seconds: float) -> None:
         self._recount = recount
         self.interval = interval_seconds
@@ -71,9 +73,9 @@ class Recounter:
         loop = asyncio.get_running_loop()
         when = loop.time() + max((at - utcnow()).total_seconds(), 0.0)
         timer = self._timers.get(room_id)
-        if timer is not None and not timer.cancelled() and timer.when() <= when:
-            return
         if timer is not None:
+            if timer.when() <= when:
+                return
             timer.cancel()
         self._timers[room_id] = loop.call_at(when, self._due, room_id)
 

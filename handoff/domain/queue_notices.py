@@ -57,21 +57,41 @@ REMEMBERED = 10_000
 FULL_PLACES_EVERY = timedelta(seconds=30)
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """What a room's estimates are made of: its recent waits and the
+    operators available now (two queries)."""
+
+    waits: list[float]
+    available: int
+
+    def minutes(self, position: int) -> int | None:
+        return minutes_step(estimate_seconds(self.waits, position, self.available))
+
+
+def outlook(session: Session, room_id: int) -> Outlook:
+    return Outlook(recent_waits(session, room_id), available_operators(session, room_id))
+
+
 def positions(
-    session: Session, room_id: int, queue: Sequence[Attendance] | None = None
+    session: Session,
+    room_id: int,
+    queue: Sequence[Attendance] | None = None,
+    seen: Outlook | None = None,
 ) -> list[tuple[Attendance, int, int | None]]:
     """The room's waiting calls in order (``queue``, if the caller has read
     them in that order), each with its position and estimated minutes (None:
-    no estimate). Two queries besides the queue, however long it is."""
+    no estimate). Two queries besides the queue (none with ``seen``, the
+    room's outlook read by the caller), however long it is."""
     if queue is None:
         queue = session.scalars(
             select(Attendance)
             .where(Attendance.room_id == room_id, Attendance.status == QUEUED)
             .order_by(Attendance.queued_at, Attendance.id)
         ).all()
-    waits, available = recent_waits(session, room_id), available_operators(session, room_id)
+    seen = seen or outlook(session, room_id)
     return [
-        (attendance, position, minutes_step(estimate_seconds(waits, position, available)))
+        (attendance, position, seen.minutes(position))
         for position, attendance in enumerate(queue, 1)
     ]
 
@@ -141,12 +161,10 @@ def place_of(
             ),
         )
     ).scalar_one()
-    position = ahead + 1
-    available = available_operators(session, attendance.room_id)
-    waits = recent_waits(session, attendance.room_id)
-    minutes = minutes_step(estimate_seconds(waits, position, available))
+    position, seen = ahead + 1, outlook(session, attendance.room_id)
+    minutes = seen.minutes(position)
     memory.put(attendance.id, Told(position, minutes, utcnow()))
-    text = phrase(position, minutes, available, closed)
+    text = phrase(position, minutes, seen.available, closed)
     return {**_position_view(attendance, position, minutes), "text": text}
 
 
@@ -192,17 +210,15 @@ def plan_notices(
     """Count the room's places, and the notices worth sending now (see
     ``waiting.worth_telling``; while the room is ``closed``, they say so).
     Only reads."""
-    waiting = positions(session, room_id)
+    seen = outlook(session, room_id)
+    waiting = positions(session, room_id, seen=seen)
     places = [_position_view(*item) for item in waiting]
-    if not waiting:
-        return Plan(places, [], None)
-    available = available_operators(session, room_id)
     now = utcnow()
     due, held = [], []
     for attendance, position, minutes in waiting:
         last, interval = memory.get(attendance.id), intervals.of(attendance.channel)
         if worth_telling(last, position, minutes, now, interval):
-            text = phrase(position, minutes, available, closed)
+            text = phrase(position, minutes, seen.available, closed)
             told = Told(position, minutes, now)
             due.append(Due(attendance.id, attendance.conversation_id, text, told))
         elif (until := held_until(last, position, minutes, now, interval)) is not None:
